@@ -1,0 +1,1 @@
+//! Emulator of Microsoft Entra ID's token endpoint and a Power Automate HTTP trigger.

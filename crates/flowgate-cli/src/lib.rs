@@ -1,0 +1,2 @@
+//! The `flowgate` command-line tool.
+pub mod emulator;

@@ -1,0 +1,26 @@
+//! flowgate's core: everything that decides, nothing that does I/O.
+//!
+//! The Worker crate (the repository root) translates `worker::Request`/`Env`
+//! into these types and these results back into responses; the CLI reuses the
+//! same code natively. Nothing here depends on `worker`, so every rule is unit
+//! tested with `cargo test -p flowgate-core`.
+//!
+//! - [`verify`]: sender signature verification over the raw body bytes.
+//! - [`config`]: the route/Entra configuration model and its validation.
+//! - [`entra`]: the client-credentials request, Entra's answers, and the
+//!   token-cache policy (memory → KV → Entra, one request in flight).
+//! - [`forward`]: what is sent to the flow and what the sender is answered.
+//! - [`secret`], [`clock`], [`headers`]: small shared types.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod entra;
+pub mod forward;
+pub mod headers;
+pub mod secret;
+pub mod verify;
+
+pub use clock::Clock;
+pub use headers::Headers;
+pub use secret::Secret;

@@ -1,0 +1,267 @@
+//! Sender signature verification over the raw request bytes.
+//!
+//! Every verifier takes the exact body bytes as received, the request
+//! headers, the route's secrets (several, for rotation) and the current time,
+//! and either returns a [`Verified`] — which only this module can build, and
+//! which is the only thing [`crate::forward`] accepts — or a [`VerifyError`].
+//! MACs are compared in constant time. Error messages are fixed strings: they
+//! never echo attacker input or secret material.
+
+pub mod github;
+pub mod standard_webhooks;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{headers::Headers, secret::Secret};
+
+/// The senders flowgate verifies. There is deliberately no "none" variant:
+/// a route always names a signature scheme, and an unknown name is a
+/// configuration error (fail closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
+    #[serde(rename = "github")]
+    GitHub,
+    /// Standard Webhooks / Svix: `webhook-*` or `svix-*` headers, `whsec_` secrets.
+    #[serde(alias = "svix")]
+    StandardWebhooks,
+}
+
+impl Provider {
+    /// Every provider, for listings and `flowgate send`.
+    pub const ALL: [Provider; 2] = [Provider::GitHub, Provider::StandardWebhooks];
+
+    /// The name used in configuration, logs and forwarded headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::GitHub => "github",
+            Provider::StandardWebhooks => "standard-webhooks",
+        }
+    }
+
+    /// Parses a configuration name (`svix` is accepted for Standard Webhooks).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "github" => Some(Provider::GitHub),
+            "standard-webhooks" | "svix" => Some(Provider::StandardWebhooks),
+            _ => None,
+        }
+    }
+}
+
+/// Per-route verification settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Accepted clock difference for signed timestamps, in seconds.
+    pub tolerance_secs: u64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            tolerance_secs: standard_webhooks::TOLERANCE_SECS,
+        }
+    }
+}
+
+/// What a verifier needs to know about one inbound request.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    /// Request headers.
+    pub headers: &'a Headers,
+    /// The raw body bytes exactly as received.
+    pub body: &'a [u8],
+    /// Current time, seconds since the epoch.
+    pub now_secs: u64,
+}
+
+/// Why a request was not verified. The `Display` text is fixed per variant
+/// and safe to log; nothing from the request or the secret is included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// A header the scheme requires is absent.
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    /// A header is present but not in the scheme's format.
+    #[error("malformed header {0}")]
+    MalformedHeader(&'static str),
+    /// No signature in the request matches any of the route's secrets.
+    #[error("signature does not match")]
+    SignatureMismatch,
+    /// The signed timestamp is older than the tolerance allows (replay).
+    #[error("signed timestamp is too old")]
+    TimestampTooOld,
+    /// The signed timestamp is further in the future than the tolerance allows.
+    #[error("signed timestamp is in the future")]
+    TimestampInFuture,
+    /// The route has no usable secret: a configuration error, not the sender's.
+    #[error("route has no signing secret")]
+    NoSecret,
+    /// One of the route's secrets is not in the form the scheme needs
+    /// (for example a `whsec_` secret that is not base64).
+    #[error("signing secret #{index} is not a valid {provider} secret: {reason}")]
+    InvalidSecret {
+        /// Position of the bad secret in the route's list (0-based).
+        index: usize,
+        /// The provider whose format it fails.
+        provider: &'static str,
+        /// What is wrong with it (never the secret itself).
+        reason: &'static str,
+    },
+}
+
+impl VerifyError {
+    /// True when the fault is flowgate's configuration, not the request:
+    /// the Worker answers 500 and logs, instead of 401.
+    pub fn is_config_error(&self) -> bool {
+        matches!(self, VerifyError::NoSecret | VerifyError::InvalidSecret { .. })
+    }
+
+    /// A stable, low-cardinality label for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::MissingHeader(_) => "missing_header",
+            VerifyError::MalformedHeader(_) => "malformed_header",
+            VerifyError::SignatureMismatch => "signature_mismatch",
+            VerifyError::TimestampTooOld => "timestamp_too_old",
+            VerifyError::TimestampInFuture => "timestamp_in_future",
+            VerifyError::NoSecret => "no_secret",
+            VerifyError::InvalidSecret { .. } => "invalid_secret",
+        }
+    }
+}
+
+/// A sender handshake that the Worker answers itself, after verification,
+/// instead of forwarding it to the flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handshake {
+    /// GitHub's `ping` event, sent when a webhook is created: a 2xx is all it needs.
+    GitHubPing,
+}
+
+/// Proof that a request's signature was checked. Only this module can build
+/// one, so nothing unverified can reach [`crate::forward`].
+#[derive(Debug)]
+pub struct Verified<'a> {
+    provider: Provider,
+    body: &'a [u8],
+    event_type: Option<String>,
+    delivery_id: Option<String>,
+    handshake: Option<Handshake>,
+}
+
+impl<'a> Verified<'a> {
+    /// The sender's scheme.
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+    /// The verified raw body.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+    /// The event type as the sender names it, if it sends one.
+    pub fn event_type(&self) -> Option<&str> {
+        self.event_type.as_deref()
+    }
+    /// The sender's delivery id, if it sends one.
+    pub fn delivery_id(&self) -> Option<&str> {
+        self.delivery_id.as_deref()
+    }
+    /// Set when the request is a handshake the Worker answers itself.
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.handshake.as_ref()
+    }
+}
+
+/// Verifies `inbound` as `provider` signs it, against each of `secrets`.
+///
+/// # Errors
+/// [`VerifyError`]: the configuration variants (`NoSecret`, `InvalidSecret`)
+/// are flowgate's fault; every other variant means the request is rejected.
+pub fn verify<'a>(
+    provider: Provider,
+    options: &VerifyOptions,
+    secrets: &[Secret],
+    inbound: Inbound<'a>,
+) -> Result<Verified<'a>, VerifyError> {
+    if secrets.is_empty() || secrets.iter().any(Secret::is_blank) {
+        return Err(VerifyError::NoSecret);
+    }
+    match provider {
+        Provider::GitHub => github::verify(secrets, inbound),
+        Provider::StandardWebhooks => standard_webhooks::verify(options, secrets, inbound),
+    }
+}
+
+/// Reads a header that must be present, as valid text.
+fn required<'h>(headers: &'h Headers, name: &'static str) -> Result<&'h str, VerifyError> {
+    headers
+        .get(name)
+        .map(str::trim)
+        .ok_or(VerifyError::MissingHeader(name))
+}
+
+/// Checks a signed timestamp against `now` with a symmetric tolerance, in
+/// saturating arithmetic (no overflow on hostile input).
+fn check_window(ts: u64, now: u64, tolerance: u64) -> Result<(), VerifyError> {
+    if ts.saturating_add(tolerance) < now {
+        Err(VerifyError::TimestampTooOld)
+    } else if ts > now.saturating_add(tolerance) {
+        Err(VerifyError::TimestampInFuture)
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses a decimal Unix timestamp; rejects signs, spaces and overflow.
+fn parse_unix_secs(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_is_symmetric_and_saturating() {
+        assert_eq!(check_window(1000, 1300, 300), Ok(()));
+        assert_eq!(check_window(1000, 1301, 300), Err(VerifyError::TimestampTooOld));
+        assert_eq!(check_window(1300, 1000, 300), Ok(()));
+        assert_eq!(check_window(1301, 1000, 300), Err(VerifyError::TimestampInFuture));
+        assert_eq!(check_window(u64::MAX, 1000, 300), Err(VerifyError::TimestampInFuture));
+        assert_eq!(check_window(0, u64::MAX, 300), Err(VerifyError::TimestampTooOld));
+    }
+
+    #[test]
+    fn timestamps_parse_strictly() {
+        assert_eq!(parse_unix_secs("1614265330"), Some(1_614_265_330));
+        for bad in ["", "-1", "+1", " 1", "1.5", "0x10", "99999999999999999999999"] {
+            assert_eq!(parse_unix_secs(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn provider_names_round_trip() {
+        for p in Provider::ALL {
+            assert_eq!(Provider::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Provider::from_name("svix"), Some(Provider::StandardWebhooks));
+        assert_eq!(Provider::from_name("none"), None);
+    }
+
+    #[test]
+    fn empty_or_blank_secret_list_is_a_config_error() {
+        let h = Headers::new();
+        let inbound = Inbound { headers: &h, body: b"x", now_secs: 0 };
+        let err = verify(Provider::GitHub, &VerifyOptions::default(), &[], inbound).unwrap_err();
+        assert_eq!(err, VerifyError::NoSecret);
+        assert!(err.is_config_error());
+        let err = verify(Provider::GitHub, &VerifyOptions::default(), &[Secret::new(" ")], inbound)
+            .unwrap_err();
+        assert_eq!(err, VerifyError::NoSecret);
+    }
+}

@@ -1,0 +1,313 @@
+//! Standard Webhooks (and Svix, which it grew out of):
+//! <https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md>
+//!
+//! Headers `webhook-id`, `webhook-timestamp` (Unix seconds) and
+//! `webhook-signature`; Svix-branded senders (Clerk, Resend, ...) send the same
+//! values as `svix-id`, `svix-timestamp`, `svix-signature`. The signature
+//! header is a space-separated list of `v1,<base64 HMAC-SHA256>` entries (more
+//! than one during key rotation); other versions (`v1a` is Ed25519) are
+//! skipped. The signed content is `id.timestamp.body`. The key is the secret
+//! after its `whsec_` prefix, base64-decoded. Timestamps are accepted within
+//! ±5 minutes, as the reference libraries do.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::{check_window, parse_unix_secs, Inbound, Provider, VerifyError, VerifyOptions, Verified};
+use crate::{headers::Headers, secret::Secret};
+
+/// Default timestamp tolerance of the reference libraries, in seconds.
+pub const TOLERANCE_SECS: u64 = 5 * 60;
+/// Prefix of Standard Webhooks symmetric secrets.
+pub const SECRET_PREFIX: &str = "whsec_";
+const SIGNATURE_VERSION: &str = "v1";
+/// At most this many signature entries are considered (rotation needs two or three).
+const MAX_SIGNATURES: usize = 16;
+
+/// (unbranded, Svix-branded) header names.
+pub const ID_HEADERS: (&str, &str) = ("webhook-id", "svix-id");
+/// Timestamp header names.
+pub const TIMESTAMP_HEADERS: (&str, &str) = ("webhook-timestamp", "svix-timestamp");
+/// Signature header names.
+pub const SIGNATURE_HEADERS: (&str, &str) = ("webhook-signature", "svix-signature");
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Decodes a `whsec_…` secret (the prefix is optional) into the HMAC key.
+///
+/// # Errors
+/// The reason, as a fixed string, when the secret is empty or not base64.
+pub fn decode_secret(secret: &Secret) -> Result<Vec<u8>, &'static str> {
+    let raw = secret.expose().trim();
+    let b64 = raw.strip_prefix(SECRET_PREFIX).unwrap_or(raw);
+    if b64.is_empty() {
+        return Err("empty after the whsec_ prefix");
+    }
+    let key = STANDARD.decode(b64).map_err(|_| "not base64 after the whsec_ prefix")?;
+    if key.is_empty() {
+        return Err("decodes to an empty key");
+    }
+    Ok(key)
+}
+
+fn mac(key: &[u8], id: &str, ts: &str, body: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(ts.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// The `webhook-signature` value a Standard Webhooks sender would send.
+///
+/// # Errors
+/// When the secret is not a valid `whsec_` secret.
+pub fn sign(secret: &Secret, id: &str, timestamp: u64, body: &[u8]) -> Result<String, &'static str> {
+    let key = decode_secret(secret)?;
+    let tag = mac(&key, id, &timestamp.to_string(), body).finalize().into_bytes();
+    Ok(format!("{SIGNATURE_VERSION},{}", STANDARD.encode(tag)))
+}
+
+/// Reads the unbranded header, falling back to the Svix-branded one.
+fn get<'h>(headers: &'h Headers, names: (&'static str, &'static str)) -> Result<&'h str, VerifyError> {
+    headers
+        .get(names.0)
+        .or_else(|| headers.get(names.1))
+        .map(str::trim)
+        .ok_or(VerifyError::MissingHeader(names.0))
+}
+
+pub(super) fn verify<'a>(
+    options: &VerifyOptions,
+    secrets: &[Secret],
+    inbound: Inbound<'a>,
+) -> Result<Verified<'a>, VerifyError> {
+    // Keys first: a bad secret is flowgate's fault whatever the request says.
+    let keys = secrets
+        .iter()
+        .enumerate()
+        .map(|(index, s)| {
+            decode_secret(s).map_err(|reason| VerifyError::InvalidSecret {
+                index,
+                provider: Provider::StandardWebhooks.name(),
+                reason,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let id = get(inbound.headers, ID_HEADERS)?;
+    let ts_text = get(inbound.headers, TIMESTAMP_HEADERS)?;
+    let sig_header = get(inbound.headers, SIGNATURE_HEADERS)?;
+    if id.is_empty() {
+        return Err(VerifyError::MalformedHeader(ID_HEADERS.0));
+    }
+    let ts = parse_unix_secs(ts_text).ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADERS.0))?;
+
+    let candidates: Vec<Vec<u8>> = sig_header
+        .split(' ')
+        .filter_map(|entry| entry.split_once(','))
+        .filter(|(version, _)| *version == SIGNATURE_VERSION)
+        .take(MAX_SIGNATURES)
+        .filter_map(|(_, b64)| STANDARD.decode(b64).ok())
+        .collect();
+    if candidates.is_empty() {
+        return Err(VerifyError::MalformedHeader(SIGNATURE_HEADERS.0));
+    }
+
+    // The signature is checked before the time window, so an attacker learns
+    // nothing about the window from unsigned requests; both must pass.
+    let matched = keys.iter().fold(false, |ok, key| {
+        let expected = mac(key, id, ts_text, inbound.body);
+        candidates
+            .iter()
+            .fold(false, |hit, c| expected.clone().verify_slice(c).is_ok() | hit)
+            | ok
+    });
+    if !matched {
+        return Err(VerifyError::SignatureMismatch);
+    }
+    check_window(ts, inbound.now_secs, options.tolerance_secs)?;
+
+    Ok(Verified {
+        provider: Provider::StandardWebhooks,
+        body: inbound.body,
+        event_type: event_type(inbound.body),
+        delivery_id: Some(id.to_owned()),
+        handshake: None,
+    })
+}
+
+/// The spec's payload carries the event type as a top-level `type` string.
+/// Parsed only after verification, and only to label the delivery.
+fn event_type(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
+    serde_json::from_slice::<Envelope>(body).ok()?.kind
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify;
+
+    // standard-webhooks/libraries "sign function works" (webhook-providers.md §c).
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TS: u64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    const SIG_LAST_CHAR_CHANGED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA=";
+
+    fn headers(prefix: &str, id: &str, ts: &str, sig: &str) -> Headers {
+        Headers::new()
+            .with(&format!("{prefix}-id"), id)
+            .with(&format!("{prefix}-timestamp"), ts)
+            .with(&format!("{prefix}-signature"), sig)
+    }
+
+    fn run_at(h: &Headers, body: &[u8], secrets: &[&str], now: u64) -> Result<(), VerifyError> {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        verify::verify(
+            Provider::StandardWebhooks,
+            &VerifyOptions::default(),
+            &secrets,
+            Inbound { headers: h, body, now_secs: now },
+        )
+        .map(|_| ())
+    }
+
+    fn run(h: &Headers) -> Result<(), VerifyError> {
+        run_at(h, BODY, &[SECRET], TS)
+    }
+
+    fn good() -> Headers {
+        headers("webhook", ID, &TS.to_string(), SIG)
+    }
+
+    #[test]
+    fn published_vector_signs_and_verifies() {
+        assert_eq!(sign(&Secret::new(SECRET), ID, TS, BODY).unwrap(), SIG);
+        assert_eq!(run(&good()), Ok(()));
+    }
+
+    #[test]
+    fn svix_branded_headers_verify() {
+        assert_eq!(run(&headers("svix", ID, &TS.to_string(), SIG)), Ok(()));
+    }
+
+    #[test]
+    fn published_negative_vector_fails() {
+        assert_eq!(
+            run(&headers("webhook", ID, &TS.to_string(), SIG_LAST_CHAR_CHANGED)),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn several_signatures_one_good_passes() {
+        let list = format!("{SIG_LAST_CHAR_CHANGED} v2,{} {SIG} v1,AAAA", &SIG[3..]);
+        assert_eq!(run(&headers("webhook", ID, &TS.to_string(), &list)), Ok(()));
+    }
+
+    #[test]
+    fn several_signatures_none_good_fails() {
+        let list = format!("{SIG_LAST_CHAR_CHANGED} v2,{}", &SIG[3..]);
+        assert_eq!(
+            run(&headers("webhook", ID, &TS.to_string(), &list)),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn partial_signatures_fail() {
+        for partial in ["v1,", "v1,g0hM9SsE", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE"] {
+            let r = run(&headers("webhook", ID, &TS.to_string(), partial));
+            assert!(r.is_err(), "{partial}");
+        }
+    }
+
+    #[test]
+    fn tampered_body_id_and_timestamp_fail() {
+        assert_eq!(
+            run_at(&good(), br#"{"test": 2432232315}"#, &[SECRET], TS),
+            Err(VerifyError::SignatureMismatch)
+        );
+        assert_eq!(
+            run(&headers("webhook", "msg_other", &TS.to_string(), SIG)),
+            Err(VerifyError::SignatureMismatch)
+        );
+        assert_eq!(
+            run(&headers("webhook", ID, &(TS + 1).to_string(), SIG)),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn wrong_secret_fails_and_rotation_passes() {
+        let other = "whsec_QWxsIHRoZSB3b3JsZCdzIGEgc3RhZ2U=";
+        assert_eq!(run_at(&good(), BODY, &[other], TS), Err(VerifyError::SignatureMismatch));
+        assert_eq!(run_at(&good(), BODY, &[other, SECRET], TS), Ok(()));
+        // Without the prefix the secret is the same key.
+        assert_eq!(run_at(&good(), BODY, &["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], TS), Ok(()));
+    }
+
+    #[test]
+    fn timestamp_window_is_five_minutes_each_way() {
+        assert_eq!(run_at(&good(), BODY, &[SECRET], TS + 300), Ok(()));
+        assert_eq!(run_at(&good(), BODY, &[SECRET], TS - 300), Ok(()));
+        assert_eq!(run_at(&good(), BODY, &[SECRET], TS + 301), Err(VerifyError::TimestampTooOld));
+        assert_eq!(run_at(&good(), BODY, &[SECRET], TS - 301), Err(VerifyError::TimestampInFuture));
+    }
+
+    #[test]
+    fn malformed_timestamps_fail() {
+        for ts in ["-1614265330", "1614265330.0", "abc", ""] {
+            let r = run(&headers("webhook", ID, ts, SIG));
+            assert_eq!(r, Err(VerifyError::MalformedHeader("webhook-timestamp")), "{ts:?}");
+        }
+    }
+
+    #[test]
+    fn each_missing_header_is_named() {
+        for (drop, name) in [
+            ("webhook-id", "webhook-id"),
+            ("webhook-timestamp", "webhook-timestamp"),
+            ("webhook-signature", "webhook-signature"),
+        ] {
+            let h: Headers = good().iter().filter(|(n, _)| *n != drop).collect();
+            assert_eq!(run(&h), Err(VerifyError::MissingHeader(name)));
+        }
+    }
+
+    #[test]
+    fn bad_secrets_are_config_errors() {
+        for bad in ["whsec_", "whsec_!!!notbase64"] {
+            let err = run_at(&good(), BODY, &[bad], TS).unwrap_err();
+            assert!(err.is_config_error(), "{bad}: {err:?}");
+            assert!(!format!("{err}").contains("notbase64"), "secret echoed");
+        }
+    }
+
+    #[test]
+    fn event_type_comes_from_the_payload() {
+        let body = br#"{"type":"invoice.paid","timestamp":"2022-11-03T20:26:10.344522Z","data":{}}"#;
+        let sig = sign(&Secret::new(SECRET), ID, TS, body).unwrap();
+        let h = headers("webhook", ID, &TS.to_string(), &sig);
+        let s = [Secret::new(SECRET)];
+        let v = verify::verify(
+            Provider::StandardWebhooks,
+            &VerifyOptions::default(),
+            &s,
+            Inbound { headers: &h, body, now_secs: TS },
+        )
+        .unwrap();
+        assert_eq!(v.event_type(), Some("invoice.paid"));
+        assert_eq!(v.delivery_id(), Some(ID));
+    }
+}
