@@ -1,1 +1,644 @@
-//! placeholder
+//! The configuration model: what an operator writes under `[vars.FLOWGATE]`
+//! in `wrangler.toml`, and its validation.
+//!
+//! Only non-secret settings live there. Webhook secrets, the client secret and
+//! the flow URL are wrangler secrets, referenced here *by name* (`*_binding`
+//! fields), and read from the Worker's environment at request time.
+//!
+//! Parsing is lenient and validation is exhaustive: [`Config::from_json`]
+//! returns every problem at once, each with the fix, so `flowgate check`
+//! and the Worker's start-up log can print all of them.
+//!
+//! ```toml
+//! [vars.FLOWGATE.entra]
+//! tenant = "contoso.onmicrosoft.com"            # GUID or domain; not "common"
+//! client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
+//! client_secret_binding = "ENTRA_CLIENT_SECRET" # wrangler secret NAME
+//! # authority = "https://login.microsoftonline.com"
+//! # scope = "https://service.flow.microsoft.com//.default"   (double slash!)
+//!
+//! [vars.FLOWGATE.routes.github]
+//! provider = "github"                           # or "standard-webhooks" / "svix"
+//! secret_bindings = ["GITHUB_WEBHOOK_SECRET"]   # several = rotation
+//! flow_url_binding = "FLOW_URL_GITHUB"
+//! # max_body_bytes = 10485760
+//! # tolerance_secs = 300                        # signed-timestamp schemes
+//! ```
+
+use std::{collections::BTreeMap, fmt};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::verify::{Provider, VerifyOptions};
+
+/// The name of the object var that holds flowgate's configuration.
+pub const CONFIG_VAR: &str = "FLOWGATE";
+/// Default Entra authority host (public cloud).
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// Default scope: the Power Automate flow service, **with the double slash**
+/// so the token's `aud` keeps its trailing slash (entra-power-automate.md §1.3).
+pub const DEFAULT_SCOPE: &str = "https://service.flow.microsoft.com//.default";
+/// Default cap on an inbound body (Hookdeck's ingest cap; flows take up to 100 MB).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// The flow trigger's message size limit (entra-power-automate.md §4).
+pub const FLOW_MAX_BODY_BYTES: u64 = 100 * 1024 * 1024;
+/// Default time allowed for the flow to answer. A flow without a Response
+/// action answers 202 at once; senders give up after 3–10 s.
+pub const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 25;
+/// Default time allowed for Entra's token endpoint.
+pub const DEFAULT_TOKEN_TIMEOUT_SECS: u64 = 10;
+
+/// Flow service audiences, per cloud (entra-power-automate.md §1.2). A scope
+/// naming one of these *without* its trailing slash yields a token the flow
+/// rejects with `MisMatchingOAuthClaims`.
+pub const FLOW_AUDIENCES: [&str; 5] = [
+    "https://service.flow.microsoft.com/",
+    "https://gov.service.flow.microsoft.us/",
+    "https://high.service.flow.microsoft.us/",
+    "https://service.powerautomate.cn/",
+    "https://service.flow.appsplatform.us/",
+];
+
+/// One configuration problem: where, what, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path inside `[vars.FLOWGATE]`, e.g. `routes.github.provider`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} — {}", self.path, self.message, self.fix)
+    }
+}
+
+/// Validated Entra settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraConfig {
+    /// Authority host without a trailing slash, e.g. `https://login.microsoftonline.com`.
+    pub authority: String,
+    /// Tenant GUID or verified domain.
+    pub tenant: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// The `scope` sent to Entra.
+    pub scope: String,
+    /// Name of the wrangler secret holding the client secret.
+    pub client_secret_binding: String,
+    /// Time allowed for the token endpoint, seconds.
+    pub timeout_secs: u64,
+}
+
+impl EntraConfig {
+    /// `{authority}/{tenant}/oauth2/v2.0/token`.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant)
+    }
+}
+
+/// One validated inbound route, `POST /hooks/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The `{route}` path segment.
+    pub name: String,
+    /// The sender's signature scheme.
+    pub provider: Provider,
+    /// Scheme options (timestamp tolerance).
+    pub verify: VerifyOptions,
+    /// Names of the wrangler secrets holding the signing secrets (rotation).
+    pub secret_bindings: Vec<String>,
+    /// Name of the wrangler secret holding the flow's trigger URL.
+    pub flow_url_binding: String,
+    /// Largest body accepted, bytes.
+    pub max_body_bytes: u64,
+    /// Time allowed for the flow to answer, seconds.
+    pub flow_timeout_secs: u64,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// How tokens are obtained.
+    pub entra: EntraConfig,
+    /// Routes by name.
+    pub routes: BTreeMap<String, Route>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawConfig {
+    entra: Option<RawEntra>,
+    #[serde(default)]
+    routes: BTreeMap<String, RawRoute>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawEntra {
+    authority: Option<String>,
+    tenant: Option<String>,
+    client_id: Option<String>,
+    scope: Option<String>,
+    client_secret_binding: Option<String>,
+    timeout_secs: Option<u64>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawRoute {
+    provider: Option<String>,
+    secret_bindings: Option<Vec<String>>,
+    flow_url_binding: Option<String>,
+    max_body_bytes: Option<u64>,
+    tolerance_secs: Option<u64>,
+    flow_timeout_secs: Option<u64>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, Value>,
+}
+
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(Problem { path: path.into(), message: message.into(), fix: fix.into() });
+    }
+
+    fn unknown_keys(&mut self, prefix: &str, unknown: &BTreeMap<String, Value>, known: &[&str]) {
+        for key in unknown.keys() {
+            self.add(
+                format!("{prefix}{key}"),
+                "unknown setting",
+                format!("remove it or use one of: {}", known.join(", ")),
+            );
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates the `FLOWGATE` object (as JSON; the CLI converts
+    /// TOML to JSON first).
+    ///
+    /// # Errors
+    /// Every problem found, each with its fix. The messages are for operators.
+    pub fn from_json(value: &Value) -> Result<Config, Vec<Problem>> {
+        let raw: RawConfig = match serde_json::from_value(value.clone()) {
+            Ok(raw) => raw,
+            Err(e) => {
+                return Err(vec![Problem {
+                    path: CONFIG_VAR.to_owned(),
+                    message: format!("not a valid configuration object: {e}"),
+                    fix: "see README.md, section Configuration, for the shape of [vars.FLOWGATE]".to_owned(),
+                }])
+            }
+        };
+        let mut p = Problems(Vec::new());
+        p.unknown_keys("", &raw.unknown, &["entra", "routes"]);
+
+        let entra = match raw.entra {
+            Some(e) => validate_entra(e, &mut p),
+            None => {
+                p.add(
+                    "entra",
+                    "missing",
+                    "add [vars.FLOWGATE.entra] with tenant, client_id and client_secret_binding",
+                );
+                None
+            }
+        };
+
+        if raw.routes.is_empty() {
+            p.add(
+                "routes",
+                "no routes configured",
+                "add at least one [vars.FLOWGATE.routes.<name>] table with provider, secret_bindings and flow_url_binding",
+            );
+        }
+        let mut routes = BTreeMap::new();
+        for (name, r) in raw.routes {
+            if let Some(route) = validate_route(&name, r, &mut p) {
+                routes.insert(name, route);
+            }
+        }
+
+        match entra {
+            Some(entra) if p.0.is_empty() => Ok(Config { entra, routes }),
+            _ => Err(p.0),
+        }
+    }
+}
+
+fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
+    p.unknown_keys(
+        "entra.",
+        &e.unknown,
+        &["tenant", "client_id", "client_secret_binding", "authority", "scope", "timeout_secs"],
+    );
+    let authority = e
+        .authority
+        .unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    if let Err(why) = check_base_url(&authority) {
+        p.add(
+            "entra.authority",
+            why,
+            "use the authority host only, e.g. https://login.microsoftonline.com (or http://127.0.0.1:PORT for the emulator)",
+        );
+    }
+
+    let tenant = e.tenant.unwrap_or_default();
+    if tenant.is_empty() {
+        p.add("entra.tenant", "missing", "set it to your tenant's GUID or domain (Entra admin center → Overview → Tenant ID)");
+    } else if ["common", "organizations", "consumers"].contains(&tenant.to_ascii_lowercase().as_str()) {
+        p.add(
+            "entra.tenant",
+            format!("\"{tenant}\" is not a tenant"),
+            "the client-credentials grant needs a tenant-specific endpoint (AADSTS9001023/90124): use the tenant GUID or domain",
+        );
+    } else if !is_guid(&tenant) && !is_domain(&tenant) {
+        p.add("entra.tenant", "neither a GUID nor a domain name", "use the Tenant ID GUID or a verified domain such as contoso.onmicrosoft.com");
+    }
+
+    let client_id = e.client_id.unwrap_or_default();
+    if !is_guid(&client_id) {
+        p.add(
+            "entra.client_id",
+            if client_id.is_empty() { "missing" } else { "not a GUID" },
+            "use the app registration's Application (client) ID, a GUID",
+        );
+    }
+
+    let scope = e.scope.unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
+    if let Err((why, fix)) = check_scope(&scope) {
+        p.add("entra.scope", why, fix);
+    }
+
+    let binding = e.client_secret_binding.unwrap_or_default();
+    check_binding(p, "entra.client_secret_binding", &binding, "ENTRA_CLIENT_SECRET");
+
+    let timeout_secs = e.timeout_secs.unwrap_or(DEFAULT_TOKEN_TIMEOUT_SECS);
+    if !(1..=60).contains(&timeout_secs) {
+        p.add("entra.timeout_secs", "out of range", "use 1 to 60 seconds");
+    }
+
+    Some(EntraConfig { authority, tenant, client_id, scope, client_secret_binding: binding, timeout_secs })
+}
+
+fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
+    let at = |field: &str| format!("routes.{name}.{field}");
+    p.unknown_keys(
+        &format!("routes.{name}."),
+        &r.unknown,
+        &["provider", "secret_bindings", "flow_url_binding", "max_body_bytes", "tolerance_secs", "flow_timeout_secs"],
+    );
+    if !is_route_name(name) {
+        p.add(
+            format!("routes.{name}"),
+            "route name must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit",
+            "rename the table; the name is the path segment in /hooks/<name>",
+        );
+    }
+    let provider = match r.provider.as_deref() {
+        None => {
+            p.add(at("provider"), "missing", provider_list_fix());
+            None
+        }
+        Some(s) => {
+            let found = Provider::from_name(s);
+            if found.is_none() {
+                p.add(at("provider"), format!("unknown provider \"{s}\""), provider_list_fix());
+            }
+            found
+        }
+    };
+
+    let secret_bindings = r.secret_bindings.unwrap_or_default();
+    if secret_bindings.is_empty() {
+        p.add(
+            at("secret_bindings"),
+            "no signing secret",
+            "list the NAME of at least one wrangler secret holding the sender's signing secret, e.g. [\"GITHUB_WEBHOOK_SECRET\"]",
+        );
+    }
+    for (i, b) in secret_bindings.iter().enumerate() {
+        check_binding(p, &format!("routes.{name}.secret_bindings[{i}]"), b, "WEBHOOK_SECRET");
+    }
+    let flow_url_binding = r.flow_url_binding.unwrap_or_default();
+    check_binding(p, &at("flow_url_binding"), &flow_url_binding, "FLOW_URL");
+
+    let max_body_bytes = r.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    if max_body_bytes == 0 || max_body_bytes > FLOW_MAX_BODY_BYTES {
+        p.add(at("max_body_bytes"), "out of range", "use 1 to 104857600 (the flow trigger's 100 MB limit)");
+    }
+    let tolerance_secs = r.tolerance_secs.unwrap_or(crate::verify::standard_webhooks::TOLERANCE_SECS);
+    if !(1..=3600).contains(&tolerance_secs) {
+        p.add(at("tolerance_secs"), "out of range", "use 1 to 3600 seconds (senders' libraries use 300)");
+    }
+    let flow_timeout_secs = r.flow_timeout_secs.unwrap_or(DEFAULT_FLOW_TIMEOUT_SECS);
+    if !(1..=120).contains(&flow_timeout_secs) {
+        p.add(at("flow_timeout_secs"), "out of range", "use 1 to 120 seconds (the trigger's own limit is 120 s)");
+    }
+
+    Some(Route {
+        name: name.to_owned(),
+        provider: provider?,
+        verify: VerifyOptions { tolerance_secs },
+        secret_bindings,
+        flow_url_binding,
+        max_body_bytes,
+        flow_timeout_secs,
+    })
+}
+
+fn provider_list_fix() -> String {
+    let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
+    format!("set provider to one of: {} (svix is an alias of standard-webhooks)", names.join(", "))
+}
+
+/// Checks the `scope` for the mistakes Entra and the flow punish.
+///
+/// # Errors
+/// (what is wrong, what to do), for operators.
+pub fn check_scope(scope: &str) -> Result<(), (String, String)> {
+    let Some(resource) = scope.strip_suffix("/.default") else {
+        return Err((
+            "client-credentials scopes must end in /.default (AADSTS70011)".to_owned(),
+            format!("use {DEFAULT_SCOPE}"),
+        ));
+    };
+    if scope.contains(' ') {
+        return Err(("only one scope is allowed (AADSTS700022)".to_owned(), format!("use {DEFAULT_SCOPE}")));
+    }
+    if let Some(aud) = FLOW_AUDIENCES.iter().find(|a| a.trim_end_matches('/') == resource) {
+        return Err((
+            format!("\"{scope}\" yields a token whose aud lacks the trailing slash; the flow rejects it with MisMatchingOAuthClaims"),
+            format!("use {aud}/.default — the double slash is required (entra-power-automate.md §1.3)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A base URL: `https://host[:port]`, or plain http to a loopback host (the emulator).
+fn check_base_url(url: &str) -> Result<(), &'static str> {
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split([':', '/']).next().unwrap_or("");
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err("plain http is only allowed to a loopback host (the emulator)");
+        }
+        rest
+    } else {
+        return Err("must start with https://");
+    };
+    if rest.is_empty() || rest.contains('/') || rest.contains('?') {
+        return Err("must be a scheme and host only, with no path or query");
+    }
+    Ok(())
+}
+
+/// Checks a flow trigger URL read from its secret.
+///
+/// # Errors
+/// What is wrong and what to do, for operators (never echoes the URL: a SAS
+/// URL is itself a credential).
+pub fn check_flow_url(url: &str) -> Result<(), String> {
+    let url = url.trim();
+    let (scheme_ok, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split([':', '/']).next().unwrap_or("");
+        (matches!(host, "127.0.0.1" | "localhost" | "[::1]"), rest)
+    } else {
+        (false, url)
+    };
+    if !scheme_ok {
+        return Err("is not an https:// URL; paste the trigger's 'HTTP URL' from the flow designer".to_owned());
+    }
+    if !rest.contains('/') {
+        return Err("has no path; paste the full trigger URL from the flow designer".to_owned());
+    }
+    let query = rest.split_once('?').map_or("", |(_, q)| q);
+    if query.split('&').any(|kv| kv.starts_with("sig=")) {
+        return Err("carries a SAS signature (sig=): it is an 'Anyone' trigger URL, and a Bearer token on it is rejected (DirectApiRequestHasMoreThanOneAuthorization). Set 'Who can trigger the flow' to 'Any user in my tenant' or 'Specific users in my tenant', save, and copy the new URL".to_owned());
+    }
+    Ok(())
+}
+
+/// Checks a wrangler secret *name*; says so when the value looks like the
+/// secret itself was pasted.
+fn check_binding(p: &mut Problems, path: &str, name: &str, example: &str) {
+    if name.is_empty() {
+        p.add(path, "missing", format!("set it to the NAME of a wrangler secret, e.g. \"{example}\", then run: wrangler secret put {example}"));
+    } else if !is_binding_name(name) {
+        p.add(
+            path,
+            "not a secret name (it looks like a value: a URL, a secret or contains spaces)",
+            format!("never put secrets in wrangler.toml: store it with `wrangler secret put {example}` and write \"{example}\" here"),
+        );
+    }
+}
+
+fn is_binding_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && s.len() <= 128
+}
+
+fn is_route_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    (1..=64).contains(&s.len())
+        && matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex.
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_domain(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 253
+        && s.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn good() -> Value {
+        json!({
+            "entra": {
+                "tenant": "contoso.onmicrosoft.com",
+                "client_id": "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81",
+                "client_secret_binding": "ENTRA_CLIENT_SECRET"
+            },
+            "routes": {
+                "github": {
+                    "provider": "github",
+                    "secret_bindings": ["GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_NEXT"],
+                    "flow_url_binding": "FLOW_URL_GITHUB"
+                },
+                "clerk": {
+                    "provider": "svix",
+                    "secret_bindings": ["CLERK_SECRET"],
+                    "flow_url_binding": "FLOW_URL_CLERK",
+                    "tolerance_secs": 120
+                }
+            }
+        })
+    }
+
+    fn with(f: impl FnOnce(&mut Value)) -> Vec<Problem> {
+        let mut v = good();
+        f(&mut v);
+        Config::from_json(&v).expect_err("should be rejected")
+    }
+
+    fn paths(problems: &[Problem]) -> Vec<&str> {
+        problems.iter().map(|p| p.path.as_str()).collect()
+    }
+
+    #[test]
+    fn good_config_validates_with_defaults() {
+        let c = Config::from_json(&good()).unwrap();
+        assert_eq!(c.entra.authority, DEFAULT_AUTHORITY);
+        assert_eq!(c.entra.scope, "https://service.flow.microsoft.com//.default");
+        assert_eq!(
+            c.entra.token_endpoint(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        let gh = &c.routes["github"];
+        assert_eq!(gh.provider, Provider::GitHub);
+        assert_eq!(gh.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(gh.secret_bindings.len(), 2);
+        assert_eq!(c.routes["clerk"].provider, Provider::StandardWebhooks);
+        assert_eq!(c.routes["clerk"].verify.tolerance_secs, 120);
+    }
+
+    #[test]
+    fn authority_trailing_slash_is_trimmed() {
+        let mut v = good();
+        v["entra"]["authority"] = json!("http://127.0.0.1:8790/");
+        let c = Config::from_json(&v).unwrap();
+        assert_eq!(c.entra.token_endpoint(), "http://127.0.0.1:8790/contoso.onmicrosoft.com/oauth2/v2.0/token");
+    }
+
+    #[test]
+    fn rejects_single_slash_flow_scope() {
+        let p = with(|v| v["entra"]["scope"] = json!("https://service.flow.microsoft.com/.default"));
+        assert_eq!(paths(&p), ["entra.scope"]);
+        assert!(p[0].fix.contains("https://service.flow.microsoft.com//.default"), "{}", p[0].fix);
+        let p = with(|v| v["entra"]["scope"] = json!("https://gov.service.flow.microsoft.us/.default"));
+        assert!(p[0].fix.contains("https://gov.service.flow.microsoft.us//.default"));
+    }
+
+    #[test]
+    fn rejects_scope_without_default() {
+        let p = with(|v| v["entra"]["scope"] = json!("https://service.flow.microsoft.com/"));
+        assert!(p[0].message.contains("AADSTS70011"));
+    }
+
+    #[test]
+    fn rejects_common_tenant_and_bad_client_id() {
+        let p = with(|v| {
+            v["entra"]["tenant"] = json!("common");
+            v["entra"]["client_id"] = json!("my-app");
+        });
+        assert_eq!(paths(&p), ["entra.tenant", "entra.client_id"]);
+    }
+
+    #[test]
+    fn rejects_plain_http_authority_off_loopback() {
+        let p = with(|v| v["entra"]["authority"] = json!("http://login.microsoftonline.com"));
+        assert_eq!(paths(&p), ["entra.authority"]);
+        let p = with(|v| v["entra"]["authority"] = json!("https://login.microsoftonline.com/tenant"));
+        assert_eq!(paths(&p), ["entra.authority"]);
+    }
+
+    #[test]
+    fn rejects_secret_values_in_binding_fields() {
+        let p = with(|v| {
+            v["routes"]["github"]["flow_url_binding"] =
+                json!("https://prod-1.westus.logic.azure.com/workflows/x/triggers/manual/paths/invoke");
+            v["entra"]["client_secret_binding"] = json!("Abc8Q~xyz.secret-value");
+        });
+        assert_eq!(paths(&p), ["entra.client_secret_binding", "routes.github.flow_url_binding"]);
+        assert!(p.iter().all(|p| p.fix.contains("wrangler secret put")));
+    }
+
+    #[test]
+    fn rejects_unknown_provider_and_reports_every_problem() {
+        let p = with(|v| {
+            v["routes"]["github"]["provider"] = json!("none");
+            v["routes"]["github"]["secret_bindings"] = json!([]);
+            v["routes"]["clerk"]["tolerance_secs"] = json!(0);
+            v["routes"]["clerk"]["max_body_bytes"] = json!(200_000_000u64);
+        });
+        assert_eq!(
+            paths(&p),
+            [
+                "routes.clerk.max_body_bytes",
+                "routes.clerk.tolerance_secs",
+                "routes.github.provider",
+                "routes.github.secret_bindings",
+            ]
+        );
+        assert!(p[2].fix.contains("github, standard-webhooks"));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_typos() {
+        let p = with(|v| {
+            v["routes"]["github"]["secret_binding"] = json!(["X"]);
+            v["entra"]["tenant_id"] = json!("x");
+        });
+        assert_eq!(paths(&p), ["entra.tenant_id", "routes.github.secret_binding"]);
+    }
+
+    #[test]
+    fn rejects_missing_sections_and_bad_route_names() {
+        let p = Config::from_json(&json!({})).unwrap_err();
+        assert_eq!(paths(&p), ["entra", "routes"]);
+        let p = with(|v| v["routes"]["Bad Name"] = v["routes"]["github"].clone());
+        assert_eq!(paths(&p), ["routes.Bad Name"]);
+    }
+
+    #[test]
+    fn rejects_wrong_types_with_a_message() {
+        let p = Config::from_json(&json!({"routes": "x"})).unwrap_err();
+        assert_eq!(paths(&p), ["FLOWGATE"]);
+    }
+
+    #[test]
+    fn flow_url_checks() {
+        assert!(check_flow_url("https://x.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/1/triggers/manual/paths/invoke?api-version=1").is_ok());
+        assert!(check_flow_url("http://127.0.0.1:8790/powerautomate/x?api-version=1").is_ok());
+        let sas = "https://prod-1.westus.logic.azure.com:443/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=abc";
+        let err = check_flow_url(sas).unwrap_err();
+        assert!(err.contains("DirectApiRequestHasMoreThanOneAuthorization"));
+        assert!(!err.contains("sig=abc"));
+        assert!(check_flow_url("http://example.com/x").is_err());
+        assert!(check_flow_url("FLOW_URL").is_err());
+    }
+
+    #[test]
+    fn guid_and_domain_shapes() {
+        assert!(is_guid("5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"));
+        assert!(!is_guid("5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a8"));
+        assert!(is_domain("contoso.onmicrosoft.com"));
+        assert!(!is_domain("contoso"));
+    }
+}
