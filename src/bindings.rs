@@ -1,0 +1,59 @@
+//! The only code that reads `Env`: binding names, the configuration (parsed
+//! and validated once per isolate) and secrets.
+
+use std::{cell::RefCell, rc::Rc};
+
+use flowgate_core::{
+    config::{Config, Problem, CONFIG_VAR},
+    Secret,
+};
+use worker::{kv::KvStore, Env};
+
+use crate::log;
+
+/// KV namespace that caches Entra tokens.
+pub(crate) const TOKEN_CACHE_BINDING: &str = "TOKEN_CACHE";
+
+thread_local! {
+    // Vars cannot change while an isolate lives, so the configuration is
+    // parsed and validated once; its problems are logged once.
+    static CONFIG: RefCell<Option<Result<Rc<Config>, Rc<Vec<Problem>>>>> = const { RefCell::new(None) };
+}
+
+/// The validated configuration, or every problem with it.
+pub(crate) fn config(env: &Env) -> Result<Rc<Config>, Rc<Vec<Problem>>> {
+    if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
+        return c;
+    }
+    let loaded = load(env);
+    if let Err(problems) = &loaded {
+        for p in problems.iter() {
+            log::config_problem(p);
+        }
+    }
+    CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
+    loaded
+}
+
+fn load(env: &Env) -> Result<Rc<Config>, Rc<Vec<Problem>>> {
+    let value: serde_json::Value = env.object_var(CONFIG_VAR).map_err(|_| {
+        Rc::new(vec![Problem {
+            path: CONFIG_VAR.to_owned(),
+            message: "the FLOWGATE var is missing or not an object".to_owned(),
+            fix: "add [vars.FLOWGATE.entra] and [vars.FLOWGATE.routes.<name>] tables to wrangler.toml (see README.md, Configuration)".to_owned(),
+        }])
+    })?;
+    Config::from_json(&value).map(Rc::new).map_err(Rc::new)
+}
+
+/// A secret binding's value; `None` when it is unset or blank.
+pub(crate) fn secret(env: &Env, name: &str) -> Option<Secret> {
+    let value = env.secret(name).ok()?.to_string();
+    let s = Secret::new(value);
+    (!s.is_blank()).then_some(s)
+}
+
+/// The token-cache namespace; `None` (memory-only caching, logged) if unbound.
+pub(crate) fn token_cache(env: &Env) -> Option<KvStore> {
+    env.kv(TOKEN_CACHE_BINDING).ok()
+}

@@ -1,0 +1,242 @@
+//! `POST /hooks/{route}`: verify, obtain a token, forward.
+//!
+//! Steps, in order; each failure answers at once and forwards nothing:
+//! (1) route and method; (2) every setting the route needs (fail closed);
+//! (3) body size, then the raw bytes; (4) signature; (5) handshakes;
+//! (6) token; (7) forward, with one token refresh on a 401.
+
+use std::{rc::Rc, time::Duration};
+
+use flowgate_core::{
+    config::{check_flow_url, Route},
+    entra::{cache_key, CachedToken, TokenCache, TokenError, TokenOrigin},
+    forward::{classify, flow_failure_hint, flow_headers, FlowOutcome},
+    verify::{verify, Handshake, Inbound, VerifyError},
+    Headers, Secret,
+};
+use worker::{Context, Env, Method, Request};
+
+use crate::{
+    bindings,
+    entra_client::EntraClient,
+    http,
+    kv_token_store::KvTokenStore,
+    log::{self, now_millis, Record},
+    reply::Reply,
+};
+
+thread_local! {
+    // One token cache per isolate: concurrent webhooks share one Entra request.
+    static TOKENS: TokenCache = TokenCache::new();
+}
+
+/// Everything a route needs from secrets, read before any work is done.
+struct RouteSecrets {
+    signing: Vec<Secret>,
+    flow_url: Secret,
+    client_secret: Secret,
+}
+
+pub(crate) async fn handle(mut req: Request, env: &Env, _ctx: &Context, route_name: &str) -> Reply {
+    let started = now_millis();
+    let mut rec = Record { level: "info", route: route_name, ..Record::default() };
+    let reply = run(&mut req, env, route_name, &mut rec).await;
+    rec.status = reply.status();
+    rec.duration_ms = now_millis().saturating_sub(started);
+    if rec.status >= 500 {
+        rec.level = "error";
+    } else if rec.status >= 400 {
+        rec.level = "warn";
+    }
+    log::emit(&rec);
+    reply
+}
+
+async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_>) -> Reply {
+    // (1) Route and method.
+    let config = match bindings::config(env) {
+        Ok(c) => c,
+        Err(problems) => {
+            rec.outcome = "misconfigured";
+            rec.message = Some(format!(
+                "{} configuration problem(s), first: {}; run `flowgate check`",
+                problems.len(),
+                problems.first().map(ToString::to_string).unwrap_or_default()
+            ));
+            return Reply::Misconfigured;
+        }
+    };
+    let Some(route) = config.routes.get(route_name) else {
+        rec.outcome = "unknown_route";
+        return Reply::NotFound;
+    };
+    rec.provider = Some(route.provider.name());
+    if req.method() != Method::Post {
+        rec.outcome = "method_not_allowed";
+        return Reply::MethodNotAllowed { allow: "POST" };
+    }
+
+    // (2) Settings, before reading anything from the sender.
+    let secrets = match route_secrets(env, route, &config.entra.client_secret_binding) {
+        Ok(s) => s,
+        Err(message) => {
+            rec.outcome = "misconfigured";
+            rec.message = Some(message);
+            return Reply::Misconfigured;
+        }
+    };
+
+    // (3) Size, then the exact bytes.
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > route.max_body_bytes) {
+        rec.outcome = "too_large";
+        return Reply::PayloadTooLarge { max_bytes: route.max_body_bytes };
+    }
+    let body = match req.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            rec.outcome = "body_unreadable";
+            rec.message = Some(e.to_string());
+            return Reply::InvalidSignature;
+        }
+    };
+    rec.body_bytes = body.len();
+    if body.len() as u64 > route.max_body_bytes {
+        rec.outcome = "too_large";
+        return Reply::PayloadTooLarge { max_bytes: route.max_body_bytes };
+    }
+    let headers: Headers = req.headers().entries().collect();
+
+    // (4) Signature over the raw bytes.
+    let inbound = Inbound { headers: &headers, body: &body, now_secs: now_millis() / 1000 };
+    let verified = match verify(route.provider, &route.verify, &secrets.signing, inbound) {
+        Ok(v) => v,
+        Err(e) => return rejected(e, route, rec),
+    };
+    rec.delivery_id = verified.delivery_id().map(str::to_owned);
+    rec.event_type = verified.event_type().map(str::to_owned);
+
+    // (5) Handshakes are answered here; a flow could not answer in time.
+    if let Some(Handshake::GitHubPing) = verified.handshake() {
+        rec.outcome = "handshake";
+        return Reply::Handshake { what: "github-ping" };
+    }
+
+    // (6) Token, (7) forward; one refresh and retry on a 401.
+    let key = cache_key(&config.entra, &secrets.client_secret);
+    let store = Rc::new(KvTokenStore(bindings::token_cache(env)));
+    if store.0.is_none() {
+        log::warn("token_cache_unbound", "no TOKEN_CACHE KV binding: tokens are cached per isolate only");
+    }
+    let source = Rc::new(EntraClient::new(&config.entra, &secrets.client_secret));
+    let cache = TOKENS.with(Clone::clone);
+    let content_type = headers.get("content-type");
+    let timeout = Duration::from_secs(route.flow_timeout_secs);
+
+    let mut refused: Option<CachedToken> = None;
+    loop {
+        rec.attempts += 1;
+        let now = now_millis() / 1000;
+        let avoid = refused.as_ref().map(|t| &t.access_token);
+        let (token, origin) = match cache.get(&key, now, avoid, Rc::clone(&store), Rc::clone(&source)).await {
+            Ok(t) => t,
+            Err(e) => return token_failed(&e, rec),
+        };
+        rec.token_source = Some(origin.name());
+        let out_headers = flow_headers(&route.name, &verified, content_type, &token.access_token);
+        let answer = match http::post(secrets.flow_url.expose(), &out_headers, &body, timeout, "x-ms-workflow-run-id").await
+        {
+            Ok(a) => a,
+            Err(f) => {
+                rec.outcome = "flow_unreachable";
+                rec.message = Some(format!("flow call failed: {}", f.describe()));
+                return Reply::FlowFailed {
+                    status: None,
+                    code: None,
+                    hint: "the flow could not be reached in time; the sender will retry",
+                };
+            }
+        };
+        rec.upstream_status = Some(answer.status);
+        match classify(answer.status, &answer.body) {
+            FlowOutcome::Accepted => {
+                rec.outcome = "forwarded";
+                rec.flow_run_id = answer.header.clone();
+                return Reply::Accepted {
+                    route: route.name.clone(),
+                    delivery_id: rec.delivery_id.clone(),
+                    flow_run_id: answer.header,
+                };
+            }
+            FlowOutcome::Unauthorized { .. } if refused.is_none() && origin != TokenOrigin::Entra => {
+                // A cached token was refused (revoked, or expired early):
+                // drop it everywhere and try once with a fresh one.
+                cache.invalidate(&key, &token, &*store).await;
+                refused = Some(token);
+            }
+            FlowOutcome::Unauthorized { code } | FlowOutcome::Failed { code, .. } => {
+                let hint = flow_failure_hint(answer.status, code.as_deref());
+                rec.outcome = "flow_rejected";
+                rec.error_code = code.clone();
+                rec.message = Some(hint.to_owned());
+                return Reply::FlowFailed { status: Some(answer.status), code, hint };
+            }
+        }
+    }
+}
+
+fn route_secrets(env: &Env, route: &Route, client_secret_binding: &str) -> Result<RouteSecrets, String> {
+    let missing = |name: &str, what: &str| {
+        format!(
+            "route {}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)",
+            route.name
+        )
+    };
+    let mut signing = Vec::with_capacity(route.secret_bindings.len());
+    for name in &route.secret_bindings {
+        signing.push(bindings::secret(env, name).ok_or_else(|| missing(name, "webhook signing secret"))?);
+    }
+    let flow_url = bindings::secret(env, &route.flow_url_binding)
+        .ok_or_else(|| missing(&route.flow_url_binding, "flow trigger URL"))?;
+    check_flow_url(flow_url.expose())
+        .map_err(|why| format!("route {}: secret {} (flow trigger URL) {why}", route.name, route.flow_url_binding))?;
+    let client_secret = bindings::secret(env, client_secret_binding)
+        .ok_or_else(|| missing(client_secret_binding, "Entra client secret"))?;
+    Ok(RouteSecrets { signing, flow_url, client_secret })
+}
+
+fn rejected(e: VerifyError, route: &Route, rec: &mut Record<'_>) -> Reply {
+    rec.error_code = Some(e.code().to_owned());
+    rec.message = Some(e.to_string());
+    if e.is_config_error() {
+        rec.outcome = "misconfigured";
+        rec.message = Some(format!(
+            "route {}: {e}; fix the secret with `wrangler secret put`",
+            route.name
+        ));
+        Reply::Misconfigured
+    } else {
+        rec.outcome = "rejected";
+        Reply::InvalidSignature
+    }
+}
+
+fn token_failed(e: &TokenError, rec: &mut Record<'_>) -> Reply {
+    rec.outcome = "token_failed";
+    rec.error_code = Some(e.code());
+    let trace = match e {
+        TokenError::Entra { trace_id: Some(t), .. } => format!(" (Entra trace id {t})"),
+        _ => String::new(),
+    };
+    rec.message = Some(format!("{e}: {}{trace}", e.hint()));
+    let retry_after = match e {
+        TokenError::Entra { retry_after, .. } => *retry_after,
+        _ => None,
+    };
+    Reply::TokenUnavailable { code: e.code(), hint: e.hint(), retry_after }
+}

@@ -1,0 +1,90 @@
+//! Every answer flowgate gives, and its HTTP status, in one place.
+//!
+//! Before a signature is verified the answers are uniform and say nothing
+//! about why (401 `invalid_signature` for every verification failure). After
+//! verification only the genuine sender can see the answer, so a 502 names
+//! the upstream failure: it shows up in the sender's delivery log, where the
+//! operator looks first.
+
+use serde_json::{json, Value};
+use worker::{Headers, Response, Result};
+
+pub(crate) enum Reply {
+    Health { config_ok: bool, routes: usize },
+    /// The flow took the run.
+    Accepted { route: String, delivery_id: Option<String>, flow_run_id: Option<String> },
+    /// A sender handshake answered at the edge, not forwarded.
+    Handshake { what: &'static str },
+    NotFound,
+    MethodNotAllowed { allow: &'static str },
+    PayloadTooLarge { max_bytes: u64 },
+    InvalidSignature,
+    /// flowgate's own configuration is broken; details are in the log only.
+    Misconfigured,
+    /// No Entra token could be obtained.
+    TokenUnavailable { code: String, hint: &'static str, retry_after: Option<u64> },
+    /// The flow did not accept the run.
+    FlowFailed { status: Option<u16>, code: Option<String>, hint: &'static str },
+}
+
+impl Reply {
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Reply::Health { config_ok: true, .. } | Reply::Handshake { .. } => 200,
+            Reply::Health { config_ok: false, .. } | Reply::Misconfigured => 500,
+            Reply::Accepted { .. } => 202,
+            Reply::NotFound => 404,
+            Reply::MethodNotAllowed { .. } => 405,
+            Reply::PayloadTooLarge { .. } => 413,
+            Reply::InvalidSignature => 401,
+            Reply::TokenUnavailable { .. } | Reply::FlowFailed { .. } => 502,
+        }
+    }
+
+    fn body(&self) -> Value {
+        match self {
+            Reply::Health { config_ok, routes } => json!({
+                "status": if *config_ok { "ok" } else { "misconfigured" },
+                "routes": routes,
+            }),
+            Reply::Accepted { route, delivery_id, flow_run_id } => json!({
+                "status": "accepted", "route": route, "delivery_id": delivery_id, "flow_run_id": flow_run_id,
+            }),
+            Reply::Handshake { what } => json!({ "status": "ok", "handshake": what }),
+            Reply::NotFound => json!({ "error": "not_found", "message": "No such route. Webhooks go to POST /hooks/<route>." }),
+            Reply::MethodNotAllowed { allow } => json!({ "error": "method_not_allowed", "allow": allow }),
+            Reply::PayloadTooLarge { max_bytes } => json!({
+                "error": "payload_too_large", "max_bytes": max_bytes,
+                "message": "The body exceeds this route's max_body_bytes; nothing was forwarded.",
+            }),
+            Reply::InvalidSignature => json!({
+                "error": "invalid_signature",
+                "message": "The request's signature could not be verified; nothing was forwarded.",
+            }),
+            Reply::Misconfigured => json!({
+                "error": "misconfigured",
+                "message": "This route is not configured correctly; nothing was forwarded. The operator's log names the setting.",
+            }),
+            Reply::TokenUnavailable { code, hint, .. } => json!({
+                "error": "token_unavailable", "entra_error": code, "message": hint,
+            }),
+            Reply::FlowFailed { status, code, hint } => json!({
+                "error": "flow_failed", "flow_status": status, "flow_error": code, "message": hint,
+            }),
+        }
+    }
+
+    pub(crate) fn into_response(self) -> Result<Response> {
+        let headers = Headers::new();
+        headers.set("content-type", "application/json")?;
+        headers.set("cache-control", "no-store")?;
+        if let Reply::MethodNotAllowed { allow } = &self {
+            headers.set("allow", allow)?;
+        }
+        if let Reply::TokenUnavailable { retry_after: Some(s), .. } = &self {
+            headers.set("retry-after", &s.to_string())?;
+        }
+        let status = self.status();
+        Ok(Response::from_json(&self.body())?.with_status(status).with_headers(headers))
+    }
+}
