@@ -5,16 +5,16 @@
 //! (3) body size, then the raw bytes; (4) signature; (5) handshakes;
 //! (6) token; (7) forward, with one token refresh on a 401.
 
-use std::{rc::Rc, time::Duration};
+use std::time::Duration;
 
 use flowgate_core::{
     config::{check_flow_url, Route},
-    entra::{cache_key, CachedToken, TokenCache, TokenError, TokenOrigin},
+    entra::{cache_key, CachedToken, Sleep, TokenCache, TokenError, TokenOrigin},
     forward::{classify, flow_failure_hint, flow_headers, FlowOutcome},
     verify::{verify, Handshake, Inbound, VerifyError},
     Headers, Secret,
 };
-use worker::{Context, Env, Method, Request};
+use worker::{Context, Delay, Env, Method, Request};
 
 use crate::{
     bindings,
@@ -28,6 +28,15 @@ use crate::{
 thread_local! {
     // One token cache per isolate: concurrent webhooks share one Entra request.
     static TOKENS: TokenCache = TokenCache::new();
+}
+
+/// Waiting on this request's own timer keeps its I/O context alive.
+struct Timer;
+
+impl Sleep for Timer {
+    async fn sleep(&self, ms: u64) {
+        Delay::from(Duration::from_millis(ms)).await;
+    }
 }
 
 /// Everything a route needs from secrets, read before any work is done.
@@ -129,11 +138,11 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
 
     // (6) Token, (7) forward; one refresh and retry on a 401.
     let key = cache_key(&config.entra, &secrets.client_secret);
-    let store = Rc::new(KvTokenStore(bindings::token_cache(env)));
+    let store = KvTokenStore(bindings::token_cache(env));
     if store.0.is_none() {
         log::warn("token_cache_unbound", "no TOKEN_CACHE KV binding: tokens are cached per isolate only");
     }
-    let source = Rc::new(EntraClient::new(&config.entra, &secrets.client_secret));
+    let source = EntraClient::new(&config.entra, &secrets.client_secret);
     let cache = TOKENS.with(Clone::clone);
     let content_type = headers.get("content-type");
     let timeout = Duration::from_secs(route.flow_timeout_secs);
@@ -143,7 +152,7 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
         rec.attempts += 1;
         let now = now_millis() / 1000;
         let avoid = refused.as_ref().map(|t| &t.access_token);
-        let (token, origin) = match cache.get(&key, now, avoid, Rc::clone(&store), Rc::clone(&source)).await {
+        let (token, origin) = match cache.get(&key, now, avoid, &store, &source, &Timer).await {
             Ok(t) => t,
             Err(e) => return token_failed(&e, rec),
         };
@@ -176,7 +185,7 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
             FlowOutcome::Unauthorized { .. } if refused.is_none() && origin != TokenOrigin::Entra => {
                 // A cached token was refused (revoked, or expired early):
                 // drop it everywhere and try once with a fresh one.
-                cache.invalidate(&key, &token, &*store).await;
+                cache.invalidate(&key, &token, &store).await;
                 refused = Some(token);
             }
             FlowOutcome::Unauthorized { code } | FlowOutcome::Failed { code, .. } => {

@@ -1,1 +1,341 @@
+//! End-to-end harness: the emulator (in-process, on a free loopback port) and
+//! the real Worker under `wrangler dev` (a child process in its own process
+//! group, on free ports, stopped by its pid when the handle drops).
+//!
+//! Each [`WorkerProcess`] gets its own directory under `target/e2e/` holding a
+//! generated `wrangler.toml` (pointing at the prebuilt `build/index.js`, so
+//! nothing is rebuilt per test), its `.dev.vars`, its persisted state and its
+//! log, which is printed when a start fails.
 
+use std::{
+    collections::BTreeMap,
+    fs,
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _};
+pub use flowgate_cli::emulator::{Emulator, EmulatorConfig, FlowRun, Stats};
+
+/// Demo tenant, app and flows of `EmulatorConfig::demo()`.
+pub mod demo {
+    /// Tenant GUID.
+    pub const TENANT_ID: &str = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50";
+    /// Tenant domain.
+    pub const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+    /// Client id.
+    pub const CLIENT_ID: &str = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81";
+    /// Client secret.
+    pub const CLIENT_SECRET: &str = "flowgate-demo-client-secret";
+    /// The app's service principal object id.
+    pub const SP_OBJECT_ID: &str = "0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e";
+    /// "Any user in my tenant" flow.
+    pub const FLOW_ANY: &str = "6d1e0f8b3a2c4b5d9e7f1a2b3c4d5e6f";
+    /// "Specific users" flow that allows the demo app.
+    pub const FLOW_SPECIFIC_ALLOWED: &str = "a3b4c5d6e7f80912a3b4c5d6e7f80912";
+    /// "Specific users" flow that allows someone else.
+    pub const FLOW_SPECIFIC_OTHER: &str = "ffee0000111122223333444455556666";
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A free loopback port (bind to 0, read it back, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Starts an emulator on a free port.
+///
+/// # Errors
+/// When it cannot start.
+pub async fn start_emulator(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+    Emulator::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+/// How the Worker under test is configured.
+#[derive(Clone, Debug)]
+pub struct WorkerSetup {
+    /// `[vars.FLOWGATE]` as TOML (without the table header lines for routes: full tables).
+    pub flowgate_toml: String,
+    /// `.dev.vars` entries.
+    pub secrets: BTreeMap<String, String>,
+    /// Keep KV (and other) state here across restarts.
+    pub persist_to: Option<PathBuf>,
+}
+
+/// The standard test configuration: routes for every case the tests need,
+/// all pointing at `emulator`.
+pub fn standard_setup(emulator: &Emulator) -> WorkerSetup {
+    let flowgate_toml = format!(
+        r#"
+[vars.FLOWGATE.entra]
+authority = "{authority}"
+tenant = "{tenant}"
+client_id = "{client}"
+client_secret_binding = "ENTRA_CLIENT_SECRET"
+
+[vars.FLOWGATE.routes.gh]
+provider = "github"
+secret_bindings = ["GH_SECRET_OLD", "GH_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.sw]
+provider = "standard-webhooks"
+secret_bindings = ["SW_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.gh-allowed]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+flow_url_binding = "FLOW_SPECIFIC_ALLOWED"
+
+[vars.FLOWGATE.routes.gh-denied]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+flow_url_binding = "FLOW_SPECIFIC_OTHER"
+
+[vars.FLOWGATE.routes.gh-small]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+flow_url_binding = "FLOW_ANY"
+max_body_bytes = 1024
+
+[vars.FLOWGATE.routes.gh-unset]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+flow_url_binding = "FLOW_URL_NOT_SET"
+"#,
+        authority = emulator.base_url(),
+        tenant = demo::TENANT_DOMAIN,
+        client = demo::CLIENT_ID,
+    );
+    let secrets = [
+        ("ENTRA_CLIENT_SECRET", demo::CLIENT_SECRET.to_owned()),
+        ("GH_SECRET_OLD", "previous-github-secret".to_owned()),
+        ("GH_SECRET", GITHUB_VECTOR_SECRET.to_owned()),
+        ("SW_SECRET", STANDARD_WEBHOOKS_VECTOR_SECRET.to_owned()),
+        ("FLOW_ANY", emulator.flow_url(demo::FLOW_ANY)),
+        ("FLOW_SPECIFIC_ALLOWED", emulator.flow_url(demo::FLOW_SPECIFIC_ALLOWED)),
+        ("FLOW_SPECIFIC_OTHER", emulator.flow_url(demo::FLOW_SPECIFIC_OTHER)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    WorkerSetup { flowgate_toml, secrets, persist_to: None }
+}
+
+/// GitHub's published test secret (webhook-providers.md §c).
+pub const GITHUB_VECTOR_SECRET: &str = "It's a Secret to Everybody";
+/// Standard Webhooks' published test secret (webhook-providers.md §c).
+pub const STANDARD_WEBHOOKS_VECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// `wrangler dev` running the built Worker.
+pub struct WorkerProcess {
+    child: Option<Child>,
+    // Held open: when the test process ends for any reason, the pipe closes
+    // and the wrapper script stops wrangler (see `WATCHDOG`).
+    _stdin: Option<std::process::ChildStdin>,
+    port: u16,
+    dir: PathBuf,
+    client: reqwest::Client,
+}
+
+/// Runs wrangler (`"$@"`) in the background and waits for stdin to close —
+/// which happens when the test process exits, even on a panic or when the
+/// handle lives in a static — then stops the whole process group.
+const WATCHDOG: &str = r#""$@" & read -r _; kill -TERM $! 2>/dev/null; sleep 3; kill -KILL 0"#;
+
+fn wrangler_bin() -> PathBuf {
+    repo_root().join("node_modules/.bin/wrangler")
+}
+
+impl WorkerProcess {
+    /// Writes the configuration and starts `wrangler dev`; returns once
+    /// `/healthz` answers.
+    ///
+    /// # Errors
+    /// When the Worker is not built, or does not come up within 90 s (the
+    /// error carries the tail of wrangler's log).
+    pub async fn start(setup: &WorkerSetup) -> anyhow::Result<Self> {
+        let root = repo_root();
+        let bundle = root.join("build/index.js");
+        if !bundle.exists() {
+            bail!("{} is missing: run `make build` (or `make test`) first", bundle.display());
+        }
+        let dir = root.join("target/e2e").join(uuid::Uuid::new_v4().simple().to_string());
+        fs::create_dir_all(&dir)?;
+        let wrangler_toml = format!(
+            r#"name = "flowgate-e2e"
+main = "{main}"
+compatibility_date = "2026-04-20"
+send_metrics = false
+
+[[kv_namespaces]]
+binding = "TOKEN_CACHE"
+id = "flowgate-e2e-token-cache"
+{flowgate}"#,
+            main = bundle.display(),
+            flowgate = setup.flowgate_toml,
+        );
+        fs::write(dir.join("wrangler.toml"), wrangler_toml)?;
+        let dev_vars: String = setup.secrets.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        fs::write(dir.join(".dev.vars"), dev_vars)?;
+
+        let port = free_port();
+        let inspector = free_port();
+        let persist = setup.persist_to.clone().unwrap_or_else(|| dir.join("state"));
+        let log = fs::File::create(dir.join("wrangler.log"))?;
+        let mut cmd = Command::new("sh");
+        cmd.current_dir(&dir)
+            .args(["-c", WATCHDOG, "sh"])
+            .arg(wrangler_bin())
+            .args(["dev", "--config", "wrangler.toml", "--ip", "127.0.0.1"])
+            .args(["--port", &port.to_string(), "--inspector-port", &inspector.to_string()])
+            .arg("--persist-to")
+            .arg(&persist)
+            .args(["--log-level", "log"])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("WRANGLER_HIDE_BANNER", "true")
+            .env("CI", "true")
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // Own process group, so stopping it also stops workerd.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().with_context(|| format!("starting {}", wrangler_bin().display()))?;
+        let stdin = child.stdin.take();
+        // No idle connections: wrangler's server closes idle keep-alive
+        // connections after a few seconds, and a request that races that
+        // close fails with "error sending request".
+        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+        let mut w = WorkerProcess { child: Some(child), _stdin: stdin, port, dir, client };
+        w.wait_ready().await?;
+        Ok(w)
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!("wrangler dev exited ({status}):\n{}", self.log_tail());
+                }
+            }
+            if let Ok(r) = self.client.get(self.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bail!("wrangler dev did not become ready in 90 s:\n{}", self.log_tail())
+    }
+
+    /// The last lines of wrangler's output.
+    pub fn log_tail(&self) -> String {
+        let text = fs::read_to_string(self.dir.join("wrangler.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Everything wrangler printed (the Worker's JSON log lines among it).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("wrangler.log")).unwrap_or_default()
+    }
+
+    /// Waits up to 5 s for `needle` to appear in wrangler's output (console
+    /// lines reach the log shortly after the response).
+    pub async fn wait_for_log(&self, needle: &str) -> bool {
+        for _ in 0..50 {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// An HTTP client.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// POSTs a prepared request to `/hooks/{route}`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn post_hook(&self, route: &str, headers: &[(String, String)], body: Vec<u8>) -> anyhow::Result<Answer> {
+        let mut req = self.client.post(self.url(&format!("/hooks/{route}"))).body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Ok(Answer { status, json, text })
+    }
+
+    /// Stops wrangler and workerd (SIGTERM to the process group, then SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pgid = child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", "--", &format!("-{pgid}")]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The Worker's answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body as JSON (`Null` if not JSON).
+    pub json: serde_json::Value,
+    /// Body as text.
+    pub text: String,
+}
+
+/// Current Unix time in seconds.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+/// The runs the emulator recorded with `x-flowgate-delivery` = `delivery`.
+pub fn runs_for(emulator: &Emulator, delivery: &str) -> Vec<FlowRun> {
+    emulator
+        .runs()
+        .into_iter()
+        .filter(|r| r.headers.get("x-flowgate-delivery").map(String::as_str) == Some(delivery))
+        .collect()
+}

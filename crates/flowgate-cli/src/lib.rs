@@ -1,2 +1,11 @@
-//! The `flowgate` command-line tool.
+//! The `flowgate` command-line tool, as a library so the end-to-end tests can
+//! run the emulator in-process and reuse the signers.
+//!
+//! - [`emulator`]: Entra token endpoint + Power Automate trigger, locally.
+//! - [`send`]: sign and POST a webhook as a given sender does.
+//! - [`check`]: offline validation of `wrangler.toml`.
+#![forbid(unsafe_code)]
+
+pub mod check;
 pub mod emulator;
+pub mod send;

@@ -1,1 +1,41 @@
-fn main() {}
+//! `flowgate`: the local Entra/Power Automate emulator, signed test sends and
+//! offline configuration checks. See `flowgate --help`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flowgate_cli::{check, emulator, send};
+
+#[derive(Parser)]
+#[command(name = "flowgate", version, about = "flowgate: signed SaaS webhooks → Entra token → Power Automate flow")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local emulator of Entra's token endpoint and a Power Automate trigger.
+    Emulate(emulator::EmulateArgs),
+    /// Sign a sample (or given) payload exactly as a sender does and POST it.
+    Send(send::SendArgs),
+    /// Validate flowgate's configuration in wrangler.toml offline; print every problem and its fix.
+    Check(check::CheckArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Emulate(args) => emulator::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Send(args) => send::run(args).await,
+        Command::Check(args) => check::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("flowgate: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -10,7 +10,6 @@
 
 use std::{cell::RefCell, collections::HashMap, future::Future, rc::Rc};
 
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -277,18 +276,36 @@ pub trait TokenSource {
     fn fetch(&self) -> impl Future<Output = Result<CachedToken, TokenError>>;
 }
 
-type Inflight = Shared<LocalBoxFuture<'static, Result<(CachedToken, TokenOrigin), TokenError>>>;
+/// Waits without blocking (a timer in the Worker).
+pub trait Sleep {
+    /// Resolves after about `ms` milliseconds.
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+}
+
+/// How often a waiting caller looks for the token another caller is fetching.
+const FOLLOWER_POLL_MS: u64 = 10;
+/// How long a caller waits on another's fetch before fetching itself.
+const FOLLOWER_MAX_WAIT_MS: u64 = 15_000;
 
 #[derive(Default)]
 struct Inner {
     memory: HashMap<String, CachedToken>,
-    inflight: HashMap<String, (u64, Inflight)>,
+    /// Key → id of the caller fetching it now.
+    inflight: HashMap<String, u64>,
+    /// Key → (id, error) of the last failed fetch, for the callers that waited on it.
+    failed: HashMap<String, (u64, TokenError)>,
     next_id: u64,
 }
 
 /// Per-isolate token cache: memory, then the [`TokenStore`], then the
 /// [`TokenSource`]; concurrent callers for one key share one lookup (and so
 /// at most one Entra request). Single-threaded (`Rc`), as a Worker isolate is.
+///
+/// Waiting callers poll memory on their own timer instead of awaiting the
+/// fetching caller's future: in workerd every request has its own I/O
+/// context, and a request that only awaits a promise resolved by another
+/// request's I/O is cancelled as hung ("The Workers runtime canceled this
+/// request because it detected that your Worker's code had hung").
 #[derive(Clone, Default)]
 pub struct TokenCache {
     inner: Rc<RefCell<Inner>>,
@@ -306,62 +323,68 @@ impl TokenCache {
     ///
     /// # Errors
     /// The [`TokenError`] from Entra when no usable cached token exists.
-    pub async fn get<S, F>(
+    pub async fn get<S: TokenStore, F: TokenSource, W: Sleep>(
         &self,
         key: &str,
         now: u64,
         avoid: Option<&Secret>,
-        store: Rc<S>,
-        source: Rc<F>,
-    ) -> Result<(CachedToken, TokenOrigin), TokenError>
-    where
-        S: TokenStore + 'static,
-        F: TokenSource + 'static,
-    {
-        let rejected = |t: &CachedToken| avoid.is_some_and(|a| *a == t.access_token);
-        {
-            let mut inner = self.inner.borrow_mut();
-            match inner.memory.get(key) {
-                Some(t) if t.is_usable(now) && !rejected(t) => return Ok((t.clone(), TokenOrigin::Memory)),
-                Some(_) => {
-                    inner.memory.remove(key);
-                }
-                None => {}
-            }
+        store: &S,
+        source: &F,
+        sleeper: &W,
+    ) -> Result<(CachedToken, TokenOrigin), TokenError> {
+        if let Some(t) = self.from_memory(key, now, avoid) {
+            return Ok((t, TokenOrigin::Memory));
         }
-        // Join a lookup already in flight, unless it yields the refused token.
-        let joined = self.inner.borrow().inflight.get(key).map(|(_, f)| f.clone());
-        if let Some(fut) = joined {
-            let result = fut.await;
-            match &result {
-                Ok((t, _)) if rejected(t) => {}
-                _ => return result,
+        // Another caller is fetching: wait for its result.
+        let leader = self.inner.borrow().inflight.get(key).copied();
+        if let Some(leader) = leader {
+            let mut waited = 0;
+            while waited < FOLLOWER_MAX_WAIT_MS && self.inner.borrow().inflight.get(key) == Some(&leader) {
+                sleeper.sleep(FOLLOWER_POLL_MS).await;
+                waited += FOLLOWER_POLL_MS;
+            }
+            if let Some(t) = self.from_memory(key, now, avoid) {
+                return Ok((t, TokenOrigin::Memory));
+            }
+            if let Some((id, e)) = self.inner.borrow().failed.get(key) {
+                if *id == leader {
+                    return Err(e.clone());
+                }
             }
         }
 
-        let avoid_owned = avoid.cloned();
-        let key_owned = key.to_owned();
-        let inner = Rc::clone(&self.inner);
         let id = {
             let mut i = self.inner.borrow_mut();
             i.next_id += 1;
-            i.next_id
+            let id = i.next_id;
+            i.inflight.insert(key.to_owned(), id);
+            id
         };
-        let lookup = async move {
-            let result = lookup(&key_owned, now, avoid_owned.as_ref(), &*store, &*source).await;
-            let mut i = inner.borrow_mut();
-            if let Ok((t, _)) = &result {
-                i.memory.insert(key_owned.clone(), t.clone());
+        let result = lookup(key, now, avoid, store, source).await;
+        let mut i = self.inner.borrow_mut();
+        match &result {
+            Ok((t, _)) => {
+                i.memory.insert(key.to_owned(), t.clone());
+                i.failed.remove(key);
             }
-            if i.inflight.get(&key_owned).is_some_and(|(owner, _)| *owner == id) {
-                i.inflight.remove(&key_owned);
+            Err(e) => {
+                i.failed.insert(key.to_owned(), (id, e.clone()));
             }
-            result
         }
-        .boxed_local()
-        .shared();
-        self.inner.borrow_mut().inflight.insert(key.to_owned(), (id, lookup.clone()));
-        lookup.await
+        if i.inflight.get(key) == Some(&id) {
+            i.inflight.remove(key);
+        }
+        result
+    }
+
+    fn from_memory(&self, key: &str, now: u64, avoid: Option<&Secret>) -> Option<CachedToken> {
+        let mut inner = self.inner.borrow_mut();
+        let t = inner.memory.get(key)?;
+        if t.is_usable(now) && avoid.is_none_or(|a| *a != t.access_token) {
+            return Some(t.clone());
+        }
+        inner.memory.remove(key);
+        None
     }
 
     /// Forgets `token` for `key` in this isolate and in the store, after the
@@ -512,6 +535,13 @@ mod tests {
         .await;
     }
 
+    struct Yield;
+    impl Sleep for Yield {
+        async fn sleep(&self, _ms: u64) {
+            yield_now().await;
+        }
+    }
+
     #[derive(Default)]
     struct MemStore {
         map: RefCell<HashMap<String, (String, u64)>>,
@@ -579,14 +609,14 @@ mod tests {
         let store = Rc::new(MemStore::default());
         let source = Source::new(3600);
         let results = block_on(join_all(
-            (0..50).map(|_| cache.get("k", 0, None, Rc::clone(&store), Rc::clone(&source))),
+            (0..50).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield)),
         ));
         assert_eq!(source.calls.get(), 1);
         assert!(results.iter().all(|r| r.as_ref().unwrap().0.access_token.expose() == "token-1"));
         assert_eq!(store.map.borrow()["k"].1, 3300);
         // Then memory answers without touching KV.
         let gets = store.gets.get();
-        let (_, origin) = block_on(cache.get("k", 10, None, Rc::clone(&store), Rc::clone(&source))).unwrap();
+        let (_, origin) = block_on(cache.get("k", 10, None, &*store, &*source, &Yield)).unwrap();
         assert_eq!(origin, TokenOrigin::Memory);
         assert_eq!(store.gets.get(), gets);
     }
@@ -595,8 +625,8 @@ mod tests {
     fn a_new_isolate_reads_kv_before_entra() {
         let store = Rc::new(MemStore::default());
         let source = Source::new(3600);
-        block_on(TokenCache::new().get("k", 0, None, Rc::clone(&store), Rc::clone(&source))).unwrap();
-        let (t, origin) = block_on(TokenCache::new().get("k", 100, None, Rc::clone(&store), Rc::clone(&source))).unwrap();
+        block_on(TokenCache::new().get("k", 0, None, &*store, &*source, &Yield)).unwrap();
+        let (t, origin) = block_on(TokenCache::new().get("k", 100, None, &*store, &*source, &Yield)).unwrap();
         assert_eq!(origin, TokenOrigin::Kv);
         assert_eq!(t.access_token.expose(), "token-1");
         assert_eq!(source.calls.get(), 1);
@@ -607,9 +637,9 @@ mod tests {
         let cache = TokenCache::new();
         let store = Rc::new(MemStore::default());
         let source = Source::new(8);
-        block_on(cache.get("k", 0, None, Rc::clone(&store), Rc::clone(&source))).unwrap();
+        block_on(cache.get("k", 0, None, &*store, &*source, &Yield)).unwrap();
         source.now.set(7);
-        let (t, origin) = block_on(cache.get("k", 7, None, Rc::clone(&store), Rc::clone(&source))).unwrap();
+        let (t, origin) = block_on(cache.get("k", 7, None, &*store, &*source, &Yield)).unwrap();
         assert_eq!(origin, TokenOrigin::Entra);
         assert_eq!(t.access_token.expose(), "token-2");
     }
@@ -619,12 +649,12 @@ mod tests {
         let cache = TokenCache::new();
         let store = Rc::new(MemStore::default());
         let source = Source::new(3600);
-        let (first, _) = block_on(cache.get("k", 0, None, Rc::clone(&store), Rc::clone(&source))).unwrap();
+        let (first, _) = block_on(cache.get("k", 0, None, &*store, &*source, &Yield)).unwrap();
         *store.stale.borrow_mut() = Some(first.to_kv_value());
         block_on(cache.invalidate("k", &first, &*store));
         assert_eq!(store.deletes.get(), 1);
         let (second, origin) =
-            block_on(cache.get("k", 1, Some(&first.access_token), Rc::clone(&store), Rc::clone(&source))).unwrap();
+            block_on(cache.get("k", 1, Some(&first.access_token), &*store, &*source, &Yield)).unwrap();
         assert_eq!(origin, TokenOrigin::Entra);
         assert_ne!(second.access_token, first.access_token);
         assert_eq!(source.calls.get(), 2);
@@ -639,7 +669,7 @@ mod tests {
         source.gate.set(false);
         let (results, ()) = block_on(async {
             futures::join!(
-                join_all((0..5).map(|_| cache.get("k", 0, None, Rc::clone(&store), Rc::clone(&source)))),
+                join_all((0..5).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield))),
                 async {
                     // Every caller is waiting on the one request before it fails.
                     for _ in 0..3 {
@@ -652,7 +682,7 @@ mod tests {
         assert!(results.iter().all(Result::is_err));
         assert_eq!(source.calls.get(), 1);
         source.fail.set(false);
-        assert!(block_on(cache.get("k", 1, None, Rc::clone(&store), Rc::clone(&source))).is_ok());
+        assert!(block_on(cache.get("k", 1, None, &*store, &*source, &Yield)).is_ok());
         assert_eq!(source.calls.get(), 2);
         assert!(store.map.borrow().contains_key("k"));
     }

@@ -1,1 +1,296 @@
 //! Emulator of Microsoft Entra ID's token endpoint and a Power Automate HTTP trigger.
+//!
+//! One HTTP server plays both services so the relay can be tested end to end
+//! without a Microsoft tenant. It behaves as
+//! /work/shared/reference/entra-power-automate.md says the real services do,
+//! including the traps: `…/.default` versus `…//.default` (§1.3), `oid` being
+//! the service principal's object ID (§1.5), and the trigger's error bodies (§4).
+//!
+//! Files:
+//! - `mod.rs`: [`Emulator`] (start/stop a server), [`app`] (the router),
+//!   [`EmulateArgs`] and [`run`] (the `flowgate emulate` command).
+//! - `config.rs`: [`EmulatorConfig`], its TOML form and the demo directory.
+//! - `state.rs`: [`State`] shared by the handlers; [`FlowRun`], [`Stats`],
+//!   [`Rejection`].
+//! - `entra.rs`: token endpoint, JWKS, discovery, Entra-shaped errors.
+//! - `flow.rs`: the trigger and its OAuth policy.
+//! - `jwt.rs`: RS256 signing key, token minting and verification.
+//! - `inspect.rs`: `/_emulator/*` and the `/` index.
+//! - `tests.rs`: HTTP-level tests (`oneshot` and a real server).
+
+mod config;
+mod entra;
+mod flow;
+mod inspect;
+mod jwt;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::{
+    extract::DefaultBodyLimit,
+    http::StatusCode,
+    routing::{get, post},
+    Router,
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use self::{
+    config::{
+        AppConfig, EmulatorConfig, FlowConfig, TenantConfig, WhoCanTrigger, DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET, DEMO_FLOW_ANY_USER, DEMO_FLOW_SPECIFIC_DEMO_APP,
+        DEMO_FLOW_SPECIFIC_OTHER, DEMO_OTHER_OBJECT_ID, DEMO_SP_OBJECT_ID, DEMO_TENANT_DOMAIN,
+        DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
+    },
+    state::{FlowRun, Rejection, State, Stats, MAX_TRIGGER_BODY_BYTES},
+};
+
+/// The router with every endpoint; state is shared through `Arc`.
+pub fn app(state: Arc<State>) -> Router {
+    // The default 2 MB extractor limit would cut trigger bodies short; the
+    // trigger enforces its own limit (§4: 100 MB, plus headroom).
+    let body_limit = state.max_body_bytes().saturating_add(1);
+    Router::new()
+        .route("/", get(inspect::index))
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route("/{tenant}/discovery/v2.0/keys", get(entra::keys))
+        .route("/{tenant}/discovery/keys", get(entra::keys))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(entra::openid_configuration),
+        )
+        .route("/error", get(entra::error_page))
+        .route(
+            "/powerautomate/automations/direct/workflows/{workflow_id}/triggers/manual/paths/invoke",
+            post(flow::trigger),
+        )
+        .route("/_emulator/runs", get(inspect::runs))
+        .route("/_emulator/stats", get(inspect::stats))
+        .route("/_emulator/revoke", post(inspect::revoke))
+        .route("/_emulator/reset", post(inspect::reset))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found; GET / lists the endpoints\n") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// A running emulator server. Dropping it stops the server too (without
+/// waiting); [`Emulator::shutdown`] stops it and waits.
+pub struct Emulator {
+    addr: SocketAddr,
+    base_url: String,
+    state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Emulator {
+    /// Binds `addr` (use `127.0.0.1:0` for a free port), generates the RSA
+    /// signing key and serves in a tokio task.
+    ///
+    /// # Errors
+    /// An invalid configuration, a bind failure, or key generation failing.
+    pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> anyhow::Result<Emulator> {
+        config.validate()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let mut addr = listener.local_addr()?;
+        // A wildcard bind is reachable over loopback; advertise that.
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        let base_url = format!("http://{addr}");
+        let url = base_url.clone();
+        // RSA key generation is CPU-bound: keep it off the async workers.
+        let state = tokio::task::spawn_blocking(move || State::new(config, url))
+            .await
+            .context("key generation task failed")??;
+        let state = Arc::new(state);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = axum::serve(listener, app(Arc::clone(&state))).with_graceful_shutdown(async {
+            // Either an explicit stop or the `Emulator` being dropped.
+            let _ = stopped.await;
+        });
+        let task = tokio::spawn(async move { server.await });
+        Ok(Emulator {
+            addr,
+            base_url,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address (the real port when started on port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the Entra "authority host".
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// Full trigger URL of a flow, including `?api-version=1`.
+    pub fn flow_url(&self, flow_id: &str) -> String {
+        format!(
+            "{}{}?api-version=1",
+            self.base_url,
+            flow::trigger_path(flow_id)
+        )
+    }
+
+    /// The shared state (configuration, runs, counters).
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// Accepted runs, in order.
+    pub fn runs(&self) -> Vec<FlowRun> {
+        self.state.runs()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    /// From now on every token issued so far is rejected as if expired;
+    /// tokens issued later work.
+    pub fn revoke_tokens_issued_before_now(&self) {
+        self.state.revoke_tokens_issued_before_now();
+    }
+
+    /// Clears runs and counters.
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
+    /// Stops accepting connections and waits (up to 10 s) for open ones to
+    /// finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(10), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// `flowgate emulate`: run the emulator until Ctrl-C / SIGTERM.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EmulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8790")]
+    pub listen: SocketAddr,
+    /// TOML configuration (tenants, apps, flows); the demo configuration if
+    /// absent.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Token lifetime in seconds (overrides the configuration).
+    #[arg(long, value_name = "SECS")]
+    pub token_lifetime: Option<u64>,
+}
+
+/// Starts the emulator, prints a banner and serves until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// An unreadable or invalid configuration file, or a failure to start.
+pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
+    let (mut config, is_demo) = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let config = EmulatorConfig::from_toml(&text)
+                .with_context(|| format!("invalid emulator config {}", path.display()))?;
+            (config, false)
+        }
+        None => (EmulatorConfig::demo(), true),
+    };
+    if let Some(secs) = args.token_lifetime {
+        config.token_lifetime_secs = secs;
+    }
+    let emulator = Emulator::start(config, args.listen).await?;
+    println!("{}", banner(&emulator, is_demo));
+    wait_for_stop_signal().await?;
+    println!("stopping");
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// The start-up text. Client secrets are shown only for the built-in demo
+/// configuration, whose secret is public anyway.
+fn banner(e: &Emulator, is_demo: bool) -> String {
+    let base = e.base_url();
+    let config = e.state().config();
+    let mut s = format!(
+        "flowgate emulator listening on {base}\n\
+         \x20 Entra authority host: {base}\n\
+         \x20 token endpoint:       {base}/<tenant>/oauth2/v2.0/token\n\
+         \x20 scope:                {}/.default   (double slash: §1.3)\n\
+         \x20 token lifetime:       {} s\n",
+        config.flow_audience, config.token_lifetime_secs
+    );
+    for t in &config.tenants {
+        s.push_str(&format!("  tenant {}  {}\n", t.id, t.domains.join(", ")));
+    }
+    for a in &config.apps {
+        let secret = if is_demo {
+            a.client_secrets.join(", ")
+        } else {
+            "(as in the config file)".to_owned()
+        };
+        s.push_str(&format!(
+            "  app {:?}  client_id {}  client_secret {secret}  service principal oid {}\n",
+            a.display_name, a.client_id, a.service_principal_object_id
+        ));
+    }
+    s.push_str("  flows:\n");
+    for f in &config.flows {
+        s.push_str(&format!(
+            "    {}  [{}]\n",
+            e.flow_url(&f.id),
+            f.who_can_trigger.as_str()
+        ));
+    }
+    s.push_str(&format!(
+        "  runs:  {base}/_emulator/runs   stats: {base}/_emulator/stats\n\
+         Press Ctrl-C to stop."
+    ));
+    s
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

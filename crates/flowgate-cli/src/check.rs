@@ -1,0 +1,276 @@
+//! `flowgate check [wrangler.toml]`: validates flowgate's configuration
+//! offline and prints every problem with what to do about it.
+//!
+//! It runs the same validation the Worker runs at start-up
+//! (`flowgate_core::config::Config::from_json`), plus what only a file on
+//! disk can show: the KV binding, and — for local runs — whether `.dev.vars`
+//! holds every secret the configuration names, in the right form.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::Context as _;
+use flowgate_core::{
+    config::{check_flow_url, Config, Problem, CONFIG_VAR},
+    verify::{standard_webhooks, Provider},
+    Secret,
+};
+
+/// Arguments of `flowgate check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// The wrangler configuration to check.
+    #[arg(default_value = "wrangler.toml")]
+    pub config: PathBuf,
+    /// Check `[env.NAME]` instead of the top level.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Local secrets file to check the secret names against (default: .dev.vars beside the config, top level only).
+    #[arg(long)]
+    pub dev_vars: Option<PathBuf>,
+}
+
+/// Everything `check` found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Problems that stop flowgate from working (the Worker answers 500).
+    pub errors: Vec<Problem>,
+    /// Things worth fixing that do not stop it.
+    pub warnings: Vec<Problem>,
+}
+
+fn problem(path: &str, message: impl Into<String>, fix: impl Into<String>) -> Problem {
+    Problem { path: path.to_owned(), message: message.into(), fix: fix.into() }
+}
+
+/// Checks a wrangler.toml text. `dev_vars` is the content of the local
+/// secrets file, when one is checked.
+pub fn check_text(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>) -> Report {
+    let mut report = Report::default();
+    let doc: toml::Value = match toml::from_str(toml_text) {
+        Ok(d) => d,
+        Err(e) => {
+            report.errors.push(problem("wrangler.toml", format!("not valid TOML: {e}"), "fix the syntax error"));
+            return report;
+        }
+    };
+    let scope = match env {
+        Some(name) => match doc.get("env").and_then(|e| e.get(name)) {
+            Some(s) => s,
+            None => {
+                report.errors.push(problem(
+                    &format!("env.{name}"),
+                    "no such environment",
+                    format!("add an [env.{name}] section, or drop --env"),
+                ));
+                return report;
+            }
+        },
+        None => &doc,
+    };
+    let prefix = env.map(|e| format!("env.{e}.")).unwrap_or_default();
+
+    let kv_ok = scope
+        .get("kv_namespaces")
+        .and_then(toml::Value::as_array)
+        .is_some_and(|a| a.iter().any(|ns| ns.get("binding").and_then(toml::Value::as_str) == Some("TOKEN_CACHE")));
+    if !kv_ok {
+        report.warnings.push(problem(
+            &format!("{prefix}kv_namespaces"),
+            "no KV namespace bound as TOKEN_CACHE",
+            "tokens are then cached per isolate only, so Entra is asked more often: run `npx wrangler kv namespace create TOKEN_CACHE` and add the binding",
+        ));
+    }
+
+    let Some(raw) = scope.get("vars").and_then(|v| v.get(CONFIG_VAR)) else {
+        report.errors.push(problem(
+            &format!("{prefix}vars.{CONFIG_VAR}"),
+            "missing",
+            "add [vars.FLOWGATE.entra] and [vars.FLOWGATE.routes.<name>] (see README.md, Configuration)",
+        ));
+        return report;
+    };
+    let json = match serde_json::to_value(raw) {
+        Ok(j) => j,
+        Err(e) => {
+            report.errors.push(problem(CONFIG_VAR, format!("cannot be read: {e}"), "see README.md, Configuration"));
+            return report;
+        }
+    };
+    let config = match Config::from_json(&json) {
+        Ok(c) => c,
+        Err(problems) => {
+            report.errors.extend(problems.into_iter().map(|mut p| {
+                p.path = format!("{prefix}vars.{CONFIG_VAR}.{}", p.path);
+                p
+            }));
+            return report;
+        }
+    };
+    if let Some(text) = dev_vars {
+        check_dev_vars(&config, &parse_dev_vars(text), &mut report);
+    }
+    report
+}
+
+/// Parses dotenv-style `NAME=value` lines (what wrangler reads from .dev.vars).
+fn parse_dev_vars(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect()
+}
+
+fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut Report) {
+    let missing = |name: &str| {
+        problem(
+            &format!(".dev.vars.{name}"),
+            "not set",
+            format!("add {name}=... to .dev.vars for local runs; for a deployment run `npx wrangler secret put {name}`"),
+        )
+    };
+    if !vars.contains_key(&config.entra.client_secret_binding) {
+        report.errors.push(missing(&config.entra.client_secret_binding));
+    }
+    for route in config.routes.values() {
+        for name in &route.secret_bindings {
+            match vars.get(name) {
+                None => report.errors.push(missing(name)),
+                Some(v) if route.provider == Provider::StandardWebhooks => {
+                    if let Err(why) = standard_webhooks::decode_secret(&Secret::new(v.clone())) {
+                        report.errors.push(problem(
+                            &format!(".dev.vars.{name}"),
+                            format!("not a Standard Webhooks secret ({why})"),
+                            "paste the whole whsec_… value from the sender's dashboard",
+                        ));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        match vars.get(&route.flow_url_binding) {
+            None => report.errors.push(missing(&route.flow_url_binding)),
+            Some(url) => {
+                if let Err(why) = check_flow_url(url) {
+                    report.errors.push(problem(&format!(".dev.vars.{}", route.flow_url_binding), why, "store the trigger URL of a flow whose 'Who can trigger' is a tenant option"));
+                }
+            }
+        }
+    }
+}
+
+fn print(report: &Report, file: &Path) {
+    if report.errors.is_empty() && report.warnings.is_empty() {
+        println!("{}: OK", file.display());
+        return;
+    }
+    println!(
+        "{}: {} problem(s), {} warning(s)",
+        file.display(),
+        report.errors.len(),
+        report.warnings.len()
+    );
+    for (mark, p) in report.errors.iter().map(|p| ("error", p)).chain(report.warnings.iter().map(|p| ("warning", p))) {
+        println!("  {mark}: {}: {}", p.path, p.message);
+        println!("      fix: {}", p.fix);
+    }
+}
+
+/// Runs `flowgate check`: exit 0 when flowgate can run, 1 when it cannot.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.config).with_context(|| format!("reading {}", args.config.display()))?;
+    let dev_vars_path = args.dev_vars.clone().or_else(|| {
+        args.env
+            .is_none()
+            .then(|| args.config.parent().unwrap_or(Path::new(".")).join(".dev.vars"))
+            .filter(|p| p.exists())
+    });
+    let dev_vars = match &dev_vars_path {
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
+    let report = check_text(&text, args.env.as_deref(), dev_vars.as_deref());
+    print(&report, &args.config);
+    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "flowgate"
+[[kv_namespaces]]
+binding = "TOKEN_CACHE"
+id = "x"
+[vars.FLOWGATE.entra]
+tenant = "contoso.onmicrosoft.com"
+client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
+client_secret_binding = "ENTRA_CLIENT_SECRET"
+[vars.FLOWGATE.routes.github]
+provider = "github"
+secret_bindings = ["GH"]
+flow_url_binding = "FLOW"
+[vars.FLOWGATE.routes.clerk]
+provider = "svix"
+secret_bindings = ["CLERK"]
+flow_url_binding = "FLOW"
+[env.production.vars.FLOWGATE.entra]
+tenant = "common"
+"#;
+
+    const VARS: &str = "ENTRA_CLIENT_SECRET=x\nGH=s\nCLERK=whsec_ZGVtbw==\nFLOW=https://x.example/powerautomate/a?api-version=1\n";
+
+    fn paths(ps: &[Problem]) -> Vec<&str> {
+        ps.iter().map(|p| p.path.as_str()).collect()
+    }
+
+    #[test]
+    fn good_config_passes() {
+        let r = check_text(GOOD, None, Some(VARS));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn broken_config_names_each_problem() {
+        let broken = GOOD
+            .replace("provider = \"github\"", "provider = \"gitlab\"")
+            .replace("\"5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81\"", "\"my-app\"")
+            .replace("binding = \"TOKEN_CACHE\"", "binding = \"CACHE\"");
+        let r = check_text(&broken, None, None);
+        assert_eq!(paths(&r.errors), ["vars.FLOWGATE.entra.client_id", "vars.FLOWGATE.routes.github.provider"]);
+        assert_eq!(paths(&r.warnings), ["kv_namespaces"]);
+    }
+
+    #[test]
+    fn environment_is_checked_on_its_own() {
+        let r = check_text(GOOD, Some("production"), None);
+        assert!(paths(&r.errors).contains(&"env.production.vars.FLOWGATE.entra.tenant"), "{:?}", r.errors);
+        assert!(paths(&r.errors).contains(&"env.production.vars.FLOWGATE.routes"));
+        let r = check_text(GOOD, Some("staging"), None);
+        assert_eq!(paths(&r.errors), ["env.staging"]);
+    }
+
+    #[test]
+    fn dev_vars_are_checked() {
+        let vars = "GH=s\nCLERK=notbase64!\nFLOW=https://x.example/a?api-version=1&sig=abc\n";
+        let r = check_text(GOOD, None, Some(vars));
+        assert_eq!(paths(&r.errors), [".dev.vars.ENTRA_CLIENT_SECRET", ".dev.vars.CLERK", ".dev.vars.FLOW", ".dev.vars.FLOW"]);
+        assert!(r.errors[2].message.contains("SAS"));
+    }
+
+    #[test]
+    fn invalid_toml_is_reported() {
+        let r = check_text("name = ", None, None);
+        assert!(r.errors[0].message.contains("not valid TOML"));
+    }
+}

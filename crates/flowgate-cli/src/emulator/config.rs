@@ -1,0 +1,515 @@
+//! The emulator's configuration: which tenants, app registrations and flows
+//! exist, how long tokens live, and which status a policy mismatch returns.
+//!
+//! The TOML form is documented on [`EmulatorConfig`]; [`EmulatorConfig::demo`]
+//! is the built-in configuration used when no file is given.
+
+use std::{collections::HashSet, fmt};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// `aud` that a public-cloud flow trigger requires, trailing slash included
+/// (entra-power-automate.md §1.2: "Audience values must be an exact match,
+/// including trailing slashes").
+pub const PUBLIC_CLOUD_FLOW_AUDIENCE: &str = "https://service.flow.microsoft.com/";
+
+/// Demo tenant GUID.
+pub const DEMO_TENANT_ID: &str = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50";
+/// Demo tenant's domain name (usable in place of the GUID in token URLs).
+pub const DEMO_TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+/// Demo app registration's Application (client) ID.
+pub const DEMO_CLIENT_ID: &str = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81";
+/// Demo app's client secret. It is a published test value, not a secret.
+pub const DEMO_CLIENT_SECRET: &str = "flowgate-demo-client-secret";
+/// Object ID of the demo app's service principal (Enterprise application);
+/// this, not the client ID, is what appears in `oid` (§1.5).
+pub const DEMO_SP_OBJECT_ID: &str = "0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e";
+/// Demo flow that any caller from the demo tenant may trigger.
+pub const DEMO_FLOW_ANY_USER: &str = "6d1e0f8b3a2c4b5d9e7f1a2b3c4d5e6f";
+/// Demo flow restricted to the demo app's service principal.
+pub const DEMO_FLOW_SPECIFIC_DEMO_APP: &str = "a3b4c5d6e7f80912a3b4c5d6e7f80912";
+/// Demo flow restricted to an object ID that is *not* the demo app.
+pub const DEMO_FLOW_SPECIFIC_OTHER: &str = "ffee0000111122223333444455556666";
+/// The object ID allowed on [`DEMO_FLOW_SPECIFIC_OTHER`].
+pub const DEMO_OTHER_OBJECT_ID: &str = "11111111-2222-3333-4444-555555555555";
+
+/// Everything the emulator knows about its fake directory and flows.
+///
+/// TOML form (every top-level key except the lists has a default; this is
+/// the demo configuration, [`EmulatorConfig::demo`]):
+///
+/// ```toml
+/// # Seconds a token lives; `expires_in`/`ext_expires_in` and `exp - iat`.
+/// token_lifetime_secs = 3599
+/// # Status for MisMatchingOAuthClaims (real reports show 401 or 403).
+/// mismatch_status = 401
+/// # The audience flows demand, exactly (public cloud; see §1.2 for others).
+/// flow_audience = "https://service.flow.microsoft.com/"
+///
+/// [[tenants]]
+/// id = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// domains = ["contoso.onmicrosoft.com"]
+///
+/// [[apps]]
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
+/// client_secrets = ["flowgate-demo-client-secret"]   # several = rotation
+/// service_principal_object_id = "0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e"
+/// display_name = "flowgate-demo"
+///
+/// [[flows]]
+/// id = "6d1e0f8b3a2c4b5d9e7f1a2b3c4d5e6f"
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// who_can_trigger = "any-user-in-tenant"
+///
+/// [[flows]]
+/// id = "a3b4c5d6e7f80912a3b4c5d6e7f80912"
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// who_can_trigger = "specific-users"
+/// allowed_object_ids = ["0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e"]
+///
+/// [[flows]]
+/// id = "ffee0000111122223333444455556666"
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// who_can_trigger = "specific-users"
+/// allowed_object_ids = ["11111111-2222-3333-4444-555555555555"]
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EmulatorConfig {
+    /// Token lifetime in seconds (Entra's usual answer is 3599).
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime_secs: u64,
+    /// HTTP status of a `MisMatchingOAuthClaims` answer (default 401).
+    #[serde(default = "default_mismatch_status")]
+    pub mismatch_status: u16,
+    /// The only resource the token endpoint knows and the exact `aud` every
+    /// flow demands.
+    #[serde(default = "default_flow_audience")]
+    pub flow_audience: String,
+    /// Directories (tenants).
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    /// App registrations that may use client credentials.
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+    /// HTTP-triggered flows.
+    #[serde(default)]
+    pub flows: Vec<FlowConfig>,
+}
+
+/// One Entra tenant (directory).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant GUID (`tid`).
+    pub id: String,
+    /// Domain names that may stand for the GUID in `/{tenant}/...` URLs.
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// One app registration together with its service principal.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Tenant GUID the app lives in.
+    pub tenant: String,
+    /// Application (client) ID; appears in the token as `appid`.
+    pub client_id: String,
+    /// Valid client secrets; more than one models rotation.
+    pub client_secrets: Vec<String>,
+    /// Object ID of the Enterprise application (service principal); appears
+    /// in the token as `oid` and `sub`.
+    pub service_principal_object_id: String,
+    /// Human-readable name, for the banner only.
+    #[serde(default)]
+    pub display_name: String,
+}
+
+// Hand-written so that secrets never reach a log or panic message.
+impl fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secrets",
+                &format_args!("[{} redacted]", self.client_secrets.len()),
+            )
+            .field(
+                "service_principal_object_id",
+                &self.service_principal_object_id,
+            )
+            .field("display_name", &self.display_name)
+            .finish()
+    }
+}
+
+/// "Who can trigger the flow" (entra-power-automate.md §1.5). The legacy
+/// "Anyone" (SAS) mode is not emulated.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhoCanTrigger {
+    /// Any caller whose token comes from the flow's tenant (the default).
+    #[default]
+    AnyUserInTenant,
+    /// Only callers whose `oid` is in `allowed_object_ids` (a blank list
+    /// behaves like `AnyUserInTenant`).
+    SpecificUsers,
+}
+
+impl WhoCanTrigger {
+    /// The TOML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AnyUserInTenant => "any-user-in-tenant",
+            Self::SpecificUsers => "specific-users",
+        }
+    }
+}
+
+/// One HTTP-triggered flow.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    /// Workflow ID as it appears in the trigger URL.
+    pub id: String,
+    /// Tenant GUID of the flow's maker; the token's `tid` must equal it.
+    pub tenant: String,
+    /// Trigger policy.
+    #[serde(default)]
+    pub who_can_trigger: WhoCanTrigger,
+    /// Object IDs allowed in `specific-users` mode.
+    #[serde(default)]
+    pub allowed_object_ids: Vec<String>,
+}
+
+fn default_token_lifetime() -> u64 {
+    3599
+}
+
+fn default_mismatch_status() -> u16 {
+    401
+}
+
+fn default_flow_audience() -> String {
+    PUBLIC_CLOUD_FLOW_AUDIENCE.to_owned()
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self::demo()
+    }
+}
+
+impl EmulatorConfig {
+    /// The built-in demo directory: one tenant, one app, three flows.
+    pub fn demo() -> Self {
+        let flow = |id: &str, who: WhoCanTrigger, allowed: &[&str]| FlowConfig {
+            id: id.to_owned(),
+            tenant: DEMO_TENANT_ID.to_owned(),
+            who_can_trigger: who,
+            allowed_object_ids: allowed.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        Self {
+            token_lifetime_secs: default_token_lifetime(),
+            mismatch_status: default_mismatch_status(),
+            flow_audience: default_flow_audience(),
+            tenants: vec![TenantConfig {
+                id: DEMO_TENANT_ID.to_owned(),
+                domains: vec![DEMO_TENANT_DOMAIN.to_owned()],
+            }],
+            apps: vec![AppConfig {
+                tenant: DEMO_TENANT_ID.to_owned(),
+                client_id: DEMO_CLIENT_ID.to_owned(),
+                client_secrets: vec![DEMO_CLIENT_SECRET.to_owned()],
+                service_principal_object_id: DEMO_SP_OBJECT_ID.to_owned(),
+                display_name: "flowgate-demo".to_owned(),
+            }],
+            flows: vec![
+                flow(DEMO_FLOW_ANY_USER, WhoCanTrigger::AnyUserInTenant, &[]),
+                flow(
+                    DEMO_FLOW_SPECIFIC_DEMO_APP,
+                    WhoCanTrigger::SpecificUsers,
+                    &[DEMO_SP_OBJECT_ID],
+                ),
+                flow(
+                    DEMO_FLOW_SPECIFIC_OTHER,
+                    WhoCanTrigger::SpecificUsers,
+                    &[DEMO_OTHER_OBJECT_ID],
+                ),
+            ],
+        }
+    }
+
+    /// Parses the TOML form (see the type's docs), normalises IDs to lower
+    /// case and validates.
+    ///
+    /// # Errors
+    /// TOML syntax errors, unknown keys, and every rule of [`Self::validate`].
+    pub fn from_toml(s: &str) -> anyhow::Result<Self> {
+        let config: Self = toml::from_str(s).context("emulator config is not valid TOML")?;
+        let config = config.normalized();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// GUIDs, object IDs and domain names are case-insensitive in Entra;
+    /// store them lower-case so later comparisons can be exact.
+    pub(crate) fn normalized(mut self) -> Self {
+        for t in &mut self.tenants {
+            t.id.make_ascii_lowercase();
+            for d in &mut t.domains {
+                d.make_ascii_lowercase();
+            }
+        }
+        for a in &mut self.apps {
+            a.tenant.make_ascii_lowercase();
+            a.client_id.make_ascii_lowercase();
+            a.service_principal_object_id.make_ascii_lowercase();
+        }
+        for f in &mut self.flows {
+            f.tenant.make_ascii_lowercase();
+            for o in &mut f.allowed_object_ids {
+                o.make_ascii_lowercase();
+            }
+        }
+        self
+    }
+
+    /// Checks internal consistency.
+    ///
+    /// # Errors
+    /// Zero token lifetime; a mismatch status outside 400..=599; an empty or
+    /// non-URL audience; a duplicate tenant, domain, client ID or flow ID; an
+    /// app or flow that names an unknown tenant; an app without secrets or
+    /// with an empty one; a flow ID that is not URL-safe.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.token_lifetime_secs == 0 {
+            bail!("token_lifetime_secs must be at least 1");
+        }
+        if !(400..=599).contains(&self.mismatch_status) {
+            bail!("mismatch_status must be an HTTP error status (400..=599)");
+        }
+        if !self.flow_audience.starts_with("https://") && !self.flow_audience.starts_with("http://")
+        {
+            bail!("flow_audience must be an http(s) URI");
+        }
+        let mut names = HashSet::new();
+        for t in &self.tenants {
+            if t.id.is_empty() || !names.insert(t.id.to_ascii_lowercase()) {
+                bail!("tenant id {:?} is empty or duplicated", t.id);
+            }
+            for d in &t.domains {
+                if d.is_empty() || !names.insert(d.to_ascii_lowercase()) {
+                    bail!("tenant domain {d:?} is empty or duplicated");
+                }
+            }
+        }
+        let tenant_known = |id: &str| self.tenants.iter().any(|t| t.id.eq_ignore_ascii_case(id));
+        let mut clients = HashSet::new();
+        for a in &self.apps {
+            if !tenant_known(&a.tenant) {
+                bail!("app {:?} names unknown tenant {:?}", a.client_id, a.tenant);
+            }
+            if a.client_id.is_empty()
+                || !clients.insert((
+                    a.tenant.to_ascii_lowercase(),
+                    a.client_id.to_ascii_lowercase(),
+                ))
+            {
+                bail!(
+                    "client_id {:?} is empty or duplicated in its tenant",
+                    a.client_id
+                );
+            }
+            if a.client_secrets.is_empty() || a.client_secrets.iter().any(String::is_empty) {
+                bail!(
+                    "app {:?} needs at least one non-empty client secret",
+                    a.client_id
+                );
+            }
+            if a.service_principal_object_id.is_empty() {
+                bail!("app {:?} needs a service_principal_object_id", a.client_id);
+            }
+        }
+        let mut flows = HashSet::new();
+        for f in &self.flows {
+            if f.id.is_empty()
+                || !f
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                bail!("flow id {:?} must be non-empty and URL-safe", f.id);
+            }
+            if !flows.insert(f.id.as_str()) {
+                bail!("flow id {:?} is duplicated", f.id);
+            }
+            if !tenant_known(&f.tenant) {
+                bail!("flow {:?} names unknown tenant {:?}", f.id, f.tenant);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TOML in the type's doc comment, kept in sync by this test.
+    const DOC_TOML: &str = r#"
+token_lifetime_secs = 3599
+mismatch_status = 401
+flow_audience = "https://service.flow.microsoft.com/"
+
+[[tenants]]
+id = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+domains = ["contoso.onmicrosoft.com"]
+
+[[apps]]
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
+client_secrets = ["flowgate-demo-client-secret"]   # several = rotation
+service_principal_object_id = "0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e"
+display_name = "flowgate-demo"
+
+[[flows]]
+id = "6d1e0f8b3a2c4b5d9e7f1a2b3c4d5e6f"
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+who_can_trigger = "any-user-in-tenant"
+
+[[flows]]
+id = "a3b4c5d6e7f80912a3b4c5d6e7f80912"
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+who_can_trigger = "specific-users"
+allowed_object_ids = ["0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e"]
+
+[[flows]]
+id = "ffee0000111122223333444455556666"
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+who_can_trigger = "specific-users"
+allowed_object_ids = ["11111111-2222-3333-4444-555555555555"]
+"#;
+
+    fn good() -> EmulatorConfig {
+        EmulatorConfig::demo()
+    }
+
+    fn rejects(mutate: impl FnOnce(&mut EmulatorConfig)) -> String {
+        let mut c = good();
+        mutate(&mut c);
+        c.validate()
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn documented_toml_is_the_demo_config() {
+        assert_eq!(
+            EmulatorConfig::from_toml(DOC_TOML).unwrap(),
+            EmulatorConfig::demo()
+        );
+        assert_eq!(EmulatorConfig::default(), EmulatorConfig::demo());
+        good().validate().unwrap();
+    }
+
+    #[test]
+    fn defaults_apply_and_ids_are_lowercased() {
+        let c = EmulatorConfig::from_toml(
+            r#"
+[[tenants]]
+id = "AAAAAAAA-0000-0000-0000-000000000000"
+domains = ["Fabrikam.onmicrosoft.com"]
+[[flows]]
+id = "f1"
+tenant = "aaaaaaaa-0000-0000-0000-000000000000"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.token_lifetime_secs, 3599);
+        assert_eq!(c.mismatch_status, 401);
+        assert_eq!(c.flow_audience, PUBLIC_CLOUD_FLOW_AUDIENCE);
+        assert_eq!(c.tenants[0].id, "aaaaaaaa-0000-0000-0000-000000000000");
+        assert_eq!(c.tenants[0].domains[0], "fabrikam.onmicrosoft.com");
+        assert_eq!(c.flows[0].who_can_trigger, WhoCanTrigger::AnyUserInTenant);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_toml() {
+        assert!(EmulatorConfig::from_toml("token_lifetime = 5").is_err());
+        assert!(EmulatorConfig::from_toml("[[flows]]\nid = ").is_err());
+        assert!(EmulatorConfig::from_toml(
+            "[[tenants]]\nid=\"t\"\n[[flows]]\nid=\"f\"\ntenant=\"t\"\nwho_can_trigger=\"anyone\""
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn rejects_zero_lifetime() {
+        assert!(rejects(|c| c.token_lifetime_secs = 0).contains("token_lifetime_secs"));
+    }
+
+    #[test]
+    fn rejects_non_error_mismatch_status() {
+        assert!(rejects(|c| c.mismatch_status = 200).contains("mismatch_status"));
+    }
+
+    #[test]
+    fn rejects_non_uri_audience() {
+        assert!(rejects(|c| c.flow_audience = "service.flow".into()).contains("flow_audience"));
+    }
+
+    #[test]
+    fn rejects_duplicate_tenant_or_domain() {
+        assert!(rejects(|c| {
+            let t = c.tenants[0].clone();
+            c.tenants.push(t);
+        })
+        .contains("tenant id"));
+        assert!(
+            rejects(|c| c.tenants[0].domains.push(DEMO_TENANT_DOMAIN.into())).contains("domain")
+        );
+    }
+
+    #[test]
+    fn rejects_app_in_unknown_tenant() {
+        assert!(rejects(|c| c.apps[0].tenant = "nope".into()).contains("unknown tenant"));
+    }
+
+    #[test]
+    fn rejects_duplicate_client() {
+        assert!(rejects(|c| {
+            let a = c.apps[0].clone();
+            c.apps.push(a);
+        })
+        .contains("duplicated"));
+    }
+
+    #[test]
+    fn rejects_app_without_secret() {
+        assert!(rejects(|c| c.apps[0].client_secrets.clear()).contains("secret"));
+        assert!(rejects(|c| c.apps[0].client_secrets.push(String::new())).contains("secret"));
+    }
+
+    #[test]
+    fn rejects_bad_or_duplicate_flow_id() {
+        assert!(rejects(|c| c.flows[0].id = "a/b".into()).contains("URL-safe"));
+        assert!(rejects(|c| c.flows[1].id = c.flows[0].id.clone()).contains("duplicated"));
+    }
+
+    #[test]
+    fn rejects_flow_in_unknown_tenant() {
+        assert!(rejects(|c| c.flows[0].tenant = "nope".into()).contains("unknown tenant"));
+    }
+
+    #[test]
+    fn app_debug_redacts_secrets() {
+        let s = format!("{:?}", good());
+        assert!(!s.contains(DEMO_CLIENT_SECRET), "{s}");
+        assert!(s.contains("redacted"));
+    }
+}

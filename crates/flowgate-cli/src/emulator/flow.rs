@@ -1,0 +1,326 @@
+//! The Power Automate HTTP trigger:
+//! `POST /powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke?api-version=1`
+//! (entra-power-automate.md §1.4 URL shape) with the OAuth "Who can trigger
+//! the flow" policy (§1.5) and the trigger's answers (§4).
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Path, RawQuery, State as AxState},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use rand::Rng as _;
+use serde_json::{json, Value};
+
+use super::{
+    config::{FlowConfig, WhoCanTrigger},
+    entra::v1_issuer,
+    state::{now_unix, sha256_hex, FlowRun, Rejection, State},
+};
+
+/// Path of a flow's trigger, relative to the emulator's origin.
+pub(crate) fn trigger_path(flow_id: &str) -> String {
+    format!("/powerautomate/automations/direct/workflows/{flow_id}/triggers/manual/paths/invoke")
+}
+
+/// §4: a missing token on an OAuth-mode URL.
+const AUTH_REQUIRED_CODE: &str = "DirectApiAuthorizationRequired";
+const AUTH_REQUIRED_MESSAGE: &str =
+    "The OAuth authorization scheme is required. Please add authentication scheme and try again.";
+/// §4 / §1.5: SAS and OAuth on the same request.
+const TWO_AUTHS_CODE: &str = "DirectApiRequestHasMoreThanOneAuthorization";
+const TWO_AUTHS_MESSAGE: &str = "The request has both SAS authentication scheme and 'Bearer' \
+                                 authorization scheme. Only one scheme should be used.";
+/// §4: wrong audience, tenant or object ID.
+const MISMATCH_CODE: &str = "MisMatchingOAuthClaims";
+const MISMATCH_MESSAGE: &str = "One or more claims either missing or does not match with the \
+                                open authentication access control policy.";
+
+/// A non-202 answer of the trigger, with the emulator-only detail.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    detail: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            status,
+            code,
+            detail: message.clone(),
+            message,
+        }
+    }
+
+    fn mismatch(st: &State, detail: String) -> Self {
+        // "Could NOT confirm" 2: real reports show 401 or 403; configurable.
+        let status =
+            StatusCode::from_u16(st.config().mismatch_status).unwrap_or(StatusCode::UNAUTHORIZED);
+        Self {
+            status,
+            code: MISMATCH_CODE,
+            message: MISMATCH_MESSAGE.to_owned(),
+            detail,
+        }
+    }
+}
+
+/// `POST` to a trigger URL.
+pub(crate) async fn trigger(
+    AxState(st): AxState<Arc<State>>,
+    Path(flow_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    st.record_flow_request();
+    match accept(&st, &flow_id, query.as_deref(), &headers, body).await {
+        Ok(run) => {
+            let run_id = run.run_id.clone();
+            st.record_run(run);
+            let mut resp = StatusCode::ACCEPTED.into_response();
+            let h = resp.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&run_id) {
+                h.insert("x-ms-workflow-run-id", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+                h.insert("x-ms-correlation-id", v);
+            }
+            resp
+        }
+        Err(r) => {
+            st.record_rejection(Rejection {
+                flow_id: flow_id.chars().take(128).collect(),
+                status: r.status.as_u16(),
+                code: r.code.to_owned(),
+                detail: r.detail,
+            });
+            (
+                r.status,
+                Json(json!({"error": {"code": r.code, "message": r.message}})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The trigger's checks, in order.
+async fn accept(
+    st: &State,
+    flow_id: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<FlowRun, Refusal> {
+    // 1. Read the whole body first, even for requests that will be refused,
+    //    so the caller always gets the JSON answer rather than a connection
+    //    reset mid-upload.
+    let body = to_bytes(body, st.max_body_bytes()).await.map_err(|_| {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!(
+                "The request body exceeds the maximum of {} bytes (Power Automate allows 100 MB, \
+                 entra-power-automate.md §4).",
+                st.max_body_bytes()
+            ),
+        )
+    })?;
+
+    // 2. The workflow must exist.
+    let flow = st.flow(flow_id).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::NOT_FOUND,
+            "WorkflowNotFound",
+            format!(
+                "The workflow '{}' could not be found.",
+                flow_id.chars().take(128).collect::<String>()
+            ),
+        )
+    })?;
+
+    // 3. Query: api-version is required (§1.4 URL shape); `sig` marks SAS.
+    let mut api_version = None;
+    let mut has_sig = false;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "api-version" if api_version.is_none() => api_version = Some(v.into_owned()),
+            "sig" => has_sig = true,
+            _ => {}
+        }
+    }
+    if api_version.as_deref().is_none_or(str::is_empty) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
+    }
+
+    // 4. SAS and OAuth together is an error (§1.5 Logic Apps policy, §4: 400).
+    let authorization = headers.get(header::AUTHORIZATION);
+    if has_sig && authorization.is_some() {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            TWO_AUTHS_CODE,
+            TWO_AUTHS_MESSAGE,
+        ));
+    }
+
+    // 5. Only the Bearer scheme is accepted (§1.5); without it: 401 (§4).
+    let token = authorization
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                AUTH_REQUIRED_CODE,
+                AUTH_REQUIRED_MESSAGE,
+            )
+        })?;
+
+    // 6. The token must be one the emulator signed, unrevoked, and satisfy
+    //    the flow's policy. Every failure looks the same to the caller.
+    let claims = st
+        .key()
+        .verify(token)
+        .map_err(|e| Refusal::mismatch(st, e.to_string()))?;
+    let token_id = claims
+        .get("uti")
+        .or_else(|| claims.get("jti"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let now = now_unix();
+    check_policy(flow, &st.config().flow_audience, &claims, now)
+        .map_err(|d| Refusal::mismatch(st, d))?;
+    if st.is_revoked(&token_id) {
+        return Err(Refusal::mismatch(
+            st,
+            "token was issued before the last revoke and is treated as expired".to_owned(),
+        ));
+    }
+
+    // 7. Accept: keep the exact bytes.
+    Ok(FlowRun {
+        flow_id: flow.id.clone(),
+        run_id: new_run_id(),
+        received_at: now,
+        headers: recorded_headers(headers),
+        token_claims: claims,
+        token_id,
+        body_sha256: sha256_hex(&body),
+        body_len: body.len() as u64,
+        body: body.to_vec(),
+    })
+}
+
+/// The flow's OAuth policy over verified claims (§1.5, Logic Apps policy
+/// semantics: every required claim must match; extra claims are fine).
+/// Returns the reason for the emulator's rejection detail.
+pub(crate) fn check_policy(
+    flow: &FlowConfig,
+    audience: &str,
+    claims: &Value,
+    now: u64,
+) -> Result<(), String> {
+    let s = |name: &str| claims.get(name).and_then(Value::as_str);
+
+    // §1.2/§1.3: exact match, trailing slash included.
+    match s("aud") {
+        Some(aud) if aud == audience => {}
+        Some(aud) if aud.trim_end_matches('/') == audience.trim_end_matches('/') => {
+            return Err(format!(
+                "aud {aud:?} is not exactly {audience:?} (trailing slash matters; request \
+                 scope {audience}/.default, i.e. with a double slash, entra-power-automate.md §1.3)"
+            ))
+        }
+        other => return Err(format!("aud {other:?} is not {audience:?}")),
+    }
+    let tid = s("tid");
+    if tid != Some(flow.tenant.as_str()) {
+        return Err(format!(
+            "tid {tid:?} is not the flow's tenant {:?}",
+            flow.tenant
+        ));
+    }
+    // §1.5: the policy's `iss` is the v1 or the v2 issuer of the tenant.
+    let v2_issuer = format!("https://login.microsoftonline.com/{}/v2.0", flow.tenant);
+    match s("iss") {
+        Some(iss) if iss == v1_issuer(&flow.tenant) || iss == v2_issuer => {}
+        other => {
+            return Err(format!(
+                "iss {other:?} is not an issuer of tenant {}",
+                flow.tenant
+            ))
+        }
+    }
+    // §4 / "Could NOT confirm" 5: `exp` is required ("token must have an
+    // expiration time"); no clock-skew allowance either way.
+    match claims.get("exp").and_then(Value::as_f64) {
+        None => return Err("token must have an expiration time (exp)".to_owned()),
+        Some(exp) if exp <= now as f64 => {
+            return Err(format!("token expired at {exp}, now is {now}"))
+        }
+        Some(_) => {}
+    }
+    match claims.get("nbf") {
+        None => {}
+        Some(nbf) => match nbf.as_f64() {
+            Some(nbf) if nbf <= now as f64 => {}
+            _ => return Err(format!("token not valid yet (nbf {nbf}, now {now})")),
+        },
+    }
+    // §1.5: "Specific users" with a blank list behaves like "Any user".
+    if flow.who_can_trigger == WhoCanTrigger::SpecificUsers && !flow.allowed_object_ids.is_empty() {
+        let oid = s("oid").map(str::to_ascii_lowercase);
+        if !oid
+            .as_deref()
+            .is_some_and(|o| flow.allowed_object_ids.iter().any(|a| a == o))
+        {
+            return Err(format!(
+                "oid {oid:?} is not among the flow's allowed object IDs (use the service \
+                 principal's object ID, not the client ID, §1.5)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Request headers as recorded in a [`FlowRun`]: lower-case names, repeated
+/// values joined, the bearer token redacted.
+fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        let value = if name == header::AUTHORIZATION {
+            "Bearer <redacted>".to_owned()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        out.entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    out
+}
+
+/// A run ID in the style of Logic Apps (`08584…CU..`).
+fn new_run_id() -> String {
+    let mut rng = rand::thread_rng();
+    let digits: String = (0..25)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10)))
+        .collect();
+    format!("08584{digits}CU{:02}", rng.gen_range(0..100))
+}
