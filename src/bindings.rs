@@ -14,14 +14,16 @@ use crate::log;
 /// KV namespace that caches Entra tokens.
 pub(crate) const TOKEN_CACHE_BINDING: &str = "TOKEN_CACHE";
 
+type Loaded = Result<Rc<Config>, Rc<Vec<Problem>>>;
+
 thread_local! {
     // Vars cannot change while an isolate lives, so the configuration is
     // parsed and validated once; its problems are logged once.
-    static CONFIG: RefCell<Option<Result<Rc<Config>, Rc<Vec<Problem>>>>> = const { RefCell::new(None) };
+    static CONFIG: RefCell<Option<Loaded>> = const { RefCell::new(None) };
 }
 
 /// The validated configuration, or every problem with it.
-pub(crate) fn config(env: &Env) -> Result<Rc<Config>, Rc<Vec<Problem>>> {
+pub(crate) fn config(env: &Env) -> Loaded {
     if let Some(c) = CONFIG.with(|c| c.borrow().clone()) {
         return c;
     }
@@ -35,7 +37,7 @@ pub(crate) fn config(env: &Env) -> Result<Rc<Config>, Rc<Vec<Problem>>> {
     loaded
 }
 
-fn load(env: &Env) -> Result<Rc<Config>, Rc<Vec<Problem>>> {
+fn load(env: &Env) -> Loaded {
     let value: serde_json::Value = env.object_var(CONFIG_VAR).map_err(|_| {
         Rc::new(vec![Problem {
             path: CONFIG_VAR.to_owned(),

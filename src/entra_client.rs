@@ -30,9 +30,10 @@ impl EntraClient {
 impl TokenSource for EntraClient {
     async fn fetch(&self) -> Result<CachedToken, TokenError> {
         let headers = [("content-type", "application/x-www-form-urlencoded".to_owned())];
-        let answer = http::post(&self.endpoint, &headers, self.form.expose().as_bytes(), self.timeout, "x-ms-request-id")
-            .await
-            .map_err(|f| TokenError::Transport(f.describe()))?;
+        let answer =
+            http::post(&self.endpoint, &headers, self.form.expose().as_bytes(), self.timeout, "x-ms-request-id")
+                .await
+                .map_err(|f| TokenError::Transport(f.describe()))?;
         parse_token_response(answer.status, answer.retry_after, &answer.body, now_millis() / 1000)
     }
 }

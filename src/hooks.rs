@@ -96,12 +96,7 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
     };
 
     // (3) Size, then the exact bytes.
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > route.max_body_bytes) {
         rec.outcome = "too_large";
         return Reply::PayloadTooLarge { max_bytes: route.max_body_bytes };
@@ -158,19 +153,19 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
         };
         rec.token_source = Some(origin.name());
         let out_headers = flow_headers(&route.name, &verified, content_type, &token.access_token);
-        let answer = match http::post(secrets.flow_url.expose(), &out_headers, &body, timeout, "x-ms-workflow-run-id").await
-        {
-            Ok(a) => a,
-            Err(f) => {
-                rec.outcome = "flow_unreachable";
-                rec.message = Some(format!("flow call failed: {}", f.describe()));
-                return Reply::FlowFailed {
-                    status: None,
-                    code: None,
-                    hint: "the flow could not be reached in time; the sender will retry",
-                };
-            }
-        };
+        let answer =
+            match http::post(secrets.flow_url.expose(), &out_headers, &body, timeout, "x-ms-workflow-run-id").await {
+                Ok(a) => a,
+                Err(f) => {
+                    rec.outcome = "flow_unreachable";
+                    rec.message = Some(format!("flow call failed: {}", f.describe()));
+                    return Reply::FlowFailed {
+                        status: None,
+                        code: None,
+                        hint: "the flow could not be reached in time; the sender will retry",
+                    };
+                }
+            };
         rec.upstream_status = Some(answer.status);
         match classify(answer.status, &answer.body) {
             FlowOutcome::Accepted => {
@@ -224,10 +219,7 @@ fn rejected(e: VerifyError, route: &Route, rec: &mut Record<'_>) -> Reply {
     rec.message = Some(e.to_string());
     if e.is_config_error() {
         rec.outcome = "misconfigured";
-        rec.message = Some(format!(
-            "route {}: {e}; fix the secret with `wrangler secret put`",
-            route.name
-        ));
+        rec.message = Some(format!("route {}: {e}; fix the secret with `wrangler secret put`", route.name));
         Reply::Misconfigured
     } else {
         rec.outcome = "rejected";

@@ -43,9 +43,7 @@ pub(crate) async fn post(
         h.set(name, value).map_err(|e| Failure::Network(format!("bad header {name}: {e}")))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(h)
-        .with_body(Some(js_sys::Uint8Array::from(body).into()));
+    init.with_method(Method::Post).with_headers(h).with_body(Some(js_sys::Uint8Array::from(body).into()));
     let req = Request::new_with_init(url, &init).map_err(|e| Failure::Network(e.to_string()))?;
 
     let controller = AbortController::default();
@@ -53,12 +51,7 @@ pub(crate) async fn post(
     let call = async {
         let mut resp = Fetch::Request(req).send_with_signal(&signal).await?;
         let status = resp.status_code();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse().ok());
+        let retry_after = resp.headers().get("retry-after").ok().flatten().and_then(|v| v.trim().parse().ok());
         let header = resp.headers().get(keep_header).ok().flatten();
         let body = resp.bytes().await?;
         Ok::<_, worker::Error>(Answer { status, retry_after, header, body })

@@ -68,5 +68,11 @@ struct ConfigProblem<'a> {
 
 /// A configuration problem, logged once per isolate.
 pub(crate) fn config_problem(p: &Problem) {
-    emit(&ConfigProblem { level: "error", event: "config_invalid", setting: &p.path, problem: &p.message, fix: &p.fix });
+    emit(&ConfigProblem {
+        level: "error",
+        event: "config_invalid",
+        setting: &p.path,
+        problem: &p.message,
+        fix: &p.fix,
+    });
 }

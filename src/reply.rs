@@ -10,21 +10,42 @@ use serde_json::{json, Value};
 use worker::{Headers, Response, Result};
 
 pub(crate) enum Reply {
-    Health { config_ok: bool, routes: usize },
+    Health {
+        config_ok: bool,
+        routes: usize,
+    },
     /// The flow took the run.
-    Accepted { route: String, delivery_id: Option<String>, flow_run_id: Option<String> },
+    Accepted {
+        route: String,
+        delivery_id: Option<String>,
+        flow_run_id: Option<String>,
+    },
     /// A sender handshake answered at the edge, not forwarded.
-    Handshake { what: &'static str },
+    Handshake {
+        what: &'static str,
+    },
     NotFound,
-    MethodNotAllowed { allow: &'static str },
-    PayloadTooLarge { max_bytes: u64 },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    PayloadTooLarge {
+        max_bytes: u64,
+    },
     InvalidSignature,
     /// flowgate's own configuration is broken; details are in the log only.
     Misconfigured,
     /// No Entra token could be obtained.
-    TokenUnavailable { code: String, hint: &'static str, retry_after: Option<u64> },
+    TokenUnavailable {
+        code: String,
+        hint: &'static str,
+        retry_after: Option<u64>,
+    },
     /// The flow did not accept the run.
-    FlowFailed { status: Option<u16>, code: Option<String>, hint: &'static str },
+    FlowFailed {
+        status: Option<u16>,
+        code: Option<String>,
+        hint: &'static str,
+    },
 }
 
 impl Reply {
@@ -51,7 +72,9 @@ impl Reply {
                 "status": "accepted", "route": route, "delivery_id": delivery_id, "flow_run_id": flow_run_id,
             }),
             Reply::Handshake { what } => json!({ "status": "ok", "handshake": what }),
-            Reply::NotFound => json!({ "error": "not_found", "message": "No such route. Webhooks go to POST /hooks/<route>." }),
+            Reply::NotFound => {
+                json!({ "error": "not_found", "message": "No such route. Webhooks go to POST /hooks/<route>." })
+            }
             Reply::MethodNotAllowed { allow } => json!({ "error": "method_not_allowed", "allow": allow }),
             Reply::PayloadTooLarge { max_bytes } => json!({
                 "error": "payload_too_large", "max_bytes": max_bytes,

@@ -9,6 +9,9 @@ use flowgate_e2e::{demo, now_secs, runs_for, GITHUB_VECTOR_SECRET, STANDARD_WEBH
 
 use crate::shared;
 
+/// (what is being tried, headers, body)
+type Case<'a> = (&'a str, Vec<(String, String)>, Vec<u8>);
+
 fn delivery() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -39,7 +42,8 @@ const GH_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f
 async fn github_published_vector_reaches_the_flow_byte_exact_with_a_bearer_token() {
     let s = shared();
     let id = delivery();
-    let a = s.worker.post_hook("gh", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec()).await.unwrap();
+    let a =
+        s.worker.post_hook("gh", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec()).await.unwrap();
     assert_eq!(a.status, 202, "{}", a.text);
     assert_eq!(a.json["status"], "accepted");
     assert_eq!(a.json["delivery_id"], id.as_str());
@@ -70,7 +74,8 @@ async fn github_secret_rotation_accepts_the_previous_secret() {
     let id = delivery();
     let body = br#"{"zen":"Keep it logically awesome."}"#.to_vec();
     let sig = github::sign(&Secret::new("previous-github-secret"), &body);
-    let a = s.worker.post_hook("gh", &github_headers(&sig, "issues", &id, "application/json"), body.clone()).await.unwrap();
+    let a =
+        s.worker.post_hook("gh", &github_headers(&sig, "issues", &id, "application/json"), body.clone()).await.unwrap();
     assert_eq!(a.status, 202, "{}", a.text);
     assert_eq!(runs_for(&s.emulator, &id)[0].body, body);
 }
@@ -81,16 +86,20 @@ async fn github_tampering_is_rejected_and_nothing_is_forwarded() {
     let mut bad_sig = GH_SIG.to_owned();
     bad_sig.replace_range(bad_sig.len() - 1.., "8");
     let wrong_secret = github::sign(&Secret::new("it's a secret to everybody"), GH_BODY);
-    let cases: Vec<(&str, Vec<(String, String)>, &[u8])> = vec![
-        ("tampered body", github_headers(GH_SIG, "push", &delivery(), "text/plain"), b"Hello, World?"),
-        ("tampered signature", github_headers(&bad_sig, "push", &delivery(), "text/plain"), GH_BODY),
-        ("wrong secret", github_headers(&wrong_secret, "push", &delivery(), "text/plain"), GH_BODY),
-        ("sha1 prefix", github_headers(&GH_SIG.replace("sha256=", "sha1="), "push", &delivery(), "text/plain"), GH_BODY),
-        ("no signature", github_headers(GH_SIG, "push", &delivery(), "text/plain")[..1].to_vec(), GH_BODY),
+    let cases: Vec<Case> = vec![
+        ("tampered body", github_headers(GH_SIG, "push", &delivery(), "text/plain"), b"Hello, World?".to_vec()),
+        ("tampered signature", github_headers(&bad_sig, "push", &delivery(), "text/plain"), GH_BODY.to_vec()),
+        ("wrong secret", github_headers(&wrong_secret, "push", &delivery(), "text/plain"), GH_BODY.to_vec()),
+        (
+            "sha1 prefix",
+            github_headers(&GH_SIG.replace("sha256=", "sha1="), "push", &delivery(), "text/plain"),
+            GH_BODY.to_vec(),
+        ),
+        ("no signature", github_headers(GH_SIG, "push", &delivery(), "text/plain")[..1].to_vec(), GH_BODY.to_vec()),
     ];
     for (what, headers, body) in cases {
         let id = headers.iter().find(|(k, _)| k == "x-github-delivery").map(|(_, v)| v.clone());
-        let a = s.worker.post_hook("gh", &headers, body.to_vec()).await.unwrap();
+        let a = s.worker.post_hook("gh", &headers, body).await.unwrap();
         assert_eq!(a.status, 401, "{what}: {}", a.text);
         assert_eq!(a.json["error"], "invalid_signature", "{what}");
         if let Some(id) = id {
@@ -159,13 +168,25 @@ async fn standard_webhooks_tampering_and_stale_or_future_timestamps_are_rejected
     let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
     let sig_now = standard_webhooks::sign(&secret, &id, now, &body).unwrap();
     let other_secret = Secret::new("whsec_QWxsIHRoZSB3b3JsZCdzIGEgc3RhZ2U=");
-    let cases: Vec<(&str, Vec<(String, String)>, Vec<u8>)> = vec![
+    let cases: Vec<Case> = vec![
         ("tampered body", sw_headers("webhook", &id, now, &sig_now), br#"{"type":"invoice.void"}"#.to_vec()),
         ("tampered timestamp", sw_headers("webhook", &id, now + 1, &sig_now), body.clone()),
         ("tampered id", sw_headers("webhook", &format!("{id}x"), now, &sig_now), body.clone()),
-        ("wrong secret", sw_headers("webhook", &id, now, &standard_webhooks::sign(&other_secret, &id, now, &body).unwrap()), body.clone()),
-        ("6 minutes old", sw_headers("webhook", &id, now - 360, &standard_webhooks::sign(&secret, &id, now - 360, &body).unwrap()), body.clone()),
-        ("6 minutes ahead", sw_headers("webhook", &id, now + 360, &standard_webhooks::sign(&secret, &id, now + 360, &body).unwrap()), body.clone()),
+        (
+            "wrong secret",
+            sw_headers("webhook", &id, now, &standard_webhooks::sign(&other_secret, &id, now, &body).unwrap()),
+            body.clone(),
+        ),
+        (
+            "6 minutes old",
+            sw_headers("webhook", &id, now - 360, &standard_webhooks::sign(&secret, &id, now - 360, &body).unwrap()),
+            body.clone(),
+        ),
+        (
+            "6 minutes ahead",
+            sw_headers("webhook", &id, now + 360, &standard_webhooks::sign(&secret, &id, now + 360, &body).unwrap()),
+            body.clone(),
+        ),
         ("negative vector only", sw_headers("webhook", &id, now, SW_SIG_BAD), body.clone()),
     ];
     for (what, headers, body) in cases {
@@ -202,7 +223,11 @@ async fn bad_requests_get_clear_errors() {
 
     // A route whose flow URL secret is not set: 500, and the log names it.
     let id = delivery();
-    let a = s.worker.post_hook("gh-unset", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec()).await.unwrap();
+    let a = s
+        .worker
+        .post_hook("gh-unset", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec())
+        .await
+        .unwrap();
     assert_eq!(a.status, 500, "{}", a.text);
     assert_eq!(a.json["error"], "misconfigured");
     assert!(!a.text.contains("FLOW_URL_NOT_SET"), "setting names stay in the log");
@@ -217,12 +242,20 @@ async fn bad_requests_get_clear_errors() {
 async fn specific_users_flows_accept_the_listed_service_principal_only() {
     let s = shared();
     let id = delivery();
-    let a = s.worker.post_hook("gh-allowed", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec()).await.unwrap();
+    let a = s
+        .worker
+        .post_hook("gh-allowed", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec())
+        .await
+        .unwrap();
     assert_eq!(a.status, 202, "{}", a.text);
     assert_eq!(runs_for(&s.emulator, &id)[0].flow_id, demo::FLOW_SPECIFIC_ALLOWED);
 
     let id = delivery();
-    let a = s.worker.post_hook("gh-denied", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec()).await.unwrap();
+    let a = s
+        .worker
+        .post_hook("gh-denied", &github_headers(GH_SIG, "push", &id, "text/plain"), GH_BODY.to_vec())
+        .await
+        .unwrap();
     assert_eq!(a.status, 502, "{}", a.text);
     assert_eq!(a.json["error"], "flow_failed");
     assert_eq!(a.json["flow_error"], "MisMatchingOAuthClaims");
@@ -248,5 +281,33 @@ async fn logs_are_json_lines_without_secrets_tokens_or_bodies() {
     assert!(v["duration_ms"].is_u64());
     for needle in ["recognisable body", GITHUB_VECTOR_SECRET, demo::CLIENT_SECRET, "eyJ"] {
         assert!(!log.contains(needle), "log leaks {needle:?}");
+    }
+}
+
+#[tokio::test]
+async fn flowgate_send_signs_as_the_sender_and_the_flow_gets_the_run() {
+    // The command `make dev` prints, against the test Worker.
+    let s = shared();
+    let bin = flowgate_e2e::repo_root().join("target/debug/flowgate");
+    assert!(bin.exists(), "{} is missing: `make build` builds it", bin.display());
+    for (provider, route, secret, expected_event) in [
+        ("github", "gh", GITHUB_VECTOR_SECRET, "push"),
+        ("svix", "sw", STANDARD_WEBHOOKS_VECTOR_SECRET, "invoice.paid"),
+    ] {
+        let before = s.emulator.runs().len();
+        let out = tokio::process::Command::new(&bin)
+            .args(["send", provider, "--url", &s.worker.url(&format!("/hooks/{route}")), "--secret", secret])
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{provider}: {stdout}");
+        assert!(stdout.contains("202 Accepted"), "{stdout}");
+        let answer: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        let id = answer["delivery_id"].as_str().unwrap();
+        let runs = runs_for(&s.emulator, id);
+        assert_eq!(runs.len(), 1, "{provider}");
+        assert_eq!(runs[0].headers["x-flowgate-event"], expected_event);
+        assert!(s.emulator.runs().len() > before);
     }
 }

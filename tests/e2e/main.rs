@@ -25,11 +25,8 @@ static SHARED: OnceLock<Shared> = OnceLock::new();
 pub fn shared() -> &'static Shared {
     SHARED.get_or_init(|| {
         std::thread::spawn(|| {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
             let (emulator, worker) = runtime.block_on(async {
                 let emulator = start_emulator(EmulatorConfig::demo()).await.expect("emulator starts");
                 let worker = WorkerProcess::start(&standard_setup(&emulator)).await.expect("worker starts");

@@ -46,10 +46,7 @@ pub fn repo_root() -> PathBuf {
 
 /// A free loopback port (bind to 0, read it back, release it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
 /// Starts an emulator on a free port.

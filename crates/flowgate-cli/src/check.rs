@@ -131,7 +131,9 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
         problem(
             &format!(".dev.vars.{name}"),
             "not set",
-            format!("add {name}=... to .dev.vars for local runs; for a deployment run `npx wrangler secret put {name}`"),
+            format!(
+                "add {name}=... to .dev.vars for local runs; for a deployment run `npx wrangler secret put {name}`"
+            ),
         )
     };
     if !vars.contains_key(&config.entra.client_secret_binding) {
@@ -157,7 +159,11 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
             None => report.errors.push(missing(&route.flow_url_binding)),
             Some(url) => {
                 if let Err(why) = check_flow_url(url) {
-                    report.errors.push(problem(&format!(".dev.vars.{}", route.flow_url_binding), why, "store the trigger URL of a flow whose 'Who can trigger' is a tenant option"));
+                    report.errors.push(problem(
+                        &format!(".dev.vars.{}", route.flow_url_binding),
+                        why,
+                        "store the trigger URL of a flow whose 'Who can trigger' is a tenant option",
+                    ));
                 }
             }
         }
@@ -169,12 +175,7 @@ fn print(report: &Report, file: &Path) {
         println!("{}: OK", file.display());
         return;
     }
-    println!(
-        "{}: {} problem(s), {} warning(s)",
-        file.display(),
-        report.errors.len(),
-        report.warnings.len()
-    );
+    println!("{}: {} problem(s), {} warning(s)", file.display(), report.errors.len(), report.warnings.len());
     for (mark, p) in report.errors.iter().map(|p| ("error", p)).chain(report.warnings.iter().map(|p| ("warning", p))) {
         println!("  {mark}: {}: {}", p.path, p.message);
         println!("      fix: {}", p.fix);
@@ -227,7 +228,8 @@ flow_url_binding = "FLOW"
 tenant = "common"
 "#;
 
-    const VARS: &str = "ENTRA_CLIENT_SECRET=x\nGH=s\nCLERK=whsec_ZGVtbw==\nFLOW=https://x.example/powerautomate/a?api-version=1\n";
+    const VARS: &str =
+        "ENTRA_CLIENT_SECRET=x\nGH=s\nCLERK=whsec_ZGVtbw==\nFLOW=https://x.example/powerautomate/a?api-version=1\n";
 
     fn paths(ps: &[Problem]) -> Vec<&str> {
         ps.iter().map(|p| p.path.as_str()).collect()
@@ -264,7 +266,10 @@ tenant = "common"
     fn dev_vars_are_checked() {
         let vars = "GH=s\nCLERK=notbase64!\nFLOW=https://x.example/a?api-version=1&sig=abc\n";
         let r = check_text(GOOD, None, Some(vars));
-        assert_eq!(paths(&r.errors), [".dev.vars.ENTRA_CLIENT_SECRET", ".dev.vars.CLERK", ".dev.vars.FLOW", ".dev.vars.FLOW"]);
+        assert_eq!(
+            paths(&r.errors),
+            [".dev.vars.ENTRA_CLIENT_SECRET", ".dev.vars.CLERK", ".dev.vars.FLOW", ".dev.vars.FLOW"]
+        );
         assert!(r.errors[2].message.contains("SAS"));
     }
 

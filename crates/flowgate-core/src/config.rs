@@ -203,11 +203,7 @@ impl Config {
         let entra = match raw.entra {
             Some(e) => validate_entra(e, &mut p),
             None => {
-                p.add(
-                    "entra",
-                    "missing",
-                    "add [vars.FLOWGATE.entra] with tenant, client_id and client_secret_binding",
-                );
+                p.add("entra", "missing", "add [vars.FLOWGATE.entra] with tenant, client_id and client_secret_binding");
                 None
             }
         };
@@ -239,11 +235,7 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
         &e.unknown,
         &["tenant", "client_id", "client_secret_binding", "authority", "scope", "timeout_secs"],
     );
-    let authority = e
-        .authority
-        .unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned())
-        .trim_end_matches('/')
-        .to_owned();
+    let authority = e.authority.unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned()).trim_end_matches('/').to_owned();
     if let Err(why) = check_base_url(&authority) {
         p.add(
             "entra.authority",
@@ -254,7 +246,11 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
 
     let tenant = e.tenant.unwrap_or_default();
     if tenant.is_empty() {
-        p.add("entra.tenant", "missing", "set it to your tenant's GUID or domain (Entra admin center → Overview → Tenant ID)");
+        p.add(
+            "entra.tenant",
+            "missing",
+            "set it to your tenant's GUID or domain (Entra admin center → Overview → Tenant ID)",
+        );
     } else if ["common", "organizations", "consumers"].contains(&tenant.to_ascii_lowercase().as_str()) {
         p.add(
             "entra.tenant",
@@ -262,7 +258,11 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
             "the client-credentials grant needs a tenant-specific endpoint (AADSTS9001023/90124): use the tenant GUID or domain",
         );
     } else if !is_guid(&tenant) && !is_domain(&tenant) {
-        p.add("entra.tenant", "neither a GUID nor a domain name", "use the Tenant ID GUID or a verified domain such as contoso.onmicrosoft.com");
+        p.add(
+            "entra.tenant",
+            "neither a GUID nor a domain name",
+            "use the Tenant ID GUID or a verified domain such as contoso.onmicrosoft.com",
+        );
     }
 
     let client_id = e.client_id.unwrap_or_default();
@@ -435,7 +435,13 @@ pub fn check_flow_url(url: &str) -> Result<(), String> {
 /// secret itself was pasted.
 fn check_binding(p: &mut Problems, path: &str, name: &str, example: &str) {
     if name.is_empty() {
-        p.add(path, "missing", format!("set it to the NAME of a wrangler secret, e.g. \"{example}\", then run: wrangler secret put {example}"));
+        p.add(
+            path,
+            "missing",
+            format!(
+                "set it to the NAME of a wrangler secret, e.g. \"{example}\", then run: wrangler secret put {example}"
+            ),
+        );
     } else if !is_binding_name(name) {
         p.add(
             path,

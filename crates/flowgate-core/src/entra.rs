@@ -226,13 +226,9 @@ pub fn parse_token_response(
             trace_id: e.trace_id,
             retry_after,
         }),
-        Err(_) if status == 429 => Err(TokenError::Entra {
-            status,
-            error: "throttled".to_owned(),
-            aadsts: None,
-            trace_id: None,
-            retry_after,
-        }),
+        Err(_) if status == 429 => {
+            Err(TokenError::Entra { status, error: "throttled".to_owned(), aadsts: None, trace_id: None, retry_after })
+        }
         Err(_) => Err(TokenError::Unexpected { status }),
     }
 }
@@ -332,7 +328,7 @@ impl TokenCache {
         source: &F,
         sleeper: &W,
     ) -> Result<(CachedToken, TokenOrigin), TokenError> {
-        if let Some(t) = self.from_memory(key, now, avoid) {
+        if let Some(t) = self.usable_in_memory(key, now, avoid) {
             return Ok((t, TokenOrigin::Memory));
         }
         // Another caller is fetching: wait for its result.
@@ -343,7 +339,7 @@ impl TokenCache {
                 sleeper.sleep(FOLLOWER_POLL_MS).await;
                 waited += FOLLOWER_POLL_MS;
             }
-            if let Some(t) = self.from_memory(key, now, avoid) {
+            if let Some(t) = self.usable_in_memory(key, now, avoid) {
                 return Ok((t, TokenOrigin::Memory));
             }
             if let Some((id, e)) = self.inner.borrow().failed.get(key) {
@@ -377,7 +373,7 @@ impl TokenCache {
         result
     }
 
-    fn from_memory(&self, key: &str, now: u64, avoid: Option<&Secret>) -> Option<CachedToken> {
+    fn usable_in_memory(&self, key: &str, now: u64, avoid: Option<&Secret>) -> Option<CachedToken> {
         let mut inner = self.inner.borrow_mut();
         let t = inner.memory.get(key)?;
         if t.is_usable(now) && avoid.is_none_or(|a| *a != t.access_token) {
@@ -469,12 +465,25 @@ mod tests {
 
     #[test]
     fn parses_success_v2_and_v1_shapes() {
-        let t = parse_token_response(200, None, br#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ"}"#, 1000).unwrap();
+        let t = parse_token_response(
+            200,
+            None,
+            br#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ"}"#,
+            1000,
+        )
+        .unwrap();
         assert_eq!(t.expires_at, 4599);
         assert_eq!(t.access_token.expose(), "eyJ");
-        let t = parse_token_response(200, None, br#"{"token_type":"Bearer","expires_in":"3599","access_token":"eyJ"}"#, 0).unwrap();
+        let t =
+            parse_token_response(200, None, br#"{"token_type":"Bearer","expires_in":"3599","access_token":"eyJ"}"#, 0)
+                .unwrap();
         assert_eq!(t.expires_at, 3599);
-        for bad in [&br#"{"token_type":"mac","expires_in":1,"access_token":"x"}"#[..], b"{}", b"<html>", br#"{"token_type":"Bearer","expires_in":0,"access_token":"x"}"#] {
+        for bad in [
+            &br#"{"token_type":"mac","expires_in":1,"access_token":"x"}"#[..],
+            b"{}",
+            b"<html>",
+            br#"{"token_type":"Bearer","expires_in":0,"access_token":"x"}"#,
+        ] {
             assert_eq!(parse_token_response(200, None, bad, 0), Err(TokenError::Unexpected { status: 200 }));
         }
     }
@@ -496,7 +505,11 @@ mod tests {
 
     #[test]
     fn usable_window_and_kv_ttl() {
-        let t = |obtained, expires| CachedToken { access_token: Secret::new("x"), obtained_at: obtained, expires_at: expires };
+        let t = |obtained, expires| CachedToken {
+            access_token: Secret::new("x"),
+            obtained_at: obtained,
+            expires_at: expires,
+        };
         // Hour-long token: 5 min margin.
         let hour = t(0, 3600);
         assert_eq!(hour.margin(), 300);
@@ -608,9 +621,7 @@ mod tests {
         let cache = TokenCache::new();
         let store = Rc::new(MemStore::default());
         let source = Source::new(3600);
-        let results = block_on(join_all(
-            (0..50).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield)),
-        ));
+        let results = block_on(join_all((0..50).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield))));
         assert_eq!(source.calls.get(), 1);
         assert!(results.iter().all(|r| r.as_ref().unwrap().0.access_token.expose() == "token-1"));
         assert_eq!(store.map.borrow()["k"].1, 3300);
@@ -668,16 +679,13 @@ mod tests {
         source.fail.set(true);
         source.gate.set(false);
         let (results, ()) = block_on(async {
-            futures::join!(
-                join_all((0..5).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield))),
-                async {
-                    // Every caller is waiting on the one request before it fails.
-                    for _ in 0..3 {
-                        yield_now().await;
-                    }
-                    source.gate.set(true);
+            futures::join!(join_all((0..5).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield))), async {
+                // Every caller is waiting on the one request before it fails.
+                for _ in 0..3 {
+                    yield_now().await;
                 }
-            )
+                source.gate.set(true);
+            })
         });
         assert!(results.iter().all(Result::is_err));
         assert_eq!(source.calls.get(), 1);

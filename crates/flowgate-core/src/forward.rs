@@ -48,11 +48,7 @@ pub fn flow_headers(
 /// labels such as `X-GitHub-Event` are not covered by the signature, so they
 /// are never trusted to be well-formed.
 pub fn header_safe(value: &str) -> Option<String> {
-    let clean: String = value
-        .chars()
-        .filter(|c| c.is_ascii_graphic() || *c == ' ')
-        .take(MAX_HEADER_VALUE)
-        .collect();
+    let clean: String = value.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(MAX_HEADER_VALUE).collect();
     let clean = clean.trim().to_owned();
     (!clean.is_empty()).then_some(clean)
 }
@@ -88,9 +84,7 @@ struct FlowError {
 
 /// The trigger's `{"error":{"code":...}}` code, if the body has one.
 pub fn flow_error_code(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<FlowErrorBody>(body)
-        .ok()
-        .and_then(|b| header_safe(&b.error.code))
+    serde_json::from_slice::<FlowErrorBody>(body).ok().and_then(|b| header_safe(&b.error.code))
 }
 
 /// Classifies the trigger's answer.

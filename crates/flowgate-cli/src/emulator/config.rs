@@ -134,14 +134,8 @@ impl fmt::Debug for AppConfig {
         f.debug_struct("AppConfig")
             .field("tenant", &self.tenant)
             .field("client_id", &self.client_id)
-            .field(
-                "client_secrets",
-                &format_args!("[{} redacted]", self.client_secrets.len()),
-            )
-            .field(
-                "service_principal_object_id",
-                &self.service_principal_object_id,
-            )
+            .field("client_secrets", &format_args!("[{} redacted]", self.client_secrets.len()))
+            .field("service_principal_object_id", &self.service_principal_object_id)
             .field("display_name", &self.display_name)
             .finish()
     }
@@ -217,10 +211,7 @@ impl EmulatorConfig {
             token_lifetime_secs: default_token_lifetime(),
             mismatch_status: default_mismatch_status(),
             flow_audience: default_flow_audience(),
-            tenants: vec![TenantConfig {
-                id: DEMO_TENANT_ID.to_owned(),
-                domains: vec![DEMO_TENANT_DOMAIN.to_owned()],
-            }],
+            tenants: vec![TenantConfig { id: DEMO_TENANT_ID.to_owned(), domains: vec![DEMO_TENANT_DOMAIN.to_owned()] }],
             apps: vec![AppConfig {
                 tenant: DEMO_TENANT_ID.to_owned(),
                 client_id: DEMO_CLIENT_ID.to_owned(),
@@ -230,16 +221,8 @@ impl EmulatorConfig {
             }],
             flows: vec![
                 flow(DEMO_FLOW_ANY_USER, WhoCanTrigger::AnyUserInTenant, &[]),
-                flow(
-                    DEMO_FLOW_SPECIFIC_DEMO_APP,
-                    WhoCanTrigger::SpecificUsers,
-                    &[DEMO_SP_OBJECT_ID],
-                ),
-                flow(
-                    DEMO_FLOW_SPECIFIC_OTHER,
-                    WhoCanTrigger::SpecificUsers,
-                    &[DEMO_OTHER_OBJECT_ID],
-                ),
+                flow(DEMO_FLOW_SPECIFIC_DEMO_APP, WhoCanTrigger::SpecificUsers, &[DEMO_SP_OBJECT_ID]),
+                flow(DEMO_FLOW_SPECIFIC_OTHER, WhoCanTrigger::SpecificUsers, &[DEMO_OTHER_OBJECT_ID]),
             ],
         }
     }
@@ -293,8 +276,7 @@ impl EmulatorConfig {
         if !(400..=599).contains(&self.mismatch_status) {
             bail!("mismatch_status must be an HTTP error status (400..=599)");
         }
-        if !self.flow_audience.starts_with("https://") && !self.flow_audience.starts_with("http://")
-        {
+        if !self.flow_audience.starts_with("https://") && !self.flow_audience.starts_with("http://") {
             bail!("flow_audience must be an http(s) URI");
         }
         let mut names = HashSet::new();
@@ -315,21 +297,12 @@ impl EmulatorConfig {
                 bail!("app {:?} names unknown tenant {:?}", a.client_id, a.tenant);
             }
             if a.client_id.is_empty()
-                || !clients.insert((
-                    a.tenant.to_ascii_lowercase(),
-                    a.client_id.to_ascii_lowercase(),
-                ))
+                || !clients.insert((a.tenant.to_ascii_lowercase(), a.client_id.to_ascii_lowercase()))
             {
-                bail!(
-                    "client_id {:?} is empty or duplicated in its tenant",
-                    a.client_id
-                );
+                bail!("client_id {:?} is empty or duplicated in its tenant", a.client_id);
             }
             if a.client_secrets.is_empty() || a.client_secrets.iter().any(String::is_empty) {
-                bail!(
-                    "app {:?} needs at least one non-empty client secret",
-                    a.client_id
-                );
+                bail!("app {:?} needs at least one non-empty client secret", a.client_id);
             }
             if a.service_principal_object_id.is_empty() {
                 bail!("app {:?} needs a service_principal_object_id", a.client_id);
@@ -337,12 +310,7 @@ impl EmulatorConfig {
         }
         let mut flows = HashSet::new();
         for f in &self.flows {
-            if f.id.is_empty()
-                || !f
-                    .id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
+            if f.id.is_empty() || !f.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 bail!("flow id {:?} must be non-empty and URL-safe", f.id);
             }
             if !flows.insert(f.id.as_str()) {
@@ -402,17 +370,12 @@ allowed_object_ids = ["11111111-2222-3333-4444-555555555555"]
     fn rejects(mutate: impl FnOnce(&mut EmulatorConfig)) -> String {
         let mut c = good();
         mutate(&mut c);
-        c.validate()
-            .expect_err("config should be rejected")
-            .to_string()
+        c.validate().expect_err("config should be rejected").to_string()
     }
 
     #[test]
     fn documented_toml_is_the_demo_config() {
-        assert_eq!(
-            EmulatorConfig::from_toml(DOC_TOML).unwrap(),
-            EmulatorConfig::demo()
-        );
+        assert_eq!(EmulatorConfig::from_toml(DOC_TOML).unwrap(), EmulatorConfig::demo());
         assert_eq!(EmulatorConfig::default(), EmulatorConfig::demo());
         good().validate().unwrap();
     }
@@ -470,9 +433,7 @@ tenant = "aaaaaaaa-0000-0000-0000-000000000000"
             c.tenants.push(t);
         })
         .contains("tenant id"));
-        assert!(
-            rejects(|c| c.tenants[0].domains.push(DEMO_TENANT_DOMAIN.into())).contains("domain")
-        );
+        assert!(rejects(|c| c.tenants[0].domains.push(DEMO_TENANT_DOMAIN.into())).contains("domain"));
     }
 
     #[test]

@@ -46,11 +46,7 @@ pub(crate) struct EntraError {
 
 impl EntraError {
     fn new(code: u32, error: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            error,
-            message: message.into(),
-        }
+        Self { code, error, message: message.into() }
     }
 
     fn missing_parameter(name: &str) -> Self {
@@ -106,10 +102,7 @@ fn echo(s: &str) -> String {
 }
 
 fn no_store(h: &mut HeaderMap) {
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
@@ -172,10 +165,7 @@ struct Credentials {
 /// credentials from that header.
 fn credentials(form: &[(String, String)], headers: &HeaderMap) -> Credentials {
     let mut client_id = form_value(form, "client_id").map(str::to_owned);
-    let mut secrets: Vec<String> = form_value(form, "client_secret")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let mut secrets: Vec<String> = form_value(form, "client_secret").into_iter().map(str::to_owned).collect();
     if let Some((id, secret)) = basic_credentials(headers) {
         client_id.get_or_insert(id);
         if !secret.is_empty() {
@@ -199,18 +189,12 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// `application/x-www-form-urlencoded` decoding of a single value.
 fn form_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("v={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 /// First value of a form field, treating an empty value as absent.
 fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -218,10 +202,7 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
 /// Constant-time comparison (the length is not secret).
@@ -270,10 +251,7 @@ fn issue(
 ) -> Result<(TokenResponse, String), EntraError> {
     // 1. Tenant: GUID or domain (§1.1). The multi-tenant aliases cannot name
     //    the tenant whose app is asking (§2, 9001023 family).
-    if ["common", "consumers", "organizations"]
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(tenant_name))
-    {
+    if ["common", "consumers", "organizations"].iter().any(|a| a.eq_ignore_ascii_case(tenant_name)) {
         return Err(EntraError::new(
             9_001_023,
             "invalid_request",
@@ -281,29 +259,20 @@ fn issue(
              Please use the /organizations or tenant-specific endpoint.",
         ));
     }
-    let tenant = st
-        .tenant(tenant_name)
-        .ok_or_else(|| EntraError::tenant_not_found(tenant_name))?;
+    let tenant = st.tenant(tenant_name).ok_or_else(|| EntraError::tenant_not_found(tenant_name))?;
 
     // 2. Grant type.
-    let grant_type = form_value(form, "grant_type")
-        .ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
+    let grant_type = form_value(form, "grant_type").ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
     if grant_type != CLIENT_CREDENTIALS {
         return Err(EntraError::new(
             70_003,
             "unsupported_grant_type",
-            format!(
-                "The app requested an unsupported grant type '{}'.",
-                echo(grant_type)
-            ),
+            format!("The app requested an unsupported grant type '{}'.", echo(grant_type)),
         ));
     }
 
     // 3. Client and its credentials (§1.1, §2 codes 700016/7000218/7000215).
-    let client_id = creds
-        .client_id
-        .as_deref()
-        .ok_or_else(|| EntraError::missing_parameter("client_id"))?;
+    let client_id = creds.client_id.as_deref().ok_or_else(|| EntraError::missing_parameter("client_id"))?;
     let app = st.app(&tenant.id, client_id).ok_or_else(|| {
         let directory = tenant.domains.first().unwrap_or(&tenant.id);
         EntraError::new(
@@ -328,11 +297,10 @@ fn issue(
     }
     // Every presented secret must be one of the app's current secrets
     // (several may be valid during rotation).
-    let all_valid = creds.secrets.iter().all(|presented| {
-        app.client_secrets
-            .iter()
-            .any(|s| ct_eq(s.as_bytes(), presented.as_bytes()))
-    });
+    let all_valid = creds
+        .secrets
+        .iter()
+        .all(|presented| app.client_secrets.iter().any(|s| ct_eq(s.as_bytes(), presented.as_bytes())));
     if !all_valid {
         return Err(EntraError::new(
             7_000_215,
@@ -360,22 +328,21 @@ fn issue(
             ),
         ));
     }
-    let resource = scopes
-        .first()
-        .and_then(|s| s.strip_suffix(DEFAULT_SCOPE_SUFFIX))
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| {
-            EntraError::new(
-                70_011,
-                "invalid_scope",
-                format!(
-                    "The provided request must include a 'scope' input parameter. The provided \
+    let resource =
+        scopes.first().and_then(|s| s.strip_suffix(DEFAULT_SCOPE_SUFFIX)).filter(|r| !r.is_empty()).ok_or_else(
+            || {
+                EntraError::new(
+                    70_011,
+                    "invalid_scope",
+                    format!(
+                        "The provided request must include a 'scope' input parameter. The provided \
                      value for the input parameter 'scope' is not valid. The scope {} is not \
                      valid.",
-                    echo(scope)
-                ),
-            )
-        })?;
+                        echo(scope)
+                    ),
+                )
+            },
+        )?;
 
     // 5. Resource. entra-power-automate.md §1.3: the flow service's identifier
     //    ends in a slash, so `https://service.flow.microsoft.com//.default`
@@ -428,39 +395,18 @@ fn issue(
     let access_token = st.key().sign(&claims).map_err(|_| {
         // Serialising a struct of strings and integers cannot fail; answer
         // like Entra's generic server error just in case.
-        EntraError::new(
-            90_033,
-            "temporarily_unavailable",
-            "A transient error has occurred.",
-        )
+        EntraError::new(90_033, "temporarily_unavailable", "A transient error has occurred.")
     })?;
-    Ok((
-        TokenResponse {
-            token_type: "Bearer",
-            expires_in: lifetime,
-            ext_expires_in: lifetime,
-            access_token,
-        },
-        uti,
-    ))
+    Ok((TokenResponse { token_type: "Bearer", expires_in: lifetime, ext_expires_in: lifetime, access_token }, uti))
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys` (also `/discovery/keys`): the signing
 /// key as a JWKS.
-pub(crate) async fn keys(
-    AxState(st): AxState<Arc<State>>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub(crate) async fn keys(AxState(st): AxState<Arc<State>>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
     let issuer = match st.tenant(&tenant) {
         Some(t) => format!("https://login.microsoftonline.com/{}/v2.0", t.id),
-        None if tenant.eq_ignore_ascii_case("common") => {
-            "https://login.microsoftonline.com/{tenantid}/v2.0".to_owned()
-        }
-        None => {
-            return EntraError::tenant_not_found(&tenant)
-                .into_response(st.base_url(), correlation_id(&headers))
-        }
+        None if tenant.eq_ignore_ascii_case("common") => "https://login.microsoftonline.com/{tenantid}/v2.0".to_owned(),
+        None => return EntraError::tenant_not_found(&tenant).into_response(st.base_url(), correlation_id(&headers)),
     };
     Json(json!({ "keys": [st.key().jwk(&issuer)] })).into_response()
 }
@@ -473,8 +419,7 @@ pub(crate) async fn openid_configuration(
     headers: HeaderMap,
 ) -> Response {
     let Some(t) = st.tenant(&tenant) else {
-        return EntraError::tenant_not_found(&tenant)
-            .into_response(st.base_url(), correlation_id(&headers));
+        return EntraError::tenant_not_found(&tenant).into_response(st.base_url(), correlation_id(&headers));
     };
     let base = st.base_url();
     Json(json!({

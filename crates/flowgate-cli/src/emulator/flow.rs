@@ -50,24 +50,13 @@ struct Refusal {
 impl Refusal {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self {
-            status,
-            code,
-            detail: message.clone(),
-            message,
-        }
+        Self { status, code, detail: message.clone(), message }
     }
 
     fn mismatch(st: &State, detail: String) -> Self {
         // "Could NOT confirm" 2: real reports show 401 or 403; configurable.
-        let status =
-            StatusCode::from_u16(st.config().mismatch_status).unwrap_or(StatusCode::UNAUTHORIZED);
-        Self {
-            status,
-            code: MISMATCH_CODE,
-            message: MISMATCH_MESSAGE.to_owned(),
-            detail,
-        }
+        let status = StatusCode::from_u16(st.config().mismatch_status).unwrap_or(StatusCode::UNAUTHORIZED);
+        Self { status, code: MISMATCH_CODE, message: MISMATCH_MESSAGE.to_owned(), detail }
     }
 }
 
@@ -101,11 +90,7 @@ pub(crate) async fn trigger(
                 code: r.code.to_owned(),
                 detail: r.detail,
             });
-            (
-                r.status,
-                Json(json!({"error": {"code": r.code, "message": r.message}})),
-            )
-                .into_response()
+            (r.status, Json(json!({"error": {"code": r.code, "message": r.message}}))).into_response()
         }
     }
 }
@@ -138,10 +123,7 @@ async fn accept(
         Refusal::new(
             StatusCode::NOT_FOUND,
             "WorkflowNotFound",
-            format!(
-                "The workflow '{}' could not be found.",
-                flow_id.chars().take(128).collect::<String>()
-            ),
+            format!("The workflow '{}' could not be found.", flow_id.chars().take(128).collect::<String>()),
         )
     })?;
 
@@ -166,11 +148,7 @@ async fn accept(
     // 4. SAS and OAuth together is an error (§1.5 Logic Apps policy, §4: 400).
     let authorization = headers.get(header::AUTHORIZATION);
     if has_sig && authorization.is_some() {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            TWO_AUTHS_CODE,
-            TWO_AUTHS_MESSAGE,
-        ));
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, TWO_AUTHS_CODE, TWO_AUTHS_MESSAGE));
     }
 
     // 5. Only the Bearer scheme is accepted (§1.5); without it: 401 (§4).
@@ -180,29 +158,15 @@ async fn accept(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            Refusal::new(
-                StatusCode::UNAUTHORIZED,
-                AUTH_REQUIRED_CODE,
-                AUTH_REQUIRED_MESSAGE,
-            )
-        })?;
+        .ok_or_else(|| Refusal::new(StatusCode::UNAUTHORIZED, AUTH_REQUIRED_CODE, AUTH_REQUIRED_MESSAGE))?;
 
     // 6. The token must be one the emulator signed, unrevoked, and satisfy
     //    the flow's policy. Every failure looks the same to the caller.
-    let claims = st
-        .key()
-        .verify(token)
-        .map_err(|e| Refusal::mismatch(st, e.to_string()))?;
-    let token_id = claims
-        .get("uti")
-        .or_else(|| claims.get("jti"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let claims = st.key().verify(token).map_err(|e| Refusal::mismatch(st, e.to_string()))?;
+    let token_id =
+        claims.get("uti").or_else(|| claims.get("jti")).and_then(Value::as_str).unwrap_or_default().to_owned();
     let now = now_unix();
-    check_policy(flow, &st.config().flow_audience, &claims, now)
-        .map_err(|d| Refusal::mismatch(st, d))?;
+    check_policy(flow, &st.config().flow_audience, &claims, now).map_err(|d| Refusal::mismatch(st, d))?;
     if st.is_revoked(&token_id) {
         return Err(Refusal::mismatch(
             st,
@@ -227,12 +191,7 @@ async fn accept(
 /// The flow's OAuth policy over verified claims (§1.5, Logic Apps policy
 /// semantics: every required claim must match; extra claims are fine).
 /// Returns the reason for the emulator's rejection detail.
-pub(crate) fn check_policy(
-    flow: &FlowConfig,
-    audience: &str,
-    claims: &Value,
-    now: u64,
-) -> Result<(), String> {
+pub(crate) fn check_policy(flow: &FlowConfig, audience: &str, claims: &Value, now: u64) -> Result<(), String> {
     let s = |name: &str| claims.get(name).and_then(Value::as_str);
 
     // §1.2/§1.3: exact match, trailing slash included.
@@ -248,29 +207,19 @@ pub(crate) fn check_policy(
     }
     let tid = s("tid");
     if tid != Some(flow.tenant.as_str()) {
-        return Err(format!(
-            "tid {tid:?} is not the flow's tenant {:?}",
-            flow.tenant
-        ));
+        return Err(format!("tid {tid:?} is not the flow's tenant {:?}", flow.tenant));
     }
     // §1.5: the policy's `iss` is the v1 or the v2 issuer of the tenant.
     let v2_issuer = format!("https://login.microsoftonline.com/{}/v2.0", flow.tenant);
     match s("iss") {
         Some(iss) if iss == v1_issuer(&flow.tenant) || iss == v2_issuer => {}
-        other => {
-            return Err(format!(
-                "iss {other:?} is not an issuer of tenant {}",
-                flow.tenant
-            ))
-        }
+        other => return Err(format!("iss {other:?} is not an issuer of tenant {}", flow.tenant)),
     }
     // §4 / "Could NOT confirm" 5: `exp` is required ("token must have an
     // expiration time"); no clock-skew allowance either way.
     match claims.get("exp").and_then(Value::as_f64) {
         None => return Err("token must have an expiration time (exp)".to_owned()),
-        Some(exp) if exp <= now as f64 => {
-            return Err(format!("token expired at {exp}, now is {now}"))
-        }
+        Some(exp) if exp <= now as f64 => return Err(format!("token expired at {exp}, now is {now}")),
         Some(_) => {}
     }
     match claims.get("nbf") {
@@ -283,10 +232,7 @@ pub(crate) fn check_policy(
     // §1.5: "Specific users" with a blank list behaves like "Any user".
     if flow.who_can_trigger == WhoCanTrigger::SpecificUsers && !flow.allowed_object_ids.is_empty() {
         let oid = s("oid").map(str::to_ascii_lowercase);
-        if !oid
-            .as_deref()
-            .is_some_and(|o| flow.allowed_object_ids.iter().any(|a| a == o))
-        {
+        if !oid.as_deref().is_some_and(|o| flow.allowed_object_ids.iter().any(|a| a == o)) {
             return Err(format!(
                 "oid {oid:?} is not among the flow's allowed object IDs (use the service \
                  principal's object ID, not the client ID, §1.5)"
@@ -319,8 +265,6 @@ fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
 /// A run ID in the style of Logic Apps (`08584…CU..`).
 fn new_run_id() -> String {
     let mut rng = rand::thread_rng();
-    let digits: String = (0..25)
-        .map(|_| char::from(b'0' + rng.gen_range(0..10)))
-        .collect();
+    let digits: String = (0..25).map(|_| char::from(b'0' + rng.gen_range(0..10))).collect();
     format!("08584{digits}CU{:02}", rng.gen_range(0..100))
 }

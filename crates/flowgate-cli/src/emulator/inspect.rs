@@ -52,11 +52,7 @@ pub(crate) async fn index(AxState(st): AxState<Arc<State>>) -> String {
         aud = st.config().flow_audience
     );
     for f in &st.config().flows {
-        s.push_str(&format!(
-            "  {base}{}?api-version=1   [{}]\n",
-            trigger_path(&f.id),
-            f.who_can_trigger.as_str()
-        ));
+        s.push_str(&format!("  {base}{}?api-version=1   [{}]\n", trigger_path(&f.id), f.who_can_trigger.as_str()));
     }
     s.push_str(&format!(
         "\nInspection:\n\

@@ -116,12 +116,7 @@ impl SigningKey {
     /// # Errors
     /// If `claims` cannot be serialised to JSON.
     pub(crate) fn sign<C: Serialize>(&self, claims: &C) -> anyhow::Result<String> {
-        let header = Header {
-            typ: "JWT",
-            alg: "RS256",
-            x5t: &self.kid,
-            kid: &self.kid,
-        };
+        let header = Header { typ: "JWT", alg: "RS256", x5t: &self.kid, kid: &self.kid };
         let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
         let signing_input = format!("{header}.{payload}");
@@ -139,9 +134,7 @@ impl SigningKey {
             return Err(JwtError::Malformed("token too long"));
         }
         let mut parts = token.split('.');
-        let (Some(h64), Some(p64), Some(s64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(JwtError::Malformed("not three dot-separated parts"));
         };
         let header = decode_json(h64).ok_or(JwtError::Malformed("header"))?;
@@ -153,19 +146,12 @@ impl SigningKey {
                 return Err(JwtError::UnknownKey);
             }
         }
-        let sig = URL_SAFE_NO_PAD
-            .decode(s64)
-            .map_err(|_| JwtError::Malformed("signature is not base64url"))?;
-        let sig =
-            pkcs1v15::Signature::try_from(sig.as_slice()).map_err(|_| JwtError::BadSignature)?;
+        let sig = URL_SAFE_NO_PAD.decode(s64).map_err(|_| JwtError::Malformed("signature is not base64url"))?;
+        let sig = pkcs1v15::Signature::try_from(sig.as_slice()).map_err(|_| JwtError::BadSignature)?;
         // The signing input is the exact received text of the first two parts.
         let signing_input_len = h64.len() + 1 + p64.len();
-        let signing_input = token
-            .get(..signing_input_len)
-            .ok_or(JwtError::Malformed("signing input"))?;
-        self.verifier
-            .verify(signing_input.as_bytes(), &sig)
-            .map_err(|_| JwtError::BadSignature)?;
+        let signing_input = token.get(..signing_input_len).ok_or(JwtError::Malformed("signing input"))?;
+        self.verifier.verify(signing_input.as_bytes(), &sig).map_err(|_| JwtError::BadSignature)?;
         let claims = decode_json(p64).ok_or(JwtError::Malformed("payload"))?;
         if !claims.is_object() {
             return Err(JwtError::Malformed("payload is not a JSON object"));
@@ -201,10 +187,7 @@ mod tests {
         let t = k.sign(&json!({"a": 1})).unwrap();
         assert_eq!(k.verify(&t).unwrap(), json!({"a": 1}));
         let (h, c) = decode_unverified(&t).unwrap();
-        assert_eq!(
-            h,
-            json!({"typ":"JWT","alg":"RS256","kid":k.kid(),"x5t":k.kid()})
-        );
+        assert_eq!(h, json!({"typ":"JWT","alg":"RS256","kid":k.kid(),"x5t":k.kid()}));
         assert_eq!(c, json!({"a": 1}));
         assert_eq!(k.kid().len(), 27, "base64url of a 20-byte SHA-1");
     }

@@ -40,10 +40,9 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use self::{
     config::{
-        AppConfig, EmulatorConfig, FlowConfig, TenantConfig, WhoCanTrigger, DEMO_CLIENT_ID,
-        DEMO_CLIENT_SECRET, DEMO_FLOW_ANY_USER, DEMO_FLOW_SPECIFIC_DEMO_APP,
-        DEMO_FLOW_SPECIFIC_OTHER, DEMO_OTHER_OBJECT_ID, DEMO_SP_OBJECT_ID, DEMO_TENANT_DOMAIN,
-        DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
+        AppConfig, EmulatorConfig, FlowConfig, TenantConfig, WhoCanTrigger, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+        DEMO_FLOW_ANY_USER, DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER, DEMO_OTHER_OBJECT_ID,
+        DEMO_SP_OBJECT_ID, DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
     },
     state::{FlowRun, Rejection, State, Stats, MAX_TRIGGER_BODY_BYTES},
 };
@@ -58,10 +57,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/{tenant}/discovery/v2.0/keys", get(entra::keys))
         .route("/{tenant}/discovery/keys", get(entra::keys))
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(entra::openid_configuration),
-        )
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(entra::openid_configuration))
         .route("/error", get(entra::error_page))
         .route(
             "/powerautomate/automations/direct/workflows/{workflow_id}/triggers/manual/paths/invoke",
@@ -94,9 +90,7 @@ impl Emulator {
     /// An invalid configuration, a bind failure, or key generation failing.
     pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> anyhow::Result<Emulator> {
         config.validate()?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let mut addr = listener.local_addr()?;
         // A wildcard bind is reachable over loopback; advertise that.
         if addr.ip().is_unspecified() {
@@ -119,13 +113,7 @@ impl Emulator {
             let _ = stopped.await;
         });
         let task = tokio::spawn(async move { server.await });
-        Ok(Emulator {
-            addr,
-            base_url,
-            state,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        Ok(Emulator { addr, base_url, state, stop: Some(stop), task: Some(task) })
     }
 
     /// The bound address (the real port when started on port 0).
@@ -140,11 +128,7 @@ impl Emulator {
 
     /// Full trigger URL of a flow, including `?api-version=1`.
     pub fn flow_url(&self, flow_id: &str) -> String {
-        format!(
-            "{}{}?api-version=1",
-            self.base_url,
-            flow::trigger_path(flow_id)
-        )
+        format!("{}{}?api-version=1", self.base_url, flow::trigger_path(flow_id))
     }
 
     /// The shared state (configuration, runs, counters).
@@ -180,10 +164,7 @@ impl Emulator {
             let _ = stop.send(());
         }
         if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(10), &mut task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(10), &mut task).await.is_err() {
                 task.abort();
             }
         }
@@ -220,8 +201,7 @@ pub struct EmulateArgs {
 pub async fn run(args: EmulateArgs) -> anyhow::Result<()> {
     let (mut config, is_demo) = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let config = EmulatorConfig::from_toml(&text)
                 .with_context(|| format!("invalid emulator config {}", path.display()))?;
             (config, false)
@@ -256,11 +236,7 @@ fn banner(e: &Emulator, is_demo: bool) -> String {
         s.push_str(&format!("  tenant {}  {}\n", t.id, t.domains.join(", ")));
     }
     for a in &config.apps {
-        let secret = if is_demo {
-            a.client_secrets.join(", ")
-        } else {
-            "(as in the config file)".to_owned()
-        };
+        let secret = if is_demo { a.client_secrets.join(", ") } else { "(as in the config file)".to_owned() };
         s.push_str(&format!(
             "  app {:?}  client_id {}  client_secret {secret}  service principal oid {}\n",
             a.display_name, a.client_id, a.service_principal_object_id
@@ -268,11 +244,7 @@ fn banner(e: &Emulator, is_demo: bool) -> String {
     }
     s.push_str("  flows:\n");
     for f in &config.flows {
-        s.push_str(&format!(
-            "    {}  [{}]\n",
-            e.flow_url(&f.id),
-            f.who_can_trigger.as_str()
-        ));
+        s.push_str(&format!("    {}  [{}]\n", e.flow_url(&f.id), f.who_can_trigger.as_str()));
     }
     s.push_str(&format!(
         "  runs:  {base}/_emulator/runs   stats: {base}/_emulator/stats\n\

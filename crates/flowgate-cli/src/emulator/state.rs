@@ -165,11 +165,7 @@ impl State {
         Self::with_key(config, base_url.into(), key)
     }
 
-    pub(crate) fn with_key(
-        config: EmulatorConfig,
-        base_url: String,
-        key: SigningKey,
-    ) -> anyhow::Result<Self> {
+    pub(crate) fn with_key(config: EmulatorConfig, base_url: String, key: SigningKey) -> anyhow::Result<Self> {
         let config = config.normalized();
         config.validate()?;
         Ok(Self {
@@ -238,17 +234,14 @@ impl State {
     }
 
     pub(crate) fn tenant(&self, name: &str) -> Option<&TenantConfig> {
-        self.config.tenants.iter().find(|t| {
-            t.id.eq_ignore_ascii_case(name)
-                || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name))
-        })
+        self.config
+            .tenants
+            .iter()
+            .find(|t| t.id.eq_ignore_ascii_case(name) || t.domains.iter().any(|d| d.eq_ignore_ascii_case(name)))
     }
 
     pub(crate) fn app(&self, tenant_id: &str, client_id: &str) -> Option<&AppConfig> {
-        self.config
-            .apps
-            .iter()
-            .find(|a| a.tenant == tenant_id && a.client_id.eq_ignore_ascii_case(client_id))
+        self.config.apps.iter().find(|a| a.tenant == tenant_id && a.client_id.eq_ignore_ascii_case(client_id))
     }
 
     pub(crate) fn flow(&self, id: &str) -> Option<&FlowConfig> {
@@ -258,11 +251,7 @@ impl State {
     pub(crate) fn record_token_request(&self, client_id: &str) {
         let mut inner = self.lock();
         inner.stats.token_requests += 1;
-        *inner
-            .stats
-            .token_requests_by_client
-            .entry(client_id.to_owned())
-            .or_default() += 1;
+        *inner.stats.token_requests_by_client.entry(client_id.to_owned()).or_default() += 1;
     }
 
     pub(crate) fn record_token_issued(&self, uti: String) {
@@ -296,10 +285,7 @@ impl State {
 
 /// Current Unix time in whole seconds (0 if the clock is before 1970).
 pub(crate) fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Lower-case hex SHA-256.
@@ -313,12 +299,7 @@ pub(crate) fn format_utc(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01, using 400-year
@@ -346,9 +327,7 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00");
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         // Cross-check against an independent formatter over ~250 years.
         let mut s: u64 = 12_345;
         while s < 8_000_000_000 {

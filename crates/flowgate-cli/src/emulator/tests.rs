@@ -40,9 +40,7 @@ const MISMATCH_MESSAGE: &str = "One or more claims either missing or does not ma
 // ---- shared keys: RSA generation is slow, do it once per test binary ----
 
 fn cached_key(cell: &'static OnceLock<RsaPrivateKey>) -> SigningKey {
-    let key = cell.get_or_init(|| {
-        RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS).expect("RSA key generation")
-    });
+    let key = cell.get_or_init(|| RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS).expect("RSA key generation"));
     SigningKey::from_private_key(key.clone())
 }
 
@@ -93,17 +91,11 @@ async fn send(st: &Arc<State>, req: Request<Body>) -> Resp {
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    Resp { status, headers, body }
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 fn token_request(tenant: &str, pairs: &[(&str, &str)]) -> Request<Body> {
@@ -139,10 +131,7 @@ fn trigger_request(flow_id: &str, bearer: Option<&str>, body: impl Into<Body>) -
 
 fn assert_mismatch(r: &Resp) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
-    assert_eq!(
-        r.json(),
-        json!({"error": {"code": "MisMatchingOAuthClaims", "message": MISMATCH_MESSAGE}})
-    );
+    assert_eq!(r.json(), json!({"error": {"code": "MisMatchingOAuthClaims", "message": MISMATCH_MESSAGE}}));
 }
 
 /// Claims like the emulator's own, for forging variants with a chosen key.
@@ -173,13 +162,8 @@ async fn double_slash_scope_gives_aud_with_slash_and_verifiable_rs256() {
     let jwt = body["access_token"].as_str().unwrap();
 
     // Verify with the published JWKS only (n, e), independently of jwt.rs.
-    let keys = send(
-        &st,
-        Request::get(format!("/{DEMO_TENANT_ID}/discovery/v2.0/keys"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let keys =
+        send(&st, Request::get(format!("/{DEMO_TENANT_ID}/discovery/v2.0/keys")).body(Body::empty()).unwrap()).await;
     assert_eq!(keys.status, StatusCode::OK);
     let jwk = keys.json()["keys"][0].clone();
     assert_eq!(jwk["kty"], "RSA");
@@ -188,8 +172,7 @@ async fn double_slash_scope_gives_aud_with_slash_and_verifiable_rs256() {
     let e = URL_SAFE_NO_PAD.decode(jwk["e"].as_str().unwrap()).unwrap();
     let public = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e)).unwrap();
     let (signing_input, sig) = jwt.rsplit_once('.').unwrap();
-    let sig =
-        pkcs1v15::Signature::try_from(URL_SAFE_NO_PAD.decode(sig).unwrap().as_slice()).unwrap();
+    let sig = pkcs1v15::Signature::try_from(URL_SAFE_NO_PAD.decode(sig).unwrap().as_slice()).unwrap();
     pkcs1v15::VerifyingKey::<Sha256>::new(public)
         .verify(signing_input.as_bytes(), &sig)
         .expect("RS256 signature verifies with the JWKS key");
@@ -208,16 +191,10 @@ async fn double_slash_scope_gives_aud_with_slash_and_verifiable_rs256() {
     assert_eq!(c["appidacr"], "1");
     assert_eq!(c["idtyp"], "app");
     assert_eq!(c["ver"], "1.0");
-    assert_eq!(
-        c["oid"], DEMO_SP_OBJECT_ID,
-        "oid is the service principal, §1.5"
-    );
+    assert_eq!(c["oid"], DEMO_SP_OBJECT_ID, "oid is the service principal, §1.5");
     assert_eq!(c["sub"], DEMO_SP_OBJECT_ID);
     assert_ne!(c["oid"], DEMO_CLIENT_ID);
-    assert_eq!(
-        c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(),
-        3599
-    );
+    assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 3599);
     assert_eq!(c["nbf"], c["iat"]);
     let now = now_unix();
     assert!(c["iat"].as_u64().unwrap().abs_diff(now) <= 5);
@@ -264,22 +241,11 @@ async fn expect_entra_error(st: &Arc<State>, req: Request<Body>, error: &str, co
     uuid::Uuid::parse_str(corr).unwrap();
     // "yyyy-mm-dd hh:mm:ssZ"
     assert_eq!(ts.len(), 20, "{ts}");
-    assert!(
-        ts.ends_with('Z') && &ts[10..11] == " " && &ts[4..5] == "-",
-        "{ts}"
-    );
+    assert!(ts.ends_with('Z') && &ts[10..11] == " " && &ts[4..5] == "-", "{ts}");
     let desc = b["error_description"].as_str().unwrap();
     assert!(desc.starts_with(&format!("AADSTS{code}: ")), "{desc}");
-    assert!(
-        desc.ends_with(&format!(
-            "\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}"
-        )),
-        "{desc}"
-    );
-    assert_eq!(
-        b["error_uri"],
-        format!("http://emulator.test/error?code={code}")
-    );
+    assert!(desc.ends_with(&format!("\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}")), "{desc}");
+    assert_eq!(b["error_uri"], format!("http://emulator.test/error?code={code}"));
     let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 7, "{keys:?}");
     b
@@ -295,16 +261,10 @@ async fn aadsts90002_unknown_tenant() {
         90002,
     )
     .await;
-    assert!(b["error_description"]
-        .as_str()
-        .unwrap()
-        .contains("Tenant 'fabrikam.onmicrosoft.com' not found"));
+    assert!(b["error_description"].as_str().unwrap().contains("Tenant 'fabrikam.onmicrosoft.com' not found"));
     expect_entra_error(
         &st,
-        token_request(
-            "00000000-0000-0000-0000-000000000000",
-            &demo_form(GOOD_SCOPE),
-        ),
+        token_request("00000000-0000-0000-0000-000000000000", &demo_form(GOOD_SCOPE)),
         "invalid_request",
         90002,
     )
@@ -316,13 +276,7 @@ async fn aadsts700016_unknown_client() {
     let st = demo_state();
     let mut f = demo_form(GOOD_SCOPE);
     f[1].1 = "99999999-7c1d-4e8f-9a2b-3c4d5e6f7a81";
-    expect_entra_error(
-        &st,
-        token_request(DEMO_TENANT_ID, &f),
-        "unauthorized_client",
-        700016,
-    )
-    .await;
+    expect_entra_error(&st, token_request(DEMO_TENANT_ID, &f), "unauthorized_client", 700016).await;
 }
 
 #[tokio::test]
@@ -330,57 +284,28 @@ async fn aadsts7000215_wrong_secret() {
     let st = demo_state();
     let mut f = demo_form(GOOD_SCOPE);
     f[2].1 = "not-the-secret";
-    let b = expect_entra_error(
-        &st,
-        token_request(DEMO_TENANT_ID, &f),
-        "invalid_client",
-        7000215,
-    )
-    .await;
+    let b = expect_entra_error(&st, token_request(DEMO_TENANT_ID, &f), "invalid_client", 7000215).await;
     assert!(!b.to_string().contains("not-the-secret"), "no secret echo");
 }
 
 #[tokio::test]
 async fn aadsts7000218_missing_secret() {
     let st = demo_state();
-    let f: Vec<_> = demo_form(GOOD_SCOPE)
-        .into_iter()
-        .filter(|(k, _)| *k != "client_secret")
-        .collect();
-    expect_entra_error(
-        &st,
-        token_request(DEMO_TENANT_ID, &f),
-        "invalid_client",
-        7000218,
-    )
-    .await;
+    let f: Vec<_> = demo_form(GOOD_SCOPE).into_iter().filter(|(k, _)| *k != "client_secret").collect();
+    expect_entra_error(&st, token_request(DEMO_TENANT_ID, &f), "invalid_client", 7000218).await;
     // An empty value counts as missing.
     let mut f = demo_form(GOOD_SCOPE);
     f[2].1 = "";
-    expect_entra_error(
-        &st,
-        token_request(DEMO_TENANT_ID, &f),
-        "invalid_client",
-        7000218,
-    )
-    .await;
+    expect_entra_error(&st, token_request(DEMO_TENANT_ID, &f), "invalid_client", 7000218).await;
 }
 
 #[tokio::test]
 async fn aadsts70011_scope_without_default() {
     let st = demo_state();
-    for scope in [
-        "https://service.flow.microsoft.com/",
-        "https://service.flow.microsoft.com/user_impersonation",
-        "/.default",
-    ] {
-        expect_entra_error(
-            &st,
-            token_request(DEMO_TENANT_ID, &demo_form(scope)),
-            "invalid_scope",
-            70011,
-        )
-        .await;
+    for scope in
+        ["https://service.flow.microsoft.com/", "https://service.flow.microsoft.com/user_impersonation", "/.default"]
+    {
+        expect_entra_error(&st, token_request(DEMO_TENANT_ID, &demo_form(scope)), "invalid_scope", 70011).await;
     }
 }
 
@@ -388,13 +313,7 @@ async fn aadsts70011_scope_without_default() {
 async fn aadsts700022_more_than_one_scope() {
     let st = demo_state();
     let scope = format!("{GOOD_SCOPE} https://graph.microsoft.com/.default");
-    expect_entra_error(
-        &st,
-        token_request(DEMO_TENANT_ID, &demo_form(&scope)),
-        "invalid_scope",
-        700022,
-    )
-    .await;
+    expect_entra_error(&st, token_request(DEMO_TENANT_ID, &demo_form(&scope)), "invalid_scope", 700022).await;
 }
 
 #[tokio::test]
@@ -405,17 +324,9 @@ async fn aadsts500011_unknown_resource() {
         "https://api.powerplatform.com/.default",
         "https://service.flow.microsoft.com///.default",
     ] {
-        let b = expect_entra_error(
-            &st,
-            token_request(DEMO_TENANT_ID, &demo_form(scope)),
-            "invalid_resource",
-            500011,
-        )
-        .await;
-        assert!(b["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("resource principal named"));
+        let b =
+            expect_entra_error(&st, token_request(DEMO_TENANT_ID, &demo_form(scope)), "invalid_resource", 500011).await;
+        assert!(b["error_description"].as_str().unwrap().contains("resource principal named"));
     }
 }
 
@@ -424,37 +335,14 @@ async fn other_token_errors_and_bad_input_never_500() {
     let st = demo_state();
     let mut f = demo_form(GOOD_SCOPE);
     f[0].1 = "password";
-    expect_entra_error(
-        &st,
-        token_request(DEMO_TENANT_ID, &f),
-        "unsupported_grant_type",
-        70003,
-    )
-    .await;
-    expect_entra_error(
-        &st,
-        token_request("common", &demo_form(GOOD_SCOPE)),
-        "invalid_request",
-        9001023,
-    )
-    .await;
-    let f: Vec<_> = demo_form(GOOD_SCOPE)
-        .into_iter()
-        .filter(|(k, _)| *k != "scope")
-        .collect();
-    expect_entra_error(
-        &st,
-        token_request(DEMO_TENANT_ID, &f),
-        "invalid_request",
-        900144,
-    )
-    .await;
+    expect_entra_error(&st, token_request(DEMO_TENANT_ID, &f), "unsupported_grant_type", 70003).await;
+    expect_entra_error(&st, token_request("common", &demo_form(GOOD_SCOPE)), "invalid_request", 9001023).await;
+    let f: Vec<_> = demo_form(GOOD_SCOPE).into_iter().filter(|(k, _)| *k != "scope").collect();
+    expect_entra_error(&st, token_request(DEMO_TENANT_ID, &f), "invalid_request", 900144).await;
     // A JSON body is not read as parameters.
     let req = Request::post(format!("/{DEMO_TENANT_ID}/oauth2/v2.0/token"))
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            json!({"grant_type": "client_credentials"}).to_string(),
-        ))
+        .body(Body::from(json!({"grant_type": "client_credentials"}).to_string()))
         .unwrap();
     expect_entra_error(&st, req, "invalid_request", 900144).await;
     // Broken percent-encoding is kept literally; non-UTF-8 bytes are lossy.
@@ -470,30 +358,22 @@ async fn other_token_errors_and_bad_input_never_500() {
     expect_entra_error(&st, req, "invalid_request", 900144).await;
     // Malformed Basic header: no credentials from it.
     for basic in ["Basic !!!notbase64", "Basic ", "Basic Zm9v"] {
-        let f: Vec<_> = demo_form(GOOD_SCOPE)
-            .into_iter()
-            .filter(|(k, _)| *k != "client_secret")
-            .collect();
+        let f: Vec<_> = demo_form(GOOD_SCOPE).into_iter().filter(|(k, _)| *k != "client_secret").collect();
         let mut req = token_request(DEMO_TENANT_ID, &f);
-        req.headers_mut()
-            .insert(header::AUTHORIZATION, basic.parse().unwrap());
+        req.headers_mut().insert(header::AUTHORIZATION, basic.parse().unwrap());
         expect_entra_error(&st, req, "invalid_client", 7000218).await;
     }
     // `client-request-id` becomes the correlation id.
     let mut req = token_request("nope", &demo_form(GOOD_SCOPE));
     let cid = "0f0e0d0c-0b0a-4908-8706-050403020100";
-    req.headers_mut()
-        .insert("client-request-id", cid.parse().unwrap());
+    req.headers_mut().insert("client-request-id", cid.parse().unwrap());
     let b = expect_entra_error(&st, req, "invalid_request", 90002).await;
     assert_eq!(b["correlation_id"], cid);
 }
 
 fn basic(id: &str, secret: &str) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
-    )
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
 }
 
 #[tokio::test]
@@ -503,19 +383,11 @@ async fn basic_auth_works_with_url_encoded_secret_and_rotation() {
     config.apps[0].client_secrets = vec!["old-secret".into(), tricky.into()];
     let st = state_with(config);
     for secret in ["old-secret", tricky] {
-        let mut req = token_request(
-            DEMO_TENANT_ID,
-            &[("grant_type", "client_credentials"), ("scope", GOOD_SCOPE)],
-        );
-        req.headers_mut().insert(
-            header::AUTHORIZATION,
-            basic(DEMO_CLIENT_ID, secret).parse().unwrap(),
-        );
+        let mut req = token_request(DEMO_TENANT_ID, &[("grant_type", "client_credentials"), ("scope", GOOD_SCOPE)]);
+        req.headers_mut().insert(header::AUTHORIZATION, basic(DEMO_CLIENT_ID, secret).parse().unwrap());
         let r = send(&st, req).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        let c = decode_unverified(r.json()["access_token"].as_str().unwrap())
-            .unwrap()
-            .1;
+        let c = decode_unverified(r.json()["access_token"].as_str().unwrap()).unwrap().1;
         assert_eq!(c["appid"], DEMO_CLIENT_ID);
         // Form secret works for each rotated secret too.
         let mut f = demo_form(GOOD_SCOPE);
@@ -524,14 +396,8 @@ async fn basic_auth_works_with_url_encoded_secret_and_rotation() {
         assert_eq!(r.status, StatusCode::OK);
     }
     // Basic with a wrong secret.
-    let mut req = token_request(
-        DEMO_TENANT_ID,
-        &[("grant_type", "client_credentials"), ("scope", GOOD_SCOPE)],
-    );
-    req.headers_mut().insert(
-        header::AUTHORIZATION,
-        basic(DEMO_CLIENT_ID, "wrong").parse().unwrap(),
-    );
+    let mut req = token_request(DEMO_TENANT_ID, &[("grant_type", "client_credentials"), ("scope", GOOD_SCOPE)]);
+    req.headers_mut().insert(header::AUTHORIZATION, basic(DEMO_CLIENT_ID, "wrong").parse().unwrap());
     expect_entra_error(&st, req, "invalid_client", 7000215).await;
     assert_eq!(st.stats().token_requests_by_client[DEMO_CLIENT_ID], 5);
 }
@@ -542,45 +408,26 @@ async fn tenant_by_domain_works_and_tokens_carry_the_guid() {
     for tenant in [DEMO_TENANT_DOMAIN, "Contoso.OnMicrosoft.com"] {
         let r = send(&st, token_request(tenant, &demo_form(GOOD_SCOPE))).await;
         assert_eq!(r.status, StatusCode::OK);
-        let c = decode_unverified(r.json()["access_token"].as_str().unwrap())
-            .unwrap()
-            .1;
+        let c = decode_unverified(r.json()["access_token"].as_str().unwrap()).unwrap().1;
         assert_eq!(c["tid"], DEMO_TENANT_ID);
-        assert_eq!(
-            c["iss"],
-            format!("https://sts.windows.net/{DEMO_TENANT_ID}/")
-        );
+        assert_eq!(c["iss"], format!("https://sts.windows.net/{DEMO_TENANT_ID}/"));
     }
-    let keys = send(
-        &st,
-        Request::get(format!("/{DEMO_TENANT_DOMAIN}/discovery/v2.0/keys"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let keys =
+        send(&st, Request::get(format!("/{DEMO_TENANT_DOMAIN}/discovery/v2.0/keys")).body(Body::empty()).unwrap())
+            .await;
     assert_eq!(keys.status, StatusCode::OK);
-    let unknown = send(
-        &st,
-        Request::get("/nope.onmicrosoft.com/discovery/v2.0/keys")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let unknown =
+        send(&st, Request::get("/nope.onmicrosoft.com/discovery/v2.0/keys").body(Body::empty()).unwrap()).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert_eq!(unknown.json()["error_codes"], json!([90002]));
     let oidc = send(
         &st,
-        Request::get(format!(
-            "/{DEMO_TENANT_DOMAIN}/v2.0/.well-known/openid-configuration"
-        ))
-        .body(Body::empty())
-        .unwrap(),
+        Request::get(format!("/{DEMO_TENANT_DOMAIN}/v2.0/.well-known/openid-configuration"))
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
-    assert_eq!(
-        oidc.json()["token_endpoint"],
-        format!("http://emulator.test/{DEMO_TENANT_ID}/oauth2/v2.0/token")
-    );
+    assert_eq!(oidc.json()["token_endpoint"], format!("http://emulator.test/{DEMO_TENANT_ID}/oauth2/v2.0/token"));
 }
 
 // ---- flow trigger ----
@@ -597,8 +444,7 @@ async fn no_bearer_is_401_direct_api_authorization_required() {
     assert_eq!(r.json(), expected);
     for auth in ["Basic Zm9vOmJhcg==", "Bearer", "Bearer   ", "token"] {
         let mut req = trigger_request(DEMO_FLOW_ANY_USER, None, "{}");
-        req.headers_mut()
-            .insert(header::AUTHORIZATION, auth.parse().unwrap());
+        req.headers_mut().insert(header::AUTHORIZATION, auth.parse().unwrap());
         let r = send(&st, req).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth}");
         assert_eq!(r.json(), expected, "{auth}");
@@ -619,10 +465,7 @@ async fn sig_plus_bearer_is_400() {
     .unwrap();
     let r = send(&st, req).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        r.json()["error"]["code"],
-        "DirectApiRequestHasMoreThanOneAuthorization"
-    );
+    assert_eq!(r.json()["error"]["code"], "DirectApiRequestHasMoreThanOneAuthorization");
     assert!(st.runs().is_empty());
 }
 
@@ -653,16 +496,10 @@ async fn token_signed_by_another_key_is_rejected() {
     let (h, c) = decode_unverified(&forged).unwrap();
     assert_ne!(h["kid"], ours.kid());
     let header = json!({"typ": "JWT", "alg": "RS256", "kid": ours.kid(), "x5t": ours.kid()});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(c.to_string())
-    );
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(c.to_string()));
     let sig = {
         use rsa::signature::{SignatureEncoding as _, Signer as _};
-        pkcs1v15::SigningKey::<Sha256>::new(other_rsa())
-            .sign(input.as_bytes())
-            .to_vec()
+        pkcs1v15::SigningKey::<Sha256>::new(other_rsa()).sign(input.as_bytes()).to_vec()
     };
     let same_kid = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
     for t in [&forged, &same_kid] {
@@ -674,17 +511,8 @@ async fn token_signed_by_another_key_is_rejected() {
     let parts: Vec<&str> = genuine.split('.').collect();
     let mut claims = decode_unverified(&genuine).unwrap().1;
     claims["aud"] = json!(FLOW_AUD);
-    forged = format!(
-        "{}.{}.{}",
-        parts[0],
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        parts[2]
-    );
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_ANY_USER, Some(&forged), "{}"),
-    )
-    .await;
+    forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&forged), "{}")).await;
     assert_mismatch(&r);
     // Garbage bearer values.
     for t in ["abc", "a.b.c", "e30.e30.", "!!.??.**", &"x.".repeat(20_000)] {
@@ -710,66 +538,24 @@ async fn claim_policy_checks_with_emulator_signed_tokens() {
         ("baseline", Box::new(|_| {}), true),
         (
             "v2 issuer",
-            Box::new(|c| {
-                c["iss"] = json!(format!(
-                    "https://login.microsoftonline.com/{DEMO_TENANT_ID}/v2.0"
-                ))
-            }),
+            Box::new(|c| c["iss"] = json!(format!("https://login.microsoftonline.com/{DEMO_TENANT_ID}/v2.0"))),
             true,
         ),
-        (
-            "no nbf",
-            Box::new(|c| drop(c.as_object_mut().unwrap().remove("nbf"))),
-            true,
-        ),
-        (
-            "no exp",
-            Box::new(|c| drop(c.as_object_mut().unwrap().remove("exp"))),
-            false,
-        ),
+        ("no nbf", Box::new(|c| drop(c.as_object_mut().unwrap().remove("nbf"))), true),
+        ("no exp", Box::new(|c| drop(c.as_object_mut().unwrap().remove("exp"))), false),
         ("exp now", Box::new(move |c| c["exp"] = json!(now)), false),
-        (
-            "exp string",
-            Box::new(move |c| c["exp"] = json!("9999999999")),
-            false,
-        ),
-        (
-            "nbf future",
-            Box::new(move |c| c["nbf"] = json!(now + 60)),
-            false,
-        ),
-        (
-            "no aud",
-            Box::new(|c| drop(c.as_object_mut().unwrap().remove("aud"))),
-            false,
-        ),
-        (
-            "aud array",
-            Box::new(|c| c["aud"] = json!([FLOW_AUD])),
-            false,
-        ),
-        (
-            "other aud",
-            Box::new(|c| c["aud"] = json!("https://graph.microsoft.com")),
-            false,
-        ),
-        (
-            "other tid",
-            Box::new(|c| c["tid"] = json!("00000000-0000-0000-0000-000000000000")),
-            false,
-        ),
+        ("exp string", Box::new(move |c| c["exp"] = json!("9999999999")), false),
+        ("nbf future", Box::new(move |c| c["nbf"] = json!(now + 60)), false),
+        ("no aud", Box::new(|c| drop(c.as_object_mut().unwrap().remove("aud"))), false),
+        ("aud array", Box::new(|c| c["aud"] = json!([FLOW_AUD])), false),
+        ("other aud", Box::new(|c| c["aud"] = json!("https://graph.microsoft.com")), false),
+        ("other tid", Box::new(|c| c["tid"] = json!("00000000-0000-0000-0000-000000000000")), false),
         (
             "other iss",
-            Box::new(|c| {
-                c["iss"] = json!("https://sts.windows.net/00000000-0000-0000-0000-000000000000/")
-            }),
+            Box::new(|c| c["iss"] = json!("https://sts.windows.net/00000000-0000-0000-0000-000000000000/")),
             false,
         ),
-        (
-            "no iss",
-            Box::new(|c| drop(c.as_object_mut().unwrap().remove("iss"))),
-            false,
-        ),
+        ("no iss", Box::new(|c| drop(c.as_object_mut().unwrap().remove("iss"))), false),
     ];
     for (name, mutate, ok) in &cases {
         let t = accept(mutate.as_ref());
@@ -795,17 +581,9 @@ async fn claim_policy_checks_with_emulator_signed_tokens() {
 async fn specific_users_allows_listed_oid_only() {
     let st = demo_state();
     let jwt = token(&st, GOOD_SCOPE).await;
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_SPECIFIC_DEMO_APP, Some(&jwt), "{}"),
-    )
-    .await;
+    let r = send(&st, trigger_request(DEMO_FLOW_SPECIFIC_DEMO_APP, Some(&jwt), "{}")).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&jwt), "{}"),
-    )
-    .await;
+    let r = send(&st, trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&jwt), "{}")).await;
     assert_mismatch(&r);
     let rej = &st.stats().flow_rejected[0];
     assert_eq!(rej.flow_id, DEMO_FLOW_SPECIFIC_OTHER);
@@ -816,21 +594,13 @@ async fn specific_users_allows_listed_oid_only() {
     let mut c = demo_claims();
     c["oid"] = json!(DEMO_OTHER_OBJECT_ID.to_uppercase());
     let other = key.sign(&c).unwrap();
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&other), "{}"),
-    )
-    .await;
+    let r = send(&st, trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&other), "{}")).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     // Putting the *client id* in the allow list does not help (§1.5).
     let mut config = EmulatorConfig::demo();
     config.flows[1].allowed_object_ids = vec![DEMO_CLIENT_ID.into()];
     let st2 = state_with(config);
-    let r = send(
-        &st2,
-        trigger_request(DEMO_FLOW_SPECIFIC_DEMO_APP, Some(&jwt), "{}"),
-    )
-    .await;
+    let r = send(&st2, trigger_request(DEMO_FLOW_SPECIFIC_DEMO_APP, Some(&jwt), "{}")).await;
     assert_mismatch(&r);
 }
 
@@ -839,10 +609,7 @@ async fn blank_allow_list_behaves_like_any_user_and_tenant_must_match() {
     let mut config = EmulatorConfig::demo();
     config.flows[2].allowed_object_ids.clear();
     let other_tenant = "22222222-3333-4444-5555-666666666666";
-    config.tenants.push(TenantConfig {
-        id: other_tenant.into(),
-        domains: vec!["fabrikam.onmicrosoft.com".into()],
-    });
+    config.tenants.push(TenantConfig { id: other_tenant.into(), domains: vec!["fabrikam.onmicrosoft.com".into()] });
     config.apps.push(AppConfig {
         tenant: other_tenant.into(),
         client_id: "33333333-0000-0000-0000-000000000000".into(),
@@ -852,19 +619,11 @@ async fn blank_allow_list_behaves_like_any_user_and_tenant_must_match() {
     });
     let st = state_with(config);
     let jwt = token(&st, GOOD_SCOPE).await;
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&jwt), "{}"),
-    )
-    .await;
+    let r = send(&st, trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&jwt), "{}")).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
 
     // The demo client id does not exist in the other tenant.
-    let r = send(
-        &st,
-        token_request("fabrikam.onmicrosoft.com", &demo_form(GOOD_SCOPE)),
-    )
-    .await;
+    let r = send(&st, token_request("fabrikam.onmicrosoft.com", &demo_form(GOOD_SCOPE))).await;
     assert_eq!(r.json()["error_codes"], json!([700016]));
     // A genuine token from the other tenant is refused by a contoso flow.
     let r = send(
@@ -882,11 +641,7 @@ async fn blank_allow_list_behaves_like_any_user_and_tenant_must_match() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     let foreign_tenant = r.json()["access_token"].as_str().unwrap().to_owned();
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_ANY_USER, Some(&foreign_tenant), "{}"),
-    )
-    .await;
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&foreign_tenant), "{}")).await;
     assert_mismatch(&r);
     assert!(st.stats().flow_rejected[0].detail.contains("tid"));
 }
@@ -897,13 +652,7 @@ async fn revoke_rejects_old_tokens_and_new_ones_work() {
     let old = token(&st, GOOD_SCOPE).await;
     let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&old), "1")).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let r = send(
-        &st,
-        Request::post("/_emulator/revoke")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = send(&st, Request::post("/_emulator/revoke").body(Body::empty()).unwrap()).await;
     assert_eq!(r.json(), json!({"revoked_tokens": 1}));
     let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&old), "2")).await;
     assert_mismatch(&r);
@@ -921,26 +670,18 @@ async fn accepted_run_keeps_exact_bytes_headers_and_claims() {
     let jwt = token(&st, GOOD_SCOPE).await;
     let uti = decode_unverified(&jwt).unwrap().1["uti"].clone();
     // > 2 MB (above axum's default limit) with every byte value, non-UTF-8.
-    let big: Vec<u8> = (0..(2 * 1024 * 1024 + 12_345))
-        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let big: Vec<u8> =
+        (0..(2 * 1024 * 1024 + 12_345)).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     assert!(String::from_utf8(big.clone()).is_err());
     let mut req = trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), big.clone());
-    req.headers_mut()
-        .insert("X-Flowgate-Source", "github".parse().unwrap());
+    req.headers_mut().insert("X-Flowgate-Source", "github".parse().unwrap());
     req.headers_mut().append("x-multi", "a".parse().unwrap());
     req.headers_mut().append("x-multi", "b".parse().unwrap());
     let r = send(&st, req).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     assert!(r.body.is_empty());
-    let run_id = r.headers["x-ms-workflow-run-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        run_id.starts_with("08584") && run_id.len() == 34,
-        "{run_id}"
-    );
+    let run_id = r.headers["x-ms-workflow-run-id"].to_str().unwrap().to_owned();
+    assert!(run_id.starts_with("08584") && run_id.len() == 34, "{run_id}");
 
     let text = "{\"msg\":\"héllo\"}";
     let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), text)).await;
@@ -962,22 +703,10 @@ async fn accepted_run_keeps_exact_bytes_headers_and_claims() {
     assert!(run.received_at.abs_diff(now_unix()) <= 5);
 
     // The inspection endpoint serves the same, base64 plus text when UTF-8.
-    let r = send(
-        &st,
-        Request::get("/_emulator/runs").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let r = send(&st, Request::get("/_emulator/runs").body(Body::empty()).unwrap()).await;
     let v = r.json();
-    assert!(
-        !r.body.windows(jwt.len()).any(|w| w == jwt.as_bytes()),
-        "token leaked"
-    );
-    assert_eq!(
-        STANDARD
-            .decode(v["runs"][0]["body_base64"].as_str().unwrap())
-            .unwrap(),
-        big
-    );
+    assert!(!r.body.windows(jwt.len()).any(|w| w == jwt.as_bytes()), "token leaked");
+    assert_eq!(STANDARD.decode(v["runs"][0]["body_base64"].as_str().unwrap()).unwrap(), big);
     assert!(v["runs"][0].get("body_text").is_none());
     assert_eq!(v["runs"][1]["body_text"], text);
     let parsed: Vec<FlowRun> = serde_json::from_value(v["runs"].clone()).unwrap();
@@ -990,17 +719,9 @@ async fn oversized_body_is_413_and_counted() {
     st.set_max_body_bytes(1000);
     let st = Arc::new(st);
     let jwt = token(&st, GOOD_SCOPE).await;
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), vec![b'a'; 1000]),
-    )
-    .await;
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), vec![b'a'; 1000])).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let r = send(
-        &st,
-        trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), vec![b'a'; 1001]),
-    )
-    .await;
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), vec![b'a'; 1001])).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     let s = st.stats();
     assert_eq!((s.flow_requests, s.flow_accepted), (2, 1));
@@ -1016,28 +737,14 @@ async fn stats_count_every_request_and_reset_clears() {
     let mut f = demo_form(GOOD_SCOPE);
     f[1].1 = "other-client";
     send(&st, token_request(DEMO_TENANT_ID, &f)).await; // error
-    send(
-        &st,
-        token_request(DEMO_TENANT_ID, &[("grant_type", "client_credentials")]),
-    )
-    .await; // error, no client id
+    send(&st, token_request(DEMO_TENANT_ID, &[("grant_type", "client_credentials")])).await; // error, no client id
 
     send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "a")).await; // 202
     send(&st, trigger_request(DEMO_FLOW_ANY_USER, None, "b")).await; // 401
     send(&st, trigger_request("nope", Some(&jwt), "c")).await; // 404
-    send(
-        &st,
-        trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&jwt), "d"),
-    )
-    .await; // mismatch
+    send(&st, trigger_request(DEMO_FLOW_SPECIFIC_OTHER, Some(&jwt), "d")).await; // mismatch
 
-    let r = send(
-        &st,
-        Request::get("/_emulator/stats")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = send(&st, Request::get("/_emulator/stats").body(Body::empty()).unwrap()).await;
     let s: Stats = serde_json::from_value(r.json()).unwrap();
     assert_eq!(s, st.stats());
     assert_eq!(s.token_requests, 5);
@@ -1045,21 +752,12 @@ async fn stats_count_every_request_and_reset_clears() {
     assert_eq!(s.token_errors, 3);
     assert_eq!(
         s.token_requests_by_client,
-        [
-            (String::new(), 1),
-            (DEMO_CLIENT_ID.to_owned(), 3),
-            ("other-client".to_owned(), 1)
-        ]
-        .into_iter()
-        .collect()
+        [(String::new(), 1), (DEMO_CLIENT_ID.to_owned(), 3), ("other-client".to_owned(), 1)].into_iter().collect()
     );
     assert_eq!(s.flow_requests, 4);
     assert_eq!(s.flow_accepted, 1);
-    let rej: Vec<(&str, u16, &str)> = s
-        .flow_rejected
-        .iter()
-        .map(|r| (r.flow_id.as_str(), r.status, r.code.as_str()))
-        .collect();
+    let rej: Vec<(&str, u16, &str)> =
+        s.flow_rejected.iter().map(|r| (r.flow_id.as_str(), r.status, r.code.as_str())).collect();
     assert_eq!(
         rej,
         vec![
@@ -1069,13 +767,7 @@ async fn stats_count_every_request_and_reset_clears() {
         ]
     );
 
-    let r = send(
-        &st,
-        Request::post("/_emulator/reset")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = send(&st, Request::post("/_emulator/reset").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(st.stats(), Stats::default());
     assert!(st.runs().is_empty());
@@ -1092,21 +784,9 @@ async fn index_and_error_page_are_plain_text() {
     assert!(text.contains(&trigger_path(DEMO_FLOW_ANY_USER)));
     assert!(text.contains("/_emulator/runs"));
     assert!(!text.contains(DEMO_CLIENT_SECRET));
-    let r = send(
-        &st,
-        Request::get("/error?code=500011")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = send(&st, Request::get("/error?code=500011").body(Body::empty()).unwrap()).await;
     assert!(String::from_utf8_lossy(&r.body).starts_with("AADSTS500011:"));
-    let r = send(
-        &st,
-        Request::get("/nowhere/at/all/x/y")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = send(&st, Request::get("/nowhere/at/all/x/y").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -1118,10 +798,7 @@ fn localhost() -> SocketAddr {
 
 async fn http_token(client: &reqwest::Client, e: &Emulator) -> String {
     let r = client
-        .post(format!(
-            "{}/{DEMO_TENANT_ID}/oauth2/v2.0/token",
-            e.base_url()
-        ))
+        .post(format!("{}/{DEMO_TENANT_ID}/oauth2/v2.0/token", e.base_url()))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(form(&demo_form(GOOD_SCOPE)))
         .send()
@@ -1132,27 +809,13 @@ async fn http_token(client: &reqwest::Client, e: &Emulator) -> String {
     v["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn http_trigger(
-    client: &reqwest::Client,
-    e: &Emulator,
-    token: &str,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    client
-        .post(e.flow_url(DEMO_FLOW_ANY_USER))
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+async fn http_trigger(client: &reqwest::Client, e: &Emulator, token: &str, body: Vec<u8>) -> reqwest::Response {
+    client.post(e.flow_url(DEMO_FLOW_ANY_USER)).bearer_auth(token).body(body).send().await.unwrap()
 }
 
 #[tokio::test]
 async fn real_server_expiry_revoke_large_body_and_shutdown() {
-    let config = EmulatorConfig {
-        token_lifetime_secs: 1,
-        ..EmulatorConfig::demo()
-    };
+    let config = EmulatorConfig { token_lifetime_secs: 1, ..EmulatorConfig::demo() };
     let e = Emulator::start(config, localhost()).await.unwrap();
     assert!(e.base_url().starts_with("http://127.0.0.1:"));
     assert_ne!(e.addr().port(), 0);
@@ -1178,17 +841,12 @@ async fn real_server_expiry_revoke_large_body_and_shutdown() {
     e.shutdown().await;
 
     // Revocation and a large non-UTF-8 body over a real socket.
-    let e = Emulator::start(EmulatorConfig::demo(), localhost())
-        .await
-        .unwrap();
+    let e = Emulator::start(EmulatorConfig::demo(), localhost()).await.unwrap();
     let old = http_token(&client, &e).await;
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8 ^ 0x80).collect();
     let r = http_trigger(&client, &e, &old, big.clone()).await;
     assert_eq!(r.status(), 202);
-    let run_id = r.headers()["x-ms-workflow-run-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let run_id = r.headers()["x-ms-workflow-run-id"].to_str().unwrap().to_owned();
     e.revoke_tokens_issued_before_now();
     let r = http_trigger(&client, &e, &old, b"x".to_vec()).await;
     assert_eq!(r.status(), 401);
@@ -1201,25 +859,10 @@ async fn real_server_expiry_revoke_large_body_and_shutdown() {
     assert_eq!(runs[0].run_id, run_id);
     assert_eq!(runs[0].body, big);
     assert_eq!(runs[1].body, b"y");
-    let v: Value = client
-        .get(format!("{}/_emulator/runs", e.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = client.get(format!("{}/_emulator/runs", e.base_url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["runs"][1]["body_text"], "y");
     let s = e.stats();
-    assert_eq!(
-        (
-            s.token_requests,
-            s.tokens_issued,
-            s.flow_requests,
-            s.flow_accepted
-        ),
-        (2, 2, 3, 2)
-    );
+    assert_eq!((s.token_requests, s.tokens_issued, s.flow_requests, s.flow_accepted), (2, 2, 3, 2));
     e.reset();
     assert!(e.runs().is_empty());
     assert_eq!(e.stats(), Stats::default());
@@ -1231,24 +874,12 @@ async fn real_server_expiry_revoke_large_body_and_shutdown() {
 
 #[tokio::test]
 async fn banner_lists_urls_and_shows_secrets_only_for_the_demo() {
-    let e = Emulator::start(EmulatorConfig::demo(), localhost())
-        .await
-        .unwrap();
+    let e = Emulator::start(EmulatorConfig::demo(), localhost()).await.unwrap();
     let demo = super::banner(&e, true);
-    for flow in [
-        DEMO_FLOW_ANY_USER,
-        DEMO_FLOW_SPECIFIC_DEMO_APP,
-        DEMO_FLOW_SPECIFIC_OTHER,
-    ] {
+    for flow in [DEMO_FLOW_ANY_USER, DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER] {
         assert!(demo.contains(&e.flow_url(flow)), "{demo}");
     }
-    for s in [
-        DEMO_TENANT_ID,
-        DEMO_CLIENT_ID,
-        DEMO_CLIENT_SECRET,
-        "/_emulator/runs",
-        GOOD_SCOPE,
-    ] {
+    for s in [DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "/_emulator/runs", GOOD_SCOPE] {
         assert!(demo.contains(s), "{s} missing from {demo}");
     }
     assert!(!super::banner(&e, false).contains(DEMO_CLIENT_SECRET));

@@ -8,7 +8,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{required, Handshake, Inbound, Provider, VerifyError, Verified};
+use super::{required, Handshake, Inbound, Provider, Verified, VerifyError};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -23,8 +23,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 fn mac(secret: &Secret, body: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes())
-        .expect("HMAC accepts any key length");
+    let mut mac = HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC accepts any key length");
     mac.update(body);
     mac
 }
@@ -36,18 +35,14 @@ pub fn sign(secret: &Secret, body: &[u8]) -> String {
 
 pub(super) fn verify<'a>(secrets: &[Secret], inbound: Inbound<'a>) -> Result<Verified<'a>, VerifyError> {
     let header = required(inbound.headers, SIGNATURE_HEADER)?;
-    let hex_sig = header
-        .strip_prefix(PREFIX)
-        .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER))?;
+    let hex_sig = header.strip_prefix(PREFIX).ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER))?;
     // Exactly 32 bytes of hex; `hex` accepts either case, as GitHub's own
     // examples compare case-sensitively only by accident of formatting.
     let mut sig = [0u8; 32];
     hex::decode_to_slice(hex_sig, &mut sig).map_err(|_| VerifyError::MalformedHeader(SIGNATURE_HEADER))?;
 
     // Every secret is tried (rotation); `verify_slice` compares in constant time.
-    let matched = secrets
-        .iter()
-        .fold(false, |ok, s| mac(s, inbound.body).verify_slice(&sig).is_ok() | ok);
+    let matched = secrets.iter().fold(false, |ok, s| mac(s, inbound.body).verify_slice(&sig).is_ok() | ok);
     if !matched {
         return Err(VerifyError::SignatureMismatch);
     }
@@ -153,16 +148,13 @@ mod tests {
 
     #[test]
     fn malformed_and_missing_headers() {
-        assert_eq!(
-            run(&Headers::new(), BODY, &[SECRET]),
-            Err(VerifyError::MissingHeader(SIGNATURE_HEADER))
-        );
+        assert_eq!(run(&Headers::new(), BODY, &[SECRET]), Err(VerifyError::MissingHeader(SIGNATURE_HEADER)));
         for bad in [
             "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", // no prefix
             "sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
             "sha256=",
-            "sha256=757107ea",                                                        // truncated
-            "sha256=zz7107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", // not hex
+            "sha256=757107ea",                                                           // truncated
+            "sha256=zz7107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",   // not hex
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1700", // too long
         ] {
             assert_eq!(

@@ -59,9 +59,7 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        Self {
-            tolerance_secs: standard_webhooks::TOLERANCE_SECS,
-        }
+        Self { tolerance_secs: standard_webhooks::TOLERANCE_SECS }
     }
 }
 
@@ -196,10 +194,7 @@ pub fn verify<'a>(
 
 /// Reads a header that must be present, as valid text.
 fn required<'h>(headers: &'h Headers, name: &'static str) -> Result<&'h str, VerifyError> {
-    headers
-        .get(name)
-        .map(str::trim)
-        .ok_or(VerifyError::MissingHeader(name))
+    headers.get(name).map(str::trim).ok_or(VerifyError::MissingHeader(name))
 }
 
 /// Checks a signed timestamp against `now` with a symmetric tolerance, in
@@ -260,8 +255,7 @@ mod tests {
         let err = verify(Provider::GitHub, &VerifyOptions::default(), &[], inbound).unwrap_err();
         assert_eq!(err, VerifyError::NoSecret);
         assert!(err.is_config_error());
-        let err = verify(Provider::GitHub, &VerifyOptions::default(), &[Secret::new(" ")], inbound)
-            .unwrap_err();
+        let err = verify(Provider::GitHub, &VerifyOptions::default(), &[Secret::new(" ")], inbound).unwrap_err();
         assert_eq!(err, VerifyError::NoSecret);
     }
 }

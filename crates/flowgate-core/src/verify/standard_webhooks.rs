@@ -14,7 +14,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{check_window, parse_unix_secs, Inbound, Provider, VerifyError, VerifyOptions, Verified};
+use super::{check_window, parse_unix_secs, Inbound, Provider, Verified, VerifyError, VerifyOptions};
 use crate::{headers::Headers, secret::Secret};
 
 /// Default timestamp tolerance of the reference libraries, in seconds.
@@ -73,11 +73,7 @@ pub fn sign(secret: &Secret, id: &str, timestamp: u64, body: &[u8]) -> Result<St
 
 /// Reads the unbranded header, falling back to the Svix-branded one.
 fn get<'h>(headers: &'h Headers, names: (&'static str, &'static str)) -> Result<&'h str, VerifyError> {
-    headers
-        .get(names.0)
-        .or_else(|| headers.get(names.1))
-        .map(str::trim)
-        .ok_or(VerifyError::MissingHeader(names.0))
+    headers.get(names.0).or_else(|| headers.get(names.1)).map(str::trim).ok_or(VerifyError::MissingHeader(names.0))
 }
 
 pub(super) fn verify<'a>(
@@ -121,10 +117,7 @@ pub(super) fn verify<'a>(
     // nothing about the window from unsigned requests; both must pass.
     let matched = keys.iter().fold(false, |ok, key| {
         let expected = mac(key, id, ts_text, inbound.body);
-        candidates
-            .iter()
-            .fold(false, |hit, c| expected.clone().verify_slice(c).is_ok() | hit)
-            | ok
+        candidates.iter().fold(false, |hit, c| expected.clone().verify_slice(c).is_ok() | hit) | ok
     });
     if !matched {
         return Err(VerifyError::SignatureMismatch);
@@ -218,10 +211,7 @@ mod tests {
     #[test]
     fn several_signatures_none_good_fails() {
         let list = format!("{SIG_LAST_CHAR_CHANGED} v2,{}", &SIG[3..]);
-        assert_eq!(
-            run(&headers("webhook", ID, &TS.to_string(), &list)),
-            Err(VerifyError::SignatureMismatch)
-        );
+        assert_eq!(run(&headers("webhook", ID, &TS.to_string(), &list)), Err(VerifyError::SignatureMismatch));
     }
 
     #[test]
@@ -234,18 +224,9 @@ mod tests {
 
     #[test]
     fn tampered_body_id_and_timestamp_fail() {
-        assert_eq!(
-            run_at(&good(), br#"{"test": 2432232315}"#, &[SECRET], TS),
-            Err(VerifyError::SignatureMismatch)
-        );
-        assert_eq!(
-            run(&headers("webhook", "msg_other", &TS.to_string(), SIG)),
-            Err(VerifyError::SignatureMismatch)
-        );
-        assert_eq!(
-            run(&headers("webhook", ID, &(TS + 1).to_string(), SIG)),
-            Err(VerifyError::SignatureMismatch)
-        );
+        assert_eq!(run_at(&good(), br#"{"test": 2432232315}"#, &[SECRET], TS), Err(VerifyError::SignatureMismatch));
+        assert_eq!(run(&headers("webhook", "msg_other", &TS.to_string(), SIG)), Err(VerifyError::SignatureMismatch));
+        assert_eq!(run(&headers("webhook", ID, &(TS + 1).to_string(), SIG)), Err(VerifyError::SignatureMismatch));
     }
 
     #[test]
