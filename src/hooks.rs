@@ -14,7 +14,7 @@ use flowgate_core::{
     verify::{verify, Handshake, Inbound, VerifyError},
     Headers, Secret,
 };
-use worker::{Context, Delay, Env, Method, Request};
+use worker::{Delay, Env, Method, Request};
 
 use crate::{
     bindings,
@@ -46,7 +46,7 @@ struct RouteSecrets {
     client_secret: Secret,
 }
 
-pub(crate) async fn handle(mut req: Request, env: &Env, _ctx: &Context, route_name: &str) -> Reply {
+pub(crate) async fn handle(mut req: Request, env: &Env, route_name: &str) -> Reply {
     let started = now_millis();
     let mut rec = Record { level: "info", route: route_name, ..Record::default() };
     let reply = run(&mut req, env, route_name, &mut rec).await;

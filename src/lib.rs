@@ -24,14 +24,14 @@ use worker::{event, Context, Env, Method, Request, Response, Result};
 use crate::reply::Reply;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let reply = match path.as_str() {
         "/healthz" | "/healthz/" => healthz(&req, &env),
         _ => match path.strip_prefix("/hooks/") {
             Some(route) if !route.is_empty() && !route.contains('/') => {
                 let route = route.to_owned();
-                hooks::handle(req, &env, &ctx, &route).await
+                hooks::handle(req, &env, &route).await
             }
             _ => Reply::NotFound,
         },
