@@ -19,24 +19,13 @@ use std::{
 use anyhow::{bail, Context as _};
 pub use flowgate_cli::emulator::{Emulator, EmulatorConfig, FlowRun, Stats};
 
-/// Demo tenant, app and flows of `EmulatorConfig::demo()`.
+/// Demo tenant, app and flows of `EmulatorConfig::demo()`, under short names.
 pub mod demo {
-    /// Tenant GUID.
-    pub const TENANT_ID: &str = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50";
-    /// Tenant domain.
-    pub const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
-    /// Client id.
-    pub const CLIENT_ID: &str = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81";
-    /// Client secret.
-    pub const CLIENT_SECRET: &str = "flowgate-demo-client-secret";
-    /// The app's service principal object id.
-    pub const SP_OBJECT_ID: &str = "0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e";
-    /// "Any user in my tenant" flow.
-    pub const FLOW_ANY: &str = "6d1e0f8b3a2c4b5d9e7f1a2b3c4d5e6f";
-    /// "Specific users" flow that allows the demo app.
-    pub const FLOW_SPECIFIC_ALLOWED: &str = "a3b4c5d6e7f80912a3b4c5d6e7f80912";
-    /// "Specific users" flow that allows someone else.
-    pub const FLOW_SPECIFIC_OTHER: &str = "ffee0000111122223333444455556666";
+    pub use flowgate_cli::emulator::{
+        DEMO_CLIENT_ID as CLIENT_ID, DEMO_CLIENT_SECRET as CLIENT_SECRET, DEMO_FLOW_ANY_USER as FLOW_ANY,
+        DEMO_FLOW_SPECIFIC_DEMO_APP as FLOW_SPECIFIC_ALLOWED, DEMO_FLOW_SPECIFIC_OTHER as FLOW_SPECIFIC_OTHER,
+        DEMO_SP_OBJECT_ID as SP_OBJECT_ID, DEMO_TENANT_DOMAIN as TENANT_DOMAIN, DEMO_TENANT_ID as TENANT_ID,
+    };
 }
 
 /// The repository root.
