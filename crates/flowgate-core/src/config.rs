@@ -39,15 +39,18 @@ pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Default scope: the Power Automate flow service, **with the double slash**
 /// so the token's `aud` keeps its trailing slash (entra-power-automate.md §1.3).
 pub const DEFAULT_SCOPE: &str = "https://service.flow.microsoft.com//.default";
-/// Default cap on an inbound body (Hookdeck's ingest cap; flows take up to 100 MB).
+/// Default cap on an inbound body (Hookdeck's ingest cap).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
-/// The flow trigger's message size limit (entra-power-automate.md §4).
-pub const FLOW_MAX_BODY_BYTES: u64 = 100 * 1024 * 1024;
+/// Largest `max_body_bytes` accepted. The flow takes 100 MB
+/// (entra-power-automate.md §4), but the Worker holds the body in memory,
+/// twice while forwarding, in an isolate of 128 MB shared by every request.
+pub const MAX_BODY_BYTES_LIMIT: u64 = 32 * 1024 * 1024;
 /// Default time allowed for the flow to answer. A flow without a Response
-/// action answers 202 at once; senders give up after 3–10 s.
-pub const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 25;
-/// Default time allowed for Entra's token endpoint.
-pub const DEFAULT_TOKEN_TIMEOUT_SECS: u64 = 10;
+/// action answers 202 at once; senders give up after 3–10 s (GitHub 10 s).
+pub const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 8;
+/// Default time allowed for Entra's token endpoint (it usually answers in
+/// well under a second).
+pub const DEFAULT_TOKEN_TIMEOUT_SECS: u64 = 5;
 
 /// Flow service audiences, per cloud (entra-power-automate.md §1.2). A scope
 /// naming one of these *without* its trailing slash yields a token the flow
@@ -187,16 +190,19 @@ impl Config {
     /// # Errors
     /// Every problem found, each with its fix. The messages are for operators.
     pub fn from_json(value: &Value) -> Result<Config, Vec<Problem>> {
-        let raw: RawConfig = match serde_json::from_value(value.clone()) {
-            Ok(raw) => raw,
-            Err(e) => {
-                return Err(vec![Problem {
-                    path: CONFIG_VAR.to_owned(),
-                    message: format!("not a valid configuration object: {e}"),
-                    fix: "see README.md, section Configuration, for the shape of [vars.FLOWGATE]".to_owned(),
-                }])
-            }
-        };
+        let wrong_types = type_problems(value);
+        if !wrong_types.is_empty() {
+            return Err(wrong_types);
+        }
+        // The shapes were checked above; serde's own message is never shown,
+        // because it quotes values, and a value may be a pasted secret.
+        let raw: RawConfig = serde_json::from_value(value.clone()).map_err(|_| {
+            vec![Problem {
+                path: CONFIG_VAR.to_owned(),
+                message: "not a valid configuration object".to_owned(),
+                fix: "see README.md, section Configuration, for the shape of [vars.FLOWGATE]".to_owned(),
+            }]
+        })?;
         let mut p = Problems(Vec::new());
         p.unknown_keys("", &raw.unknown, &["entra", "routes"]);
 
@@ -229,12 +235,86 @@ impl Config {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Count,
+    TextList,
+}
+
+const ENTRA_FIELDS: [(&str, Kind); 6] = [
+    ("tenant", Kind::Text),
+    ("client_id", Kind::Text),
+    ("client_secret_binding", Kind::Text),
+    ("authority", Kind::Text),
+    ("scope", Kind::Text),
+    ("timeout_secs", Kind::Count),
+];
+
+const ROUTE_FIELDS: [(&str, Kind); 6] = [
+    ("provider", Kind::Text),
+    ("secret_bindings", Kind::TextList),
+    ("flow_url_binding", Kind::Text),
+    ("max_body_bytes", Kind::Count),
+    ("tolerance_secs", Kind::Count),
+    ("flow_timeout_secs", Kind::Count),
+];
+
+/// Every value whose JSON type is wrong, by path, without the value.
+fn type_problems(value: &Value) -> Vec<Problem> {
+    let mut p = Problems(Vec::new());
+    let Some(top) = value.as_object() else {
+        p.add(
+            CONFIG_VAR,
+            "must be a table",
+            "write it as [vars.FLOWGATE.entra] and [vars.FLOWGATE.routes.<name>] tables",
+        );
+        return p.0;
+    };
+    let check_fields = |p: &mut Problems,
+                        prefix: &str,
+                        table: &serde_json::Map<String, Value>,
+                        fields: &[(&str, Kind)]| {
+        for (name, kind) in fields {
+            let Some(v) = table.get(*name) else { continue };
+            let (ok, expected) = match kind {
+                Kind::Text => (v.is_string(), "a string"),
+                Kind::Count => (v.is_u64(), "a whole number"),
+                Kind::TextList => {
+                    (v.as_array().is_some_and(|a| a.iter().all(Value::is_string)), "a list of strings, e.g. [\"NAME\"]")
+                }
+            };
+            if !ok {
+                p.add(format!("{prefix}{name}"), format!("must be {expected}"), "see README.md, section Configuration");
+            }
+        }
+    };
+    match top.get("entra") {
+        Some(Value::Object(e)) => check_fields(&mut p, "entra.", e, &ENTRA_FIELDS),
+        Some(_) => p.add("entra", "must be a table", "write it as [vars.FLOWGATE.entra]"),
+        None => {}
+    }
+    match top.get("routes") {
+        Some(Value::Object(routes)) => {
+            for (name, r) in routes {
+                match r.as_object() {
+                    Some(r) => check_fields(&mut p, &format!("routes.{name}."), r, &ROUTE_FIELDS),
+                    None => p.add(
+                        format!("routes.{name}"),
+                        "must be a table",
+                        format!("write it as [vars.FLOWGATE.routes.{name}]"),
+                    ),
+                }
+            }
+        }
+        Some(_) => p.add("routes", "must be a table of routes", "write each route as [vars.FLOWGATE.routes.<name>]"),
+        None => {}
+    }
+    p.0
+}
+
 fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
-    p.unknown_keys(
-        "entra.",
-        &e.unknown,
-        &["tenant", "client_id", "client_secret_binding", "authority", "scope", "timeout_secs"],
-    );
+    p.unknown_keys("entra.", &e.unknown, &ENTRA_FIELDS.map(|(name, _)| name));
     let authority = e.authority.unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned()).trim_end_matches('/').to_owned();
     if let Err(why) = check_base_url(&authority) {
         p.add(
@@ -283,8 +363,8 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
     check_binding(p, "entra.client_secret_binding", &binding, "ENTRA_CLIENT_SECRET");
 
     let timeout_secs = e.timeout_secs.unwrap_or(DEFAULT_TOKEN_TIMEOUT_SECS);
-    if !(1..=60).contains(&timeout_secs) {
-        p.add("entra.timeout_secs", "out of range", "use 1 to 60 seconds");
+    if !(1..=30).contains(&timeout_secs) {
+        p.add("entra.timeout_secs", "out of range", "use 1 to 30 seconds");
     }
 
     Some(EntraConfig { authority, tenant, client_id, scope, client_secret_binding: binding, timeout_secs })
@@ -292,11 +372,7 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
 
 fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
     let at = |field: &str| format!("routes.{name}.{field}");
-    p.unknown_keys(
-        &format!("routes.{name}."),
-        &r.unknown,
-        &["provider", "secret_bindings", "flow_url_binding", "max_body_bytes", "tolerance_secs", "flow_timeout_secs"],
-    );
+    p.unknown_keys(&format!("routes.{name}."), &r.unknown, &ROUTE_FIELDS.map(|(name, _)| name));
     if !is_route_name(name) {
         p.add(
             format!("routes.{name}"),
@@ -333,8 +409,12 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
     check_binding(p, &at("flow_url_binding"), &flow_url_binding, "FLOW_URL");
 
     let max_body_bytes = r.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-    if max_body_bytes == 0 || max_body_bytes > FLOW_MAX_BODY_BYTES {
-        p.add(at("max_body_bytes"), "out of range", "use 1 to 104857600 (the flow trigger's 100 MB limit)");
+    if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES_LIMIT {
+        p.add(
+            at("max_body_bytes"),
+            "out of range",
+            "use 1 to 33554432 (32 MiB: the Worker holds the body in memory, in a 128 MB isolate)",
+        );
     }
     let tolerance_secs = r.tolerance_secs.unwrap_or(crate::verify::standard_webhooks::TOLERANCE_SECS);
     if !(1..=3600).contains(&tolerance_secs) {
@@ -384,20 +464,31 @@ pub fn check_scope(scope: &str) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// A base URL: `https://host[:port]`, or plain http to a loopback host (the emulator).
-fn check_base_url(url: &str) -> Result<(), &'static str> {
-    let rest = if let Some(rest) = url.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split([':', '/']).next().unwrap_or("");
-        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            return Err("plain http is only allowed to a loopback host (the emulator)");
-        }
-        rest
-    } else {
-        return Err("must start with https://");
+/// True for `https`, or plain `http` to a loopback host (the emulator).
+/// Userinfo (`http://localhost@evil.example`) is refused: it hides the real host.
+fn scheme_and_host_ok(u: &url::Url) -> Result<(), &'static str> {
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("must not contain a user name or password");
+    }
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err("has no host"),
     };
-    if rest.is_empty() || rest.contains('/') || rest.contains('?') {
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("plain http is only allowed to a loopback host (the emulator)"),
+        _ => Err("must start with https://"),
+    }
+}
+
+/// A base URL: `https://host[:port]`, or plain http to a loopback host (the emulator).
+fn check_base_url(text: &str) -> Result<(), &'static str> {
+    let u = url::Url::parse(text).map_err(|_| "is not a URL")?;
+    scheme_and_host_ok(&u)?;
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
         return Err("must be a scheme and host only, with no path or query");
     }
     Ok(())
@@ -408,24 +499,14 @@ fn check_base_url(url: &str) -> Result<(), &'static str> {
 /// # Errors
 /// What is wrong and what to do, for operators (never echoes the URL: a SAS
 /// URL is itself a credential).
-pub fn check_flow_url(url: &str) -> Result<(), String> {
-    let url = url.trim();
-    let (scheme_ok, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split([':', '/']).next().unwrap_or("");
-        (matches!(host, "127.0.0.1" | "localhost" | "[::1]"), rest)
-    } else {
-        (false, url)
-    };
-    if !scheme_ok {
-        return Err("is not an https:// URL; paste the trigger's 'HTTP URL' from the flow designer".to_owned());
-    }
-    if !rest.contains('/') {
+pub fn check_flow_url(text: &str) -> Result<(), String> {
+    let u = url::Url::parse(text.trim())
+        .map_err(|_| "is not a URL; paste the trigger's 'HTTP URL' from the flow designer".to_owned())?;
+    scheme_and_host_ok(&u).map_err(|why| format!("{why}; paste the trigger's 'HTTP URL' from the flow designer"))?;
+    if u.path() == "/" {
         return Err("has no path; paste the full trigger URL from the flow designer".to_owned());
     }
-    let query = rest.split_once('?').map_or("", |(_, q)| q);
-    if query.split('&').any(|kv| kv.starts_with("sig=")) {
+    if u.query_pairs().any(|(k, _)| k == "sig") {
         return Err("carries a SAS signature (sig=): it is an 'Anyone' trigger URL, and a Bearer token on it is rejected (DirectApiRequestHasMoreThanOneAuthorization). Set 'Who can trigger the flow' to 'Any user in my tenant' or 'Specific users in my tenant', save, and copy the new URL".to_owned());
     }
     Ok(())
@@ -572,6 +653,8 @@ mod tests {
         assert_eq!(paths(&p), ["entra.authority"]);
         let p = with(|v| v["entra"]["authority"] = json!("https://login.microsoftonline.com/tenant"));
         assert_eq!(paths(&p), ["entra.authority"]);
+        let p = with(|v| v["entra"]["authority"] = json!("http://localhost:80@evil.example"));
+        assert_eq!(paths(&p), ["entra.authority"]);
     }
 
     #[test]
@@ -591,7 +674,7 @@ mod tests {
             v["routes"]["github"]["provider"] = json!("none");
             v["routes"]["github"]["secret_bindings"] = json!([]);
             v["routes"]["clerk"]["tolerance_secs"] = json!(0);
-            v["routes"]["clerk"]["max_body_bytes"] = json!(200_000_000u64);
+            v["routes"]["clerk"]["max_body_bytes"] = json!(40_000_000u64);
         });
         assert_eq!(
             paths(&p),
@@ -623,9 +706,25 @@ mod tests {
     }
 
     #[test]
-    fn rejects_wrong_types_with_a_message() {
+    fn rejects_wrong_types_by_path_without_echoing_values() {
         let p = Config::from_json(&json!({"routes": "x"})).unwrap_err();
+        assert_eq!(paths(&p), ["routes"]);
+        let p = Config::from_json(&json!("x")).unwrap_err();
         assert_eq!(paths(&p), ["FLOWGATE"]);
+        let p = with(|v| {
+            v["routes"]["github"]["secret_bindings"] = json!("SuperSecretWebhookValue123");
+            v["routes"]["github"]["max_body_bytes"] = json!(-1);
+            v["entra"]["tenant"] = json!(42);
+            v["routes"]["clerk"] = json!(["x"]);
+        });
+        assert_eq!(
+            paths(&p),
+            ["entra.tenant", "routes.clerk", "routes.github.secret_bindings", "routes.github.max_body_bytes"]
+        );
+        for problem in &p {
+            assert!(!problem.to_string().contains("SuperSecret"), "{problem}");
+        }
+        assert!(p[2].message.contains("list of strings"));
     }
 
     #[test]
@@ -638,6 +737,12 @@ mod tests {
         assert!(!err.contains("sig=abc"));
         assert!(check_flow_url("http://example.com/x").is_err());
         assert!(check_flow_url("FLOW_URL").is_err());
+        assert!(check_flow_url("https://host.example").is_err(), "no path");
+        // Userinfo hides the real host: refused, and loopback is judged on the real host.
+        assert!(check_flow_url("http://localhost:80@evil.example/x?api-version=1").is_err());
+        assert!(check_flow_url("https://user:pw@x.example/x?api-version=1").is_err());
+        assert!(check_flow_url("http://[::1]:8790/x").is_ok());
+        assert!(check_flow_url("http://127.0.0.2:8790/x").is_ok());
     }
 
     #[test]

@@ -213,7 +213,11 @@ pub fn parse_token_response(
         };
         return match (r.token_type.as_deref(), r.access_token, expires_in) {
             (Some(t), Some(tok), Some(exp)) if t.eq_ignore_ascii_case("bearer") && !tok.is_empty() && exp > 0 => {
-                Ok(CachedToken { access_token: Secret::new(tok), obtained_at: now, expires_at: now + exp })
+                Ok(CachedToken {
+                    access_token: Secret::new(tok),
+                    obtained_at: now,
+                    expires_at: now.saturating_add(exp),
+                })
             }
             _ => Err(TokenError::Unexpected { status }),
         };
@@ -280,8 +284,21 @@ pub trait Sleep {
 
 /// How often a waiting caller looks for the token another caller is fetching.
 const FOLLOWER_POLL_MS: u64 = 10;
-/// How long a caller waits on another's fetch before fetching itself.
-const FOLLOWER_MAX_WAIT_MS: u64 = 15_000;
+/// Removes a leader's `inflight` entry when its lookup ends or is dropped.
+struct InflightGuard<'k> {
+    inner: Rc<RefCell<Inner>>,
+    key: &'k str,
+    id: u64,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        let mut i = self.inner.borrow_mut();
+        if i.inflight.get(self.key) == Some(&self.id) {
+            i.inflight.remove(self.key);
+        }
+    }
+}
 
 #[derive(Default)]
 struct Inner {
@@ -290,6 +307,8 @@ struct Inner {
     inflight: HashMap<String, u64>,
     /// Key → (id, error) of the last failed fetch, for the callers that waited on it.
     failed: HashMap<String, (u64, TokenError)>,
+    /// Key → (id, origin) of the last successful fetch.
+    finished: HashMap<String, (u64, TokenOrigin)>,
     next_id: u64,
 }
 
@@ -315,10 +334,16 @@ impl TokenCache {
 
     /// A usable token for `key`. `avoid` names a token the flow just refused
     /// (401): it is dropped from memory and never returned again, even if
-    /// KV still serves it (KV reads can be up to 60 s stale).
+    /// KV still serves it (KV reads can be up to 60 s stale). `max_wait_ms`
+    /// bounds how long this caller waits on another caller's fetch before
+    /// fetching itself; make it longer than the token endpoint's timeout.
+    ///
+    /// A caller that waited on another's fetch reports that fetch's origin,
+    /// so "fresh from Entra" means the same for every caller.
     ///
     /// # Errors
     /// The [`TokenError`] from Entra when no usable cached token exists.
+    #[allow(clippy::too_many_arguments)] // each is a distinct dependency; a struct would only rename them
     pub async fn get<S: TokenStore, F: TokenSource, W: Sleep>(
         &self,
         key: &str,
@@ -327,25 +352,32 @@ impl TokenCache {
         store: &S,
         source: &F,
         sleeper: &W,
+        max_wait_ms: u64,
     ) -> Result<(CachedToken, TokenOrigin), TokenError> {
         if let Some(t) = self.usable_in_memory(key, now, avoid) {
             return Ok((t, TokenOrigin::Memory));
         }
-        // Another caller is fetching: wait for its result.
-        let leader = self.inner.borrow().inflight.get(key).copied();
-        if let Some(leader) = leader {
-            let mut waited = 0;
-            while waited < FOLLOWER_MAX_WAIT_MS && self.inner.borrow().inflight.get(key) == Some(&leader) {
+        // Another caller is fetching: wait for its result. If it takes too
+        // long (or its request was cancelled without finishing), take over;
+        // the first to take over becomes the leader the others wait on.
+        let mut waited = 0;
+        loop {
+            let Some(leader) = self.inner.borrow().inflight.get(key).copied() else { break };
+            while waited < max_wait_ms && self.inner.borrow().inflight.get(key) == Some(&leader) {
                 sleeper.sleep(FOLLOWER_POLL_MS).await;
                 waited += FOLLOWER_POLL_MS;
             }
             if let Some(t) = self.usable_in_memory(key, now, avoid) {
-                return Ok((t, TokenOrigin::Memory));
+                let origin = self.inner.borrow().finished.get(key).map_or(TokenOrigin::Memory, |(_, o)| *o);
+                return Ok((t, origin));
             }
             if let Some((id, e)) = self.inner.borrow().failed.get(key) {
                 if *id == leader {
                     return Err(e.clone());
                 }
+            }
+            if waited >= max_wait_ms {
+                break;
             }
         }
 
@@ -356,19 +388,20 @@ impl TokenCache {
             i.inflight.insert(key.to_owned(), id);
             id
         };
+        // Clears `inflight` however this future ends, including when the
+        // request driving it is cancelled mid-fetch.
+        let _guard = InflightGuard { inner: Rc::clone(&self.inner), key, id };
         let result = lookup(key, now, avoid, store, source).await;
         let mut i = self.inner.borrow_mut();
         match &result {
-            Ok((t, _)) => {
+            Ok((t, origin)) => {
                 i.memory.insert(key.to_owned(), t.clone());
+                i.finished.insert(key.to_owned(), (id, *origin));
                 i.failed.remove(key);
             }
             Err(e) => {
                 i.failed.insert(key.to_owned(), (id, e.clone()));
             }
-        }
-        if i.inflight.get(key) == Some(&id) {
-            i.inflight.remove(key);
         }
         result
     }
@@ -555,6 +588,16 @@ mod tests {
         }
     }
 
+    /// Counts how often a caller waited.
+    #[derive(Default)]
+    struct Counting(Cell<u32>);
+    impl Sleep for Counting {
+        async fn sleep(&self, _ms: u64) {
+            self.0.set(self.0.get() + 1);
+            yield_now().await;
+        }
+    }
+
     #[derive(Default)]
     struct MemStore {
         map: RefCell<HashMap<String, (String, u64)>>,
@@ -621,13 +664,13 @@ mod tests {
         let cache = TokenCache::new();
         let store = Rc::new(MemStore::default());
         let source = Source::new(3600);
-        let results = block_on(join_all((0..50).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield))));
+        let results = block_on(join_all((0..50).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield, 1000))));
         assert_eq!(source.calls.get(), 1);
         assert!(results.iter().all(|r| r.as_ref().unwrap().0.access_token.expose() == "token-1"));
         assert_eq!(store.map.borrow()["k"].1, 3300);
         // Then memory answers without touching KV.
         let gets = store.gets.get();
-        let (_, origin) = block_on(cache.get("k", 10, None, &*store, &*source, &Yield)).unwrap();
+        let (_, origin) = block_on(cache.get("k", 10, None, &*store, &*source, &Yield, 1000)).unwrap();
         assert_eq!(origin, TokenOrigin::Memory);
         assert_eq!(store.gets.get(), gets);
     }
@@ -636,8 +679,8 @@ mod tests {
     fn a_new_isolate_reads_kv_before_entra() {
         let store = Rc::new(MemStore::default());
         let source = Source::new(3600);
-        block_on(TokenCache::new().get("k", 0, None, &*store, &*source, &Yield)).unwrap();
-        let (t, origin) = block_on(TokenCache::new().get("k", 100, None, &*store, &*source, &Yield)).unwrap();
+        block_on(TokenCache::new().get("k", 0, None, &*store, &*source, &Yield, 1000)).unwrap();
+        let (t, origin) = block_on(TokenCache::new().get("k", 100, None, &*store, &*source, &Yield, 1000)).unwrap();
         assert_eq!(origin, TokenOrigin::Kv);
         assert_eq!(t.access_token.expose(), "token-1");
         assert_eq!(source.calls.get(), 1);
@@ -648,9 +691,9 @@ mod tests {
         let cache = TokenCache::new();
         let store = Rc::new(MemStore::default());
         let source = Source::new(8);
-        block_on(cache.get("k", 0, None, &*store, &*source, &Yield)).unwrap();
+        block_on(cache.get("k", 0, None, &*store, &*source, &Yield, 1000)).unwrap();
         source.now.set(7);
-        let (t, origin) = block_on(cache.get("k", 7, None, &*store, &*source, &Yield)).unwrap();
+        let (t, origin) = block_on(cache.get("k", 7, None, &*store, &*source, &Yield, 1000)).unwrap();
         assert_eq!(origin, TokenOrigin::Entra);
         assert_eq!(t.access_token.expose(), "token-2");
     }
@@ -660,15 +703,46 @@ mod tests {
         let cache = TokenCache::new();
         let store = Rc::new(MemStore::default());
         let source = Source::new(3600);
-        let (first, _) = block_on(cache.get("k", 0, None, &*store, &*source, &Yield)).unwrap();
+        let (first, _) = block_on(cache.get("k", 0, None, &*store, &*source, &Yield, 1000)).unwrap();
         *store.stale.borrow_mut() = Some(first.to_kv_value());
         block_on(cache.invalidate("k", &first, &*store));
         assert_eq!(store.deletes.get(), 1);
         let (second, origin) =
-            block_on(cache.get("k", 1, Some(&first.access_token), &*store, &*source, &Yield)).unwrap();
+            block_on(cache.get("k", 1, Some(&first.access_token), &*store, &*source, &Yield, 1000)).unwrap();
         assert_eq!(origin, TokenOrigin::Entra);
         assert_ne!(second.access_token, first.access_token);
         assert_eq!(source.calls.get(), 2);
+    }
+
+    #[test]
+    fn a_cancelled_fetch_does_not_leave_waiters_stuck() {
+        let cache = TokenCache::new();
+        let store = Rc::new(MemStore::default());
+        let source = Source::new(3600);
+        source.gate.set(false);
+        // Start a fetch and drop it mid-way, as workerd does with a cancelled request.
+        {
+            let mut fut = Box::pin(cache.get("k", 0, None, &*store, &*source, &Yield, 1000));
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+        }
+        source.gate.set(true);
+        let counting = Counting::default();
+        let (_, origin) = block_on(cache.get("k", 0, None, &*store, &*source, &counting, 1000)).unwrap();
+        assert_eq!(origin, TokenOrigin::Entra);
+        assert_eq!(counting.0.get(), 0, "the next caller fetched at once instead of waiting on a dead fetch");
+    }
+
+    #[test]
+    fn waiters_report_the_origin_of_the_fetch_they_waited_on() {
+        let cache = TokenCache::new();
+        let store = Rc::new(MemStore::default());
+        let source = Source::new(3600);
+        let results = block_on(join_all((0..3).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield, 1000))));
+        assert!(results.iter().all(|r| r.as_ref().unwrap().1 == TokenOrigin::Entra));
+        let (_, later) = block_on(cache.get("k", 1, None, &*store, &*source, &Yield, 1000)).unwrap();
+        assert_eq!(later, TokenOrigin::Memory);
     }
 
     #[test]
@@ -679,7 +753,7 @@ mod tests {
         source.fail.set(true);
         source.gate.set(false);
         let (results, ()) = block_on(async {
-            futures::join!(join_all((0..5).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield))), async {
+            futures::join!(join_all((0..5).map(|_| cache.get("k", 0, None, &*store, &*source, &Yield, 1000))), async {
                 // Every caller is waiting on the one request before it fails.
                 for _ in 0..3 {
                     yield_now().await;
@@ -690,7 +764,7 @@ mod tests {
         assert!(results.iter().all(Result::is_err));
         assert_eq!(source.calls.get(), 1);
         source.fail.set(false);
-        assert!(block_on(cache.get("k", 1, None, &*store, &*source, &Yield)).is_ok());
+        assert!(block_on(cache.get("k", 1, None, &*store, &*source, &Yield, 1000)).is_ok());
         assert_eq!(source.calls.get(), 2);
         assert!(store.map.borrow().contains_key("k"));
     }

@@ -71,9 +71,22 @@ pub fn sign(secret: &Secret, id: &str, timestamp: u64, body: &[u8]) -> Result<St
     Ok(format!("{SIGNATURE_VERSION},{}", STANDARD.encode(tag)))
 }
 
-/// Reads the unbranded header, falling back to the Svix-branded one.
-fn get<'h>(headers: &'h Headers, names: (&'static str, &'static str)) -> Result<&'h str, VerifyError> {
-    headers.get(names.0).or_else(|| headers.get(names.1)).map(str::trim).ok_or(VerifyError::MissingHeader(names.0))
+/// Which header family the request uses: the one whose signature header is
+/// present (unbranded first), so the three values are never mixed.
+fn family(headers: &Headers) -> Result<bool, VerifyError> {
+    if headers.get(SIGNATURE_HEADERS.0).is_some() {
+        Ok(false)
+    } else if headers.get(SIGNATURE_HEADERS.1).is_some() {
+        Ok(true)
+    } else {
+        Err(VerifyError::MissingHeader(SIGNATURE_HEADERS.0))
+    }
+}
+
+/// Reads one header of the chosen family (`svix` = the Svix-branded names).
+fn get<'h>(headers: &'h Headers, names: (&'static str, &'static str), svix: bool) -> Result<&'h str, VerifyError> {
+    let name = if svix { names.1 } else { names.0 };
+    headers.get(name).map(str::trim).ok_or(VerifyError::MissingHeader(name))
 }
 
 pub(super) fn verify<'a>(
@@ -94,9 +107,10 @@ pub(super) fn verify<'a>(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let id = get(inbound.headers, ID_HEADERS)?;
-    let ts_text = get(inbound.headers, TIMESTAMP_HEADERS)?;
-    let sig_header = get(inbound.headers, SIGNATURE_HEADERS)?;
+    let svix = family(inbound.headers)?;
+    let id = get(inbound.headers, ID_HEADERS, svix)?;
+    let ts_text = get(inbound.headers, TIMESTAMP_HEADERS, svix)?;
+    let sig_header = get(inbound.headers, SIGNATURE_HEADERS, svix)?;
     if id.is_empty() {
         return Err(VerifyError::MalformedHeader(ID_HEADERS.0));
     }
@@ -264,6 +278,17 @@ mod tests {
             let h: Headers = good().iter().filter(|(n, _)| *n != drop).collect();
             assert_eq!(run(&h), Err(VerifyError::MissingHeader(name)));
         }
+    }
+
+    #[test]
+    fn header_families_are_not_mixed() {
+        // A webhook-signature with svix-id/-timestamp: the webhook-* family is
+        // chosen, and its id is missing.
+        let h =
+            Headers::new().with("svix-id", ID).with("svix-timestamp", TS.to_string()).with("webhook-signature", SIG);
+        assert_eq!(run(&h), Err(VerifyError::MissingHeader("webhook-id")));
+        let h = Headers::new().with("svix-id", ID).with("svix-signature", SIG);
+        assert_eq!(run(&h), Err(VerifyError::MissingHeader("svix-timestamp")));
     }
 
     #[test]
