@@ -20,6 +20,7 @@ thread_local! {
     // Vars cannot change while an isolate lives, so the configuration is
     // parsed and validated once; its problems are logged once.
     static CONFIG: RefCell<Option<Loaded>> = const { RefCell::new(None) };
+    static WARNED_NO_KV: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The validated configuration, or every problem with it.
@@ -55,7 +56,15 @@ pub(crate) fn secret(env: &Env, name: &str) -> Option<Secret> {
     (!s.is_blank()).then_some(s)
 }
 
-/// The token-cache namespace; `None` (memory-only caching, logged) if unbound.
+/// The token-cache namespace; `None` (memory-only caching, logged once per
+/// isolate) if unbound.
 pub(crate) fn token_cache(env: &Env) -> Option<KvStore> {
-    env.kv(TOKEN_CACHE_BINDING).ok()
+    let kv = env.kv(TOKEN_CACHE_BINDING).ok();
+    if kv.is_none() && !WARNED_NO_KV.with(|w| w.replace(true)) {
+        log::warn(
+            "token_cache_unbound",
+            "no TOKEN_CACHE KV binding: tokens are cached per isolate only; bind a KV namespace as TOKEN_CACHE",
+        );
+    }
+    kv
 }

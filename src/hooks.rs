@@ -5,12 +5,12 @@
 //! (3) body size, then the raw bytes; (4) signature; (5) handshakes;
 //! (6) token; (7) forward, with one token refresh on a 401.
 
-use std::time::Duration;
+use std::{rc::Rc, time::Duration};
 
 use flowgate_core::{
     config::{check_flow_url, Route},
     entra::{cache_key, CachedToken, Sleep, TokenCache, TokenError, TokenOrigin},
-    forward::{classify, flow_failure_hint, flow_headers, FlowOutcome},
+    forward::{classify, flow_failure_hint, flow_headers, FlowOutcome, RefusingFlows},
     verify::{verify, Handshake, Inbound, VerifyError},
     Headers, Secret,
 };
@@ -19,7 +19,7 @@ use worker::{Delay, Env, Method, Request};
 use crate::{
     bindings,
     entra_client::EntraClient,
-    http,
+    http::{self, ReadError},
     kv_token_store::KvTokenStore,
     log::{self, now_millis, Record},
     reply::Reply,
@@ -28,9 +28,12 @@ use crate::{
 thread_local! {
     // One token cache per isolate: concurrent webhooks share one Entra request.
     static TOKENS: TokenCache = TokenCache::new();
+    // Flows that refused a fresh token: their 401s stop evicting the shared one.
+    static REFUSING: Rc<RefusingFlows> = Rc::new(RefusingFlows::new());
 }
 
-/// Waiting on this request's own timer keeps its I/O context alive.
+/// Waiting on this request's own timer keeps its I/O context alive (see
+/// `TokenCache`: workerd cancels a request that only awaits another's I/O).
 struct Timer;
 
 impl Sleep for Timer {
@@ -46,9 +49,9 @@ struct RouteSecrets {
     client_secret: Secret,
 }
 
-pub(crate) async fn handle(mut req: Request, env: &Env, route_name: &str) -> Reply {
+pub(crate) async fn handle(mut req: Request, env: &Env, route_name: &str, request_id: &str) -> Reply {
     let started = now_millis();
-    let mut rec = Record { level: "info", route: route_name, ..Record::default() };
+    let mut rec = Record { level: "info", request_id, route: route_name, ..Record::default() };
     let reply = run(&mut req, env, route_name, &mut rec).await;
     rec.status = reply.status();
     rec.duration_ms = now_millis().saturating_sub(started);
@@ -95,25 +98,29 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
         }
     };
 
-    // (3) Size, then the exact bytes.
+    // (3) Size, then the exact bytes. The body is read as a stream and
+    // abandoned past the limit, so a body without Content-Length (chunked)
+    // cannot make the isolate buffer more than the limit either.
     let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > route.max_body_bytes) {
         rec.outcome = "too_large";
         return Reply::PayloadTooLarge { max_bytes: route.max_body_bytes };
     }
-    let body = match req.bytes().await {
+    let limit = usize::try_from(route.max_body_bytes).unwrap_or(usize::MAX);
+    let stream = if req.inner().body().is_some() { req.stream().ok() } else { None };
+    let body = match http::read_capped(stream, limit, true).await {
         Ok(b) => b,
-        Err(e) => {
+        Err(ReadError::TooLarge) => {
+            rec.outcome = "too_large";
+            return Reply::PayloadTooLarge { max_bytes: route.max_body_bytes };
+        }
+        Err(ReadError::Failed(e)) => {
             rec.outcome = "body_unreadable";
-            rec.message = Some(e.to_string());
-            return Reply::InvalidSignature;
+            rec.message = Some(e);
+            return Reply::BadRequest;
         }
     };
     rec.body_bytes = body.len();
-    if body.len() as u64 > route.max_body_bytes {
-        rec.outcome = "too_large";
-        return Reply::PayloadTooLarge { max_bytes: route.max_body_bytes };
-    }
     let headers: Headers = req.headers().entries().collect();
 
     // (4) Signature over the raw bytes.
@@ -134,11 +141,11 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
     // (6) Token, (7) forward; one refresh and retry on a 401.
     let key = cache_key(&config.entra, &secrets.client_secret);
     let store = KvTokenStore(bindings::token_cache(env));
-    if store.0.is_none() {
-        log::warn("token_cache_unbound", "no TOKEN_CACHE KV binding: tokens are cached per isolate only");
-    }
     let source = EntraClient::new(&config.entra, &secrets.client_secret);
     let cache = TOKENS.with(Clone::clone);
+    let refusing = REFUSING.with(Rc::clone);
+    // Wait on another request's token fetch a little longer than it may take.
+    let max_wait_ms = (config.entra.timeout_secs + 2) * 1000;
     let content_type = headers.get("content-type");
     let timeout = Duration::from_secs(route.flow_timeout_secs);
 
@@ -147,25 +154,35 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
         rec.attempts += 1;
         let now = now_millis() / 1000;
         let avoid = refused.as_ref().map(|t| &t.access_token);
-        let (token, origin) = match cache.get(&key, now, avoid, &store, &source, &Timer).await {
+        let (token, origin) = match cache.get(&key, now, avoid, &store, &source, &Timer, max_wait_ms).await {
             Ok(t) => t,
             Err(e) => return token_failed(&e, rec),
         };
         rec.token_source = Some(origin.name());
         let out_headers = flow_headers(&route.name, &verified, content_type, &token.access_token);
-        let answer =
-            match http::post(secrets.flow_url.expose(), &out_headers, &body, timeout, "x-ms-workflow-run-id").await {
-                Ok(a) => a,
-                Err(f) => {
-                    rec.outcome = "flow_unreachable";
-                    rec.message = Some(format!("flow call failed: {}", f.describe()));
-                    return Reply::FlowFailed {
+        let answer = match http::post(secrets.flow_url.expose(), &out_headers, &body, timeout, "x-ms-workflow-run-id")
+            .await
+        {
+            Ok(a) => a,
+            Err(http::Failure::Timeout) => {
+                rec.outcome = "flow_timeout";
+                rec.message = Some(format!("the flow did not answer within {} s", route.flow_timeout_secs));
+                return Reply::FlowFailed {
                         status: None,
                         code: None,
-                        hint: "the flow could not be reached in time; the sender will retry",
+                        hint: "the flow did not answer in time; it may still have started a run, so a redelivery can run it twice (flows can de-duplicate on x-flowgate-delivery)",
                     };
-                }
-            };
+            }
+            Err(http::Failure::Network(e)) => {
+                rec.outcome = "flow_unreachable";
+                rec.message = Some(format!("flow call failed: {e}"));
+                return Reply::FlowFailed {
+                    status: None,
+                    code: None,
+                    hint: "the flow could not be reached; nothing was delivered",
+                };
+            }
+        };
         rec.upstream_status = Some(answer.status);
         match classify(answer.status, &answer.body) {
             FlowOutcome::Accepted => {
@@ -177,21 +194,35 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
                     flow_run_id: answer.header,
                 };
             }
-            FlowOutcome::Unauthorized { .. } if refused.is_none() && origin != TokenOrigin::Entra => {
+            FlowOutcome::Unauthorized { .. }
+                if refused.is_none()
+                    && matches!(origin, TokenOrigin::Memory | TokenOrigin::Kv)
+                    && refusing.may_refresh_for(&secrets.flow_url, now) =>
+            {
                 // A cached token was refused (revoked, or expired early):
                 // drop it everywhere and try once with a fresh one.
                 cache.invalidate(&key, &token, &store).await;
                 refused = Some(token);
             }
-            FlowOutcome::Unauthorized { code } | FlowOutcome::Failed { code, .. } => {
-                let hint = flow_failure_hint(answer.status, code.as_deref());
-                rec.outcome = "flow_rejected";
-                rec.error_code = code.clone();
-                rec.message = Some(hint.to_owned());
-                return Reply::FlowFailed { status: Some(answer.status), code, hint };
+            FlowOutcome::Unauthorized { code } => {
+                if origin == TokenOrigin::Entra {
+                    // Even a fresh token is refused: this flow's settings
+                    // reject the app. Stop evicting the shared token for a while.
+                    refusing.record_fresh_refusal(&secrets.flow_url, now);
+                }
+                return flow_failed(answer.status, code, rec);
             }
+            FlowOutcome::Failed { status, code } => return flow_failed(status, code, rec),
         }
     }
+}
+
+fn flow_failed(status: u16, code: Option<String>, rec: &mut Record<'_>) -> Reply {
+    let hint = flow_failure_hint(status, code.as_deref());
+    rec.outcome = "flow_rejected";
+    rec.error_code.clone_from(&code);
+    rec.message = Some(hint.to_owned());
+    Reply::FlowFailed { status: Some(status), code, hint }
 }
 
 fn route_secrets(env: &Env, route: &Route, client_secret_binding: &str) -> Result<RouteSecrets, String> {

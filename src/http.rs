@@ -1,21 +1,32 @@
-//! Outbound `fetch` with a deadline. Workers' fetch has no timeout option, so
-//! the call races a `Delay` and is aborted when the deadline wins.
+//! Outbound `fetch` with a deadline, and bounded body reads.
+//!
+//! Workers' fetch has no timeout option, so each call races a `Delay` and is
+//! aborted when the deadline wins. Redirects are not followed: a redirect
+//! would carry the bearer token (or the client secret) to another URL.
 
 use std::time::Duration;
 
-use futures::future::{select, Either};
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use futures::{
+    future::{select, Either},
+    StreamExt,
+};
+use worker::{AbortController, ByteStream, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+
+/// Most of an upstream answer that is read: enough for any error document.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// What came back.
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) retry_after: Option<u64>,
     pub(crate) header: Option<String>,
+    /// At most [`MAX_ANSWER_BYTES`] of the body.
     pub(crate) body: Vec<u8>,
 }
 
 /// Why nothing came back.
 pub(crate) enum Failure {
+    /// The deadline passed; the request may have been received.
     Timeout,
     Network(String),
 }
@@ -27,6 +38,32 @@ impl Failure {
             Failure::Network(e) => e.clone(),
         }
     }
+}
+
+/// Reads a body stream, keeping at most `limit` bytes. Returns `Err(())`
+/// as soon as the body is longer than `limit` when `strict`, otherwise the
+/// first `limit` bytes.
+pub(crate) async fn read_capped(stream: Option<ByteStream>, limit: usize, strict: bool) -> Result<Vec<u8>, ReadError> {
+    let mut out = Vec::new();
+    let Some(mut stream) = stream else { return Ok(out) };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ReadError::Failed(e.to_string()))?;
+        if out.len() + chunk.len() > limit {
+            if strict {
+                return Err(ReadError::TooLarge);
+            }
+            out.extend_from_slice(&chunk[..limit - out.len()]);
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Why a body could not be read.
+pub(crate) enum ReadError {
+    TooLarge,
+    Failed(String),
 }
 
 /// POSTs `body` to `url` with `headers`, waiting at most `timeout`. The
@@ -43,7 +80,10 @@ pub(crate) async fn post(
         h.set(name, value).map_err(|e| Failure::Network(format!("bad header {name}: {e}")))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(h).with_body(Some(js_sys::Uint8Array::from(body).into()));
+    init.with_method(Method::Post)
+        .with_headers(h)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(Some(js_sys::Uint8Array::from(body).into()));
     let req = Request::new_with_init(url, &init).map_err(|e| Failure::Network(e.to_string()))?;
 
     let controller = AbortController::default();
@@ -53,7 +93,7 @@ pub(crate) async fn post(
         let status = resp.status_code();
         let retry_after = resp.headers().get("retry-after").ok().flatten().and_then(|v| v.trim().parse().ok());
         let header = resp.headers().get(keep_header).ok().flatten();
-        let body = resp.bytes().await?;
+        let body = read_capped(resp.stream().ok(), MAX_ANSWER_BYTES, false).await.unwrap_or_default();
         Ok::<_, worker::Error>(Answer { status, retry_after, header, body })
     };
     let deadline = Delay::from(timeout);

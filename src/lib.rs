@@ -25,18 +25,29 @@ use crate::reply::Reply;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let request_id = request_id();
     let path = req.path();
     let reply = match path.as_str() {
         "/healthz" | "/healthz/" => healthz(&req, &env),
         _ => match path.strip_prefix("/hooks/") {
             Some(route) if !route.is_empty() && !route.contains('/') => {
                 let route = route.to_owned();
-                hooks::handle(req, &env, &route).await
+                hooks::handle(req, &env, &route, &request_id).await
             }
             _ => Reply::NotFound,
         },
     };
-    reply.into_response()
+    reply.into_response(&request_id)
+}
+
+/// A random id for this request, in the log line and the
+/// `x-flowgate-request-id` answer header, so an operator can find the log
+/// line of any delivery a sender reports.
+fn request_id() -> String {
+    let mut bytes = [0u8; 8];
+    // crypto.getRandomValues; if it ever failed, an all-zero id is still a valid label.
+    let _ = getrandom::getrandom(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn healthz(req: &Request, env: &Env) -> Reply {

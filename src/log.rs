@@ -15,6 +15,7 @@ pub(crate) fn now_millis() -> u64 {
 #[derive(Serialize, Default)]
 pub(crate) struct Record<'a> {
     pub(crate) level: &'static str,
+    pub(crate) request_id: &'a str,
     pub(crate) route: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) provider: Option<&'static str>,

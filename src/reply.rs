@@ -25,6 +25,8 @@ pub(crate) enum Reply {
         what: &'static str,
     },
     NotFound,
+    /// The body could not be read.
+    BadRequest,
     MethodNotAllowed {
         allow: &'static str,
     },
@@ -55,6 +57,7 @@ impl Reply {
             Reply::Health { config_ok: false, .. } | Reply::Misconfigured => 500,
             Reply::Accepted { .. } => 202,
             Reply::NotFound => 404,
+            Reply::BadRequest => 400,
             Reply::MethodNotAllowed { .. } => 405,
             Reply::PayloadTooLarge { .. } => 413,
             Reply::InvalidSignature => 401,
@@ -74,6 +77,9 @@ impl Reply {
             Reply::Handshake { what } => json!({ "status": "ok", "handshake": what }),
             Reply::NotFound => {
                 json!({ "error": "not_found", "message": "No such route. Webhooks go to POST /hooks/<route>." })
+            }
+            Reply::BadRequest => {
+                json!({ "error": "bad_request", "message": "The request body could not be read; nothing was forwarded." })
             }
             Reply::MethodNotAllowed { allow } => json!({ "error": "method_not_allowed", "allow": allow }),
             Reply::PayloadTooLarge { max_bytes } => json!({
@@ -97,10 +103,11 @@ impl Reply {
         }
     }
 
-    pub(crate) fn into_response(self) -> Result<Response> {
+    pub(crate) fn into_response(self, request_id: &str) -> Result<Response> {
         let headers = Headers::new();
         headers.set("content-type", "application/json")?;
         headers.set("cache-control", "no-store")?;
+        headers.set("x-flowgate-request-id", request_id)?;
         if let Reply::MethodNotAllowed { allow } = &self {
             headers.set("allow", allow)?;
         }

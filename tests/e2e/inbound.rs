@@ -69,6 +69,19 @@ async fn github_published_vector_reaches_the_flow_byte_exact_with_a_bearer_token
 }
 
 #[tokio::test]
+async fn a_chunked_body_under_the_limit_is_verified_and_forwarded_byte_exact() {
+    let s = shared();
+    let id = delivery();
+    let chunks = vec![b"{\"part\":1,".to_vec(), vec![b' '; 300], b"\"part\":2}".to_vec()];
+    let whole: Vec<u8> = chunks.concat();
+    let sig = github::sign(&Secret::new(GITHUB_VECTOR_SECRET), &whole);
+    let (status, text) =
+        s.worker.post_chunked("gh", &github_headers(&sig, "push", &id, "application/json"), &chunks).await.unwrap();
+    assert_eq!(status, 202, "{text}");
+    assert_eq!(runs_for(&s.emulator, &id)[0].body, whole);
+}
+
+#[tokio::test]
 async fn github_secret_rotation_accepts_the_previous_secret() {
     let s = shared();
     let id = delivery();
@@ -221,6 +234,16 @@ async fn bad_requests_get_clear_errors() {
     assert_eq!(a.json["max_bytes"], 1024);
     assert!(runs_for(&s.emulator, &id).is_empty());
 
+    // The same without Content-Length (chunked): still cut off at the limit.
+    let id = delivery();
+    let chunks = vec![vec![b'x'; 700], vec![b'y'; 700]];
+    let whole: Vec<u8> = chunks.concat();
+    let sig = github::sign(&Secret::new(GITHUB_VECTOR_SECRET), &whole);
+    let (status, text) =
+        s.worker.post_chunked("gh-small", &github_headers(&sig, "push", &id, "text/plain"), &chunks).await.unwrap();
+    assert_eq!(status, 413, "{text}");
+    assert!(runs_for(&s.emulator, &id).is_empty());
+
     // A route whose flow URL secret is not set: 500, and the log names it.
     let id = delivery();
     let a = s
@@ -272,10 +295,13 @@ async fn logs_are_json_lines_without_secrets_tokens_or_bodies() {
     let a = s.worker.post_hook("gh", &github_headers(&sig, "push", &id, "text/plain"), body).await.unwrap();
     assert_eq!(a.status, 202);
     assert!(s.worker.wait_for_log(&id).await, "a log line for the delivery");
+    let request_id = a.request_id.expect("x-flowgate-request-id");
+    assert_eq!(request_id.len(), 16);
     let log = s.worker.log();
     let line = log.lines().find(|l| l.contains(&id)).expect("a log line for the delivery");
     let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON object per line");
     assert_eq!(v["route"], "gh");
+    assert_eq!(v["request_id"], request_id.as_str());
     assert_eq!(v["outcome"], "forwarded");
     assert_eq!(v["upstream_status"], 202);
     assert!(v["duration_ms"].is_u64());

@@ -102,6 +102,25 @@ async fn a_flow_401_drops_the_token_refreshes_once_and_retries_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_flow_that_refuses_even_fresh_tokens_does_not_drain_entra_or_evict_the_token() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    for n in 0..4 {
+        let body = format!(r#"{{"n":{n}}}"#).into_bytes();
+        let (id, headers) = signed(&body);
+        let a = worker.post_hook("gh-denied", &headers, body).await.unwrap();
+        assert_eq!(a.status, 502, "{}", a.text);
+        assert_eq!(a.json["flow_error"], "MisMatchingOAuthClaims");
+        assert!(runs_for(&emulator, &id).is_empty());
+    }
+    // The first token was refused fresh: the flow is held, so its later 401s
+    // neither evict the shared token nor ask Entra again.
+    assert_eq!(emulator.stats().token_requests, 1, "{:?}", emulator.stats());
+    assert_eq!(send(&worker, 9).await.1, 202, "other routes keep using the token");
+    assert_eq!(emulator.stats().token_requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn entra_errors_become_a_502_naming_the_aadsts_code() {
     let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
     let mut setup = standard_setup(&emulator);

@@ -272,9 +272,50 @@ id = "flowgate-e2e-token-cache"
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
+        let request_id = resp.headers().get("x-flowgate-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let text = resp.text().await?;
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        Ok(Answer { status, json, text })
+        Ok(Answer { status, request_id, json, text })
+    }
+
+    /// POSTs `chunks` with `Transfer-Encoding: chunked` (no Content-Length),
+    /// over a raw connection; returns the status and the body.
+    ///
+    /// # Errors
+    /// Transport errors or an unparseable answer.
+    pub async fn post_chunked(
+        &self,
+        route: &str,
+        headers: &[(String, String)],
+        chunks: &[Vec<u8>],
+    ) -> anyhow::Result<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        let mut head = format!(
+            "POST /hooks/{route} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n",
+            self.port
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        conn.write_all(head.as_bytes()).await?;
+        for chunk in chunks {
+            conn.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+            conn.write_all(chunk).await?;
+            conn.write_all(b"\r\n").await?;
+        }
+        conn.write_all(b"0\r\n\r\n").await?;
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).await?;
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("no status line in {text:?}"))?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        Ok((status, body))
     }
 
     /// Stops wrangler and workerd (SIGTERM to the process group, then SIGKILL).
@@ -306,6 +347,8 @@ impl Drop for WorkerProcess {
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
+    /// The `x-flowgate-request-id` answer header.
+    pub request_id: Option<String>,
     /// Body as JSON (`Null` if not JSON).
     pub json: serde_json::Value,
     /// Body as text.

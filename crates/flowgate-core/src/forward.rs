@@ -5,7 +5,10 @@
 //! sends [`Verified::body`] as is); this module decides the headers and
 //! classifies the trigger's answer (entra-power-automate.md §4).
 
+use std::{cell::RefCell, collections::HashMap};
+
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::{secret::Secret, verify::Verified};
 
@@ -99,18 +102,55 @@ pub fn classify(status: u16, body: &[u8]) -> FlowOutcome {
 /// One line for the operator about a failed trigger call.
 pub fn flow_failure_hint(status: u16, code: Option<&str>) -> &'static str {
     match code {
-        Some("MisMatchingOAuthClaims") => "the flow refused the token's claims: request scope https://service.flow.microsoft.com//.default (double slash), use the flow's tenant, and for 'Specific users in my tenant' list the service principal's Object ID (Enterprise applications), not the client ID; `flowgate token` shows the claims",
+        Some("MisMatchingOAuthClaims") => "the flow refused the token's claims: request scope https://service.flow.microsoft.com//.default (double slash), use the flow's tenant, and for 'Specific users in my tenant' list the service principal's Object ID (Enterprise applications), not the client ID",
         Some("DirectApiAuthorizationRequired") => "the trigger wants a Bearer token but got none",
         Some("DirectApiRequestHasMoreThanOneAuthorization") => "the flow URL carries a SAS sig= and a token: set 'Who can trigger the flow' to a tenant option and copy the new URL",
         Some("WorkflowNotFound") => "no flow at this URL: copy the trigger URL again from the flow designer (it changes when the trigger's settings change)",
         _ => match status {
             400 => "the flow refused the request: if its trigger has a JSON schema with validation on, the body does not match it",
-            401 | 403 => "the flow refused flowgate's token: check 'Who can trigger the flow' and the token's claims with `flowgate token`",
+            401 | 403 => "the flow refused flowgate's token: check 'Who can trigger the flow', the tenant and the scope",
             404 => "no flow at this URL: copy the trigger URL again from the flow designer",
             429 => "the flow is being throttled (Power Automate request limits); the sender will retry",
             502..=504 => "the flow did not answer in time or is unavailable; the sender will retry",
             _ => "the flow did not accept the run; see its status and error code",
         },
+    }
+}
+
+/// How long a flow that refused a token fresh from Entra is left alone:
+/// meanwhile its 401s do not evict the shared token or cause new Entra calls.
+pub const REFUSAL_HOLD_SECS: u64 = 300;
+
+/// Per isolate, the flows that refused a token just obtained from Entra.
+///
+/// Tokens are cached per credential, but each flow decides on its own whether
+/// to accept them ("Specific users"). A flow that refuses even a fresh token
+/// is misconfigured, not holding a stale token: without this, each of its
+/// webhooks would evict the token every other route uses and ask Entra for a
+/// new one, until Entra throttles the app.
+#[derive(Debug, Default)]
+pub struct RefusingFlows {
+    until: RefCell<HashMap<String, u64>>,
+}
+
+impl RefusingFlows {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn key(flow_url: &Secret) -> String {
+        hex::encode(&Sha256::digest(flow_url.expose().as_bytes())[..16])
+    }
+
+    /// False while the flow is held after refusing a fresh token.
+    pub fn may_refresh_for(&self, flow_url: &Secret, now: u64) -> bool {
+        self.until.borrow().get(&Self::key(flow_url)).is_none_or(|until| now >= *until)
+    }
+
+    /// Records that the flow refused a token fresh from Entra.
+    pub fn record_fresh_refusal(&self, flow_url: &Secret, now: u64) {
+        self.until.borrow_mut().insert(Self::key(flow_url), now.saturating_add(REFUSAL_HOLD_SECS));
     }
 }
 
@@ -145,6 +185,18 @@ mod tests {
                 (HEADER_DELIVERY, "d-1x-injected: 1".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn refusing_flows_are_held_for_a_while_then_released() {
+        let flows = RefusingFlows::new();
+        let a = Secret::new("https://a.example/flow");
+        let b = Secret::new("https://b.example/flow");
+        assert!(flows.may_refresh_for(&a, 100));
+        flows.record_fresh_refusal(&a, 100);
+        assert!(!flows.may_refresh_for(&a, 100 + REFUSAL_HOLD_SECS - 1));
+        assert!(flows.may_refresh_for(&a, 100 + REFUSAL_HOLD_SECS));
+        assert!(flows.may_refresh_for(&b, 101), "other flows are not affected");
     }
 
     #[test]
