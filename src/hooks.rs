@@ -8,17 +8,20 @@
 use std::{rc::Rc, time::Duration};
 
 use flowgate_core::{
-    config::{check_flow_url, Route},
-    entra::{cache_key, CachedToken, Sleep, TokenCache, TokenError, TokenOrigin},
+    config::{check_flow_url, Config, Credential, Route},
+    entra::{
+        cache_key, CachedToken, CertificateCredential, ClientCredential, Io, KvSeal, TokenCache, TokenError,
+        TokenOrigin,
+    },
     forward::{classify, flow_failure_hint, flow_headers, FlowOutcome, RefusingFlows},
     verify::{verify, Handshake, Inbound, VerifyError},
     Headers, Secret,
 };
-use worker::{Delay, Env, Method, Request};
+use worker::{Context, Env, Method, Request};
 
 use crate::{
     bindings,
-    entra_client::EntraClient,
+    entra_client::{EntraClient, WorkerRuntime},
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
     log::{self, now_millis, Record},
@@ -32,27 +35,18 @@ thread_local! {
     static REFUSING: Rc<RefusingFlows> = Rc::new(RefusingFlows::new());
 }
 
-/// Waiting on this request's own timer keeps its I/O context alive (see
-/// `TokenCache`: workerd cancels a request that only awaits another's I/O).
-struct Timer;
-
-impl Sleep for Timer {
-    async fn sleep(&self, ms: u64) {
-        Delay::from(Duration::from_millis(ms)).await;
-    }
-}
-
 /// Everything a route needs from secrets, read before any work is done.
 struct RouteSecrets {
     signing: Vec<Secret>,
     flow_url: Secret,
-    client_secret: Secret,
+    credential: ClientCredential,
+    seal: KvSeal,
 }
 
-pub(crate) async fn handle(mut req: Request, env: &Env, route_name: &str, request_id: &str) -> Reply {
+pub(crate) async fn handle(mut req: Request, env: &Env, ctx: &Context, route_name: &str, request_id: &str) -> Reply {
     let started = now_millis();
     let mut rec = Record { level: "info", request_id, route: route_name, ..Record::default() };
-    let reply = run(&mut req, env, route_name, &mut rec).await;
+    let reply = run(&mut req, env, ctx, route_name, &mut rec).await;
     rec.status = reply.status();
     rec.duration_ms = now_millis().saturating_sub(started);
     if rec.status >= 500 {
@@ -64,7 +58,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env, route_name: &str, reques
     reply
 }
 
-async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_>) -> Reply {
+async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec: &mut Record<'_>) -> Reply {
     // (1) Route and method.
     let config = match bindings::config(env) {
         Ok(c) => c,
@@ -89,7 +83,7 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
     }
 
     // (2) Settings, before reading anything from the sender.
-    let secrets = match route_secrets(env, route, &config.entra.client_secret_binding) {
+    let secrets = match route_secrets(env, route, &config) {
         Ok(s) => s,
         Err(message) => {
             rec.outcome = "misconfigured";
@@ -139,13 +133,15 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
     }
 
     // (6) Token, (7) forward; one refresh and retry on a 401.
-    let key = cache_key(&config.entra, &secrets.client_secret);
+    let key = cache_key(&config.entra, &secrets.credential);
     let store = KvTokenStore(bindings::token_cache(env));
-    let source = EntraClient::new(&config.entra, &secrets.client_secret);
+    let source = EntraClient::new(Rc::clone(&config), &secrets.credential);
     let cache = TOKENS.with(Clone::clone);
     let refusing = REFUSING.with(Rc::clone);
-    // Wait on another request's token fetch a little longer than it may take.
-    let max_wait_ms = (config.entra.timeout_secs + 2) * 1000;
+    // Wait on another request's token fetch a little longer than it may take
+    // (three tries of the token endpoint's timeout).
+    let max_wait_ms = (config.entra.timeout_secs * 3 + 2) * 1000;
+    let io = Io { store: &store, source: &source, runtime: &WorkerRuntime, seal: &secrets.seal, max_wait_ms };
     let content_type = headers.get("content-type");
     let timeout = Duration::from_secs(route.flow_timeout_secs);
 
@@ -154,11 +150,14 @@ async fn run(req: &mut Request, env: &Env, route_name: &str, rec: &mut Record<'_
         rec.attempts += 1;
         let now = now_millis() / 1000;
         let avoid = refused.as_ref().map(|t| &t.access_token);
-        let (token, origin) = match cache.get(&key, now, avoid, &store, &source, &Timer, max_wait_ms).await {
+        let (token, origin) = match cache.get(&key, avoid, &io).await {
             Ok(t) => t,
             Err(e) => return token_failed(&e, rec),
         };
         rec.token_source = Some(origin.name());
+        if token.refresh_due(now) {
+            refresh_in_background(ctx, &cache, &key, &store, &source, &secrets.seal, max_wait_ms);
+        }
         let out_headers = flow_headers(&route.name, &verified, content_type, &token.access_token);
         let answer = match http::post(secrets.flow_url.expose(), &out_headers, &body, timeout, "x-ms-workflow-run-id")
             .await
@@ -225,7 +224,29 @@ fn flow_failed(status: u16, code: Option<String>, rec: &mut Record<'_>) -> Reply
     Reply::FlowFailed { status: Some(status), code, hint }
 }
 
-fn route_secrets(env: &Env, route: &Route, client_secret_binding: &str) -> Result<RouteSecrets, String> {
+/// From half its lifetime on, the token is replaced after the response, under
+/// `ctx.wait_until`; one refresh per isolate and key.
+fn refresh_in_background(
+    ctx: &Context,
+    cache: &TokenCache,
+    key: &str,
+    store: &KvTokenStore,
+    source: &EntraClient,
+    seal: &KvSeal,
+    max_wait_ms: u64,
+) {
+    let Some(ticket) = cache.try_begin_refresh(key) else { return };
+    let (cache, store, source, seal) = (cache.clone(), store.clone(), source.clone(), seal.clone());
+    ctx.wait_until(async move {
+        let io = Io { store: &store, source: &source, runtime: &WorkerRuntime, seal: &seal, max_wait_ms };
+        match cache.refresh(ticket, &io).await {
+            Ok(origin) => log::note("info", "token_refreshed", origin.name()),
+            Err(e) => log::note("warn", "token_refresh_failed", &format!("{e}: {}", e.hint())),
+        }
+    });
+}
+
+fn route_secrets(env: &Env, route: &Route, config: &Config) -> Result<RouteSecrets, String> {
     let missing = |name: &str, what: &str| {
         format!(
             "route {}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)",
@@ -240,9 +261,29 @@ fn route_secrets(env: &Env, route: &Route, client_secret_binding: &str) -> Resul
         .ok_or_else(|| missing(&route.flow_url_binding, "flow trigger URL"))?;
     check_flow_url(flow_url.expose())
         .map_err(|why| format!("route {}: secret {} (flow trigger URL) {why}", route.name, route.flow_url_binding))?;
-    let client_secret = bindings::secret(env, client_secret_binding)
-        .ok_or_else(|| missing(client_secret_binding, "Entra client secret"))?;
-    Ok(RouteSecrets { signing, flow_url, client_secret })
+    let credential = match &config.entra.credential {
+        Credential::ClientSecret { binding } => ClientCredential::Secret(
+            bindings::secret(env, binding).ok_or_else(|| missing(binding, "Entra client secret"))?,
+        ),
+        Credential::Certificate { private_key_binding, certificate_binding, algorithm } => {
+            let key = bindings::secret(env, private_key_binding)
+                .ok_or_else(|| missing(private_key_binding, "certificate private key, PKCS#8 PEM"))?;
+            let cert = bindings::secret(env, certificate_binding)
+                .ok_or_else(|| missing(certificate_binding, "certificate, PEM"))?;
+            ClientCredential::Certificate(
+                CertificateCredential::from_pem(&key, cert.expose(), *algorithm)
+                    .map_err(|why| format!("entra.certificate: {why}"))?,
+            )
+        }
+    };
+    let seal = match &config.entra.token_cache_key_binding {
+        Some(name) => {
+            let key = bindings::secret(env, name).ok_or_else(|| missing(name, "token cache encryption key"))?;
+            KvSeal::from_base64(&key).map_err(|why| format!("secret {name} (token cache encryption key) {why}"))?
+        }
+        None => KvSeal::derived_from(credential.secret_material()),
+    };
+    Ok(RouteSecrets { signing, flow_url, credential, seal })
 }
 
 fn rejected(e: VerifyError, route: &Route, rec: &mut Record<'_>) -> Reply {
@@ -266,9 +307,5 @@ fn token_failed(e: &TokenError, rec: &mut Record<'_>) -> Reply {
         _ => String::new(),
     };
     rec.message = Some(format!("{e}: {}{trace}", e.hint()));
-    let retry_after = match e {
-        TokenError::Entra { retry_after, .. } => *retry_after,
-        _ => None,
-    };
-    Reply::TokenUnavailable { code: e.code(), hint: e.hint(), retry_after }
+    Reply::TokenUnavailable { code: e.code(), hint: e.hint(), retry_after: e.retry_after() }
 }

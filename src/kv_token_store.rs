@@ -7,6 +7,7 @@ use worker::kv::KvStore;
 
 use crate::log;
 
+#[derive(Clone)]
 pub(crate) struct KvTokenStore(pub(crate) Option<KvStore>);
 
 impl TokenStore for KvTokenStore {

@@ -24,7 +24,7 @@ use worker::{event, Context, Env, Method, Request, Response, Result};
 use crate::reply::Reply;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let request_id = request_id();
     let path = req.path();
     let reply = match path.as_str() {
@@ -32,7 +32,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         _ => match path.strip_prefix("/hooks/") {
             Some(route) if !route.is_empty() && !route.contains('/') => {
                 let route = route.to_owned();
-                hooks::handle(req, &env, &route, &request_id).await
+                hooks::handle(req, &env, &ctx, &route, &request_id).await
             }
             _ => Reply::NotFound,
         },

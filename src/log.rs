@@ -55,7 +55,12 @@ struct Note<'a> {
 
 /// A warning that is not about one webhook (KV trouble and the like).
 pub(crate) fn warn(event: &str, message: &str) {
-    emit(&Note { level: "warn", event, message });
+    note("warn", event, message);
+}
+
+/// A line that is not about one webhook (background refresh and the like).
+pub(crate) fn note(level: &'static str, event: &str, message: &str) {
+    emit(&Note { level, event, message });
 }
 
 #[derive(Serialize)]

@@ -14,7 +14,8 @@ use std::{
 
 use anyhow::Context as _;
 use flowgate_core::{
-    config::{check_flow_url, Config, Problem, CONFIG_VAR},
+    config::{check_flow_url, Config, Credential, Problem, CONFIG_VAR},
+    entra::{CertificateCredential, KvSeal},
     verify::{standard_webhooks, Provider},
     Secret,
 };
@@ -116,13 +117,39 @@ pub fn check_text(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>) ->
     report
 }
 
-/// Parses dotenv-style `NAME=value` lines (what wrangler reads from .dev.vars).
-fn parse_dev_vars(text: &str) -> BTreeMap<String, String> {
+/// Reads the configuration of `env` (or the top level) from a wrangler.toml text.
+///
+/// # Errors
+/// Every problem, as `check` prints them.
+pub fn load_config(toml_text: &str, env: Option<&str>) -> Result<Config, Vec<Problem>> {
+    let report = check_text(toml_text, env, None);
+    if !report.errors.is_empty() {
+        return Err(report.errors);
+    }
+    let doc: toml::Value = toml::from_str(toml_text).map_err(|_| Vec::new())?;
+    let scope = match env {
+        Some(name) => &doc["env"][name],
+        None => &doc,
+    };
+    let json = serde_json::to_value(&scope["vars"][CONFIG_VAR]).map_err(|_| Vec::new())?;
+    Config::from_json(&json)
+}
+
+/// Parses dotenv-style `NAME=value` lines (what wrangler reads from .dev.vars);
+/// `\n` inside double quotes stands for a newline, as dotenv has it.
+pub fn parse_dev_vars(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\\n", "\n"),
+                None => v.to_owned(),
+            };
+            (k.trim().to_owned(), v)
+        })
         .collect()
 }
 
@@ -136,8 +163,32 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
             ),
         )
     };
-    if !vars.contains_key(&config.entra.client_secret_binding) {
-        report.errors.push(missing(&config.entra.client_secret_binding));
+    for name in config.entra.bindings() {
+        if !vars.contains_key(name) {
+            report.errors.push(missing(name));
+        }
+    }
+    if let Credential::Certificate { private_key_binding, certificate_binding, algorithm } = &config.entra.credential {
+        if let (Some(key), Some(cert)) = (vars.get(private_key_binding), vars.get(certificate_binding)) {
+            if let Err(why) = CertificateCredential::from_pem(&Secret::new(key.clone()), cert, *algorithm) {
+                report.errors.push(problem(
+                    "entra.certificate",
+                    why,
+                    "store the PEM files with `wrangler secret put NAME < file.pem`",
+                ));
+            }
+        }
+    }
+    if let Some(name) = &config.entra.token_cache_key_binding {
+        if let Some(v) = vars.get(name) {
+            if let Err(why) = KvSeal::from_base64(&Secret::new(v.clone())) {
+                report.errors.push(problem(
+                    &format!(".dev.vars.{name}"),
+                    why,
+                    "make one with `openssl rand -base64 32`",
+                ));
+            }
+        }
     }
     for route in config.routes.values() {
         for name in &route.secret_bindings {

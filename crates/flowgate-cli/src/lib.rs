@@ -4,8 +4,10 @@
 //! - [`emulator`]: Entra token endpoint + Power Automate trigger, locally.
 //! - [`send`]: sign and POST a webhook as a given sender does.
 //! - [`check`]: offline validation of `wrangler.toml`.
+//! - [`token`]: obtain a token and explain its claims.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod emulator;
 pub mod send;
+pub mod token;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flowgate_cli::{check, emulator, send};
+use flowgate_cli::{check, emulator, send, token};
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "flowgate: signed SaaS webhooks → Entra token → Power Automate flow")]
@@ -21,6 +21,8 @@ enum Command {
     Send(send::SendArgs),
     /// Validate flowgate's configuration in wrangler.toml offline; print every problem and its fix.
     Check(check::CheckArgs),
+    /// Obtain a token with the configured credential and explain its claims (for MisMatchingOAuthClaims).
+    Token(token::TokenArgs),
 }
 
 #[tokio::main]
@@ -30,6 +32,7 @@ async fn main() -> ExitCode {
         Command::Emulate(args) => emulator::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Send(args) => send::run(args).await,
         Command::Check(args) => check::run(&args),
+        Command::Token(args) => token::run(&args).await,
     };
     match result {
         Ok(code) => code,

@@ -13,9 +13,15 @@
 //! [vars.FLOWGATE.entra]
 //! tenant = "contoso.onmicrosoft.com"            # GUID or domain; not "common"
 //! client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
-//! client_secret_binding = "ENTRA_CLIENT_SECRET" # wrangler secret NAME
-//! # authority = "https://login.microsoftonline.com"
-//! # scope = "https://service.flow.microsoft.com//.default"   (double slash!)
+//! client_secret_binding = "ENTRA_CLIENT_SECRET" # wrangler secret NAME; or:
+//! # [vars.FLOWGATE.entra.certificate]
+//! # private_key_binding = "ENTRA_CERT_KEY"      # PKCS#8 PEM
+//! # certificate_binding = "ENTRA_CERT"          # X.509 PEM
+//! # algorithm = "RS256"                         # or "PS256"
+//! # cloud = "public"                            # gcc, gcc-high, dod, china
+//! # authority = "https://login.microsoftonline.com"          (from the cloud)
+//! # scope = "https://service.flow.microsoft.com//.default"   (from the cloud; double slash!)
+//! # token_cache_key_binding = "TOKEN_CACHE_KEY" # 32 random bytes, base64
 //!
 //! [vars.FLOWGATE.routes.github]
 //! provider = "github"                           # or "standard-webhooks" / "svix"
@@ -52,17 +58,6 @@ pub const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 8;
 /// well under a second).
 pub const DEFAULT_TOKEN_TIMEOUT_SECS: u64 = 5;
 
-/// Flow service audiences, per cloud (entra-power-automate.md §1.2). A scope
-/// naming one of these *without* its trailing slash yields a token the flow
-/// rejects with `MisMatchingOAuthClaims`.
-pub const FLOW_AUDIENCES: [&str; 5] = [
-    "https://service.flow.microsoft.com/",
-    "https://gov.service.flow.microsoft.us/",
-    "https://high.service.flow.microsoft.us/",
-    "https://service.powerautomate.cn/",
-    "https://service.flow.appsplatform.us/",
-];
-
 /// One configuration problem: where, what, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -80,9 +75,126 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The Microsoft cloud a tenant and its flows live in
+/// (entra-power-automate.md §1.2 audiences, §3 authority hosts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// Commercial (worldwide).
+    Public,
+    /// US Government Community Cloud.
+    Gcc,
+    /// US Government Community Cloud High.
+    GccHigh,
+    /// US Department of Defense.
+    Dod,
+    /// China, operated by 21Vianet.
+    China,
+}
+
+impl Cloud {
+    /// Every cloud, for listings.
+    pub const ALL: [Cloud; 5] = [Cloud::Public, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod, Cloud::China];
+
+    /// The name used in configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::Gcc => "gcc",
+            Cloud::GccHigh => "gcc-high",
+            Cloud::Dod => "dod",
+            Cloud::China => "china",
+        }
+    }
+
+    /// Parses a configuration name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Cloud::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The Entra authority host. GCC tenants sign in to the commercial
+    /// authority; GCC High and DoD to the US Government one (§3).
+    pub fn authority(self) -> &'static str {
+        match self {
+            Cloud::Public | Cloud::Gcc => "https://login.microsoftonline.com",
+            Cloud::GccHigh | Cloud::Dod => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.partner.microsoftonline.cn",
+        }
+    }
+
+    /// The `aud` the cloud's flows demand, trailing slash included (§1.2).
+    pub fn flow_audience(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://service.flow.microsoft.com/",
+            Cloud::Gcc => "https://gov.service.flow.microsoft.us/",
+            Cloud::GccHigh => "https://high.service.flow.microsoft.us/",
+            Cloud::Dod => "https://service.flow.appsplatform.us/",
+            Cloud::China => "https://service.powerautomate.cn/",
+        }
+    }
+
+    /// The scope that yields exactly [`Cloud::flow_audience`]: the audience
+    /// followed by `/.default`, hence the double slash (§1.3).
+    pub fn default_scope(self) -> String {
+        format!("{}/.default", self.flow_audience())
+    }
+}
+
+/// Signature algorithm of a certificate client assertion (§3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256, certificate named by `x5t` (SHA-1
+    /// thumbprint): the long-standing form that works everywhere.
+    Rs256,
+    /// RSASSA-PSS with SHA-256, named by `x5t#S256`: the currently documented form.
+    Ps256,
+}
+
+impl AssertionAlgorithm {
+    /// The JWT `alg` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            AssertionAlgorithm::Rs256 => "RS256",
+            AssertionAlgorithm::Ps256 => "PS256",
+        }
+    }
+}
+
+/// How flowgate proves its identity to Entra.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A client secret, held in the named wrangler secret.
+    ClientSecret {
+        /// Secret name.
+        binding: String,
+    },
+    /// A certificate: a client assertion signed with its private key.
+    Certificate {
+        /// Secret holding the PKCS#8 PEM private key.
+        private_key_binding: String,
+        /// Secret holding the X.509 PEM certificate uploaded to the app registration.
+        certificate_binding: String,
+        /// Assertion signature algorithm.
+        algorithm: AssertionAlgorithm,
+    },
+}
+
+impl Credential {
+    /// Every secret name this credential needs.
+    pub fn bindings(&self) -> Vec<&str> {
+        match self {
+            Credential::ClientSecret { binding } => vec![binding],
+            Credential::Certificate { private_key_binding, certificate_binding, .. } => {
+                vec![private_key_binding, certificate_binding]
+            }
+        }
+    }
+}
+
 /// Validated Entra settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntraConfig {
+    /// The cloud (sets the defaults of `authority` and `scope`).
+    pub cloud: Cloud,
     /// Authority host without a trailing slash, e.g. `https://login.microsoftonline.com`.
     pub authority: String,
     /// Tenant GUID or verified domain.
@@ -91,16 +203,31 @@ pub struct EntraConfig {
     pub client_id: String,
     /// The `scope` sent to Entra.
     pub scope: String,
-    /// Name of the wrangler secret holding the client secret.
-    pub client_secret_binding: String,
+    /// The client credential.
+    pub credential: Credential,
     /// Time allowed for the token endpoint, seconds.
     pub timeout_secs: u64,
+    /// Secret holding the token cache's encryption key (32 bytes, base64);
+    /// without it the key is derived from the credential.
+    pub token_cache_key_binding: Option<String>,
 }
 
 impl EntraConfig {
     /// `{authority}/{tenant}/oauth2/v2.0/token`.
     pub fn token_endpoint(&self) -> String {
         format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant)
+    }
+
+    /// The `aud` a token for `scope` carries: the scope without `/.default`.
+    pub fn expected_audience(&self) -> &str {
+        self.scope.strip_suffix("/.default").unwrap_or(&self.scope)
+    }
+
+    /// Every secret name the Entra settings need.
+    pub fn bindings(&self) -> Vec<&str> {
+        let mut names = self.credential.bindings();
+        names.extend(self.token_cache_key_binding.as_deref());
+        names
     }
 }
 
@@ -143,12 +270,24 @@ struct RawConfig {
 
 #[derive(Debug, Default, Deserialize)]
 struct RawEntra {
+    cloud: Option<String>,
     authority: Option<String>,
     tenant: Option<String>,
     client_id: Option<String>,
     scope: Option<String>,
     client_secret_binding: Option<String>,
+    certificate: Option<RawCertificate>,
     timeout_secs: Option<u64>,
+    token_cache_key_binding: Option<String>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawCertificate {
+    private_key_binding: Option<String>,
+    certificate_binding: Option<String>,
+    algorithm: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -240,16 +379,23 @@ enum Kind {
     Text,
     Count,
     TextList,
+    Table,
 }
 
-const ENTRA_FIELDS: [(&str, Kind); 6] = [
+const ENTRA_FIELDS: [(&str, Kind); 9] = [
     ("tenant", Kind::Text),
     ("client_id", Kind::Text),
     ("client_secret_binding", Kind::Text),
+    ("certificate", Kind::Table),
+    ("cloud", Kind::Text),
     ("authority", Kind::Text),
     ("scope", Kind::Text),
     ("timeout_secs", Kind::Count),
+    ("token_cache_key_binding", Kind::Text),
 ];
+
+const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
+    [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
 const ROUTE_FIELDS: [(&str, Kind); 6] = [
     ("provider", Kind::Text),
@@ -280,6 +426,7 @@ fn type_problems(value: &Value) -> Vec<Problem> {
             let (ok, expected) = match kind {
                 Kind::Text => (v.is_string(), "a string"),
                 Kind::Count => (v.is_u64(), "a whole number"),
+                Kind::Table => (v.is_object(), "a table"),
                 Kind::TextList => {
                     (v.as_array().is_some_and(|a| a.iter().all(Value::is_string)), "a list of strings, e.g. [\"NAME\"]")
                 }
@@ -290,7 +437,12 @@ fn type_problems(value: &Value) -> Vec<Problem> {
         }
     };
     match top.get("entra") {
-        Some(Value::Object(e)) => check_fields(&mut p, "entra.", e, &ENTRA_FIELDS),
+        Some(Value::Object(e)) => {
+            check_fields(&mut p, "entra.", e, &ENTRA_FIELDS);
+            if let Some(Value::Object(c)) = e.get("certificate") {
+                check_fields(&mut p, "entra.certificate.", c, &CERTIFICATE_FIELDS);
+            }
+        }
         Some(_) => p.add("entra", "must be a table", "write it as [vars.FLOWGATE.entra]"),
         None => {}
     }
@@ -315,7 +467,15 @@ fn type_problems(value: &Value) -> Vec<Problem> {
 
 fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
     p.unknown_keys("entra.", &e.unknown, &ENTRA_FIELDS.map(|(name, _)| name));
-    let authority = e.authority.unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned()).trim_end_matches('/').to_owned();
+    let cloud = match e.cloud.as_deref() {
+        None => Cloud::Public,
+        Some(name) => Cloud::from_name(name).unwrap_or_else(|| {
+            let names: Vec<&str> = Cloud::ALL.iter().map(|c| c.name()).collect();
+            p.add("entra.cloud", format!("unknown cloud \"{name}\""), format!("use one of: {}", names.join(", ")));
+            Cloud::Public
+        }),
+    };
+    let authority = e.authority.unwrap_or_else(|| cloud.authority().to_owned()).trim_end_matches('/').to_owned();
     if let Err(why) = check_base_url(&authority) {
         p.add(
             "entra.authority",
@@ -354,20 +514,65 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
         );
     }
 
-    let scope = e.scope.unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
+    let scope = e.scope.unwrap_or_else(|| cloud.default_scope());
     if let Err((why, fix)) = check_scope(&scope) {
         p.add("entra.scope", why, fix);
     }
 
-    let binding = e.client_secret_binding.unwrap_or_default();
-    check_binding(p, "entra.client_secret_binding", &binding, "ENTRA_CLIENT_SECRET");
+    let credential = match (e.client_secret_binding, e.certificate) {
+        (Some(binding), None) => {
+            check_binding(p, "entra.client_secret_binding", &binding, "ENTRA_CLIENT_SECRET");
+            Credential::ClientSecret { binding }
+        }
+        (None, Some(c)) => {
+            p.unknown_keys("entra.certificate.", &c.unknown, &CERTIFICATE_FIELDS.map(|(name, _)| name));
+            let private_key_binding = c.private_key_binding.unwrap_or_default();
+            check_binding(p, "entra.certificate.private_key_binding", &private_key_binding, "ENTRA_CERT_KEY");
+            let certificate_binding = c.certificate_binding.unwrap_or_default();
+            check_binding(p, "entra.certificate.certificate_binding", &certificate_binding, "ENTRA_CERT");
+            let algorithm = match c.algorithm.as_deref() {
+                None | Some("RS256") => AssertionAlgorithm::Rs256,
+                Some("PS256") => AssertionAlgorithm::Ps256,
+                Some(other) => {
+                    p.add(
+                        "entra.certificate.algorithm",
+                        format!("unknown algorithm \"{other}\""),
+                        "use RS256 (x5t, works everywhere; the default) or PS256 (x5t#S256)",
+                    );
+                    AssertionAlgorithm::Rs256
+                }
+            };
+            Credential::Certificate { private_key_binding, certificate_binding, algorithm }
+        }
+        (Some(_), Some(_)) => {
+            p.add(
+                "entra",
+                "both client_secret_binding and certificate are set",
+                "keep one credential: remove client_secret_binding to use the certificate",
+            );
+            Credential::ClientSecret { binding: String::new() }
+        }
+        (None, None) => {
+            p.add(
+                "entra.client_secret_binding",
+                "missing: no credential",
+                "set client_secret_binding = \"ENTRA_CLIENT_SECRET\" (then `wrangler secret put ENTRA_CLIENT_SECRET`), or add an [vars.FLOWGATE.entra.certificate] table",
+            );
+            Credential::ClientSecret { binding: String::new() }
+        }
+    };
+
+    let token_cache_key_binding = e.token_cache_key_binding;
+    if let Some(b) = &token_cache_key_binding {
+        check_binding(p, "entra.token_cache_key_binding", b, "TOKEN_CACHE_KEY");
+    }
 
     let timeout_secs = e.timeout_secs.unwrap_or(DEFAULT_TOKEN_TIMEOUT_SECS);
     if !(1..=30).contains(&timeout_secs) {
         p.add("entra.timeout_secs", "out of range", "use 1 to 30 seconds");
     }
 
-    Some(EntraConfig { authority, tenant, client_id, scope, client_secret_binding: binding, timeout_secs })
+    Some(EntraConfig { cloud, authority, tenant, client_id, scope, credential, timeout_secs, token_cache_key_binding })
 }
 
 fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
@@ -455,7 +660,7 @@ pub fn check_scope(scope: &str) -> Result<(), (String, String)> {
     if scope.contains(' ') {
         return Err(("only one scope is allowed (AADSTS700022)".to_owned(), format!("use {DEFAULT_SCOPE}")));
     }
-    if let Some(aud) = FLOW_AUDIENCES.iter().find(|a| a.trim_end_matches('/') == resource) {
+    if let Some(aud) = Cloud::ALL.iter().map(|c| c.flow_audience()).find(|a| a.trim_end_matches('/') == resource) {
         return Err((
             format!("\"{scope}\" yields a token whose aud lacks the trailing slash; the flow rejects it with MisMatchingOAuthClaims"),
             format!("use {aud}/.default — the double slash is required (entra-power-automate.md §1.3)"),
@@ -464,21 +669,64 @@ pub fn check_scope(scope: &str) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// True for `https`, or plain `http` to a loopback host (the emulator).
-/// Userinfo (`http://localhost@evil.example`) is refused: it hides the real host.
-fn scheme_and_host_ok(u: &url::Url) -> Result<(), &'static str> {
-    if !u.username().is_empty() || u.password().is_some() {
+/// The parts of an absolute URL that the checks below need.
+///
+/// Parsed by hand on purpose: the `url` crate's IDNA tables would add about
+/// 250 KB to the Worker for two checks on configuration values. The parse is
+/// strict: anything unusual (userinfo, no host, odd characters) is refused.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    host: &'a str,
+    /// Path, query and fragment, as written (may be empty).
+    rest: &'a str,
+}
+
+fn split_url(text: &str) -> Result<UrlParts<'_>, &'static str> {
+    let (scheme, after) = text.split_once("://").ok_or("is not a URL")?;
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    if authority.contains('@') {
+        // `http://localhost@evil.example` is a request to evil.example.
         return Err("must not contain a user name or password");
     }
-    let loopback = match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err("has no host"),
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        let close = v6.find(']').ok_or("has a malformed host")?;
+        let port = &v6[close + 1..];
+        if !(port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))) {
+            return Err("has a malformed port");
+        }
+        &authority[..close + 2]
+    } else {
+        let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
+        if authority.contains(':') && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit())) {
+            return Err("has a malformed port");
+        }
+        host
     };
-    match u.scheme() {
+    let host_ok = !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'));
+    if !host_ok {
+        return Err("has no valid host");
+    }
+    if rest.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err("contains spaces or control characters");
+    }
+    Ok(UrlParts { scheme, host, rest })
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h == "localhost" || h == "[::1]" || {
+        let octets: Vec<&str> = h.split('.').collect();
+        octets.len() == 4 && octets[0] == "127" && octets.iter().all(|o| o.parse::<u8>().is_ok())
+    }
+}
+
+/// `https`, or plain `http` to a loopback host (the emulator).
+fn scheme_and_host_ok(u: &UrlParts<'_>) -> Result<(), &'static str> {
+    match u.scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if is_loopback(u.host) => Ok(()),
         "http" => Err("plain http is only allowed to a loopback host (the emulator)"),
         _ => Err("must start with https://"),
     }
@@ -486,9 +734,9 @@ fn scheme_and_host_ok(u: &url::Url) -> Result<(), &'static str> {
 
 /// A base URL: `https://host[:port]`, or plain http to a loopback host (the emulator).
 fn check_base_url(text: &str) -> Result<(), &'static str> {
-    let u = url::Url::parse(text).map_err(|_| "is not a URL")?;
+    let u = split_url(text)?;
     scheme_and_host_ok(&u)?;
-    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+    if !(u.rest.is_empty() || u.rest == "/") {
         return Err("must be a scheme and host only, with no path or query");
     }
     Ok(())
@@ -500,13 +748,15 @@ fn check_base_url(text: &str) -> Result<(), &'static str> {
 /// What is wrong and what to do, for operators (never echoes the URL: a SAS
 /// URL is itself a credential).
 pub fn check_flow_url(text: &str) -> Result<(), String> {
-    let u = url::Url::parse(text.trim())
-        .map_err(|_| "is not a URL; paste the trigger's 'HTTP URL' from the flow designer".to_owned())?;
-    scheme_and_host_ok(&u).map_err(|why| format!("{why}; paste the trigger's 'HTTP URL' from the flow designer"))?;
-    if u.path() == "/" {
+    let paste = "; paste the trigger's 'HTTP URL' from the flow designer";
+    let u = split_url(text.trim()).map_err(|why| format!("{why}{paste}"))?;
+    scheme_and_host_ok(&u).map_err(|why| format!("{why}{paste}"))?;
+    let path = u.rest.split(['?', '#']).next().unwrap_or("");
+    if path.is_empty() || path == "/" {
         return Err("has no path; paste the full trigger URL from the flow designer".to_owned());
     }
-    if u.query_pairs().any(|(k, _)| k == "sig") {
+    let query = u.rest.split_once('?').map_or("", |(_, q)| q.split('#').next().unwrap_or(""));
+    if query.split('&').any(|kv| kv == "sig" || kv.starts_with("sig=")) {
         return Err("carries a SAS signature (sig=): it is an 'Anyone' trigger URL, and a Bearer token on it is rejected (DirectApiRequestHasMoreThanOneAuthorization). Set 'Who can trigger the flow' to 'Any user in my tenant' or 'Specific users in my tenant', save, and copy the new URL".to_owned());
     }
     Ok(())
@@ -613,6 +863,68 @@ mod tests {
         assert_eq!(gh.secret_bindings.len(), 2);
         assert_eq!(c.routes["clerk"].provider, Provider::StandardWebhooks);
         assert_eq!(c.routes["clerk"].verify.tolerance_secs, 120);
+    }
+
+    #[test]
+    fn each_cloud_sets_authority_and_double_slash_scope() {
+        let expected = [
+            ("public", "https://login.microsoftonline.com", "https://service.flow.microsoft.com//.default"),
+            ("gcc", "https://login.microsoftonline.com", "https://gov.service.flow.microsoft.us//.default"),
+            ("gcc-high", "https://login.microsoftonline.us", "https://high.service.flow.microsoft.us//.default"),
+            ("dod", "https://login.microsoftonline.us", "https://service.flow.appsplatform.us//.default"),
+            ("china", "https://login.partner.microsoftonline.cn", "https://service.powerautomate.cn//.default"),
+        ];
+        for (cloud, authority, scope) in expected {
+            let mut v = good();
+            v["entra"]["cloud"] = json!(cloud);
+            let c = Config::from_json(&v).unwrap();
+            assert_eq!(c.entra.authority, authority, "{cloud}");
+            assert_eq!(c.entra.scope, scope, "{cloud}");
+            assert_eq!(c.entra.expected_audience(), c.entra.cloud.flow_audience());
+        }
+        // Explicit overrides win.
+        let mut v = good();
+        v["entra"]["cloud"] = json!("gcc-high");
+        v["entra"]["authority"] = json!("http://127.0.0.1:8790");
+        let c = Config::from_json(&v).unwrap();
+        assert_eq!(c.entra.authority, "http://127.0.0.1:8790");
+        assert_eq!(c.entra.scope, "https://high.service.flow.microsoft.us//.default");
+        let p = with(|v| v["entra"]["cloud"] = json!("azure-germany"));
+        assert_eq!(paths(&p), ["entra.cloud"]);
+    }
+
+    #[test]
+    fn certificate_credential_validates() {
+        let mut v = good();
+        v["entra"].as_object_mut().unwrap().remove("client_secret_binding");
+        v["entra"]["certificate"] =
+            json!({"private_key_binding": "ENTRA_CERT_KEY", "certificate_binding": "ENTRA_CERT", "algorithm": "PS256"});
+        let c = Config::from_json(&v).unwrap();
+        assert_eq!(
+            c.entra.credential,
+            Credential::Certificate {
+                private_key_binding: "ENTRA_CERT_KEY".into(),
+                certificate_binding: "ENTRA_CERT".into(),
+                algorithm: AssertionAlgorithm::Ps256
+            }
+        );
+        assert_eq!(c.entra.bindings(), ["ENTRA_CERT_KEY", "ENTRA_CERT"]);
+        v["entra"]["certificate"]["algorithm"] = json!("ES256");
+        v["entra"]["certificate"]["thumbprint"] = json!("x");
+        let p = Config::from_json(&v).unwrap_err();
+        assert_eq!(paths(&p), ["entra.certificate.thumbprint", "entra.certificate.algorithm"]);
+    }
+
+    #[test]
+    fn exactly_one_credential() {
+        let p = with(|v| v["entra"]["certificate"] = json!({"private_key_binding": "K", "certificate_binding": "C"}));
+        assert_eq!(paths(&p), ["entra"]);
+        let p = with(|v| {
+            v["entra"].as_object_mut().unwrap().remove("client_secret_binding");
+        });
+        assert_eq!(paths(&p), ["entra.client_secret_binding"]);
+        let p = with(|v| v["entra"]["certificate"] = json!("ENTRA_CERT"));
+        assert_eq!(paths(&p), ["entra.certificate"]);
     }
 
     #[test]
@@ -743,6 +1055,11 @@ mod tests {
         assert!(check_flow_url("https://user:pw@x.example/x?api-version=1").is_err());
         assert!(check_flow_url("http://[::1]:8790/x").is_ok());
         assert!(check_flow_url("http://127.0.0.2:8790/x").is_ok());
+        assert!(check_flow_url("http://127.0.0.1.evil.example/x").is_err());
+        assert!(check_flow_url("http://localhost.evil.example/x").is_err());
+        assert!(check_flow_url("https://x.example:notaport/x").is_err());
+        assert!(check_flow_url("https://x.example/a b").is_err());
+        assert!(check_flow_url("https:///x").is_err());
     }
 
     #[test]

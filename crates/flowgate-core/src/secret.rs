@@ -41,6 +41,37 @@ impl PartialEq for Secret {
 
 impl Eq for Secret {}
 
+/// Secret bytes (a private key's DER, an encryption key): redacted `Debug`,
+/// constant-time equality, no `Serialize`.
+#[derive(Clone)]
+pub struct SecretBytes(Box<[u8]>);
+
+impl SecretBytes {
+    /// Wraps secret bytes.
+    pub fn new(bytes: impl Into<Box<[u8]>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The bytes, for the one place that must use them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes([{} bytes redacted])", self.0.len())
+    }
+}
+
+impl PartialEq for SecretBytes {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SecretBytes {}
+
 /// Constant-time byte comparison (length is not secret).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))

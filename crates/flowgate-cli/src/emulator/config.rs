@@ -1,5 +1,6 @@
-//! The emulator's configuration: which tenants, app registrations and flows
-//! exist, how long tokens live, and which status a policy mismatch returns.
+//! The emulator's configuration: which tenants, app registrations (with their
+//! secrets and certificates) and flows (in which cloud) exist, how long tokens
+//! live, and which status a policy mismatch returns.
 //!
 //! The TOML form is documented on [`EmulatorConfig`]; [`EmulatorConfig::demo`]
 //! is the built-in configuration used when no file is given.
@@ -7,7 +8,9 @@
 use std::{collections::HashSet, fmt};
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use super::assertion::RegisteredCertificate;
 
 /// `aud` that a public-cloud flow trigger requires, trailing slash included
 /// (entra-power-automate.md §1.2: "Audience values must be an exact match,
@@ -33,6 +36,76 @@ pub const DEMO_FLOW_SPECIFIC_DEMO_APP: &str = "a3b4c5d6e7f80912a3b4c5d6e7f80912"
 pub const DEMO_FLOW_SPECIFIC_OTHER: &str = "ffee0000111122223333444455556666";
 /// The object ID allowed on [`DEMO_FLOW_SPECIFIC_OTHER`].
 pub const DEMO_OTHER_OBJECT_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// Demo flow in the GCC cloud (any user in the demo tenant).
+pub const DEMO_FLOW_GCC: &str = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d01";
+/// Demo flow in the GCC High cloud (any user in the demo tenant).
+pub const DEMO_FLOW_GCC_HIGH: &str = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d02";
+/// Demo flow in the DoD cloud (any user in the demo tenant).
+pub const DEMO_FLOW_DOD: &str = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d03";
+/// Demo flow in the China (21Vianet) cloud (any user in the demo tenant).
+pub const DEMO_FLOW_CHINA: &str = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d04";
+/// The certificate registered on the demo app (`tests/fixtures/entra-test-cert.pem`;
+/// its PKCS#8 key is `tests/fixtures/entra-test-key.pem`). A published test
+/// certificate that protects nothing.
+pub const DEMO_CERT_PEM: &str = include_str!("../../../../tests/fixtures/entra-test-cert.pem");
+
+/// The sovereign and commercial clouds Power Automate runs in
+/// (entra-power-automate.md §1.2). Each has its own flow-service audience.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cloud {
+    /// Commercial (worldwide): `https://service.flow.microsoft.com/`.
+    #[default]
+    Public,
+    /// US Government Community Cloud: `https://gov.service.flow.microsoft.us/`.
+    Gcc,
+    /// GCC High: `https://high.service.flow.microsoft.us/`.
+    GccHigh,
+    /// US Department of Defense: `https://service.flow.appsplatform.us/`.
+    Dod,
+    /// China, operated by 21Vianet: `https://service.powerautomate.cn/`.
+    China,
+}
+
+impl Cloud {
+    /// Every cloud.
+    pub const ALL: [Cloud; 5] = [Cloud::Public, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod, Cloud::China];
+
+    /// The TOML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Gcc => "gcc",
+            Self::GccHigh => "gcc-high",
+            Self::Dod => "dod",
+            Self::China => "china",
+        }
+    }
+
+    /// The flow service's `aud` in this cloud, trailing slash included (§1.2).
+    /// For `public` the emulator uses [`EmulatorConfig::flow_audience`], which
+    /// defaults to this value.
+    pub fn flow_audience(self) -> &'static str {
+        match self {
+            Self::Public => PUBLIC_CLOUD_FLOW_AUDIENCE,
+            Self::Gcc => "https://gov.service.flow.microsoft.us/",
+            Self::GccHigh => "https://high.service.flow.microsoft.us/",
+            Self::Dod => "https://service.flow.appsplatform.us/",
+            Self::China => "https://service.powerautomate.cn/",
+        }
+    }
+
+    /// The real Entra authority host of the cloud (§3 "Which authority each
+    /// Power Platform cloud uses"). Informational only: the emulator's one
+    /// origin plays every cloud's authority.
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            Self::Public | Self::Gcc => "https://login.microsoftonline.com",
+            Self::GccHigh | Self::Dod => "https://login.microsoftonline.us",
+            Self::China => "https://login.chinacloudapi.cn",
+        }
+    }
+}
 
 /// Everything the emulator knows about its fake directory and flows.
 ///
@@ -44,7 +117,8 @@ pub const DEMO_OTHER_OBJECT_ID: &str = "11111111-2222-3333-4444-555555555555";
 /// token_lifetime_secs = 3599
 /// # Status for MisMatchingOAuthClaims (real reports show 401 or 403).
 /// mismatch_status = 401
-/// # The audience flows demand, exactly (public cloud; see §1.2 for others).
+/// # The audience `public` flows demand, exactly; the other clouds' audiences
+/// # are fixed (§1.2, see `Cloud`).
 /// flow_audience = "https://service.flow.microsoft.com/"
 ///
 /// [[tenants]]
@@ -55,6 +129,9 @@ pub const DEMO_OTHER_OBJECT_ID: &str = "11111111-2222-3333-4444-555555555555";
 /// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
 /// client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
 /// client_secrets = ["flowgate-demo-client-secret"]   # several = rotation
+/// # PEM X.509 certificates for client assertions (§3); the demo registers
+/// # tests/fixtures/entra-test-cert.pem.
+/// certificates = ["""<tests/fixtures/entra-test-cert.pem>"""]
 /// service_principal_object_id = "0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e"
 /// display_name = "flowgate-demo"
 ///
@@ -74,6 +151,27 @@ pub const DEMO_OTHER_OBJECT_ID: &str = "11111111-2222-3333-4444-555555555555";
 /// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
 /// who_can_trigger = "specific-users"
 /// allowed_object_ids = ["11111111-2222-3333-4444-555555555555"]
+///
+/// # One any-user flow per sovereign cloud; `cloud` defaults to "public".
+/// [[flows]]
+/// id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d01"
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// cloud = "gcc"
+///
+/// [[flows]]
+/// id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d02"
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// cloud = "gcc-high"
+///
+/// [[flows]]
+/// id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d03"
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// cloud = "dod"
+///
+/// [[flows]]
+/// id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d04"
+/// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+/// cloud = "china"
 /// ```
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -84,8 +182,9 @@ pub struct EmulatorConfig {
     /// HTTP status of a `MisMatchingOAuthClaims` answer (default 401).
     #[serde(default = "default_mismatch_status")]
     pub mismatch_status: u16,
-    /// The only resource the token endpoint knows and the exact `aud` every
-    /// flow demands.
+    /// The public cloud's flow-service resource: the exact `aud` every
+    /// `cloud = "public"` flow demands. The token endpoint knows this resource
+    /// and the four sovereign ones of [`Cloud::flow_audience`].
     #[serde(default = "default_flow_audience")]
     pub flow_audience: String,
     /// Directories (tenants).
@@ -118,8 +217,14 @@ pub struct AppConfig {
     pub tenant: String,
     /// Application (client) ID; appears in the token as `appid`.
     pub client_id: String,
-    /// Valid client secrets; more than one models rotation.
+    /// Valid client secrets; more than one models rotation. May be empty when
+    /// the app has certificates.
+    #[serde(default)]
     pub client_secrets: Vec<String>,
+    /// PEM X.509 certificates (RSA keys) whose private keys may sign client
+    /// assertions (§3). Public material, shown in `Debug`.
+    #[serde(default)]
+    pub certificates: Vec<String>,
     /// Object ID of the Enterprise application (service principal); appears
     /// in the token as `oid` and `sub`.
     pub service_principal_object_id: String,
@@ -135,6 +240,7 @@ impl fmt::Debug for AppConfig {
             .field("tenant", &self.tenant)
             .field("client_id", &self.client_id)
             .field("client_secrets", &format_args!("[{} redacted]", self.client_secrets.len()))
+            .field("certificates", &format_args!("[{} PEM]", self.certificates.len()))
             .field("service_principal_object_id", &self.service_principal_object_id)
             .field("display_name", &self.display_name)
             .finish()
@@ -178,6 +284,10 @@ pub struct FlowConfig {
     /// Object IDs allowed in `specific-users` mode.
     #[serde(default)]
     pub allowed_object_ids: Vec<String>,
+    /// The cloud the flow lives in; its trigger demands exactly that cloud's
+    /// audience (§1.2).
+    #[serde(default)]
+    pub cloud: Cloud,
 }
 
 fn default_token_lifetime() -> u64 {
@@ -199,13 +309,16 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// The built-in demo directory: one tenant, one app, three flows.
+    /// The built-in demo directory: one tenant; one app with a secret and a
+    /// certificate ([`DEMO_CERT_PEM`]); three public-cloud flows and one
+    /// any-user flow per sovereign cloud.
     pub fn demo() -> Self {
-        let flow = |id: &str, who: WhoCanTrigger, allowed: &[&str]| FlowConfig {
+        let flow = |id: &str, who: WhoCanTrigger, allowed: &[&str], cloud: Cloud| FlowConfig {
             id: id.to_owned(),
             tenant: DEMO_TENANT_ID.to_owned(),
             who_can_trigger: who,
             allowed_object_ids: allowed.iter().map(|s| (*s).to_owned()).collect(),
+            cloud,
         };
         Self {
             token_lifetime_secs: default_token_lifetime(),
@@ -216,13 +329,18 @@ impl EmulatorConfig {
                 tenant: DEMO_TENANT_ID.to_owned(),
                 client_id: DEMO_CLIENT_ID.to_owned(),
                 client_secrets: vec![DEMO_CLIENT_SECRET.to_owned()],
+                certificates: vec![DEMO_CERT_PEM.to_owned()],
                 service_principal_object_id: DEMO_SP_OBJECT_ID.to_owned(),
                 display_name: "flowgate-demo".to_owned(),
             }],
             flows: vec![
-                flow(DEMO_FLOW_ANY_USER, WhoCanTrigger::AnyUserInTenant, &[]),
-                flow(DEMO_FLOW_SPECIFIC_DEMO_APP, WhoCanTrigger::SpecificUsers, &[DEMO_SP_OBJECT_ID]),
-                flow(DEMO_FLOW_SPECIFIC_OTHER, WhoCanTrigger::SpecificUsers, &[DEMO_OTHER_OBJECT_ID]),
+                flow(DEMO_FLOW_ANY_USER, WhoCanTrigger::AnyUserInTenant, &[], Cloud::Public),
+                flow(DEMO_FLOW_SPECIFIC_DEMO_APP, WhoCanTrigger::SpecificUsers, &[DEMO_SP_OBJECT_ID], Cloud::Public),
+                flow(DEMO_FLOW_SPECIFIC_OTHER, WhoCanTrigger::SpecificUsers, &[DEMO_OTHER_OBJECT_ID], Cloud::Public),
+                flow(DEMO_FLOW_GCC, WhoCanTrigger::AnyUserInTenant, &[], Cloud::Gcc),
+                flow(DEMO_FLOW_GCC_HIGH, WhoCanTrigger::AnyUserInTenant, &[], Cloud::GccHigh),
+                flow(DEMO_FLOW_DOD, WhoCanTrigger::AnyUserInTenant, &[], Cloud::Dod),
+                flow(DEMO_FLOW_CHINA, WhoCanTrigger::AnyUserInTenant, &[], Cloud::China),
             ],
         }
     }
@@ -237,6 +355,16 @@ impl EmulatorConfig {
         let config = config.normalized();
         config.validate()?;
         Ok(config)
+    }
+
+    /// The exact `aud` flows of `cloud` demand (and the resource the token
+    /// endpoint knows for it): [`Self::flow_audience`] for `public`, the fixed
+    /// §1.2 value otherwise.
+    pub fn audience_of(&self, cloud: Cloud) -> &str {
+        match cloud {
+            Cloud::Public => &self.flow_audience,
+            other => other.flow_audience(),
+        }
     }
 
     /// GUIDs, object IDs and domain names are case-insensitive in Entra;
@@ -266,9 +394,11 @@ impl EmulatorConfig {
     ///
     /// # Errors
     /// Zero token lifetime; a mismatch status outside 400..=599; an empty or
-    /// non-URL audience; a duplicate tenant, domain, client ID or flow ID; an
-    /// app or flow that names an unknown tenant; an app without secrets or
-    /// with an empty one; a flow ID that is not URL-safe.
+    /// non-URL audience, or one that is a sovereign cloud's; a duplicate
+    /// tenant, domain, client ID or flow ID; an app or flow that names an
+    /// unknown tenant; an app with neither secrets nor certificates, with an
+    /// empty secret, or with a certificate that is not a PEM X.509 certificate
+    /// of an RSA key; a flow ID that is not URL-safe.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.token_lifetime_secs == 0 {
             bail!("token_lifetime_secs must be at least 1");
@@ -278,6 +408,14 @@ impl EmulatorConfig {
         }
         if !self.flow_audience.starts_with("https://") && !self.flow_audience.starts_with("http://") {
             bail!("flow_audience must be an http(s) URI");
+        }
+        let bare = |a: &str| a.trim_end_matches('/').to_ascii_lowercase();
+        if let Some(c) = Cloud::ALL[1..].iter().find(|c| bare(c.flow_audience()) == bare(&self.flow_audience)) {
+            bail!(
+                "flow_audience is the {} cloud's audience; set `cloud = \"{}\"` on the flows instead",
+                c.as_str(),
+                c.as_str()
+            );
         }
         let mut names = HashSet::new();
         for t in &self.tenants {
@@ -301,8 +439,16 @@ impl EmulatorConfig {
             {
                 bail!("client_id {:?} is empty or duplicated in its tenant", a.client_id);
             }
-            if a.client_secrets.is_empty() || a.client_secrets.iter().any(String::is_empty) {
-                bail!("app {:?} needs at least one non-empty client secret", a.client_id);
+            if a.client_secrets.is_empty() && a.certificates.is_empty() {
+                bail!("app {:?} needs at least one client secret or certificate", a.client_id);
+            }
+            if a.client_secrets.iter().any(String::is_empty) {
+                bail!("app {:?} has an empty client secret", a.client_id);
+            }
+            for (i, pem) in a.certificates.iter().enumerate() {
+                if let Err(e) = RegisteredCertificate::from_pem(pem) {
+                    bail!("app {:?}: certificates[{i}] is unusable: {e}", a.client_id);
+                }
             }
             if a.service_principal_object_id.is_empty() {
                 bail!("app {:?} needs a service_principal_object_id", a.client_id);
@@ -332,6 +478,8 @@ mod tests {
     const DOC_TOML: &str = r#"
 token_lifetime_secs = 3599
 mismatch_status = 401
+# The audience `public` flows demand, exactly; the other clouds' audiences
+# are fixed (§1.2, see `Cloud`).
 flow_audience = "https://service.flow.microsoft.com/"
 
 [[tenants]]
@@ -342,6 +490,9 @@ domains = ["contoso.onmicrosoft.com"]
 tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
 client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
 client_secrets = ["flowgate-demo-client-secret"]   # several = rotation
+# PEM X.509 certificates for client assertions (§3); the demo registers
+# tests/fixtures/entra-test-cert.pem.
+certificates = ["""<tests/fixtures/entra-test-cert.pem>"""]
 service_principal_object_id = "0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e"
 display_name = "flowgate-demo"
 
@@ -361,7 +512,33 @@ id = "ffee0000111122223333444455556666"
 tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
 who_can_trigger = "specific-users"
 allowed_object_ids = ["11111111-2222-3333-4444-555555555555"]
+
+# One any-user flow per sovereign cloud; `cloud` defaults to "public".
+[[flows]]
+id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d01"
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+cloud = "gcc"
+
+[[flows]]
+id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d02"
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+cloud = "gcc-high"
+
+[[flows]]
+id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d03"
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+cloud = "dod"
+
+[[flows]]
+id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d04"
+tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
+cloud = "china"
 "#;
+
+    /// [`DOC_TOML`] with the placeholder replaced by the certificate itself.
+    fn doc_toml() -> String {
+        DOC_TOML.replace("<tests/fixtures/entra-test-cert.pem>", DEMO_CERT_PEM)
+    }
 
     fn good() -> EmulatorConfig {
         EmulatorConfig::demo()
@@ -375,7 +552,7 @@ allowed_object_ids = ["11111111-2222-3333-4444-555555555555"]
 
     #[test]
     fn documented_toml_is_the_demo_config() {
-        assert_eq!(EmulatorConfig::from_toml(DOC_TOML).unwrap(), EmulatorConfig::demo());
+        assert_eq!(EmulatorConfig::from_toml(&doc_toml()).unwrap(), EmulatorConfig::demo());
         assert_eq!(EmulatorConfig::default(), EmulatorConfig::demo());
         good().validate().unwrap();
     }
@@ -399,6 +576,41 @@ tenant = "aaaaaaaa-0000-0000-0000-000000000000"
         assert_eq!(c.tenants[0].id, "aaaaaaaa-0000-0000-0000-000000000000");
         assert_eq!(c.tenants[0].domains[0], "fabrikam.onmicrosoft.com");
         assert_eq!(c.flows[0].who_can_trigger, WhoCanTrigger::AnyUserInTenant);
+        assert_eq!(c.flows[0].cloud, Cloud::Public);
+    }
+
+    fn one_flow_toml(cloud: &str) -> String {
+        format!("[[tenants]]\nid = \"t\"\n[[flows]]\nid = \"f\"\ntenant = \"t\"\ncloud = \"{cloud}\"\n")
+    }
+
+    #[test]
+    fn clouds_have_the_documented_audiences_and_names() {
+        let c = good();
+        let auds: Vec<&str> = Cloud::ALL.iter().map(|&cl| c.audience_of(cl)).collect();
+        assert_eq!(
+            auds,
+            [
+                "https://service.flow.microsoft.com/",
+                "https://gov.service.flow.microsoft.us/",
+                "https://high.service.flow.microsoft.us/",
+                "https://service.flow.appsplatform.us/",
+                "https://service.powerautomate.cn/",
+            ]
+        );
+        for cloud in Cloud::ALL {
+            assert_eq!(EmulatorConfig::from_toml(&one_flow_toml(cloud.as_str())).unwrap().flows[0].cloud, cloud);
+        }
+        assert!(EmulatorConfig::from_toml(&one_flow_toml("gcchigh")).is_err());
+        // A custom public audience is used for public flows only.
+        let mut custom = good();
+        custom.flow_audience = "https://flow.example/".into();
+        assert_eq!(custom.audience_of(Cloud::Public), "https://flow.example/");
+        assert_eq!(custom.audience_of(Cloud::Gcc), "https://gov.service.flow.microsoft.us/");
+    }
+
+    #[test]
+    fn rejects_a_sovereign_audience_as_flow_audience() {
+        assert!(rejects(|c| c.flow_audience = "https://gov.service.flow.microsoft.us".into()).contains("gcc"));
     }
 
     #[test]
@@ -451,9 +663,40 @@ tenant = "aaaaaaaa-0000-0000-0000-000000000000"
     }
 
     #[test]
-    fn rejects_app_without_secret() {
-        assert!(rejects(|c| c.apps[0].client_secrets.clear()).contains("secret"));
-        assert!(rejects(|c| c.apps[0].client_secrets.push(String::new())).contains("secret"));
+    fn rejects_app_without_any_credential_or_with_an_empty_secret() {
+        assert!(rejects(|c| {
+            c.apps[0].client_secrets.clear();
+            c.apps[0].certificates.clear();
+        })
+        .contains("secret or certificate"));
+        assert!(rejects(|c| c.apps[0].client_secrets.push(String::new())).contains("empty client secret"));
+        // Either kind alone is enough.
+        let mut c = good();
+        c.apps[0].client_secrets.clear();
+        c.validate().unwrap();
+        let mut c = good();
+        c.apps[0].certificates.clear();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_unusable_certificates() {
+        for bad in [
+            "not a pem".to_owned(),
+            DEMO_CERT_PEM.replace("CERTIFICATE", "PUBLIC KEY"),
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned(),
+        ] {
+            let e = rejects(|c| c.apps[0].certificates.push(bad.clone()));
+            assert!(e.contains("certificates[1]"), "{e}");
+        }
+        // Certificate-only apps parse from TOML (client_secrets may be omitted).
+        let toml = format!(
+            "[[tenants]]\nid = \"t\"\n[[apps]]\ntenant = \"t\"\nclient_id = \"c\"\n\
+             service_principal_object_id = \"o\"\ncertificates = [\"\"\"{DEMO_CERT_PEM}\"\"\"]\n"
+        );
+        let c = EmulatorConfig::from_toml(&toml).unwrap();
+        assert!(c.apps[0].client_secrets.is_empty());
+        assert_eq!(c.apps[0].certificates, [DEMO_CERT_PEM]);
     }
 
     #[test]
@@ -472,5 +715,6 @@ tenant = "aaaaaaaa-0000-0000-0000-000000000000"
         let s = format!("{:?}", good());
         assert!(!s.contains(DEMO_CLIENT_SECRET), "{s}");
         assert!(s.contains("redacted"));
+        assert!(s.contains("certificates: [1 PEM]"), "{s}");
     }
 }

@@ -2,10 +2,13 @@
 //! `POST /{tenant}/oauth2/v2.0/token`, `GET /{tenant}/discovery/v2.0/keys`,
 //! the OpenID discovery document, and Entra-shaped error bodies.
 //!
-//! Behaviour follows /work/shared/reference/entra-power-automate.md §1.1–§2.
-//! Certificate credentials (`client_assertion`, §3) are not emulated.
+//! Behaviour follows /work/shared/reference/entra-power-automate.md §1.1–§3:
+//! client secrets (form or HTTP Basic) and certificate credentials (client
+//! assertions, checked in `assertion.rs`); the flow-service resources of all
+//! five clouds (§1.2); and injected faults (`faults.rs`, §2 throttling),
+//! served before a request is processed.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::{to_bytes, Body},
@@ -22,7 +25,12 @@ use rand::RngCore as _;
 use serde::Serialize;
 use serde_json::json;
 
-use super::state::{format_utc, now_unix, State};
+use super::{
+    assertion::{self, Expected, JWT_BEARER},
+    config::{AppConfig, Cloud, TenantConfig},
+    faults::{self, TokenFault},
+    state::{format_utc, now_unix, State},
+};
 
 /// Largest token-request body read; real requests are a few hundred bytes.
 const MAX_TOKEN_REQUEST_BYTES: usize = 64 * 1024;
@@ -37,16 +45,33 @@ const DEFAULT_SCOPE_SUFFIX: &str = "/.default";
 #[derive(Debug)]
 pub(crate) struct EntraError {
     /// AADSTS number.
-    code: u32,
+    pub(crate) code: u32,
     /// OAuth `error` value.
-    error: &'static str,
+    pub(crate) error: &'static str,
     /// Text after `AADSTSnnn: `.
-    message: String,
+    pub(crate) message: String,
+    /// HTTP status: 400 unless a fault asks for another.
+    status: StatusCode,
+    /// `Retry-After` seconds (429 faults).
+    retry_after: Option<u64>,
 }
 
 impl EntraError {
-    fn new(code: u32, error: &'static str, message: impl Into<String>) -> Self {
-        Self { code, error, message: message.into() }
+    pub(crate) fn new(code: u32, error: &'static str, message: impl Into<String>) -> Self {
+        Self { code, error, message: message.into(), status: StatusCode::BAD_REQUEST, retry_after: None }
+    }
+
+    /// The same error with another HTTP status (and `Retry-After`).
+    pub(crate) fn with_status(mut self, status: StatusCode, retry_after: Option<u64>) -> Self {
+        self.status = status;
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// The HTTP status the error is sent with.
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
     fn missing_parameter(name: &str) -> Self {
@@ -71,8 +96,125 @@ impl EntraError {
         )
     }
 
-    /// HTTP 400 with the Entra JSON body. `correlation_id` echoes the
-    /// caller's `client-request-id` when that is a GUID, as Entra does.
+    fn unknown_client(client_id: &str, tenant: &TenantConfig) -> Self {
+        let directory = tenant.domains.first().unwrap_or(&tenant.id);
+        Self::new(
+            700_016,
+            "unauthorized_client",
+            format!(
+                "Application with identifier '{}' was not found in the directory '{directory}'. \
+                 This can happen if the application has not been installed by the administrator \
+                 of the tenant or consented to by any user in the tenant. You may have sent your \
+                 authentication request to the wrong tenant.",
+                echo(client_id)
+            ),
+        )
+    }
+
+    fn no_credential() -> Self {
+        Self::new(
+            7_000_218,
+            "invalid_client",
+            "The request body must contain the following parameter: 'client_assertion' or \
+             'client_secret'.",
+        )
+    }
+
+    fn invalid_secret(client_id: &str) -> Self {
+        Self::new(
+            7_000_215,
+            "invalid_client",
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is \
+                 the client secret value, not the client secret ID, for a secret added to app \
+                 '{}'.",
+                echo(client_id)
+            ),
+        )
+    }
+
+    /// AADSTS7000222 (§2), only ever sent as an injected fault: the emulator
+    /// has no secret expiry dates.
+    pub(crate) fn secret_expired(client_id: &str) -> Self {
+        Self::new(
+            7_000_222,
+            "invalid_client",
+            format!(
+                "The provided client secret keys for app '{}' are expired. Visit the Azure portal \
+                 to create new keys for your app: https://aka.ms/NewClientSecret, or consider using \
+                 certificate credentials for added security: https://aka.ms/certCreds.",
+                echo(client_id)
+            ),
+        )
+    }
+
+    /// AADSTS53003 (§2), only ever sent as an injected fault.
+    pub(crate) fn blocked_by_conditional_access() -> Self {
+        Self::new(
+            53_003,
+            "invalid_grant",
+            "Access has been blocked by Conditional Access policies. The access policy does not \
+             allow token issuance.",
+        )
+    }
+
+    fn invalid_scope(scope: &str) -> Self {
+        Self::new(
+            70_011,
+            "invalid_scope",
+            format!(
+                "The provided request must include a 'scope' input parameter. The provided value \
+                 for the input parameter 'scope' is not valid. The scope {} is not valid.",
+                echo(scope)
+            ),
+        )
+    }
+
+    fn resource_not_found(resource: &str, directory: &str) -> Self {
+        Self::new(
+            500_011,
+            "invalid_resource",
+            format!(
+                "The resource principal named {} was not found in the tenant named {}. This can \
+                 happen if the application has not been installed by the administrator of the \
+                 tenant or consented to by any user in the tenant. You might have sent your \
+                 authentication request to the wrong tenant.",
+                echo(resource),
+                echo(directory)
+            ),
+        )
+    }
+
+    /// The error Entra would send for `code`, for the codes an injected fault
+    /// may name ([`faults::KNOWN_AADSTS`]); `None` for any other code. The
+    /// request's tenant, client ID and scope fill the messages.
+    pub(crate) fn for_code(code: u32, tenant: &str, client_id: &str, scope: &str) -> Option<Self> {
+        let stand_in = |name: &str| TenantConfig { id: name.to_owned(), domains: Vec::new() };
+        Some(match code {
+            7_000_215 => Self::invalid_secret(client_id),
+            7_000_222 => Self::secret_expired(client_id),
+            7_000_218 => Self::no_credential(),
+            700_016 => Self::unknown_client(client_id, &stand_in(tenant)),
+            90_002 => Self::tenant_not_found(tenant),
+            70_011 => Self::invalid_scope(scope),
+            500_011 => Self::resource_not_found(scope.strip_suffix(DEFAULT_SCOPE_SUFFIX).unwrap_or(scope), tenant),
+            53_003 => Self::blocked_by_conditional_access(),
+            700_027 => Self::new(
+                700_027,
+                "invalid_client",
+                "Client assertion contains an invalid signature. [Reason - The provided signature value \
+                 did not match the expected signature value.]",
+            ),
+            50_012 => {
+                Self::new(50_012, "invalid_client", "Client assertion audience claim does not match Realm issuer.")
+            }
+            _ => return None,
+        })
+    }
+
+    /// The Entra JSON body with the error's status (400 unless a fault says
+    /// otherwise). `correlation_id` echoes the caller's `client-request-id`
+    /// when that is a GUID, as Entra does.
     pub(crate) fn into_response(self, base_url: &str, correlation_id: Option<String>) -> Response {
         let trace_id = uuid::Uuid::new_v4().to_string();
         let correlation_id = correlation_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -90,8 +232,11 @@ impl EntraError {
             "correlation_id": correlation_id,
             "error_uri": format!("{base_url}/error?code={}", self.code),
         });
-        let mut resp = (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        let mut resp = (self.status, Json(body)).into_response();
         no_store(resp.headers_mut());
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }
@@ -157,6 +302,10 @@ struct Credentials {
     client_id: Option<String>,
     /// Every secret presented: the form's and/or the Basic header's.
     secrets: Vec<String>,
+    /// `client_assertion_type` (§3).
+    assertion_type: Option<String>,
+    /// `client_assertion`: a JWT signed with a registered certificate's key.
+    assertion: Option<String>,
 }
 
 /// Reads `client_id`/`client_secret` from the form and from an
@@ -172,7 +321,9 @@ fn credentials(form: &[(String, String)], headers: &HeaderMap) -> Credentials {
             secrets.push(secret);
         }
     }
-    Credentials { client_id, secrets }
+    let assertion_type = form_value(form, "client_assertion_type").map(str::to_owned);
+    let assertion = form_value(form, "client_assertion").map(str::to_owned);
+    Credentials { client_id, secrets, assertion_type, assertion }
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -226,8 +377,24 @@ pub(crate) async fn token(
         _ => Vec::new(),
     };
     let creds = credentials(&form, &headers);
-    st.record_token_request(creds.client_id.as_deref().unwrap_or(""));
-    match issue(&st, &tenant, &form, &creds) {
+    st.record_token_request(creds.client_id.as_deref().unwrap_or(""), creds.assertion.is_some());
+
+    // An injected fault is served before any processing (§2 throttling).
+    match st.next_token_fault() {
+        None => {}
+        Some(TokenFault::Delay { delay_ms }) => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
+        Some(fault) => {
+            st.record_token_error();
+            let scope = form_value(&form, "scope").unwrap_or_default();
+            return faults::answer(&fault, &tenant, creds.client_id.as_deref().unwrap_or_default(), scope)
+                .into_response(st.base_url(), correlation_id(&headers));
+        }
+    }
+
+    // Every spelling of the URL this request was sent to: `aud` of a client
+    // assertion must be one of them (§3).
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match issue(&st, &tenant, host, &form, &creds) {
         Ok((resp, uti)) => {
             st.record_token_issued(uti);
             let mut resp = Json(resp).into_response();
@@ -241,11 +408,115 @@ pub(crate) async fn token(
     }
 }
 
+/// The token endpoint URLs a client assertion's `aud` may name for a request
+/// to `/{tenant_in_url}/oauth2/v2.0/token`: as sent and with the tenant GUID,
+/// on the emulator's origin and on the request's `Host` (§3).
+fn token_endpoints(st: &State, tenant_in_url: &str, tenant: &TenantConfig, host: Option<&str>) -> Vec<String> {
+    let mut origins = vec![st.base_url().to_owned()];
+    if let Some(h) = host.filter(|h| !h.is_empty()) {
+        let o = format!("http://{h}");
+        if o != origins[0] {
+            origins.push(o);
+        }
+    }
+    let mut out = Vec::new();
+    for o in &origins {
+        for t in [tenant_in_url, tenant.id.as_str()] {
+            let url = format!("{o}/{t}/oauth2/v2.0/token");
+            if !out.contains(&url) {
+                out.push(url);
+            }
+        }
+    }
+    out
+}
+
+/// How the client authenticated; v1 tokens say so in `appidacr` ("1" for a
+/// client secret, "2" for a certificate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientAuth {
+    Secret,
+    Certificate,
+}
+
+impl ClientAuth {
+    fn appidacr(self) -> &'static str {
+        match self {
+            Self::Secret => "1",
+            Self::Certificate => "2",
+        }
+    }
+}
+
+/// Checks the client's credential: secrets, or a client assertion (§3).
+fn authenticate(
+    st: &State,
+    tenant_in_url: &str,
+    tenant: &TenantConfig,
+    host: Option<&str>,
+    app: &AppConfig,
+    creds: &Credentials,
+) -> Result<ClientAuth, EntraError> {
+    // Emulator choice for another assertion type: "AADSTS90011: Unexpected
+    // client assertion type." (invalid_request), the answer Entra was seen
+    // giving (ADAL for Ruby, 2016). AADSTS700024 is not used: Entra uses it
+    // for "Client assertion is not within its valid time range".
+    if let Some(t) = creds.assertion_type.as_deref().filter(|t| *t != JWT_BEARER) {
+        return Err(EntraError::new(
+            90_011,
+            "invalid_request",
+            format!("Unexpected client assertion type '{}'. Use '{JWT_BEARER}'.", echo(t)),
+        ));
+    }
+    match (creds.secrets.is_empty(), creds.assertion.as_deref()) {
+        // Emulator choice: one credential per request; both is a malformed
+        // request (AADSTS90023 "InvalidRequest").
+        (false, Some(_)) => Err(EntraError::new(
+            90_023,
+            "invalid_request",
+            "The request contains both a client secret and a 'client_assertion'; send exactly one \
+             client credential.",
+        )),
+        (true, None) if creds.assertion_type.is_some() => Err(EntraError::missing_parameter("client_assertion")),
+        (true, None) => Err(EntraError::no_credential()),
+        (true, Some(_)) if creds.assertion_type.is_none() => {
+            Err(EntraError::missing_parameter("client_assertion_type"))
+        }
+        (true, Some(jwt)) => {
+            let audiences = token_endpoints(st, tenant_in_url, tenant, host);
+            let expected = Expected {
+                client_id: &app.client_id,
+                certificates: st.certificates(&app.tenant, &app.client_id),
+                audiences: &audiences,
+            };
+            let accepted = assertion::verify(jwt, &expected)?;
+            if !st.claim_assertion_jti(&app.client_id, &accepted.jti, accepted.exp) {
+                return Err(assertion::replayed(&accepted.jti));
+            }
+            Ok(ClientAuth::Certificate)
+        }
+        // Every presented secret must be one of the app's current secrets
+        // (several may be valid during rotation).
+        (false, None) => {
+            let all_valid = creds
+                .secrets
+                .iter()
+                .all(|presented| app.client_secrets.iter().any(|s| ct_eq(s.as_bytes(), presented.as_bytes())));
+            if all_valid {
+                Ok(ClientAuth::Secret)
+            } else {
+                Err(EntraError::invalid_secret(&app.client_id))
+            }
+        }
+    }
+}
+
 /// The token endpoint's checks, in order; returns the response and the new
 /// token's `uti`.
 fn issue(
     st: &State,
     tenant_name: &str,
+    host: Option<&str>,
     form: &[(String, String)],
     creds: &Credentials,
 ) -> Result<(TokenResponse, String), EntraError> {
@@ -271,48 +542,11 @@ fn issue(
         ));
     }
 
-    // 3. Client and its credentials (§1.1, §2 codes 700016/7000218/7000215).
+    // 3. Client and its credential (§1.1, §2 codes 700016/7000218/7000215,
+    //    §3 client assertions).
     let client_id = creds.client_id.as_deref().ok_or_else(|| EntraError::missing_parameter("client_id"))?;
-    let app = st.app(&tenant.id, client_id).ok_or_else(|| {
-        let directory = tenant.domains.first().unwrap_or(&tenant.id);
-        EntraError::new(
-            700_016,
-            "unauthorized_client",
-            format!(
-                "Application with identifier '{}' was not found in the directory '{directory}'. \
-                 This can happen if the application has not been installed by the administrator \
-                 of the tenant or consented to by any user in the tenant. You may have sent your \
-                 authentication request to the wrong tenant.",
-                echo(client_id)
-            ),
-        )
-    })?;
-    if creds.secrets.is_empty() {
-        return Err(EntraError::new(
-            7_000_218,
-            "invalid_client",
-            "The request body must contain the following parameter: 'client_assertion' or \
-             'client_secret'.",
-        ));
-    }
-    // Every presented secret must be one of the app's current secrets
-    // (several may be valid during rotation).
-    let all_valid = creds
-        .secrets
-        .iter()
-        .all(|presented| app.client_secrets.iter().any(|s| ct_eq(s.as_bytes(), presented.as_bytes())));
-    if !all_valid {
-        return Err(EntraError::new(
-            7_000_215,
-            "invalid_client",
-            format!(
-                "Invalid client secret provided. Ensure the secret being sent in the request is \
-                 the client secret value, not the client secret ID, for a secret added to app \
-                 '{}'.",
-                app.client_id
-            ),
-        ));
-    }
+    let app = st.app(&tenant.id, client_id).ok_or_else(|| EntraError::unknown_client(client_id, tenant))?;
+    let auth = authenticate(st, tenant_name, tenant, host, app, creds)?;
 
     // 4. Scope: exactly one `{resource}/.default` (§1.1).
     let scope = form_value(form, "scope").ok_or_else(|| EntraError::missing_parameter("scope"))?;
@@ -328,44 +562,26 @@ fn issue(
             ),
         ));
     }
-    let resource =
-        scopes.first().and_then(|s| s.strip_suffix(DEFAULT_SCOPE_SUFFIX)).filter(|r| !r.is_empty()).ok_or_else(
-            || {
-                EntraError::new(
-                    70_011,
-                    "invalid_scope",
-                    format!(
-                        "The provided request must include a 'scope' input parameter. The provided \
-                     value for the input parameter 'scope' is not valid. The scope {} is not \
-                     valid.",
-                        echo(scope)
-                    ),
-                )
-            },
-        )?;
+    let resource = scopes
+        .first()
+        .and_then(|s| s.strip_suffix(DEFAULT_SCOPE_SUFFIX))
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| EntraError::invalid_scope(scope))?;
 
-    // 5. Resource. entra-power-automate.md §1.3: the flow service's identifier
-    //    ends in a slash, so `https://service.flow.microsoft.com//.default`
-    //    yields `aud` = `https://service.flow.microsoft.com/`. Asking for
+    // 5. Resource: the flow service of any of the five clouds (§1.2). §1.3:
+    //    the service's identifier ends in a slash, so
+    //    `https://service.flow.microsoft.com//.default` yields `aud` =
+    //    `https://service.flow.microsoft.com/`. Asking for
     //    `https://service.flow.microsoft.com/.default` still finds the
     //    resource, but `aud` is then written as requested, *without* the
-    //    slash, and the flow later rejects the token (§1.2 exact match).
-    let known = st.config().flow_audience.as_str();
-    let aud = if resource == known || resource == known.trim_end_matches('/') {
+    //    slash, and the flow later rejects the token (§1.2 exact match). The
+    //    same holds in every cloud. One authority (this origin) serves all
+    //    clouds, although the real ones differ (§3 authority hosts).
+    let known = Cloud::ALL.iter().map(|&c| st.config().audience_of(c));
+    let aud = if known.into_iter().any(|k| resource == k || resource == k.trim_end_matches('/')) {
         resource
     } else {
-        return Err(EntraError::new(
-            500_011,
-            "invalid_resource",
-            format!(
-                "The resource principal named {} was not found in the tenant named {}. This can \
-                 happen if the application has not been installed by the administrator of the \
-                 tenant or consented to by any user in the tenant. You might have sent your \
-                 authentication request to the wrong tenant.",
-                echo(resource),
-                tenant.domains.first().unwrap_or(&tenant.id)
-            ),
-        ));
+        return Err(EntraError::resource_not_found(resource, tenant.domains.first().unwrap_or(&tenant.id)));
     };
 
     // 6. Mint an app-only v1 token (§1.5): `oid`/`sub` are the service
@@ -382,7 +598,7 @@ fn issue(
         exp: iat.saturating_add(lifetime),
         aio: random_b64(48),
         appid: &app.client_id,
-        appidacr: "1",
+        appidacr: auth.appidacr(),
         idp: iss,
         idtyp: "app",
         oid: &app.service_principal_object_id,
@@ -424,7 +640,8 @@ pub(crate) async fn openid_configuration(
     let base = st.base_url();
     Json(json!({
         "token_endpoint": format!("{base}/{}/oauth2/v2.0/token", t.id),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256"],
         "jwks_uri": format!("{base}/{}/discovery/v2.0/keys", t.id),
         "issuer": format!("https://login.microsoftonline.com/{}/v2.0", t.id),
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -448,13 +665,28 @@ pub(crate) async fn error_page(Query(q): Query<ErrorQuery>) -> String {
         "900144" => "A required form parameter is missing (body must be form-urlencoded).",
         "70003" => "Unsupported grant_type; the emulator supports client_credentials only.",
         "700016" => "Application (client) ID not found in this tenant.",
-        "7000218" => "No client_secret (form field or HTTP Basic) was sent.",
+        "7000218" => "No client_secret (form field or HTTP Basic) and no client_assertion was sent.",
         "7000215" => "Invalid client secret.",
+        "7000222" => "The client secret has expired (injected fault only).",
+        "700027" => {
+            "Client assertion: unknown certificate thumbprint (x5t / x5t#S256), unsupported alg, or a \
+                     signature that does not verify with the registered certificate."
+        }
+        "50012" => {
+            "Client assertion rejected: wrong aud, iss or sub, expired or not yet valid, no jti, or a reused jti."
+        }
+        "50027" => "Client assertion is not a well-formed JWT, or names no certificate thumbprint.",
+        "90011" => "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+        "90023" => "Send either a client secret or a client assertion, not both.",
+        "53003" => "Blocked by Conditional Access (injected fault only).",
+        "90055" => "Throttled (injected fault): wait for Retry-After.",
+        "50000" => "Sign-in service error (injected fault).",
+        "90033" => "Transient service error (injected fault).",
         "70011" => "Invalid scope: client credentials need exactly `{resource}/.default`.",
         "700022" => "The scope names more than one resource.",
         "500011" => {
-            "Resource principal not found; for a flow use \
-                     https://service.flow.microsoft.com//.default (double slash)."
+            "Resource principal not found; for a flow use its cloud's audience with a double slash, \
+                     e.g. https://service.flow.microsoft.com//.default."
         }
         _ => "Unknown code.",
     };

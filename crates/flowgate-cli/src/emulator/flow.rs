@@ -1,7 +1,8 @@
 //! The Power Automate HTTP trigger:
 //! `POST /powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke?api-version=1`
 //! (entra-power-automate.md §1.4 URL shape) with the OAuth "Who can trigger
-//! the flow" policy (§1.5) and the trigger's answers (§4).
+//! the flow" policy (§1.5), the audience of the flow's cloud (§1.2) and the
+//! trigger's answers (§4).
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -16,7 +17,7 @@ use rand::Rng as _;
 use serde_json::{json, Value};
 
 use super::{
-    config::{FlowConfig, WhoCanTrigger},
+    config::{Cloud, FlowConfig, WhoCanTrigger},
     entra::v1_issuer,
     state::{now_unix, sha256_hex, FlowRun, Rejection, State},
 };
@@ -166,7 +167,7 @@ async fn accept(
     let token_id =
         claims.get("uti").or_else(|| claims.get("jti")).and_then(Value::as_str).unwrap_or_default().to_owned();
     let now = now_unix();
-    check_policy(flow, &st.config().flow_audience, &claims, now).map_err(|d| Refusal::mismatch(st, d))?;
+    check_policy(flow, st.config().audience_of(flow.cloud), &claims, now).map_err(|d| Refusal::mismatch(st, d))?;
     if st.is_revoked(&token_id) {
         return Err(Refusal::mismatch(
             st,
@@ -190,18 +191,28 @@ async fn accept(
 
 /// The flow's OAuth policy over verified claims (§1.5, Logic Apps policy
 /// semantics: every required claim must match; extra claims are fine).
-/// Returns the reason for the emulator's rejection detail.
+/// `audience` is the flow's cloud's (§1.2). Returns the reason for the
+/// emulator's rejection detail.
 pub(crate) fn check_policy(flow: &FlowConfig, audience: &str, claims: &Value, now: u64) -> Result<(), String> {
     let s = |name: &str| claims.get(name).and_then(Value::as_str);
 
     // §1.2/§1.3: exact match, trailing slash included.
+    let bare = |a: &str| a.trim_end_matches('/').to_owned();
     match s("aud") {
         Some(aud) if aud == audience => {}
-        Some(aud) if aud.trim_end_matches('/') == audience.trim_end_matches('/') => {
+        Some(aud) if bare(aud) == bare(audience) => {
             return Err(format!(
                 "aud {aud:?} is not exactly {audience:?} (trailing slash matters; request \
                  scope {audience}/.default, i.e. with a double slash, entra-power-automate.md §1.3)"
             ))
+        }
+        Some(aud) if Cloud::ALL.iter().any(|c| bare(c.flow_audience()) == bare(aud)) => {
+            let other = Cloud::ALL.iter().find(|c| bare(c.flow_audience()) == bare(aud)).map_or("?", |c| c.as_str());
+            return Err(format!(
+                "aud {aud:?} is the {other} cloud's flow audience, but this flow is in the {} cloud and \
+                 demands {audience:?} (entra-power-automate.md §1.2)",
+                flow.cloud.as_str()
+            ));
         }
         other => return Err(format!("aud {other:?} is not {audience:?}")),
     }

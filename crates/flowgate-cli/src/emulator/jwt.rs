@@ -161,7 +161,7 @@ impl SigningKey {
 }
 
 /// Decodes one unpadded base64url JWT part into a JSON object.
-fn decode_json(part: &str) -> Option<Value> {
+pub(crate) fn decode_json(part: &str) -> Option<Value> {
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     v.is_object().then_some(v)

@@ -6,20 +6,34 @@
 //! including the traps: `…/.default` versus `…//.default` (§1.3), `oid` being
 //! the service principal's object ID (§1.5), and the trigger's error bodies (§4).
 //!
+//! The token endpoint accepts client secrets and certificate credentials
+//! (client assertions signed RS256 + `x5t` or PS256 + `x5t#S256` with the key
+//! of a certificate registered on the app, §3), and knows the flow service of
+//! all five clouds (§1.2); each flow demands its own cloud's audience. Faults
+//! (429 with `Retry-After`, 500, 503, delays, chosen AADSTS errors, §2) can be
+//! queued for the token endpoint through `POST /_emulator/faults` or
+//! [`Emulator::inject_token_faults`].
+//!
 //! Files:
 //! - `mod.rs`: [`Emulator`] (start/stop a server), [`app`] (the router),
 //!   [`EmulateArgs`] and [`run`] (the `flowgate emulate` command).
-//! - `config.rs`: [`EmulatorConfig`], its TOML form and the demo directory.
+//! - `config.rs`: [`EmulatorConfig`], [`Cloud`], the TOML form and the demo
+//!   directory.
 //! - `state.rs`: [`State`] shared by the handlers; [`FlowRun`], [`Stats`],
 //!   [`Rejection`].
 //! - `entra.rs`: token endpoint, JWKS, discovery, Entra-shaped errors.
+//! - `assertion.rs`: certificate parsing and client-assertion checks, with
+//!   the AADSTS code chosen for each failure.
+//! - `faults.rs`: [`TokenFault`] and the answers of injected faults.
 //! - `flow.rs`: the trigger and its OAuth policy.
 //! - `jwt.rs`: RS256 signing key, token minting and verification.
 //! - `inspect.rs`: `/_emulator/*` and the `/` index.
 //! - `tests.rs`: HTTP-level tests (`oneshot` and a real server).
 
+mod assertion;
 mod config;
 mod entra;
+mod faults;
 mod flow;
 mod inspect;
 mod jwt;
@@ -39,11 +53,14 @@ use axum::{
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use self::{
+    assertion::JWT_BEARER as CLIENT_ASSERTION_TYPE,
     config::{
-        AppConfig, EmulatorConfig, FlowConfig, TenantConfig, WhoCanTrigger, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-        DEMO_FLOW_ANY_USER, DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER, DEMO_OTHER_OBJECT_ID,
-        DEMO_SP_OBJECT_ID, DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
+        AppConfig, Cloud, EmulatorConfig, FlowConfig, TenantConfig, WhoCanTrigger, DEMO_CERT_PEM, DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET, DEMO_FLOW_ANY_USER, DEMO_FLOW_CHINA, DEMO_FLOW_DOD, DEMO_FLOW_GCC, DEMO_FLOW_GCC_HIGH,
+        DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER, DEMO_OTHER_OBJECT_ID, DEMO_SP_OBJECT_ID,
+        DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
     },
+    faults::{TokenFault, KNOWN_AADSTS, MAX_DELAY_MS},
     state::{FlowRun, Rejection, State, Stats, MAX_TRIGGER_BODY_BYTES},
 };
 
@@ -67,6 +84,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/_emulator/stats", get(inspect::stats))
         .route("/_emulator/revoke", post(inspect::revoke))
         .route("/_emulator/reset", post(inspect::reset))
+        .route("/_emulator/faults", get(inspect::faults).post(inspect::add_faults).delete(inspect::clear_faults))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found; GET / lists the endpoints\n") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -152,9 +170,20 @@ impl Emulator {
         self.state.revoke_tokens_issued_before_now();
     }
 
-    /// Clears runs and counters.
+    /// Clears runs, counters and queued token faults.
     pub fn reset(&self) {
         self.state.reset();
+    }
+
+    /// Appends faults to the token endpoint's queue; each token request
+    /// takes the next one before it is processed (`faults.rs`, §2).
+    pub fn inject_token_faults(&self, faults: Vec<TokenFault>) {
+        self.state.inject_token_faults(faults);
+    }
+
+    /// The token faults not served yet, in order.
+    pub fn token_faults(&self) -> Vec<TokenFault> {
+        self.state.token_faults()
     }
 
     /// Stops accepting connections and waits (up to 10 s) for open ones to
@@ -226,28 +255,34 @@ fn banner(e: &Emulator, is_demo: bool) -> String {
     let config = e.state().config();
     let mut s = format!(
         "flowgate emulator listening on {base}\n\
-         \x20 Entra authority host: {base}\n\
-         \x20 token endpoint:       {base}/<tenant>/oauth2/v2.0/token\n\
-         \x20 scope:                {}/.default   (double slash: §1.3)\n\
-         \x20 token lifetime:       {} s\n",
-        config.flow_audience, config.token_lifetime_secs
+         \x20 Entra authority host: {base}   (for every cloud)\n\
+         \x20 token endpoint:       {base}/<tenant>/oauth2/v2.0/token   (client secret or client assertion)\n\
+         \x20 token lifetime:       {} s\n\
+         \x20 scopes (double slash: §1.3):\n",
+        config.token_lifetime_secs
     );
+    for c in Cloud::ALL {
+        s.push_str(&format!("    {:<9} {}/.default\n", c.as_str(), config.audience_of(c)));
+    }
     for t in &config.tenants {
         s.push_str(&format!("  tenant {}  {}\n", t.id, t.domains.join(", ")));
     }
     for a in &config.apps {
         let secret = if is_demo { a.client_secrets.join(", ") } else { "(as in the config file)".to_owned() };
         s.push_str(&format!(
-            "  app {:?}  client_id {}  client_secret {secret}  service principal oid {}\n",
-            a.display_name, a.client_id, a.service_principal_object_id
+            "  app {:?}  client_id {}  client_secret {secret}  certificates {}  service principal oid {}\n",
+            a.display_name,
+            a.client_id,
+            a.certificates.len(),
+            a.service_principal_object_id
         ));
     }
     s.push_str("  flows:\n");
     for f in &config.flows {
-        s.push_str(&format!("    {}  [{}]\n", e.flow_url(&f.id), f.who_can_trigger.as_str()));
+        s.push_str(&format!("    {}  [{}, {}]\n", e.flow_url(&f.id), f.cloud.as_str(), f.who_can_trigger.as_str()));
     }
     s.push_str(&format!(
-        "  runs:  {base}/_emulator/runs   stats: {base}/_emulator/stats\n\
+        "  runs:  {base}/_emulator/runs   stats: {base}/_emulator/stats   faults: {base}/_emulator/faults\n\
          Press Ctrl-C to stop."
     ));
     s

@@ -1,9 +1,10 @@
-//! Shared state of a running emulator: configuration, signing key, accepted
-//! flow runs, counters and token revocation. Also the records it exposes
-//! ([`FlowRun`], [`Stats`], [`Rejection`]).
+//! Shared state of a running emulator: configuration, parsed certificates,
+//! signing key, accepted flow runs, counters, token revocation, client
+//! assertion `jti`s seen and the token fault queue. Also the records it
+//! exposes ([`FlowRun`], [`Stats`], [`Rejection`]).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{Mutex, MutexGuard},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -13,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::{
+    assertion::RegisteredCertificate,
     config::{AppConfig, EmulatorConfig, FlowConfig, TenantConfig},
+    faults::TokenFault,
     jwt::SigningKey,
 };
 
@@ -116,8 +119,14 @@ pub struct Rejection {
 /// Counters since start (or the last reset).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
-    /// Every POST to a token endpoint.
+    /// Every POST to a token endpoint (secret, assertion or neither).
     pub token_requests: u64,
+    /// Token requests that carried a `client_assertion` (§3), valid or not.
+    #[serde(default)]
+    pub assertion_requests: u64,
+    /// Injected token faults served (delays included).
+    #[serde(default)]
+    pub token_faults_served: u64,
     /// Tokens handed out.
     pub tokens_issued: u64,
     /// Token requests answered with an error.
@@ -141,12 +150,20 @@ struct Inner {
     live_tokens: HashSet<String>,
     /// `uti`s of tokens issued before a revoke.
     revoked_tokens: HashSet<String>,
+    /// (client ID, `jti`) of accepted client assertions, with their `exp`
+    /// (entries are dropped once expired: such an assertion is refused
+    /// anyway).
+    assertion_jtis: HashMap<(String, String), u64>,
+    /// Faults the next token requests will get, in order.
+    token_faults: VecDeque<TokenFault>,
 }
 
 /// Everything the HTTP handlers share. Build with [`State::new`] and hand to
 /// [`super::app`], or let [`super::Emulator::start`] do both.
 pub struct State {
     config: EmulatorConfig,
+    /// Parsed certificates per app: (tenant, client ID, certificates).
+    certificates: Vec<(String, String, Vec<RegisteredCertificate>)>,
     base_url: String,
     key: SigningKey,
     max_body_bytes: usize,
@@ -168,8 +185,19 @@ impl State {
     pub(crate) fn with_key(config: EmulatorConfig, base_url: String, key: SigningKey) -> anyhow::Result<Self> {
         let config = config.normalized();
         config.validate()?;
+        let mut certificates = Vec::new();
+        for a in &config.apps {
+            let certs = a
+                .certificates
+                .iter()
+                .map(|pem| RegisteredCertificate::from_pem(pem))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("app {:?}: {e}", a.client_id))?;
+            certificates.push((a.tenant.clone(), a.client_id.clone(), certs));
+        }
         Ok(Self {
             config,
+            certificates,
             base_url: base_url.trim_end_matches('/').to_owned(),
             key,
             max_body_bytes: MAX_TRIGGER_BODY_BYTES,
@@ -226,11 +254,58 @@ impl State {
         n
     }
 
-    /// Clears runs and counters (revocations stay in force).
+    /// Clears runs, counters and queued faults. Revocations and the client
+    /// assertion `jti`s seen stay in force.
     pub fn reset(&self) {
         let mut inner = self.lock();
         inner.runs.clear();
         inner.stats = Stats::default();
+        inner.token_faults.clear();
+    }
+
+    /// Appends faults to the token endpoint's queue (see `faults.rs`).
+    pub fn inject_token_faults(&self, faults: impl IntoIterator<Item = TokenFault>) {
+        self.lock().token_faults.extend(faults);
+    }
+
+    /// The faults not served yet, in order.
+    pub fn token_faults(&self) -> Vec<TokenFault> {
+        self.lock().token_faults.iter().cloned().collect()
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_token_faults(&self) {
+        self.lock().token_faults.clear();
+    }
+
+    /// Takes the next fault for a token request, counting it as served.
+    pub(crate) fn next_token_fault(&self) -> Option<TokenFault> {
+        let mut inner = self.lock();
+        let fault = inner.token_faults.pop_front()?;
+        inner.stats.token_faults_served += 1;
+        Some(fault)
+    }
+
+    /// The parsed certificates of an app (empty for an unknown one).
+    pub(crate) fn certificates(&self, tenant_id: &str, client_id: &str) -> &[RegisteredCertificate] {
+        self.certificates
+            .iter()
+            .find(|(t, c, _)| t == tenant_id && c.eq_ignore_ascii_case(client_id))
+            .map_or(&[], |(_, _, certs)| certs.as_slice())
+    }
+
+    /// Records an accepted client assertion's `jti` for `client_id`; false
+    /// when it was seen before (a replay).
+    pub(crate) fn claim_assertion_jti(&self, client_id: &str, jti: &str, exp: u64) -> bool {
+        let now = now_unix();
+        let mut inner = self.lock();
+        inner.assertion_jtis.retain(|_, e| *e > now);
+        let key = (client_id.to_ascii_lowercase(), jti.to_owned());
+        if inner.assertion_jtis.contains_key(&key) {
+            return false;
+        }
+        inner.assertion_jtis.insert(key, exp);
+        true
     }
 
     pub(crate) fn tenant(&self, name: &str) -> Option<&TenantConfig> {
@@ -248,9 +323,10 @@ impl State {
         self.config.flows.iter().find(|f| f.id == id)
     }
 
-    pub(crate) fn record_token_request(&self, client_id: &str) {
+    pub(crate) fn record_token_request(&self, client_id: &str, with_assertion: bool) {
         let mut inner = self.lock();
         inner.stats.token_requests += 1;
+        inner.stats.assertion_requests += u64::from(with_assertion);
         *inner.stats.token_requests_by_client.entry(client_id.to_owned()).or_default() += 1;
     }
 

@@ -1,11 +1,13 @@
 //! HTTP-level tests of the emulator: `app(state).oneshot(..)` for most
 //! behaviour, a real server (`Emulator::start` + reqwest) for expiry,
-//! revocation and large bodies.
+//! revocation, large bodies and delays. Client assertions are signed here
+//! with the `rsa` crate and the fixture keys, and certificates are named by
+//! thumbprints computed here, independently of `assertion.rs`.
 
 use std::{
     net::SocketAddr,
     sync::{Arc, OnceLock},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -17,18 +19,27 @@ use base64::{
     Engine as _,
 };
 use http_body_util::BodyExt as _;
-use rsa::{pkcs1v15, signature::Verifier as _, BigUint, RsaPrivateKey, RsaPublicKey};
+use rsa::{
+    pkcs1v15,
+    pkcs8::DecodePrivateKey as _,
+    pss,
+    signature::{RandomizedSigner as _, SignatureEncoding as _, Signer as _, Verifier as _},
+    BigUint, RsaPrivateKey, RsaPublicKey,
+};
 use serde_json::{json, Value};
-use sha2::Sha256;
+use sha1::Sha1;
+use sha2::{Digest as _, Sha256};
 use tower::ServiceExt as _;
 
 use super::{
     app,
+    assertion::{RegisteredCertificate, JWT_BEARER},
     config::*,
+    faults::KNOWN_AADSTS,
     flow::trigger_path,
     jwt::{decode_unverified, SigningKey, RSA_BITS},
     state::{now_unix, sha256_hex},
-    Emulator, EmulatorConfig, FlowRun, State, Stats,
+    Emulator, EmulatorConfig, FlowRun, State, Stats, TokenFault,
 };
 
 const GOOD_SCOPE: &str = "https://service.flow.microsoft.com//.default";
@@ -231,6 +242,12 @@ async fn single_slash_scope_gives_slashless_aud_which_the_flow_rejects() {
 async fn expect_entra_error(st: &Arc<State>, req: Request<Body>, error: &str, code: u64) -> Value {
     let r = send(st, req).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    check_entra_error(&r, error, code)
+}
+
+/// Checks a response has the §2 error shape with `error` and `code`.
+fn check_entra_error(r: &Resp, error: &str, code: u64) -> Value {
+    assert_eq!(r.headers[header::CACHE_CONTROL], "no-store, no-cache");
     let b = r.json();
     assert_eq!(b["error"], error, "{b}");
     assert_eq!(b["error_codes"], json!([code]), "{b}");
@@ -614,6 +631,7 @@ async fn blank_allow_list_behaves_like_any_user_and_tenant_must_match() {
         tenant: other_tenant.into(),
         client_id: "33333333-0000-0000-0000-000000000000".into(),
         client_secrets: vec!["fabrikam-secret".into()],
+        certificates: Vec::new(),
         service_principal_object_id: "44444444-0000-0000-0000-000000000000".into(),
         display_name: String::new(),
     });
@@ -783,6 +801,14 @@ async fn index_and_error_page_are_plain_text() {
     let text = String::from_utf8(r.body.to_vec()).unwrap();
     assert!(text.contains(&trigger_path(DEMO_FLOW_ANY_USER)));
     assert!(text.contains("/_emulator/runs"));
+    assert!(text.contains("/_emulator/faults"));
+    assert!(text.contains("client_assertion"));
+    for cloud in Cloud::ALL {
+        assert!(text.contains(&format!("{}/.default", cloud.flow_audience())), "{text}");
+    }
+    assert!(
+        text.contains(&format!("{}?api-version=1   [gcc-high, any-user-in-tenant]", trigger_path(DEMO_FLOW_GCC_HIGH)))
+    );
     assert!(!text.contains(DEMO_CLIENT_SECRET));
     let r = send(&st, Request::get("/error?code=500011").body(Body::empty()).unwrap()).await;
     assert!(String::from_utf8_lossy(&r.body).starts_with("AADSTS500011:"));
@@ -876,12 +902,740 @@ async fn real_server_expiry_revoke_large_body_and_shutdown() {
 async fn banner_lists_urls_and_shows_secrets_only_for_the_demo() {
     let e = Emulator::start(EmulatorConfig::demo(), localhost()).await.unwrap();
     let demo = super::banner(&e, true);
-    for flow in [DEMO_FLOW_ANY_USER, DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER] {
+    for flow in [
+        DEMO_FLOW_ANY_USER,
+        DEMO_FLOW_SPECIFIC_DEMO_APP,
+        DEMO_FLOW_SPECIFIC_OTHER,
+        DEMO_FLOW_GCC,
+        DEMO_FLOW_GCC_HIGH,
+        DEMO_FLOW_DOD,
+        DEMO_FLOW_CHINA,
+    ] {
         assert!(demo.contains(&e.flow_url(flow)), "{demo}");
     }
-    for s in [DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "/_emulator/runs", GOOD_SCOPE] {
+    for s in [
+        DEMO_TENANT_ID,
+        DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET,
+        "/_emulator/runs",
+        "/_emulator/faults",
+        GOOD_SCOPE,
+        "https://service.powerautomate.cn//.default",
+        "certificates 1",
+        "[china, any-user-in-tenant]",
+    ] {
         assert!(demo.contains(s), "{s} missing from {demo}");
     }
     assert!(!super::banner(&e, false).contains(DEMO_CLIENT_SECRET));
+    e.shutdown().await;
+}
+
+// ---- certificate credentials (client assertions, §3) ----
+
+const TEST_KEY_PEM: &str = include_str!("../../../../tests/fixtures/entra-test-key.pem");
+const OTHER_CERT_PEM: &str = include_str!("../../../../tests/fixtures/entra-other-cert.pem");
+const OTHER_KEY_PEM: &str = include_str!("../../../../tests/fixtures/entra-other-key.pem");
+/// `openssl x509 -outform der | openssl sha1 -binary | base64url` of the
+/// registered test certificate: computed outside this code base.
+const TEST_CERT_X5T: &str = "l9R5MQqZn5ZWNqKw2MUreJqiMT8";
+
+/// DER of a PEM certificate, decoded here by hand.
+fn pem_der(pem: &str) -> Vec<u8> {
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD.decode(b64).unwrap()
+}
+
+fn x5t(cert_pem: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha1::digest(pem_der(cert_pem)))
+}
+
+fn x5t_s256(cert_pem: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(pem_der(cert_pem)))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Alg {
+    /// RSASSA-PKCS1-v1_5 + SHA-256, named by `x5t`.
+    Rs256,
+    /// RSASSA-PSS + SHA-256, MGF1-SHA-256, 32-byte salt, named by `x5t#S256`.
+    Ps256,
+}
+
+fn private_key(pem: &str) -> RsaPrivateKey {
+    RsaPrivateKey::from_pkcs8_pem(pem).unwrap()
+}
+
+/// Signs `input` as `alg` with `key`.
+fn rsa_sign(key: &RsaPrivateKey, alg: Alg, input: &str) -> Vec<u8> {
+    match alg {
+        Alg::Rs256 => pkcs1v15::SigningKey::<Sha256>::new(key.clone()).sign(input.as_bytes()).to_vec(),
+        Alg::Ps256 => {
+            pss::SigningKey::<Sha256>::new(key.clone()).sign_with_rng(&mut rand::rngs::OsRng, input.as_bytes()).to_vec()
+        }
+    }
+}
+
+/// A compact JWT with exactly this header and these claims.
+fn signed_jwt(key: &RsaPrivateKey, alg: Alg, header: &Value, claims: &Value) -> String {
+    let input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let sig = rsa_sign(key, alg, &input);
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// The §3 header for `alg` naming `cert_pem`.
+fn assertion_header(alg: Alg, cert_pem: &str) -> Value {
+    match alg {
+        Alg::Rs256 => json!({"alg": "RS256", "typ": "JWT", "x5t": x5t(cert_pem)}),
+        Alg::Ps256 => json!({"alg": "PS256", "typ": "JWT", "x5t#S256": x5t_s256(cert_pem)}),
+    }
+}
+
+/// The token endpoint of the oneshot tests' emulator, tenant as given.
+fn endpoint(tenant: &str) -> String {
+    format!("http://emulator.test/{tenant}/oauth2/v2.0/token")
+}
+
+/// §3 claims for the demo app, valid for 5 minutes, with a fresh `jti`.
+fn assertion_claims(aud: &str) -> Value {
+    let now = now_unix();
+    json!({
+        "aud": aud,
+        "iss": DEMO_CLIENT_ID,
+        "sub": DEMO_CLIENT_ID,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "nbf": now,
+        "iat": now,
+        "exp": now + 300,
+    })
+}
+
+/// A valid assertion for the demo app and the demo tenant's GUID endpoint.
+fn demo_assertion(alg: Alg) -> String {
+    let claims = assertion_claims(&endpoint(DEMO_TENANT_ID));
+    signed_jwt(&private_key(TEST_KEY_PEM), alg, &assertion_header(alg, DEMO_CERT_PEM), &claims)
+}
+
+fn assertion_request(tenant: &str, assertion: &str, scope: &str) -> Request<Body> {
+    token_request(
+        tenant,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", DEMO_CLIENT_ID),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion),
+            ("scope", scope),
+        ],
+    )
+}
+
+/// A token request with `assertion` to the demo tenant's GUID endpoint.
+async fn send_assertion(st: &Arc<State>, assertion: &str) -> Resp {
+    send(st, assertion_request(DEMO_TENANT_ID, assertion, GOOD_SCOPE)).await
+}
+
+/// Sends `assertion`; expects an `invalid_client` error with `code` whose
+/// description contains `needle`.
+async fn expect_assertion_error(st: &Arc<State>, assertion: &str, code: u64, needle: &str) {
+    let r = send_assertion(st, assertion).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let b = check_entra_error(&r, "invalid_client", code);
+    let desc = b["error_description"].as_str().unwrap();
+    assert!(desc.contains(needle), "{needle:?} not in {desc}");
+}
+
+#[test]
+fn thumbprints_match_an_independent_computation() {
+    // The fixture thumbprint computed by openssl, the test helper's and the
+    // emulator's all agree.
+    assert_eq!(x5t(DEMO_CERT_PEM), TEST_CERT_X5T);
+    let parsed = RegisteredCertificate::from_pem(DEMO_CERT_PEM).unwrap();
+    assert_eq!(parsed.x5t(), TEST_CERT_X5T);
+    assert_eq!(parsed.x5t_s256(), x5t_s256(DEMO_CERT_PEM));
+    assert_ne!(x5t(OTHER_CERT_PEM), TEST_CERT_X5T);
+}
+
+#[tokio::test]
+async fn rs256_x5t_assertion_gets_a_token_with_the_apps_claims() {
+    let st = demo_state();
+    let r = send_assertion(&st, &demo_assertion(Alg::Rs256)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let body = r.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3599);
+    let jwt = body["access_token"].as_str().unwrap();
+    let c = decode_unverified(jwt).unwrap().1;
+    assert_eq!(c["appid"], DEMO_CLIENT_ID);
+    assert_eq!(c["oid"], DEMO_SP_OBJECT_ID);
+    assert_eq!(c["sub"], DEMO_SP_OBJECT_ID);
+    assert_eq!(c["tid"], DEMO_TENANT_ID);
+    assert_eq!(c["aud"], FLOW_AUD);
+    assert_eq!(c["appidacr"], "2", "2 = certificate (1 = secret)");
+    // The token works at the flow like a secret-based one.
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(jwt), "{}")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let r = send(&st, trigger_request(DEMO_FLOW_SPECIFIC_DEMO_APP, Some(jwt), "{}")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+
+    // Sent to the domain-named endpoint, `aud` may be that URL or its GUID form.
+    let key = private_key(TEST_KEY_PEM);
+    for aud in [endpoint(DEMO_TENANT_DOMAIN), endpoint(DEMO_TENANT_ID)] {
+        let a = signed_jwt(&key, Alg::Rs256, &assertion_header(Alg::Rs256, DEMO_CERT_PEM), &assertion_claims(&aud));
+        let r = send(&st, assertion_request(DEMO_TENANT_DOMAIN, &a, GOOD_SCOPE)).await;
+        assert_eq!(r.status, StatusCode::OK, "{aud}: {:?}", r.body);
+    }
+    let s = st.stats();
+    assert_eq!((s.token_requests, s.assertion_requests, s.tokens_issued), (3, 3, 3));
+    assert_eq!(s.token_requests_by_client[DEMO_CLIENT_ID], 3);
+    // Secret requests are not assertion requests.
+    token(&st, GOOD_SCOPE).await;
+    let s = st.stats();
+    assert_eq!((s.token_requests, s.assertion_requests), (4, 3));
+}
+
+#[tokio::test]
+async fn ps256_x5t_s256_assertion_gets_a_token() {
+    let st = demo_state();
+    let a = demo_assertion(Alg::Ps256);
+    let (h, _) = decode_unverified(&a).unwrap();
+    assert_eq!(h["alg"], "PS256");
+    assert_eq!(URL_SAFE_NO_PAD.decode(h["x5t#S256"].as_str().unwrap()).unwrap().len(), 32);
+    let r = send_assertion(&st, &a).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let c = decode_unverified(r.json()["access_token"].as_str().unwrap()).unwrap().1;
+    assert_eq!(c["appid"], DEMO_CLIENT_ID);
+    assert_eq!(c["appidacr"], "2");
+    // A PSS signature with another salt length (20) is not PS256.
+    let claims = assertion_claims(&endpoint(DEMO_TENANT_ID));
+    let header = assertion_header(Alg::Ps256, DEMO_CERT_PEM);
+    let input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let sig = pss::SigningKey::<Sha256>::new_with_salt_len(private_key(TEST_KEY_PEM), 20)
+        .sign_with_rng(&mut rand::rngs::OsRng, input.as_bytes())
+        .to_vec();
+    let a = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
+    expect_assertion_error(&st, &a, 700027, "invalid signature").await;
+}
+
+#[tokio::test]
+async fn unregistered_certificate_is_700027() {
+    let st = demo_state();
+    let other = private_key(OTHER_KEY_PEM);
+    for alg in [Alg::Rs256, Alg::Ps256] {
+        let a = signed_jwt(
+            &other,
+            alg,
+            &assertion_header(alg, OTHER_CERT_PEM),
+            &assertion_claims(&endpoint(DEMO_TENANT_ID)),
+        );
+        let r = send_assertion(&st, &a).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        let b = check_entra_error(&r, "invalid_client", 700027);
+        let desc = b["error_description"].as_str().unwrap();
+        assert!(desc.contains("The key was not found"), "{desc}");
+        // The thumbprint is shown as upper-case hex, as Entra does.
+        let shown = match alg {
+            Alg::Rs256 => hex::encode_upper(Sha1::digest(pem_der(OTHER_CERT_PEM))),
+            Alg::Ps256 => hex::encode_upper(Sha256::digest(pem_der(OTHER_CERT_PEM))),
+        };
+        assert!(desc.contains(&shown), "{desc}");
+        assert!(desc.contains(DEMO_CLIENT_ID), "{desc}");
+    }
+    // A SHA-256 digest put in `x5t` names no certificate (§3 field reports).
+    let header = json!({"alg": "RS256", "typ": "JWT", "x5t": x5t_s256(DEMO_CERT_PEM)});
+    let a = signed_jwt(&private_key(TEST_KEY_PEM), Alg::Rs256, &header, &assertion_claims(&endpoint(DEMO_TENANT_ID)));
+    expect_assertion_error(&st, &a, 700027, "The key was not found").await;
+    // The other key signing under the registered certificate's thumbprint:
+    // the key is found, the signature does not verify.
+    let a = signed_jwt(
+        &other,
+        Alg::Rs256,
+        &assertion_header(Alg::Rs256, DEMO_CERT_PEM),
+        &assertion_claims(&endpoint(DEMO_TENANT_ID)),
+    );
+    expect_assertion_error(&st, &a, 700027, "invalid signature").await;
+    // An app with no certificates knows no key at all.
+    let mut config = EmulatorConfig::demo();
+    config.apps[0].certificates.clear();
+    let st = state_with(config);
+    expect_assertion_error(&st, &demo_assertion(Alg::Ps256), 700027, "The key was not found").await;
+    assert_eq!(st.stats().tokens_issued, 0);
+}
+
+#[tokio::test]
+async fn tampered_or_malformed_assertion_is_rejected() {
+    let st = demo_state();
+    for alg in [Alg::Rs256, Alg::Ps256] {
+        let good = demo_assertion(alg);
+        let parts: Vec<&str> = good.split('.').collect();
+        // Claims changed under the original signature.
+        let mut claims = decode_unverified(&good).unwrap().1;
+        claims["jti"] = json!("another-jti");
+        let swapped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+        expect_assertion_error(&st, &swapped, 700027, "invalid signature").await;
+        // One signature bit flipped.
+        let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        sig[100] ^= 0x01;
+        let flipped = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig));
+        expect_assertion_error(&st, &flipped, 700027, "invalid signature").await;
+        // Signature cut short.
+        let short = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..40]);
+        expect_assertion_error(&st, &short, 700027, "invalid signature").await;
+    }
+    // RS256 signature presented as PS256 (and the reverse).
+    let rs = demo_assertion(Alg::Rs256);
+    let parts: Vec<&str> = rs.split('.').collect();
+    let header = json!({"alg": "PS256", "typ": "JWT", "x5t": x5t(DEMO_CERT_PEM)});
+    let relabelled = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2]);
+    expect_assertion_error(&st, &relabelled, 700027, "invalid signature").await;
+    // Unsigned / other algorithms.
+    let claims = URL_SAFE_NO_PAD.encode(assertion_claims(&endpoint(DEMO_TENANT_ID)).to_string());
+    for alg in ["none", "HS256", "ES256"] {
+        let h = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "x5t": TEST_CERT_X5T}).to_string());
+        expect_assertion_error(&st, &format!("{h}.{claims}."), 700027, "not supported").await;
+    }
+    // No thumbprint header.
+    let a = signed_jwt(
+        &private_key(TEST_KEY_PEM),
+        Alg::Rs256,
+        &json!({"alg": "RS256", "typ": "JWT"}),
+        &assertion_claims(&endpoint(DEMO_TENANT_ID)),
+    );
+    expect_assertion_error(&st, &a, 50027, "No certificate thumbprint").await;
+    // Not a JWT.
+    for garbage in ["abc", "a.b.c", "a.b.c.d", "e30.e30.", "!!.??.**", &"x".repeat(20_000)] {
+        expect_assertion_error(&st, garbage, 50027, "invalid or malformed").await;
+    }
+    let s = st.stats();
+    assert_eq!(s.tokens_issued, 0);
+    assert_eq!(s.assertion_requests, s.token_requests);
+}
+
+#[tokio::test]
+async fn assertion_with_wrong_aud_is_rejected() {
+    let st = demo_state();
+    let key = private_key(TEST_KEY_PEM);
+    let sign = |aud: Value| {
+        let mut c = assertion_claims("");
+        c["aud"] = aud;
+        signed_jwt(&key, Alg::Rs256, &assertion_header(Alg::Rs256, DEMO_CERT_PEM), &c)
+    };
+    for aud in [
+        // The real authority, not the one the request went to.
+        json!(format!("https://login.microsoftonline.com/{DEMO_TENANT_ID}/oauth2/v2.0/token")),
+        // Older documented forms (§3).
+        json!(format!("http://emulator.test/{DEMO_TENANT_ID}/v2.0")),
+        json!(format!("http://emulator.test/{DEMO_TENANT_ID}/oauth2/token")),
+        // Another tenant's endpoint; the domain form when the GUID was used.
+        json!("http://emulator.test/00000000-0000-0000-0000-000000000000/oauth2/v2.0/token"),
+        json!(endpoint(DEMO_TENANT_DOMAIN)),
+        json!(format!("{}/", endpoint(DEMO_TENANT_ID))),
+        json!([endpoint(DEMO_TENANT_ID)]),
+        Value::Null,
+    ] {
+        let r = send_assertion(&st, &sign(aud.clone())).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{aud}");
+        let b = check_entra_error(&r, "invalid_client", 50012);
+        assert!(b["error_description"].as_str().unwrap().contains("audience"), "{b}");
+    }
+    assert_eq!(st.stats().tokens_issued, 0);
+    // The right one works.
+    let r = send_assertion(&st, &sign(json!(endpoint(DEMO_TENANT_ID)))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn expired_or_not_yet_valid_assertion_is_rejected() {
+    let st = demo_state();
+    let key = private_key(TEST_KEY_PEM);
+    let now = now_unix();
+    let sign = |mutate: &dyn Fn(&mut Value)| {
+        let mut c = assertion_claims(&endpoint(DEMO_TENANT_ID));
+        mutate(&mut c);
+        signed_jwt(&key, Alg::Ps256, &assertion_header(Alg::Ps256, DEMO_CERT_PEM), &c)
+    };
+    let expired = sign(&|c| {
+        c["nbf"] = json!(now - 900);
+        c["iat"] = json!(now - 900);
+        c["exp"] = json!(now - 600);
+    });
+    expect_assertion_error(&st, &expired, 50012, "not within its valid time range").await;
+    expect_assertion_error(&st, &sign(&|c| c["exp"] = json!(now)), 50012, "not within its valid time range").await;
+    expect_assertion_error(&st, &sign(&|c| c["nbf"] = json!(now + 120)), 50012, "not within its valid time range")
+        .await;
+    expect_assertion_error(&st, &sign(&|c| c["exp"] = json!("soon")), 50012, "not within its valid time range").await;
+    expect_assertion_error(&st, &sign(&|c| drop(c.as_object_mut().unwrap().remove("exp"))), 50012, "no 'exp'").await;
+    assert_eq!(st.stats().tokens_issued, 0);
+    // No `nbf` is fine, and Entra sets no maximum lifetime (§3): a day is accepted.
+    let r = send_assertion(&st, &sign(&|c| drop(c.as_object_mut().unwrap().remove("nbf")))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = send_assertion(&st, &sign(&|c| c["exp"] = json!(now + 86_400))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn assertion_iss_sub_and_jti_claims_are_checked() {
+    let st = demo_state();
+    let key = private_key(TEST_KEY_PEM);
+    let sign = |mutate: &dyn Fn(&mut Value)| {
+        let mut c = assertion_claims(&endpoint(DEMO_TENANT_ID));
+        mutate(&mut c);
+        signed_jwt(&key, Alg::Rs256, &assertion_header(Alg::Rs256, DEMO_CERT_PEM), &c)
+    };
+    let other = "99999999-7c1d-4e8f-9a2b-3c4d5e6f7a81";
+    expect_assertion_error(&st, &sign(&|c| c["iss"] = json!(other)), 50012, "'iss'").await;
+    expect_assertion_error(&st, &sign(&|c| c["sub"] = json!(other)), 50012, "'sub'").await;
+    expect_assertion_error(&st, &sign(&|c| c["sub"] = json!(DEMO_SP_OBJECT_ID)), 50012, "'sub'").await;
+    expect_assertion_error(&st, &sign(&|c| drop(c.as_object_mut().unwrap().remove("iss"))), 50012, "'iss'").await;
+    expect_assertion_error(&st, &sign(&|c| drop(c.as_object_mut().unwrap().remove("jti"))), 50012, "'jti'").await;
+    expect_assertion_error(&st, &sign(&|c| c["jti"] = json!("")), 50012, "'jti'").await;
+    assert_eq!(st.stats().tokens_issued, 0);
+    // GUIDs compare case-insensitively.
+    let upper = DEMO_CLIENT_ID.to_uppercase();
+    let r = send_assertion(
+        &st,
+        &sign(&|c| {
+            c["iss"] = json!(upper);
+            c["sub"] = json!(upper);
+        }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn reused_jti_is_rejected_on_the_second_use() {
+    let st = demo_state();
+    let a = demo_assertion(Alg::Rs256);
+    let r = send_assertion(&st, &a).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let jti = decode_unverified(&a).unwrap().1["jti"].as_str().unwrap().to_owned();
+    expect_assertion_error(&st, &a, 50012, &format!("jti '{jti}' has already been used")).await;
+    // Same jti in a freshly signed PS256 assertion: still a replay.
+    let mut c = assertion_claims(&endpoint(DEMO_TENANT_ID));
+    c["jti"] = json!(jti);
+    let again = signed_jwt(&private_key(TEST_KEY_PEM), Alg::Ps256, &assertion_header(Alg::Ps256, DEMO_CERT_PEM), &c);
+    expect_assertion_error(&st, &again, 50012, "already been used").await;
+    // Reset does not forget used jtis; a new jti works.
+    st.reset();
+    expect_assertion_error(&st, &a, 50012, "already been used").await;
+    let r = send_assertion(&st, &demo_assertion(Alg::Rs256)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let s = st.stats();
+    assert_eq!((s.assertion_requests, s.tokens_issued, s.token_errors), (2, 1, 1));
+}
+
+#[tokio::test]
+async fn credential_combinations_and_assertion_type() {
+    let st = demo_state();
+    let a = demo_assertion(Alg::Rs256);
+    let pairs = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", DEMO_CLIENT_ID.to_owned()),
+            ("scope", GOOD_SCOPE.to_owned()),
+        ];
+        v.extend_from_slice(extra);
+        v
+    };
+    let req = |p: &[(&'static str, String)]| {
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        token_request(DEMO_TENANT_ID, &p)
+    };
+    // Secret and assertion together: invalid_request, even when both are good.
+    let both = pairs(&[
+        ("client_secret", DEMO_CLIENT_SECRET.to_owned()),
+        ("client_assertion_type", JWT_BEARER.to_owned()),
+        ("client_assertion", a.clone()),
+    ]);
+    let b = expect_entra_error(&st, req(&both), "invalid_request", 90023).await;
+    assert!(b["error_description"].as_str().unwrap().contains("exactly one"));
+    // The same with the secret in an HTTP Basic header.
+    let mut r = req(&pairs(&[("client_assertion_type", JWT_BEARER.to_owned()), ("client_assertion", a.clone())]));
+    r.headers_mut().insert(header::AUTHORIZATION, basic(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).parse().unwrap());
+    expect_entra_error(&st, r, "invalid_request", 90023).await;
+    // Another assertion type.
+    let saml = pairs(&[
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer".to_owned()),
+        ("client_assertion", a.clone()),
+    ]);
+    let b = expect_entra_error(&st, req(&saml), "invalid_request", 90011).await;
+    assert!(b["error_description"].as_str().unwrap().contains("Unexpected client assertion type"));
+    // Half of the pair.
+    let b = expect_entra_error(&st, req(&pairs(&[("client_assertion", a.clone())])), "invalid_request", 900144).await;
+    assert!(b["error_description"].as_str().unwrap().contains("'client_assertion_type'"));
+    let only_type = pairs(&[("client_assertion_type", JWT_BEARER.to_owned())]);
+    let b = expect_entra_error(&st, req(&only_type), "invalid_request", 900144).await;
+    assert!(b["error_description"].as_str().unwrap().contains("'client_assertion'"));
+    // None of this used up the assertion: it still works alone.
+    let ok = pairs(&[("client_assertion_type", JWT_BEARER.to_owned()), ("client_assertion", a)]);
+    let r = send(&st, req(&ok)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // A certificate-only app cannot use a secret.
+    let mut config = EmulatorConfig::demo();
+    config.apps[0].client_secrets.clear();
+    let st2 = state_with(config);
+    expect_entra_error(&st2, token_request(DEMO_TENANT_ID, &demo_form(GOOD_SCOPE)), "invalid_client", 7000215).await;
+    let r = send_assertion(&st2, &demo_assertion(Alg::Ps256)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Discovery advertises the method.
+    let oidc = send(
+        &st,
+        Request::get(format!("/{DEMO_TENANT_ID}/v2.0/.well-known/openid-configuration")).body(Body::empty()).unwrap(),
+    )
+    .await;
+    let v = oidc.json();
+    assert!(v["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
+    assert_eq!(v["token_endpoint_auth_signing_alg_values_supported"], json!(["RS256", "PS256"]));
+}
+
+// ---- clouds (§1.2) ----
+
+fn flow_of(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::Public => DEMO_FLOW_ANY_USER,
+        Cloud::Gcc => DEMO_FLOW_GCC,
+        Cloud::GccHigh => DEMO_FLOW_GCC_HIGH,
+        Cloud::Dod => DEMO_FLOW_DOD,
+        Cloud::China => DEMO_FLOW_CHINA,
+    }
+}
+
+#[tokio::test]
+async fn each_clouds_token_is_accepted_by_its_flow_and_rejected_by_the_others() {
+    let st = demo_state();
+    let audiences = [
+        (Cloud::Public, "https://service.flow.microsoft.com/"),
+        (Cloud::Gcc, "https://gov.service.flow.microsoft.us/"),
+        (Cloud::GccHigh, "https://high.service.flow.microsoft.us/"),
+        (Cloud::Dod, "https://service.flow.appsplatform.us/"),
+        (Cloud::China, "https://service.powerautomate.cn/"),
+    ];
+    let mut expected_rejections = 0;
+    for (i, (cloud, aud)) in audiences.iter().enumerate() {
+        // `//.default` keeps the slash.
+        let jwt = token(&st, &format!("{aud}/.default")).await;
+        assert_eq!(decode_unverified(&jwt).unwrap().1["aud"], *aud);
+        let r = send(&st, trigger_request(flow_of(*cloud), Some(&jwt), "{}")).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{cloud:?}: {:?}", r.body);
+        // Every other cloud's flow refuses it.
+        for (other, _) in audiences.iter().filter(|(c, _)| c != cloud) {
+            let r = send(&st, trigger_request(flow_of(*other), Some(&jwt), "{}")).await;
+            assert_mismatch(&r);
+            expected_rejections += 1;
+            let rej = st.stats().flow_rejected.last().unwrap().clone();
+            assert!(rej.detail.contains(cloud.as_str()) && rej.detail.contains(other.as_str()), "{}", rej.detail);
+        }
+        // `/.default` loses it: still issued, refused by the cloud's own flow.
+        let slashless = token(&st, &format!("{}/.default", aud.trim_end_matches('/'))).await;
+        assert_eq!(decode_unverified(&slashless).unwrap().1["aud"], aud.trim_end_matches('/'));
+        let r = send(&st, trigger_request(flow_of(*cloud), Some(&slashless), "{}")).await;
+        assert_mismatch(&r);
+        expected_rejections += 1;
+        assert!(st.stats().flow_rejected.last().unwrap().detail.contains("trailing slash"));
+        assert_eq!(st.runs().len(), i + 1);
+    }
+    let s = st.stats();
+    assert_eq!((s.tokens_issued, s.flow_accepted), (10, 5));
+    assert_eq!(s.flow_rejected.len(), expected_rejections);
+    // Sovereign look-alikes are unknown resources.
+    for scope in ["https://service.flow.microsoft.us//.default", "https://service.powerautomate.com//.default"] {
+        expect_entra_error(&st, token_request(DEMO_TENANT_ID, &demo_form(scope)), "invalid_resource", 500011).await;
+    }
+}
+
+#[tokio::test]
+async fn custom_public_audience_replaces_the_default_one_only() {
+    let mut config = EmulatorConfig::demo();
+    config.flow_audience = "https://flow.example/".into();
+    let st = state_with(config);
+    let jwt = token(&st, "https://flow.example//.default").await;
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    expect_entra_error(&st, token_request(DEMO_TENANT_ID, &demo_form(GOOD_SCOPE)), "invalid_resource", 500011).await;
+    let gcc = token(&st, "https://gov.service.flow.microsoft.us//.default").await;
+    let r = send(&st, trigger_request(DEMO_FLOW_GCC, Some(&gcc), "{}")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+}
+
+// ---- token faults (§2) ----
+
+fn post_faults(body: &Value) -> Request<Body> {
+    Request::post("/_emulator/faults")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn get_faults(st: &Arc<State>) -> Value {
+    let r = send(st, Request::get("/_emulator/faults").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.json()
+}
+
+#[tokio::test]
+async fn each_fault_is_served_once_in_order_then_normal_behaviour_resumes() {
+    let st = demo_state();
+    let faults = json!({"token": [
+        {"status": 429, "retry_after": 7},
+        {"status": 500},
+        {"status": 503},
+        {"aadsts": 7000222},
+        {"aadsts": 53003},
+        {"delay_ms": 250},
+        {"aadsts": 700016},
+    ]});
+    let r = send(&st, post_faults(&faults)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.json(), faults);
+    assert_eq!(get_faults(&st).await, faults);
+
+    let req = || token_request(DEMO_TENANT_ID, &demo_form(GOOD_SCOPE));
+    // 429 with Retry-After and an Entra-shaped body.
+    let r = send(&st, req()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers[header::RETRY_AFTER], "7");
+    check_entra_error(&r, "temporarily_unavailable", 90055);
+    // 500, 503.
+    let r = send(&st, req()).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.headers.get(header::RETRY_AFTER).is_none());
+    check_entra_error(&r, "temporarily_unavailable", 50000);
+    let r = send(&st, req()).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    check_entra_error(&r, "temporarily_unavailable", 90033);
+    // Chosen AADSTS errors, as Entra words them.
+    let b = expect_entra_error(&st, req(), "invalid_client", 7000222).await;
+    let desc = b["error_description"].as_str().unwrap();
+    assert!(desc.contains("client secret keys") && desc.contains("expired") && desc.contains(DEMO_CLIENT_ID), "{desc}");
+    let b = expect_entra_error(&st, req(), "invalid_grant", 53003).await;
+    assert!(b["error_description"].as_str().unwrap().contains("Conditional Access"));
+    // The delay, then a normal answer.
+    let started = Instant::now();
+    let r = send(&st, req()).await;
+    assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // The fault answers even a request that would have worked.
+    let b = expect_entra_error(&st, req(), "unauthorized_client", 700016).await;
+    assert!(b["error_description"].as_str().unwrap().contains(DEMO_CLIENT_ID));
+    assert_eq!(get_faults(&st).await, json!({"token": []}));
+    // Normal behaviour resumes, errors included.
+    let r = send(&st, req()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    expect_entra_error(&st, token_request("nope", &demo_form(GOOD_SCOPE)), "invalid_request", 90002).await;
+
+    let s = st.stats();
+    assert_eq!(s.token_faults_served, 7);
+    assert_eq!(s.token_requests, 9);
+    assert_eq!(s.tokens_issued, 2);
+    assert_eq!(s.token_errors, 7);
+}
+
+#[tokio::test]
+async fn every_known_aadsts_fault_answers_that_code() {
+    let st = demo_state();
+    st.inject_token_faults(KNOWN_AADSTS.map(|code| TokenFault::Aadsts { code }));
+    for code in KNOWN_AADSTS {
+        let r = send(&st, token_request(DEMO_TENANT_DOMAIN, &demo_form(GOOD_SCOPE))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{code}");
+        let b = r.json();
+        assert_eq!(b["error_codes"], json!([code]), "{b}");
+        assert!(b["error_description"].as_str().unwrap().starts_with(&format!("AADSTS{code}: ")));
+    }
+    assert!(st.token_faults().is_empty());
+    // Faults apply to assertion requests too, and don't use up the assertion.
+    st.inject_token_faults(vec![TokenFault::Aadsts { code: 700_027 }]);
+    let a = demo_assertion(Alg::Ps256);
+    expect_assertion_error(&st, &a, 700027, "invalid signature").await;
+    assert_eq!(send_assertion(&st, &a).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn fault_queue_is_appended_atomically_cleared_and_reset() {
+    let st = demo_state();
+    let r = send(&st, post_faults(&json!({"token": [{"status": 500}]}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(&st, post_faults(&json!({"token": [{"delay_ms": 5}, {"aadsts": 50011}]}))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["error"].as_str().unwrap().contains("AADSTS50011 is not emulated"), "{:?}", r.body);
+    for bad in [json!({"token": [{"status": 418}]}), json!({"tokens": []}), json!([1])] {
+        assert_eq!(send(&st, post_faults(&bad)).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let r = send(&st, Request::post("/_emulator/faults").body(Body::from("not json")).unwrap()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Nothing of the refused bodies was queued; appending keeps order.
+    let r = send(&st, post_faults(&json!({"token": [{"status": 429}]}))).await;
+    assert_eq!(r.json(), json!({"token": [{"status": 500}, {"status": 429, "retry_after": 60}]}));
+    assert_eq!(st.token_faults(), vec![TokenFault::InternalServerError, TokenFault::Throttle { retry_after: 60 }]);
+    let r = send(&st, Request::delete("/_emulator/faults").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(st.token_faults().is_empty());
+    st.inject_token_faults(vec![TokenFault::ServiceUnavailable]);
+    let r = send(&st, Request::post("/_emulator/reset").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(st.token_faults().is_empty());
+    token(&st, GOOD_SCOPE).await;
+    assert_eq!(st.stats().token_faults_served, 0);
+}
+
+#[tokio::test]
+async fn real_server_faults_throttle_delay_and_certificate_credentials() {
+    let e = Emulator::start(EmulatorConfig::demo(), localhost()).await.unwrap();
+    let client = reqwest::Client::new();
+    let token_url = format!("{}/{DEMO_TENANT_ID}/oauth2/v2.0/token", e.base_url());
+    let post = |body: String| {
+        client.post(&token_url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send()
+    };
+    e.inject_token_faults(vec![TokenFault::Throttle { retry_after: 60 }, TokenFault::Delay { delay_ms: 400 }]);
+    assert_eq!(e.token_faults().len(), 2);
+
+    let r = post(form(&demo_form(GOOD_SCOPE))).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "60");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "temporarily_unavailable");
+    assert_eq!(v["error_codes"], json!([90055]));
+
+    let started = Instant::now();
+    let r = post(form(&demo_form(GOOD_SCOPE))).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
+    assert_eq!(r.status(), 200);
+    assert!(e.token_faults().is_empty());
+
+    // A client assertion for the real server's own URL (its `aud`).
+    let claims = assertion_claims(&token_url);
+    let a = signed_jwt(&private_key(TEST_KEY_PEM), Alg::Ps256, &assertion_header(Alg::Ps256, DEMO_CERT_PEM), &claims);
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", DEMO_CLIENT_ID),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", &a),
+        ("scope", "https://gov.service.flow.microsoft.us//.default"),
+    ]);
+    let r = post(body.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let jwt = v["access_token"].as_str().unwrap();
+    let r = client.post(e.flow_url(DEMO_FLOW_GCC)).bearer_auth(jwt).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let r = client.post(e.flow_url(DEMO_FLOW_ANY_USER)).bearer_auth(jwt).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // Replayed over the wire: refused.
+    let r = post(body).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_codes"], json!([50012]));
+
+    let s = e.stats();
+    assert_eq!(
+        (s.token_requests, s.assertion_requests, s.token_faults_served, s.tokens_issued, s.token_errors),
+        (4, 2, 2, 2, 2)
+    );
+    let v: Value = client.get(format!("{}/_emulator/stats", e.base_url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["assertion_requests"], 2);
+    assert_eq!(v["token_faults_served"], 2);
+    e.inject_token_faults(vec![TokenFault::InternalServerError]);
+    e.reset();
+    assert!(e.token_faults().is_empty());
     e.shutdown().await;
 }
