@@ -692,7 +692,9 @@ fn split_url(text: &str) -> Result<UrlParts<'_>, &'static str> {
     let host = if let Some(v6) = authority.strip_prefix('[') {
         let close = v6.find(']').ok_or("has a malformed host")?;
         let port = &v6[close + 1..];
-        if !(port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))) {
+        if !(port.is_empty()
+            || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        {
             return Err("has a malformed port");
         }
         &authority[..close + 2]
