@@ -15,7 +15,10 @@ use flowgate_core::{
 use wasm_bindgen::JsCast;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture, Delay};
 
-use crate::{http, log::now_millis};
+use crate::{
+    http,
+    log::{self, now_millis},
+};
 
 /// `now`, timers and randomness for the core's token cache.
 #[derive(Clone, Copy)]
@@ -65,7 +68,13 @@ impl EntraClient {
                 let mut jti = [0u8; 16];
                 WorkerRuntime.fill_random(&mut jti);
                 let input = cert.signing_input(&self.config.entra, WorkerRuntime.now_secs(), &hex(&jti));
+                let started = now_millis();
                 let signature = sign(cert, input.as_bytes()).await.map_err(TokenError::Credential)?;
+                log::note(
+                    "info",
+                    "assertion_signed",
+                    &format!("{} in {} ms", cert.algorithm.name(), now_millis() - started),
+                );
                 Ok(Secret::new(client_assertion_form(&self.config.entra, &assertion::assemble(&input, &signature))))
             }
         }

@@ -58,16 +58,24 @@ pub struct WorkerSetup {
 }
 
 /// The standard test configuration: routes for every case the tests need,
-/// all pointing at `emulator`.
+/// all pointing at `emulator`, with the demo app's client secret.
 pub fn standard_setup(emulator: &Emulator) -> WorkerSetup {
+    let entra = "client_secret_binding = \"ENTRA_CLIENT_SECRET\"\n";
+    let mut setup = setup_with_entra(emulator, entra);
+    setup.secrets.insert("ENTRA_CLIENT_SECRET".into(), demo::CLIENT_SECRET.to_owned());
+    setup
+}
+
+/// The standard routes with `entra_lines` (credential, cloud, ...) added to
+/// `[vars.FLOWGATE.entra]`; the credential's secrets are the caller's to add.
+pub fn setup_with_entra(emulator: &Emulator, entra_lines: &str) -> WorkerSetup {
     let flowgate_toml = format!(
         r#"
 [vars.FLOWGATE.entra]
 authority = "{authority}"
 tenant = "{tenant}"
 client_id = "{client}"
-client_secret_binding = "ENTRA_CLIENT_SECRET"
-
+{entra_lines}
 [vars.FLOWGATE.routes.gh]
 provider = "github"
 secret_bindings = ["GH_SECRET_OLD", "GH_SECRET"]
@@ -104,7 +112,6 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         client = demo::CLIENT_ID,
     );
     let secrets = [
-        ("ENTRA_CLIENT_SECRET", demo::CLIENT_SECRET.to_owned()),
         ("GH_SECRET_OLD", "previous-github-secret".to_owned()),
         ("GH_SECRET", GITHUB_VECTOR_SECRET.to_owned()),
         ("SW_SECRET", STANDARD_WEBHOOKS_VECTOR_SECRET.to_owned()),
@@ -116,6 +123,11 @@ flow_url_binding = "FLOW_URL_NOT_SET"
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     WorkerSetup { flowgate_toml, secrets, persist_to: None }
+}
+
+/// A test fixture file's text (`tests/fixtures/NAME`).
+pub fn fixture(name: &str) -> String {
+    fs::read_to_string(repo_root().join("tests/fixtures").join(name)).expect("fixture exists")
 }
 
 /// GitHub's published test secret (webhook-providers.md §c).
@@ -172,7 +184,19 @@ id = "flowgate-e2e-token-cache"
             flowgate = setup.flowgate_toml,
         );
         fs::write(dir.join("wrangler.toml"), wrangler_toml)?;
-        let dev_vars: String = setup.secrets.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        // Multi-line values (PEM) are written double-quoted with \n, as dotenv reads them.
+        let dev_vars: String =
+            setup
+                .secrets
+                .iter()
+                .map(|(k, v)| {
+                    if v.contains('\n') {
+                        format!("{k}=\"{}\"\n", v.replace('\n', "\\n"))
+                    } else {
+                        format!("{k}={v}\n")
+                    }
+                })
+                .collect();
         fs::write(dir.join(".dev.vars"), dev_vars)?;
 
         let port = free_port();
@@ -272,10 +296,12 @@ id = "flowgate-e2e-token-cache"
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let request_id = resp.headers().get("x-flowgate-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let request_id = header("x-flowgate-request-id");
+        let retry_after = header("retry-after");
         let text = resp.text().await?;
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        Ok(Answer { status, request_id, json, text })
+        Ok(Answer { status, request_id, retry_after, json, text })
     }
 
     /// POSTs `chunks` with `Transfer-Encoding: chunked` (no Content-Length),
@@ -349,6 +375,8 @@ pub struct Answer {
     pub status: u16,
     /// The `x-flowgate-request-id` answer header.
     pub request_id: Option<String>,
+    /// The `retry-after` answer header.
+    pub retry_after: Option<String>,
     /// Body as JSON (`Null` if not JSON).
     pub json: serde_json::Value,
     /// Body as text.
