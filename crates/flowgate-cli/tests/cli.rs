@@ -75,3 +75,102 @@ fn send_refuses_an_unknown_provider_with_the_list() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("github, standard-webhooks or svix"), "{stderr}");
 }
+
+/// `flowgate token` against the emulator, with a client secret or a certificate.
+mod token {
+    use std::{net::SocketAddr, path::Path, process::Command};
+
+    use flowgate_cli::emulator::{Emulator, EmulatorConfig, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID};
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)).unwrap()
+    }
+
+    fn project(emulator: &Emulator, credential: &str, dev_vars: &str) -> std::path::PathBuf {
+        let toml = format!(
+            r#"[vars.FLOWGATE.entra]
+authority = "{}"
+tenant = "{DEMO_TENANT_ID}"
+client_id = "{DEMO_CLIENT_ID}"
+{credential}
+[vars.FLOWGATE.routes.gh]
+provider = "github"
+secret_bindings = ["GH"]
+flow_url_binding = "FLOW"
+"#,
+            emulator.base_url()
+        );
+        let path = super::temp_file("wrangler.toml", &toml);
+        std::fs::write(path.with_file_name(".dev.vars"), dev_vars).unwrap();
+        path
+    }
+
+    fn run(args: &[&str], config: &Path) -> (Option<i32>, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_flowgate")).arg("token").arg(config).args(args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn explains_a_good_token_and_a_wrong_audience() {
+        let emulator = Emulator::start(EmulatorConfig::demo(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let config = project(
+            &emulator,
+            "client_secret_binding = \"ENTRA_CLIENT_SECRET\"",
+            &format!("ENTRA_CLIENT_SECRET={DEMO_CLIENT_SECRET}\n"),
+        );
+        let (code, text) = tokio::task::spawn_blocking({
+            let config = config.clone();
+            move || run(&[], &config)
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("OK  aud is exactly https://service.flow.microsoft.com/"), "{text}");
+        assert!(text.contains("oid   0c9e2d4a-6b8f-4a1c-8e3d-2f5a7b9c1d3e"), "{text}");
+        assert!(!text.contains("eyJ"), "the token is not printed without --show-token");
+
+        let (code, text) = tokio::task::spawn_blocking(move || {
+            run(&["--scope", "https://service.flow.microsoft.com/.default"], &config)
+        })
+        .await
+        .unwrap();
+        assert_ne!(code, Some(0), "{text}");
+        assert!(text.contains("aud   https://service.flow.microsoft.com\n"), "{text}");
+        assert!(text.contains("lacks the trailing slash"), "{text}");
+        assert!(text.contains("https://service.flow.microsoft.com//.default (double slash)"), "{text}");
+        assert_eq!(emulator.stats().token_requests, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn signs_certificate_assertions_the_emulator_accepts() {
+        let emulator = Emulator::start(EmulatorConfig::demo(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let quoted = |pem: String| pem.replace('\n', "\\n");
+        for alg in ["RS256", "PS256"] {
+            let config = project(
+                &emulator,
+                &format!("[vars.FLOWGATE.entra.certificate]\nprivate_key_binding = \"KEY\"\ncertificate_binding = \"CERT\"\nalgorithm = \"{alg}\""),
+                &format!(
+                    "KEY=\"{}\"\nCERT=\"{}\"\n",
+                    quoted(fixture("entra-test-key.pem")),
+                    quoted(fixture("entra-test-cert.pem"))
+                ),
+            );
+            let (code, text) = tokio::task::spawn_blocking(move || run(&[], &config)).await.unwrap();
+            assert_eq!(code, Some(0), "{alg}: {text}");
+            assert!(text.contains("OK  aud is exactly"), "{alg}: {text}");
+        }
+        assert_eq!(emulator.stats().assertion_requests, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reports_the_aadsts_fix_when_entra_refuses() {
+        let emulator = Emulator::start(EmulatorConfig::demo(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let config =
+            project(&emulator, "client_secret_binding = \"ENTRA_CLIENT_SECRET\"", "ENTRA_CLIENT_SECRET=wrong\n");
+        let (code, text) = tokio::task::spawn_blocking(move || run(&[], &config)).await.unwrap();
+        assert_eq!(code, Some(2), "{text}");
+        assert!(text.contains("AADSTS7000215"), "{text}");
+        assert!(text.contains("Secret ID"), "{text}");
+    }
+}
