@@ -76,7 +76,7 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         rec.outcome = "unknown_route";
         return Reply::NotFound;
     };
-    rec.provider = Some(route.provider.name());
+    rec.provider = Some(route.provider.name);
     if req.method() != Method::Post {
         rec.outcome = "method_not_allowed";
         return Reply::MethodNotAllowed { allow: "POST" };
@@ -116,10 +116,13 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     };
     rec.body_bytes = body.len();
     let headers: Headers = req.headers().entries().collect();
+    // The URL as received, unparsed: parsing it with the `url` crate would
+    // pull its IDNA tables (about 250 KB) into the Worker for nothing.
+    let url = req.inner().url();
 
     // (4) Signature over the raw bytes.
-    let inbound = Inbound { headers: &headers, body: &body, now_secs: now_millis() / 1000 };
-    let verified = match verify(route.provider, &route.verify, &secrets.signing, inbound) {
+    let inbound = Inbound { headers: &headers, body: &body, now_secs: now_millis() / 1000, method: "POST", url: &url };
+    let verified = match verify(route.provider, &route.scheme, route.tolerance_override, &secrets.signing, inbound) {
         Ok(v) => v,
         Err(e) => return rejected(e, route, rec),
     };
@@ -127,9 +130,9 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     rec.event_type = verified.event_type().map(str::to_owned);
 
     // (5) Handshakes are answered here; a flow could not answer in time.
-    if let Some(Handshake::GitHubPing) = verified.handshake() {
+    if let Some(Handshake::Ping(provider)) = verified.handshake() {
         rec.outcome = "handshake";
-        return Reply::Handshake { what: "github-ping" };
+        return Reply::Handshake { what: format!("{provider}-ping") };
     }
 
     // (6) Token, (7) forward; one refresh and retry on a 401.

@@ -22,7 +22,7 @@ pub(crate) enum Reply {
     },
     /// A sender handshake answered at the edge, not forwarded.
     Handshake {
-        what: &'static str,
+        what: String,
     },
     NotFound,
     /// The body could not be read.

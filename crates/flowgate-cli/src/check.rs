@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use flowgate_core::{
     config::{check_flow_url, Config, Credential, Problem, CONFIG_VAR},
     entra::{CertificateCredential, KvSeal},
-    verify::{standard_webhooks, Provider},
+    verify::{standard_webhooks, Scheme},
     Secret,
 };
 
@@ -194,16 +194,21 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
         for name in &route.secret_bindings {
             match vars.get(name) {
                 None => report.errors.push(missing(name)),
-                Some(v) if route.provider == Provider::StandardWebhooks => {
-                    if let Err(why) = standard_webhooks::decode_secret(&Secret::new(v.clone())) {
+                Some(v) => {
+                    let checked = match &route.scheme {
+                        Scheme::StandardWebhooks => {
+                            standard_webhooks::decode_secret(&Secret::new(v.clone())).map(|_| ())
+                        }
+                        Scheme::Hmac(h) => h.secret.key(&Secret::new(v.clone())).map(|_| ()),
+                    };
+                    if let Err(why) = checked {
                         report.errors.push(problem(
                             &format!(".dev.vars.{name}"),
-                            format!("not a Standard Webhooks secret ({why})"),
-                            "paste the whole whsec_… value from the sender's dashboard",
+                            format!("not a {} signing secret: it {why}", route.provider.title),
+                            "paste the whole secret from the sender's dashboard",
                         ));
                     }
                 }
-                Some(_) => {}
             }
         }
         match vars.get(&route.flow_url_binding) {

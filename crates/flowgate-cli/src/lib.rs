@@ -3,11 +3,13 @@
 //!
 //! - [`emulator`]: Entra token endpoint + Power Automate trigger, locally.
 //! - [`send`]: sign and POST a webhook as a given sender does.
+//! - [`providers`]: list the built-in senders.
 //! - [`check`]: offline validation of `wrangler.toml`.
 //! - [`token`]: obtain a token and explain its claims.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod emulator;
+pub mod providers;
 pub mod send;
 pub mod token;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flowgate_cli::{check, emulator, send, token};
+use flowgate_cli::{check, emulator, providers, send, token};
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "flowgate: signed SaaS webhooks → Entra token → Power Automate flow")]
@@ -23,6 +23,12 @@ enum Command {
     Check(check::CheckArgs),
     /// Obtain a token with the configured credential and explain its claims (for MisMatchingOAuthClaims).
     Token(token::TokenArgs),
+    /// List the built-in senders: what is checked, the test evidence, their docs.
+    Providers {
+        /// Print a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[tokio::main]
@@ -33,6 +39,7 @@ async fn main() -> ExitCode {
         Command::Send(args) => send::run(args).await,
         Command::Check(args) => check::run(&args),
         Command::Token(args) => token::run(&args).await,
+        Command::Providers { markdown } => Ok(providers::run(markdown)),
     };
     match result {
         Ok(code) => code,

@@ -69,11 +69,23 @@ fn check_explains_a_missing_file() {
 }
 
 #[test]
-fn send_refuses_an_unknown_provider_with_the_list() {
-    let out = flowgate().args(["send", "stripe", "--url", "http://127.0.0.1:9/x", "--secret", "s"]).output().unwrap();
+fn send_refuses_an_unknown_provider_and_points_at_the_list() {
+    let out = flowgate().args(["send", "nonesuch", "--url", "http://127.0.0.1:9/x", "--secret", "s"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("github, standard-webhooks or svix"), "{stderr}");
+    assert!(stderr.contains("flowgate providers"), "{stderr}");
+}
+
+#[test]
+fn providers_lists_at_least_fifty_senders_with_their_docs() {
+    let out = flowgate().args(["providers", "--markdown"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows = text.lines().filter(|l| l.starts_with("| `")).count();
+    assert!(rows >= 50, "{rows} rows");
+    for name in ["`github`", "`stripe`", "`slack`", "`standard-webhooks`", "`twitch`", "`paddle`"] {
+        assert!(text.contains(name), "{name}");
+    }
 }
 
 /// `flowgate token` against the emulator, with a client secret or a certificate.

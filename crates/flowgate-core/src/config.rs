@@ -36,7 +36,7 @@ use std::{collections::BTreeMap, fmt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::verify::{Provider, VerifyOptions};
+use crate::verify::{catalogue, custom, find_provider, providers, Provider, Scheme};
 
 /// The name of the object var that holds flowgate's configuration.
 pub const CONFIG_VAR: &str = "FLOWGATE";
@@ -236,10 +236,12 @@ impl EntraConfig {
 pub struct Route {
     /// The `{route}` path segment.
     pub name: String,
-    /// The sender's signature scheme.
-    pub provider: Provider,
-    /// Scheme options (timestamp tolerance).
-    pub verify: VerifyOptions,
+    /// The sender.
+    pub provider: &'static Provider,
+    /// How it signs (the provider's preset, or the route's custom scheme).
+    pub scheme: Scheme,
+    /// Replaces the scheme's replay window, seconds.
+    pub tolerance_override: Option<u64>,
     /// Names of the wrangler secrets holding the signing secrets (rotation).
     pub secret_bindings: Vec<String>,
     /// Name of the wrangler secret holding the flow's trigger URL.
@@ -300,6 +302,7 @@ struct RawRoute {
     max_body_bytes: Option<u64>,
     tolerance_secs: Option<u64>,
     flow_timeout_secs: Option<u64>,
+    scheme: Option<serde_json::Map<String, Value>>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -397,8 +400,9 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const ROUTE_FIELDS: [(&str, Kind); 6] = [
+const ROUTE_FIELDS: [(&str, Kind); 7] = [
     ("provider", Kind::Text),
+    ("scheme", Kind::Table),
     ("secret_bindings", Kind::TextList),
     ("flow_url_binding", Kind::Text),
     ("max_body_bytes", Kind::Count),
@@ -590,13 +594,44 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
             p.add(at("provider"), "missing", provider_list_fix());
             None
         }
+        Some("custom") => Some(catalogue::custom()),
         Some(s) => {
-            let found = Provider::from_name(s);
+            let found = find_provider(s);
             if found.is_none() {
                 p.add(at("provider"), format!("unknown provider \"{s}\""), provider_list_fix());
             }
             found
         }
+    };
+    let scheme = match (provider, r.scheme) {
+        (Some(pr), Some(table)) if pr.name == "custom" => match custom::scheme_from_table(&table) {
+            Ok(h) => Some(Scheme::Hmac(h)),
+            Err(problems) => {
+                for (field, what, fix) in problems {
+                    let path = if field.is_empty() { at("scheme") } else { format!("routes.{name}.scheme.{field}") };
+                    p.add(path, what, fix);
+                }
+                None
+            }
+        },
+        (Some(pr), None) if pr.name == "custom" => {
+            p.add(
+                at("scheme"),
+                "missing",
+                "a custom provider needs a [vars.FLOWGATE.routes.<name>.scheme] table (see README.md, Custom senders)",
+            );
+            None
+        }
+        (Some(_), Some(_)) => {
+            p.add(
+                at("scheme"),
+                "only allowed with provider = \"custom\"",
+                "remove the scheme table, or set provider = \"custom\"",
+            );
+            None
+        }
+        (Some(pr), None) => Some(pr.scheme()),
+        (None, _) => None,
     };
 
     let secret_bindings = r.secret_bindings.unwrap_or_default();
@@ -621,8 +656,8 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
             "use 1 to 33554432 (32 MiB: the Worker holds the body in memory, in a 128 MB isolate)",
         );
     }
-    let tolerance_secs = r.tolerance_secs.unwrap_or(crate::verify::standard_webhooks::TOLERANCE_SECS);
-    if !(1..=3600).contains(&tolerance_secs) {
+    let tolerance_override = r.tolerance_secs;
+    if tolerance_override.is_some_and(|t| !(1..=3600).contains(&t)) {
         p.add(at("tolerance_secs"), "out of range", "use 1 to 3600 seconds (senders' libraries use 300)");
     }
     let flow_timeout_secs = r.flow_timeout_secs.unwrap_or(DEFAULT_FLOW_TIMEOUT_SECS);
@@ -633,7 +668,8 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
     Some(Route {
         name: name.to_owned(),
         provider: provider?,
-        verify: VerifyOptions { tolerance_secs },
+        scheme: scheme?,
+        tolerance_override,
         secret_bindings,
         flow_url_binding,
         max_body_bytes,
@@ -642,8 +678,10 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
 }
 
 fn provider_list_fix() -> String {
-    let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
-    format!("set provider to one of: {} (svix is an alias of standard-webhooks)", names.join(", "))
+    format!(
+        "set provider to a built-in sender (`flowgate providers` lists all {}, e.g. github, stripe, slack) or to \"custom\" with a scheme table",
+        providers().len()
+    )
 }
 
 /// Checks the `scope` for the mistakes Entra and the flow punish.
@@ -860,11 +898,11 @@ mod tests {
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
         );
         let gh = &c.routes["github"];
-        assert_eq!(gh.provider, Provider::GitHub);
+        assert_eq!(gh.provider.name, "github");
         assert_eq!(gh.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(gh.secret_bindings.len(), 2);
-        assert_eq!(c.routes["clerk"].provider, Provider::StandardWebhooks);
-        assert_eq!(c.routes["clerk"].verify.tolerance_secs, 120);
+        assert_eq!(c.routes["clerk"].scheme, Scheme::StandardWebhooks);
+        assert_eq!(c.routes["clerk"].tolerance_override, Some(120));
     }
 
     #[test]
@@ -999,7 +1037,7 @@ mod tests {
                 "routes.github.secret_bindings",
             ]
         );
-        assert!(p[2].fix.contains("github, standard-webhooks"));
+        assert!(p[2].fix.contains("flowgate providers"));
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn flow_headers(
         h.push(("content-type", ct));
     }
     h.push((HEADER_ROUTE, route.to_owned()));
-    h.push((HEADER_PROVIDER, verified.provider().name().to_owned()));
+    h.push((HEADER_PROVIDER, verified.provider().to_owned()));
     if let Some(ev) = verified.event_type().and_then(header_safe) {
         h.push((HEADER_EVENT, ev));
     }
@@ -159,7 +159,7 @@ mod tests {
     use super::*;
     use crate::{
         headers::Headers,
-        verify::{github, verify, Inbound, Provider, VerifyOptions},
+        verify::{find_provider, github, verify, Inbound},
     };
 
     #[test]
@@ -171,8 +171,8 @@ mod tests {
             .with("x-github-event", "push")
             .with("x-github-delivery", "d-1\r\nx-injected: 1");
         let s = [secret];
-        let v = verify(Provider::GitHub, &VerifyOptions::default(), &s, Inbound { headers: &h, body, now_secs: 0 })
-            .unwrap();
+        let gh = find_provider("github").unwrap();
+        let v = verify(gh, &gh.scheme(), None, &s, Inbound::post(&h, body, 0)).unwrap();
         let out = flow_headers("gh", &v, Some("application/json"), &Secret::new("tok"));
         assert_eq!(
             out,

@@ -7,61 +7,17 @@
 //! MACs are compared in constant time. Error messages are fixed strings: they
 //! never echo attacker input or secret material.
 
+pub mod catalogue;
+pub mod custom;
 pub mod github;
+pub mod scheme;
 pub mod standard_webhooks;
+mod time;
 
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
+pub use self::catalogue::{find_provider, providers, Provider, Scheme};
 use crate::{headers::Headers, secret::Secret};
-
-/// The senders flowgate verifies. There is deliberately no "none" variant:
-/// a route always names a signature scheme, and an unknown name is a
-/// configuration error (fail closed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Provider {
-    /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
-    #[serde(rename = "github")]
-    GitHub,
-    /// Standard Webhooks / Svix: `webhook-*` or `svix-*` headers, `whsec_` secrets.
-    #[serde(alias = "svix")]
-    StandardWebhooks,
-}
-
-impl Provider {
-    /// Every provider, for listings and `flowgate send`.
-    pub const ALL: [Provider; 2] = [Provider::GitHub, Provider::StandardWebhooks];
-
-    /// The name used in configuration, logs and forwarded headers.
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::GitHub => "github",
-            Provider::StandardWebhooks => "standard-webhooks",
-        }
-    }
-
-    /// Parses a configuration name (`svix` is accepted for Standard Webhooks).
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "github" => Some(Provider::GitHub),
-            "standard-webhooks" | "svix" => Some(Provider::StandardWebhooks),
-            _ => None,
-        }
-    }
-}
-
-/// Per-route verification settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifyOptions {
-    /// Accepted clock difference for signed timestamps, in seconds.
-    pub tolerance_secs: u64,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        Self { tolerance_secs: standard_webhooks::TOLERANCE_SECS }
-    }
-}
 
 /// What a verifier needs to know about one inbound request.
 #[derive(Debug, Clone, Copy)]
@@ -72,18 +28,29 @@ pub struct Inbound<'a> {
     pub body: &'a [u8],
     /// Current time, seconds since the epoch.
     pub now_secs: u64,
+    /// The request method (`POST`).
+    pub method: &'a str,
+    /// The full request URL as received (for URL-bound schemes).
+    pub url: &'a str,
+}
+
+impl<'a> Inbound<'a> {
+    /// A POST to `https://flowgate.example/hooks/test` (tests, benchmarks).
+    pub fn post(headers: &'a Headers, body: &'a [u8], now_secs: u64) -> Self {
+        Self { headers, body, now_secs, method: "POST", url: "https://flowgate.example/hooks/test" }
+    }
 }
 
 /// Why a request was not verified. The `Display` text is fixed per variant
 /// and safe to log; nothing from the request or the secret is included.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    /// A header the scheme requires is absent.
+    /// A header the scheme requires is absent (the name is the scheme's, not the sender's).
     #[error("missing header {0}")]
-    MissingHeader(&'static str),
+    MissingHeader(Cow<'static, str>),
     /// A header is present but not in the scheme's format.
     #[error("malformed header {0}")]
-    MalformedHeader(&'static str),
+    MalformedHeader(Cow<'static, str>),
     /// No signature in the request matches any of the route's secrets.
     #[error("signature does not match")]
     SignatureMismatch,
@@ -98,7 +65,7 @@ pub enum VerifyError {
     NoSecret,
     /// One of the route's secrets is not in the form the scheme needs
     /// (for example a `whsec_` secret that is not base64).
-    #[error("signing secret #{index} is not a valid {provider} secret: {reason}")]
+    #[error("signing secret #{index} is not a valid {provider} secret: it {reason}")]
     InvalidSecret {
         /// Position of the bad secret in the route's list (0-based).
         index: usize,
@@ -134,15 +101,16 @@ impl VerifyError {
 /// instead of forwarding it to the flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handshake {
-    /// GitHub's `ping` event, sent when a webhook is created: a 2xx is all it needs.
-    GitHubPing,
+    /// A setup event that only needs a 2xx (GitHub's `ping`); the name is
+    /// the provider's.
+    Ping(&'static str),
 }
 
 /// Proof that a request's signature was checked. Only this module can build
 /// one, so nothing unverified can reach [`crate::forward`].
 #[derive(Debug)]
 pub struct Verified<'a> {
-    provider: Provider,
+    provider: &'static str,
     body: &'a [u8],
     event_type: Option<String>,
     delivery_id: Option<String>,
@@ -150,8 +118,8 @@ pub struct Verified<'a> {
 }
 
 impl<'a> Verified<'a> {
-    /// The sender's scheme.
-    pub fn provider(&self) -> Provider {
+    /// The provider's name (`github`, `stripe`, `custom`, ...).
+    pub fn provider(&self) -> &'static str {
         self.provider
     }
     /// The verified raw body.
@@ -172,29 +140,28 @@ impl<'a> Verified<'a> {
     }
 }
 
-/// Verifies `inbound` as `provider` signs it, against each of `secrets`.
+/// Verifies `inbound` as `scheme` signs it, against each of `secrets`.
+/// `tolerance_override` replaces the scheme's replay window when set.
 ///
 /// # Errors
 /// [`VerifyError`]: the configuration variants (`NoSecret`, `InvalidSecret`)
 /// are flowgate's fault; every other variant means the request is rejected.
 pub fn verify<'a>(
-    provider: Provider,
-    options: &VerifyOptions,
+    provider: &Provider,
+    scheme: &Scheme,
+    tolerance_override: Option<u64>,
     secrets: &[Secret],
     inbound: Inbound<'a>,
 ) -> Result<Verified<'a>, VerifyError> {
     if secrets.is_empty() || secrets.iter().any(Secret::is_blank) {
         return Err(VerifyError::NoSecret);
     }
-    match provider {
-        Provider::GitHub => github::verify(secrets, inbound),
-        Provider::StandardWebhooks => standard_webhooks::verify(options, secrets, inbound),
-    }
-}
-
-/// Reads a header that must be present, as valid text.
-fn required<'h>(headers: &'h Headers, name: &'static str) -> Result<&'h str, VerifyError> {
-    headers.get(name).map(str::trim).ok_or(VerifyError::MissingHeader(name))
+    let mut verified = match scheme {
+        Scheme::Hmac(h) => h.verify(provider.name, tolerance_override, secrets, inbound)?,
+        Scheme::StandardWebhooks => standard_webhooks::verify(provider.name, tolerance_override, secrets, inbound)?,
+    };
+    verified.handshake = provider.ping(&verified);
+    Ok(verified)
 }
 
 /// Checks a signed timestamp against `now` with a symmetric tolerance, in
@@ -204,6 +171,16 @@ fn check_window(ts: u64, now: u64, tolerance: u64) -> Result<(), VerifyError> {
         Err(VerifyError::TimestampTooOld)
     } else if ts > now.saturating_add(tolerance) {
         Err(VerifyError::TimestampInFuture)
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a signed timestamp that may be in the future (senders whose SDKs
+/// only reject old timestamps: Stripe, Paddle).
+fn check_window_past_only(ts: u64, now: u64, tolerance: u64) -> Result<(), VerifyError> {
+    if ts.saturating_add(tolerance) < now {
+        Err(VerifyError::TimestampTooOld)
     } else {
         Ok(())
     }
@@ -240,22 +217,21 @@ mod tests {
     }
 
     #[test]
-    fn provider_names_round_trip() {
-        for p in Provider::ALL {
-            assert_eq!(Provider::from_name(p.name()), Some(p));
-        }
-        assert_eq!(Provider::from_name("svix"), Some(Provider::StandardWebhooks));
-        assert_eq!(Provider::from_name("none"), None);
+    fn past_only_window_accepts_the_future() {
+        assert_eq!(check_window_past_only(1000, 1300, 300), Ok(()));
+        assert_eq!(check_window_past_only(1000, 1301, 300), Err(VerifyError::TimestampTooOld));
+        assert_eq!(check_window_past_only(u64::MAX, 0, 300), Ok(()));
     }
 
     #[test]
     fn empty_or_blank_secret_list_is_a_config_error() {
         let h = Headers::new();
-        let inbound = Inbound { headers: &h, body: b"x", now_secs: 0 };
-        let err = verify(Provider::GitHub, &VerifyOptions::default(), &[], inbound).unwrap_err();
+        let inbound = Inbound::post(&h, b"x", 0);
+        let github = find_provider("github").unwrap();
+        let err = verify(github, &github.scheme(), None, &[], inbound).unwrap_err();
         assert_eq!(err, VerifyError::NoSecret);
         assert!(err.is_config_error());
-        let err = verify(Provider::GitHub, &VerifyOptions::default(), &[Secret::new(" ")], inbound).unwrap_err();
+        let err = verify(github, &github.scheme(), None, &[Secret::new(" ")], inbound).unwrap_err();
         assert_eq!(err, VerifyError::NoSecret);
     }
 }

@@ -14,7 +14,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{check_window, parse_unix_secs, Inbound, Provider, Verified, VerifyError, VerifyOptions};
+use super::{check_window, parse_unix_secs, Inbound, Verified, VerifyError};
 use crate::{headers::Headers, secret::Secret};
 
 /// Default timestamp tolerance of the reference libraries, in seconds.
@@ -42,9 +42,9 @@ pub fn decode_secret(secret: &Secret) -> Result<Vec<u8>, &'static str> {
     let raw = secret.expose().trim();
     let b64 = raw.strip_prefix(SECRET_PREFIX).unwrap_or(raw);
     if b64.is_empty() {
-        return Err("empty after the whsec_ prefix");
+        return Err("is empty after the whsec_ prefix");
     }
-    let key = STANDARD.decode(b64).map_err(|_| "not base64 after the whsec_ prefix")?;
+    let key = STANDARD.decode(b64).map_err(|_| "is not base64 after the whsec_ prefix")?;
     if key.is_empty() {
         return Err("decodes to an empty key");
     }
@@ -79,18 +79,19 @@ fn family(headers: &Headers) -> Result<bool, VerifyError> {
     } else if headers.get(SIGNATURE_HEADERS.1).is_some() {
         Ok(true)
     } else {
-        Err(VerifyError::MissingHeader(SIGNATURE_HEADERS.0))
+        Err(VerifyError::MissingHeader(SIGNATURE_HEADERS.0.into()))
     }
 }
 
 /// Reads one header of the chosen family (`svix` = the Svix-branded names).
 fn get<'h>(headers: &'h Headers, names: (&'static str, &'static str), svix: bool) -> Result<&'h str, VerifyError> {
     let name = if svix { names.1 } else { names.0 };
-    headers.get(name).map(str::trim).ok_or(VerifyError::MissingHeader(name))
+    headers.get(name).map(str::trim).ok_or(VerifyError::MissingHeader(name.into()))
 }
 
 pub(super) fn verify<'a>(
-    options: &VerifyOptions,
+    provider: &'static str,
+    tolerance_override: Option<u64>,
     secrets: &[Secret],
     inbound: Inbound<'a>,
 ) -> Result<Verified<'a>, VerifyError> {
@@ -98,13 +99,7 @@ pub(super) fn verify<'a>(
     let keys = secrets
         .iter()
         .enumerate()
-        .map(|(index, s)| {
-            decode_secret(s).map_err(|reason| VerifyError::InvalidSecret {
-                index,
-                provider: Provider::StandardWebhooks.name(),
-                reason,
-            })
-        })
+        .map(|(index, s)| decode_secret(s).map_err(|reason| VerifyError::InvalidSecret { index, provider, reason }))
         .collect::<Result<Vec<_>, _>>()?;
 
     let svix = family(inbound.headers)?;
@@ -112,9 +107,9 @@ pub(super) fn verify<'a>(
     let ts_text = get(inbound.headers, TIMESTAMP_HEADERS, svix)?;
     let sig_header = get(inbound.headers, SIGNATURE_HEADERS, svix)?;
     if id.is_empty() {
-        return Err(VerifyError::MalformedHeader(ID_HEADERS.0));
+        return Err(VerifyError::MalformedHeader(ID_HEADERS.0.into()));
     }
-    let ts = parse_unix_secs(ts_text).ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADERS.0))?;
+    let ts = parse_unix_secs(ts_text).ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADERS.0.into()))?;
 
     let candidates: Vec<Vec<u8>> = sig_header
         .split(' ')
@@ -124,7 +119,7 @@ pub(super) fn verify<'a>(
         .filter_map(|(_, b64)| STANDARD.decode(b64).ok())
         .collect();
     if candidates.is_empty() {
-        return Err(VerifyError::MalformedHeader(SIGNATURE_HEADERS.0));
+        return Err(VerifyError::MalformedHeader(SIGNATURE_HEADERS.0.into()));
     }
 
     // The signature is checked before the time window, so an attacker learns
@@ -136,10 +131,10 @@ pub(super) fn verify<'a>(
     if !matched {
         return Err(VerifyError::SignatureMismatch);
     }
-    check_window(ts, inbound.now_secs, options.tolerance_secs)?;
+    check_window(ts, inbound.now_secs, tolerance_override.unwrap_or(TOLERANCE_SECS))?;
 
     Ok(Verified {
-        provider: Provider::StandardWebhooks,
+        provider,
         body: inbound.body,
         event_type: event_type(inbound.body),
         delivery_id: Some(id.to_owned()),
@@ -180,13 +175,8 @@ mod tests {
 
     fn run_at(h: &Headers, body: &[u8], secrets: &[&str], now: u64) -> Result<(), VerifyError> {
         let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-        verify::verify(
-            Provider::StandardWebhooks,
-            &VerifyOptions::default(),
-            &secrets,
-            Inbound { headers: h, body, now_secs: now },
-        )
-        .map(|_| ())
+        let p = verify::find_provider("standard-webhooks").unwrap();
+        verify::verify(p, &p.scheme(), None, &secrets, Inbound::post(h, body, now)).map(|_| ())
     }
 
     fn run(h: &Headers) -> Result<(), VerifyError> {
@@ -264,7 +254,7 @@ mod tests {
     fn malformed_timestamps_fail() {
         for ts in ["-1614265330", "1614265330.0", "abc", ""] {
             let r = run(&headers("webhook", ID, ts, SIG));
-            assert_eq!(r, Err(VerifyError::MalformedHeader("webhook-timestamp")), "{ts:?}");
+            assert_eq!(r, Err(VerifyError::MalformedHeader("webhook-timestamp".into())), "{ts:?}");
         }
     }
 
@@ -276,7 +266,7 @@ mod tests {
             ("webhook-signature", "webhook-signature"),
         ] {
             let h: Headers = good().iter().filter(|(n, _)| *n != drop).collect();
-            assert_eq!(run(&h), Err(VerifyError::MissingHeader(name)));
+            assert_eq!(run(&h), Err(VerifyError::MissingHeader(name.into())));
         }
     }
 
@@ -286,9 +276,9 @@ mod tests {
         // chosen, and its id is missing.
         let h =
             Headers::new().with("svix-id", ID).with("svix-timestamp", TS.to_string()).with("webhook-signature", SIG);
-        assert_eq!(run(&h), Err(VerifyError::MissingHeader("webhook-id")));
+        assert_eq!(run(&h), Err(VerifyError::MissingHeader("webhook-id".into())));
         let h = Headers::new().with("svix-id", ID).with("svix-signature", SIG);
-        assert_eq!(run(&h), Err(VerifyError::MissingHeader("svix-timestamp")));
+        assert_eq!(run(&h), Err(VerifyError::MissingHeader("svix-timestamp".into())));
     }
 
     #[test]
@@ -306,13 +296,8 @@ mod tests {
         let sig = sign(&Secret::new(SECRET), ID, TS, body).unwrap();
         let h = headers("webhook", ID, &TS.to_string(), &sig);
         let s = [Secret::new(SECRET)];
-        let v = verify::verify(
-            Provider::StandardWebhooks,
-            &VerifyOptions::default(),
-            &s,
-            Inbound { headers: &h, body, now_secs: TS },
-        )
-        .unwrap();
+        let p = verify::find_provider("standard-webhooks").unwrap();
+        let v = verify::verify(p, &p.scheme(), None, &s, Inbound::post(&h, body, TS)).unwrap();
         assert_eq!(v.event_type(), Some("invoice.paid"));
         assert_eq!(v.delivery_id(), Some(ID));
     }

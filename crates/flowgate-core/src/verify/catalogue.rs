@@ -1,0 +1,1104 @@
+//! The built-in senders: each one's scheme, exactly as it signs
+//! (webhook-providers.md §b, checked against the senders' documentation and
+//! SDKs), where its event type and delivery id are, and which setup events
+//! the Worker answers itself.
+//!
+//! Most senders are presets of the configurable [`HmacScheme`]; the same
+//! settings written in `wrangler.toml` (`provider = "custom"`) verify the
+//! same way, which the tests check preset by preset.
+
+use std::borrow::Cow;
+
+use super::{
+    scheme::{
+        parse_template, Encoding, Field, HmacScheme, MacAlgorithm, SecretEncoding, SignatureFormat, TimestampRule,
+        TimestampSource, TimestampUnit,
+    },
+    Handshake, Verified,
+};
+
+/// How a sender signs.
+// Schemes are built once per isolate (at configuration load), never per
+// request: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheme {
+    /// An HMAC (or hash) over a signed string: most senders.
+    Hmac(HmacScheme),
+    /// Standard Webhooks / Svix (`webhook-*` or `svix-*` headers, `whsec_` keys).
+    StandardWebhooks,
+}
+
+/// What backs a provider's support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// A vector published by the sender or its SDK passes (and its tampered twins fail).
+    PublishedVector,
+    /// Signed here exactly as the sender's documentation/SDK signs, round-tripped and mutated.
+    SdkStyleRoundTrip,
+}
+
+impl Evidence {
+    /// Short label for listings.
+    pub fn label(self) -> &'static str {
+        match self {
+            Evidence::PublishedVector => "published vector",
+            Evidence::SdkStyleRoundTrip => "SDK-style round trip",
+        }
+    }
+}
+
+/// A built-in sender.
+#[derive(Debug)]
+pub struct Provider {
+    /// Configuration name (`provider = "..."`).
+    pub name: &'static str,
+    /// Display name.
+    pub title: &'static str,
+    /// The sender's signing documentation.
+    pub docs: &'static str,
+    /// What is checked, in one line.
+    pub checks: &'static str,
+    /// Test evidence.
+    pub evidence: Evidence,
+    /// A typical event type (for `flowgate send`).
+    pub sample_event: &'static str,
+    scheme: fn() -> Scheme,
+    /// A setup event that only needs a 2xx: (event type) — answered, not forwarded.
+    ping_event: Option<&'static str>,
+}
+
+impl Provider {
+    /// The provider's scheme.
+    pub fn scheme(&self) -> Scheme {
+        (self.scheme)()
+    }
+
+    /// The handshake a verified request is, if any.
+    pub(super) fn ping(&self, v: &Verified<'_>) -> Option<Handshake> {
+        match (self.ping_event, v.event_type()) {
+            (Some(ping), Some(ev)) if ping == ev => Some(Handshake::Ping(self.name)),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Provider {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Provider {}
+
+static CUSTOM: Provider = Provider {
+    name: "custom",
+    title: "Custom (configured scheme)",
+    docs: "README.md#custom-senders",
+    checks: "the route's [scheme] table",
+    evidence: Evidence::SdkStyleRoundTrip,
+    sample_event: "custom",
+    // Never used: a custom route carries its own scheme.
+    scheme: || Scheme::StandardWebhooks,
+    ping_event: None,
+};
+
+/// The provider of `provider = "custom"` routes.
+pub fn custom() -> &'static Provider {
+    &CUSTOM
+}
+
+/// Every built-in sender, by name.
+pub fn providers() -> &'static [Provider] {
+    CATALOGUE
+}
+
+/// The built-in sender called `name`.
+pub fn find_provider(name: &str) -> Option<&'static Provider> {
+    CATALOGUE.iter().find(|p| p.name == name)
+}
+
+const fn s(t: &'static str) -> Cow<'static, str> {
+    Cow::Borrowed(t)
+}
+
+/// `header: [prefix]<sig>` over the body, raw secret, no timestamp.
+fn body_mac(algorithm: MacAlgorithm, encoding: Encoding, header: &'static str, prefix: &'static str) -> HmacScheme {
+    HmacScheme {
+        algorithm,
+        encoding,
+        signature_headers: vec![s(header)],
+        prefix: s(prefix),
+        format: SignatureFormat::Plain,
+        template: parse_template("{body}").expect("static template"),
+        timestamp: None,
+        id_header: None,
+        secret: SecretEncoding::Raw,
+        event: Vec::new(),
+        delivery: Vec::new(),
+    }
+}
+
+trait Preset {
+    fn template(self, t: &'static str) -> Self;
+    fn ts(self, source: TimestampSource, unit: TimestampUnit, tolerance_secs: u64, past_only: bool) -> Self;
+    fn structured(self, separator: char, timestamp_key: &'static str, signature_key: &'static str) -> Self;
+    fn list(self, separator: char) -> Self;
+    fn secret(self, e: SecretEncoding) -> Self;
+    fn id(self, header: &'static str) -> Self;
+    fn headers(self, names: &[&'static str]) -> Self;
+    fn event(self, f: Field) -> Self;
+    fn delivery(self, f: Field) -> Self;
+}
+
+impl Preset for HmacScheme {
+    fn template(mut self, t: &'static str) -> Self {
+        self.template = parse_template(t).expect("static template");
+        self
+    }
+    fn ts(mut self, source: TimestampSource, unit: TimestampUnit, tolerance_secs: u64, past_only: bool) -> Self {
+        self.timestamp = Some(TimestampRule { source, unit, tolerance_secs, past_only });
+        self
+    }
+    fn structured(mut self, separator: char, timestamp_key: &'static str, signature_key: &'static str) -> Self {
+        self.format =
+            SignatureFormat::Structured { separator, timestamp_key: s(timestamp_key), signature_key: s(signature_key) };
+        self
+    }
+    fn list(mut self, separator: char) -> Self {
+        self.format = SignatureFormat::List { separator };
+        self
+    }
+    fn secret(mut self, e: SecretEncoding) -> Self {
+        self.secret = e;
+        self
+    }
+    fn id(mut self, header: &'static str) -> Self {
+        self.id_header = Some(s(header));
+        self
+    }
+    fn headers(mut self, names: &[&'static str]) -> Self {
+        self.signature_headers = names.iter().map(|n| s(n)).collect();
+        self
+    }
+    fn event(mut self, f: Field) -> Self {
+        self.event.push(f);
+        self
+    }
+    fn delivery(mut self, f: Field) -> Self {
+        self.delivery.push(f);
+        self
+    }
+}
+
+fn h(name: &'static str) -> Field {
+    Field::Header(s(name))
+}
+fn j(path: &'static str) -> Field {
+    Field::Json(s(path))
+}
+fn hdr(name: &'static str) -> TimestampSource {
+    TimestampSource::Header(s(name))
+}
+
+use self::{Evidence::*, MacAlgorithm::*};
+use super::scheme::{Encoding::*, TimestampUnit::*};
+
+macro_rules! provider {
+    ($name:literal, $title:literal, $docs:literal, $checks:literal, $evidence:expr, $sample:literal, $scheme:expr) => {
+        Provider {
+            name: $name,
+            title: $title,
+            docs: $docs,
+            checks: $checks,
+            evidence: $evidence,
+            sample_event: $sample,
+            scheme: || $scheme,
+            ping_event: None,
+        }
+    };
+}
+
+static CATALOGUE: &[Provider] = &[
+    Provider {
+        ping_event: Some("ping"),
+        ..provider!(
+            "github",
+            "GitHub",
+            "https://docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries",
+            "X-Hub-Signature-256: sha256=hex HMAC-SHA256(body)",
+            PublishedVector,
+            "push",
+            Scheme::Hmac(
+                body_mac(HmacSha256, Hex, "x-hub-signature-256", "sha256=")
+                    .event(h("x-github-event"))
+                    .delivery(h("x-github-delivery"))
+            )
+        )
+    },
+    Provider {
+        ping_event: Some("ping"),
+        ..provider!(
+            "github-sha1",
+            "GitHub (legacy SHA-1)",
+            "https://docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries",
+            "X-Hub-Signature: sha1=hex HMAC-SHA1(body)",
+            SdkStyleRoundTrip,
+            "push",
+            Scheme::Hmac(
+                body_mac(HmacSha1, Hex, "x-hub-signature", "sha1=")
+                    .event(h("x-github-event"))
+                    .delivery(h("x-github-delivery"))
+            )
+        )
+    },
+    provider!(
+        "standard-webhooks",
+        "Standard Webhooks",
+        "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
+        "webhook-signature: v1,base64 HMAC-SHA256(id.ts.body), whsec_ key, ±5 min",
+        PublishedVector,
+        "invoice.paid",
+        Scheme::StandardWebhooks
+    ),
+    provider!(
+        "svix",
+        "Svix",
+        "https://docs.svix.com/receiving/verifying-payloads/how-manual",
+        "svix-signature: v1,base64 HMAC-SHA256(id.ts.body), whsec_ key, ±5 min",
+        PublishedVector,
+        "invoice.paid",
+        Scheme::StandardWebhooks
+    ),
+    provider!(
+        "clerk",
+        "Clerk (Svix)",
+        "https://clerk.com/docs/webhooks/sync-data",
+        "svix-* headers as Svix",
+        PublishedVector,
+        "user.created",
+        Scheme::StandardWebhooks
+    ),
+    provider!(
+        "resend",
+        "Resend (Svix)",
+        "https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests",
+        "svix-* headers as Svix",
+        PublishedVector,
+        "email.delivered",
+        Scheme::StandardWebhooks
+    ),
+    provider!(
+        "gitlab-signing",
+        "GitLab (signing token)",
+        "https://docs.gitlab.com/user/project/integrations/webhooks/",
+        "Standard Webhooks headers, whsec_ signing token",
+        PublishedVector,
+        "Push Hook",
+        Scheme::StandardWebhooks
+    ),
+    provider!(
+        "stripe",
+        "Stripe",
+        "https://docs.stripe.com/webhooks?verify=verify-manually",
+        "Stripe-Signature: t=…,v1=hex HMAC-SHA256(t.body), whole whsec_ string as key, 5 min (past only)",
+        SdkStyleRoundTrip,
+        "invoice.paid",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "stripe-signature", "")
+                .structured(',', "t", "v1")
+                .template("{timestamp}.{body}")
+                .ts(TimestampSource::Structured, Seconds, 300, true)
+                .event(j("type"))
+                .delivery(j("id"))
+        )
+    ),
+    provider!(
+        "slack",
+        "Slack",
+        "https://api.slack.com/authentication/verifying-requests-from-slack",
+        "X-Slack-Signature: v0=hex HMAC-SHA256(v0:ts:body), ±5 min",
+        PublishedVector,
+        "event_callback",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-slack-signature", "v0=")
+                .template("v0:{timestamp}:{body}")
+                .ts(hdr("x-slack-request-timestamp"), Seconds, 300, false)
+                .event(j("event.type"))
+                .event(j("type"))
+                .delivery(j("event_id"))
+        )
+    ),
+    provider!(
+        "shopify",
+        "Shopify",
+        "https://shopify.dev/docs/apps/build/webhooks/subscribe/https",
+        "X-Shopify-Hmac-Sha256: base64 HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "orders/create",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "x-shopify-hmac-sha256", "")
+                .event(h("x-shopify-topic"))
+                .delivery(h("x-shopify-webhook-id"))
+        )
+    ),
+    provider!(
+        "zoom",
+        "Zoom",
+        "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
+        "x-zm-signature: v0=hex HMAC-SHA256(v0:ts:body), ±5 min",
+        SdkStyleRoundTrip,
+        "meeting.started",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-zm-signature", "v0=")
+                .template("v0:{timestamp}:{body}")
+                .ts(hdr("x-zm-request-timestamp"), Seconds, 300, false)
+                .event(j("event"))
+        )
+    ),
+    provider!(
+        "linear",
+        "Linear",
+        "https://linear.app/developers/webhooks",
+        "Linear-Signature: hex HMAC-SHA256(body); webhookTimestamp (ms, in the body) ±60 s",
+        SdkStyleRoundTrip,
+        "Issue",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "linear-signature", "")
+                .ts(TimestampSource::JsonField(s("webhookTimestamp")), Millis, 60, false)
+                .event(h("linear-event"))
+                .delivery(h("linear-delivery"))
+        )
+    ),
+    provider!(
+        "twitch",
+        "Twitch EventSub",
+        "https://dev.twitch.tv/docs/eventsub/handling-webhook-events",
+        "Twitch-Eventsub-Message-Signature: sha256=hex HMAC-SHA256(id‖ts‖body), RFC 3339, 10 min (past only)",
+        SdkStyleRoundTrip,
+        "channel.follow",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "twitch-eventsub-message-signature", "sha256=")
+                .template("{id}{timestamp}{body}")
+                .id("twitch-eventsub-message-id")
+                .ts(hdr("twitch-eventsub-message-timestamp"), Rfc3339, 600, true)
+                .event(h("twitch-eventsub-subscription-type"))
+                .delivery(h("twitch-eventsub-message-id"))
+        )
+    ),
+    provider!(
+        "meta",
+        "Meta (Facebook, Instagram, Messenger, WhatsApp)",
+        "https://developers.facebook.com/docs/graph-api/webhooks/getting-started",
+        "X-Hub-Signature-256: sha256=hex HMAC-SHA256(body), App Secret",
+        SdkStyleRoundTrip,
+        "page",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-hub-signature-256", "sha256=").event(j("object")))
+    ),
+    provider!(
+        "square",
+        "Square",
+        "https://developer.squareup.com/docs/webhooks/step3validate",
+        "x-square-hmacsha256-signature: base64 HMAC-SHA256(url‖body)",
+        SdkStyleRoundTrip,
+        "payment.created",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "x-square-hmacsha256-signature", "")
+                .template("{url}{body}")
+                .event(j("type"))
+                .delivery(j("event_id"))
+        )
+    ),
+    provider!(
+        "pagerduty",
+        "PagerDuty",
+        "https://developer.pagerduty.com/docs/webhooks/webhook-signatures",
+        "X-PagerDuty-Signature: v1=hex[,v1=hex] HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "incident.triggered",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-pagerduty-signature", "v1=")
+                .list(',')
+                .event(j("event.event_type"))
+                .delivery(j("event.id"))
+        )
+    ),
+    provider!(
+        "typeform",
+        "Typeform",
+        "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
+        "Typeform-Signature: sha256=base64 HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "form_response",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "typeform-signature", "sha256=")
+                .event(j("event_type"))
+                .delivery(j("event_id"))
+        )
+    ),
+    provider!(
+        "intercom",
+        "Intercom",
+        "https://developers.intercom.com/docs/references/webhooks/webhook-models",
+        "X-Hub-Signature: sha1=hex HMAC-SHA1(body), client_secret",
+        SdkStyleRoundTrip,
+        "conversation.user.created",
+        Scheme::Hmac(body_mac(HmacSha1, Hex, "x-hub-signature", "sha1=").event(j("topic")).delivery(j("id")))
+    ),
+    provider!(
+        "hubspot",
+        "HubSpot (v3)",
+        "https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests",
+        "X-HubSpot-Signature-v3: base64 HMAC-SHA256(method‖url‖body‖ts), ms, 5 min (past only)",
+        SdkStyleRoundTrip,
+        "contact.creation",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "x-hubspot-signature-v3", "").template("{method}{url}{body}{timestamp}").ts(
+                hdr("x-hubspot-request-timestamp"),
+                Millis,
+                300,
+                true
+            )
+        )
+    ),
+    provider!(
+        "hubspot-v2",
+        "HubSpot (v2)",
+        "https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests",
+        "X-HubSpot-Signature: hex SHA-256(secret‖method‖url‖body)",
+        PublishedVector,
+        "contact.creation",
+        Scheme::Hmac(body_mac(Sha256SecretPrefix, Hex, "x-hubspot-signature", "").template("{method}{url}{body}"))
+    ),
+    provider!(
+        "hubspot-v1",
+        "HubSpot (v1)",
+        "https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests",
+        "X-HubSpot-Signature: hex SHA-256(secret‖body)",
+        PublishedVector,
+        "contact.creation",
+        Scheme::Hmac(body_mac(Sha256SecretPrefix, Hex, "x-hubspot-signature", ""))
+    ),
+    provider!(
+        "calendly",
+        "Calendly",
+        "https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures",
+        "Calendly-Webhook-Signature: t=…,v1=hex HMAC-SHA256(t.body), 3 min",
+        SdkStyleRoundTrip,
+        "invitee.created",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "calendly-webhook-signature", "")
+                .structured(',', "t", "v1")
+                .template("{timestamp}.{body}")
+                .ts(TimestampSource::Structured, Seconds, 180, false)
+                .event(j("event"))
+        )
+    ),
+    provider!(
+        "paddle",
+        "Paddle Billing",
+        "https://developer.paddle.com/webhooks/signature-verification",
+        "Paddle-Signature: ts=…;h1=hex HMAC-SHA256(ts:body), 5 s (past only)",
+        PublishedVector,
+        "transaction.completed",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "paddle-signature", "")
+                .structured(';', "ts", "h1")
+                .template("{timestamp}:{body}")
+                .ts(TimestampSource::Structured, Seconds, 5, true)
+                .event(j("event_type"))
+                .delivery(j("event_id"))
+        )
+    ),
+    provider!(
+        "bitbucket",
+        "Bitbucket",
+        "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
+        "X-Hub-Signature: sha256=hex HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "repo:push",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-hub-signature", "sha256=")
+                .event(h("x-event-key"))
+                .delivery(h("x-request-uuid"))
+        )
+    ),
+    provider!(
+        "jira",
+        "Jira / Atlassian",
+        "https://developer.atlassian.com/cloud/jira/platform/webhooks/",
+        "X-Hub-Signature: sha256=hex HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "jira:issue_created",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-hub-signature", "sha256=")
+                .event(j("webhookEvent"))
+                .delivery(h("x-atlassian-webhook-identifier"))
+        )
+    ),
+    provider!(
+        "trello",
+        "Trello",
+        "https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/",
+        "X-Trello-Webhook: base64 HMAC-SHA1(body‖callback URL)",
+        SdkStyleRoundTrip,
+        "updateCard",
+        Scheme::Hmac(
+            body_mac(HmacSha1, Base64, "x-trello-webhook", "")
+                .template("{body}{url}")
+                .event(j("action.type"))
+                .delivery(j("action.id"))
+        )
+    ),
+    provider!(
+        "dropbox",
+        "Dropbox",
+        "https://www.dropbox.com/developers/reference/webhooks",
+        "X-Dropbox-Signature: hex HMAC-SHA256(body), app secret",
+        SdkStyleRoundTrip,
+        "list_folder",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-dropbox-signature", ""))
+    ),
+    provider!(
+        "asana",
+        "Asana",
+        "https://developers.asana.com/docs/webhooks-guide",
+        "X-Hook-Signature: hex HMAC-SHA256(body), the handshake's X-Hook-Secret",
+        SdkStyleRoundTrip,
+        "changed",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-hook-signature", ""))
+    ),
+    provider!(
+        "docusign",
+        "DocuSign Connect",
+        "https://developers.docusign.com/platform/webhooks/connect/validate/",
+        "X-DocuSign-Signature-1…N: base64 HMAC-SHA256(body), one per active key",
+        SdkStyleRoundTrip,
+        "envelope-completed",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "x-docusign-signature-1", "")
+                .headers(&[
+                    "x-docusign-signature-1",
+                    "x-docusign-signature-2",
+                    "x-docusign-signature-3",
+                    "x-docusign-signature-4",
+                    "x-docusign-signature-5"
+                ])
+                .event(j("event"))
+        )
+    ),
+    provider!(
+        "zendesk",
+        "Zendesk",
+        "https://developer.zendesk.com/documentation/webhooks/verifying/",
+        "X-Zendesk-Webhook-Signature: base64 HMAC-SHA256(ts‖body), secret used literally",
+        PublishedVector,
+        "zen:event-type:ticket.created",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "x-zendesk-webhook-signature", "")
+                .template("{timestamp}{body}")
+                .ts(hdr("x-zendesk-webhook-signature-timestamp"), Rfc3339, 3600, false)
+                .event(j("type"))
+                .delivery(h("x-zendesk-webhook-id"))
+        )
+    ),
+    provider!(
+        "xero",
+        "Xero",
+        "https://developer.xero.com/documentation/guides/webhooks/configuring-your-server/",
+        "x-xero-signature: base64 HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "CREATE",
+        Scheme::Hmac(body_mac(HmacSha256, Base64, "x-xero-signature", ""))
+    ),
+    provider!(
+        "vercel",
+        "Vercel",
+        "https://vercel.com/docs/observability/webhooks-overview/webhooks-api#securing-webhooks",
+        "x-vercel-signature: hex HMAC-SHA1(body)",
+        SdkStyleRoundTrip,
+        "deployment.succeeded",
+        Scheme::Hmac(body_mac(HmacSha1, Hex, "x-vercel-signature", "").event(j("type")).delivery(j("id")))
+    ),
+    provider!(
+        "sentry",
+        "Sentry",
+        "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/",
+        "Sentry-Hook-Signature: hex HMAC-SHA256(body), client secret",
+        SdkStyleRoundTrip,
+        "issue",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "sentry-hook-signature", "")
+                .event(h("sentry-hook-resource"))
+                .delivery(h("request-id"))
+        )
+    ),
+    provider!(
+        "segment",
+        "Segment",
+        "https://segment.com/docs/connections/destinations/catalog/actions-webhook/",
+        "X-Signature: hex HMAC-SHA1(body)",
+        SdkStyleRoundTrip,
+        "track",
+        Scheme::Hmac(body_mac(HmacSha1, Hex, "x-signature", "").event(j("type")).delivery(j("messageId")))
+    ),
+    provider!(
+        "airtable",
+        "Airtable",
+        "https://airtable.com/developers/web/api/webhooks-overview",
+        "X-Airtable-Content-MAC: hmac-sha256=hex HMAC-SHA256(body), base64-decoded macSecret",
+        SdkStyleRoundTrip,
+        "ping",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-airtable-content-mac", "hmac-sha256=").secret(SecretEncoding::Base64)
+        )
+    ),
+    provider!(
+        "box",
+        "Box",
+        "https://developer.box.com/guides/webhooks/v2/signatures-v2/",
+        "BOX-SIGNATURE-PRIMARY/-SECONDARY: base64 HMAC-SHA256(body‖ts), 10 min (past only)",
+        SdkStyleRoundTrip,
+        "FILE.UPLOADED",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "box-signature-primary", "")
+                .headers(&["box-signature-primary", "box-signature-secondary"])
+                .template("{body}{timestamp}")
+                .ts(hdr("box-delivery-timestamp"), Rfc3339, 600, true)
+                .event(j("trigger"))
+                .delivery(h("box-delivery-id"))
+        )
+    ),
+    provider!(
+        "mux",
+        "Mux",
+        "https://www.mux.com/docs/core/verify-webhook-signatures",
+        "Mux-Signature: t=…,v1=hex HMAC-SHA256(t.body), 5 min",
+        SdkStyleRoundTrip,
+        "video.asset.ready",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "mux-signature", "")
+                .structured(',', "t", "v1")
+                .template("{timestamp}.{body}")
+                .ts(TimestampSource::Structured, Seconds, 300, false)
+                .event(j("type"))
+                .delivery(j("id"))
+        )
+    ),
+    provider!(
+        "lemonsqueezy",
+        "Lemon Squeezy",
+        "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
+        "X-Signature: hex HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "order_created",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-signature", "").event(h("x-event-name")).event(j("meta.event_name")))
+    ),
+    provider!(
+        "woocommerce",
+        "WooCommerce",
+        "https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks",
+        "X-WC-Webhook-Signature: base64 HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "order.created",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "x-wc-webhook-signature", "")
+                .event(h("x-wc-webhook-topic"))
+                .delivery(h("x-wc-webhook-delivery-id"))
+        )
+    ),
+    provider!(
+        "notion",
+        "Notion",
+        "https://developers.notion.com/reference/webhooks",
+        "X-Notion-Signature: sha256=hex HMAC-SHA256(body), verification_token",
+        SdkStyleRoundTrip,
+        "page.created",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-notion-signature", "sha256=").event(j("type")).delivery(j("id")))
+    ),
+    provider!(
+        "twitter",
+        "Twitter / X",
+        "https://docs.x.com/x-api/webhooks/introduction",
+        "X-Twitter-Webhooks-Signature: sha256=base64 HMAC-SHA256(body), consumer secret",
+        SdkStyleRoundTrip,
+        "tweet_create_events",
+        Scheme::Hmac(body_mac(HmacSha256, Base64, "x-twitter-webhooks-signature", "sha256="))
+    ),
+    provider!(
+        "workos",
+        "WorkOS",
+        "https://workos.com/docs/events/data-syncing/webhooks",
+        "WorkOS-Signature: t=ms,v1=hex HMAC-SHA256(t.body), 3 min",
+        SdkStyleRoundTrip,
+        "user.created",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "workos-signature", "")
+                .structured(',', "t", "v1")
+                .template("{timestamp}.{body}")
+                .ts(TimestampSource::Structured, Millis, 180, false)
+                .event(j("event"))
+                .delivery(j("id"))
+        )
+    ),
+    provider!(
+        "razorpay",
+        "Razorpay",
+        "https://razorpay.com/docs/webhooks/validate-test/",
+        "X-Razorpay-Signature: hex HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "payment.captured",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-razorpay-signature", "").event(j("event")).delivery(h("x-razorpay-event-id"))
+        )
+    ),
+    provider!(
+        "calcom",
+        "Cal.com",
+        "https://cal.com/docs/developing/guides/automation/webhooks",
+        "x-cal-signature-256: hex HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "BOOKING_CREATED",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-cal-signature-256", "").event(j("triggerEvent")))
+    ),
+    provider!(
+        "heroku",
+        "Heroku",
+        "https://devcenter.heroku.com/articles/app-webhooks",
+        "Heroku-Webhook-Hmac-SHA256: base64 HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "api:release",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "heroku-webhook-hmac-sha256", "")
+                .event(j("webhook_metadata.event.include"))
+                .delivery(h("heroku-webhook-id"))
+        )
+    ),
+    provider!(
+        "circleci",
+        "CircleCI",
+        "https://circleci.com/docs/webhooks/",
+        "circleci-signature: v1=hex HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "workflow-completed",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "circleci-signature", "v1=").list(',').event(j("type")).delivery(j("id"))
+        )
+    ),
+    provider!(
+        "clickup",
+        "ClickUp",
+        "https://developer.clickup.com/docs/webhooksignature",
+        "X-Signature: hex HMAC-SHA256(body)",
+        SdkStyleRoundTrip,
+        "taskCreated",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-signature", "").event(j("event")))
+    ),
+    provider!(
+        "tiktok",
+        "TikTok",
+        "https://developers.tiktok.com/doc/webhooks-verification",
+        "TikTok-Signature: t=…,s=hex HMAC-SHA256(t.body), 5 min",
+        SdkStyleRoundTrip,
+        "video.publish.complete",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "tiktok-signature", "")
+                .structured(',', "t", "s")
+                .template("{timestamp}.{body}")
+                .ts(TimestampSource::Structured, Seconds, 300, false)
+                .event(j("event"))
+        )
+    ),
+    provider!(
+        "customerio",
+        "Customer.io",
+        "https://docs.customer.io/journeys/webhooks/#securely-verify-requests",
+        "X-CIO-Signature: hex HMAC-SHA256(v0:ts:body), 5 min",
+        SdkStyleRoundTrip,
+        "email_sent",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-cio-signature", "")
+                .template("v0:{timestamp}:{body}")
+                .ts(hdr("x-cio-timestamp"), Seconds, 300, false)
+                .event(j("metric"))
+                .delivery(j("event_id"))
+        )
+    ),
+    provider!(
+        "front",
+        "Front",
+        "https://dev.frontapp.com/docs/application-webhooks",
+        "X-Front-Signature: base64 HMAC-SHA256(ts:body), ms, 5 min",
+        SdkStyleRoundTrip,
+        "inbound_received",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "x-front-signature", "")
+                .template("{timestamp}:{body}")
+                .ts(hdr("x-front-request-timestamp"), Millis, 300, false)
+                .event(j("type"))
+        )
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        headers::Headers,
+        secret::Secret,
+        verify::{verify, Inbound, VerifyError},
+    };
+
+    const NOW: u64 = 1_700_000_000;
+    const URL: &str = "https://flowgate.example/hooks/test";
+
+    fn secret_for(scheme: &HmacScheme) -> Secret {
+        Secret::new(match scheme.secret {
+            SecretEncoding::Raw => "a-signing-secret-for-tests",
+            SecretEncoding::Base64 => "YS1zaWduaW5nLXNlY3JldC1mb3ItdGVzdHM=",
+            SecretEncoding::Hex => "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+            SecretEncoding::Whsec => "whsec_YS1zaWduaW5nLXNlY3JldC1mb3ItdGVzdHM=",
+        })
+    }
+
+    fn body() -> Vec<u8> {
+        format!(
+            r#"{{"type":"sample.event","id":"evt_1","webhookTimestamp":{},"data":{{"note":"héllo \u0001"}}}}"#,
+            NOW * 1000
+        )
+        .into_bytes()
+    }
+
+    #[allow(clippy::too_many_arguments)] // a test helper: one request, spelled out
+    fn check(
+        p: &Provider,
+        scheme: &Scheme,
+        secret: &Secret,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: u64,
+        url: &str,
+        method: &str,
+    ) -> Result<(), VerifyError> {
+        let h: Headers = headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        verify(p, scheme, None, std::slice::from_ref(secret), Inbound { headers: &h, body, now_secs: now, method, url })
+            .map(|_| ())
+    }
+
+    /// For every HMAC preset: a signature made as the sender makes it passes;
+    /// every mutation of what is signed fails.
+    #[test]
+    fn every_hmac_preset_round_trips_and_rejects_every_mutation() {
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for p in providers() {
+            let scheme = p.scheme();
+            let Scheme::Hmac(h) = &scheme else { continue };
+            checked += 1;
+            let secret = secret_for(h);
+            let body = body();
+            let signed = h.sign(&secret, &body, NOW, "msg_1", URL, "POST").unwrap();
+            let mut fail = |what: String| failures.push(format!("{}: {what}", p.name));
+            if let Err(e) = check(p, &scheme, &secret, &signed, &body, NOW, URL, "POST") {
+                fail(format!("round trip failed: {e}"));
+                continue;
+            }
+            let must_fail = |headers: &[(String, String)], body: &[u8], now: u64, url: &str, method: &str| {
+                check(p, &scheme, &secret, headers, body, now, url, method).is_err()
+            };
+            // Body: each byte class changed, appended, truncated.
+            for i in [0, body.len() / 2, body.len() - 1] {
+                let mut b = body.clone();
+                b[i] ^= 0x01;
+                if !must_fail(&signed, &b, NOW, URL, "POST") {
+                    fail(format!("body byte {i} changed but accepted"));
+                }
+            }
+            let mut longer = body.clone();
+            longer.push(b' ');
+            if !must_fail(&signed, &longer, NOW, URL, "POST")
+                || !must_fail(&signed, &body[..body.len() - 1], NOW, URL, "POST")
+            {
+                fail("body appended/truncated but accepted".into());
+            }
+            // Each header removed; the signature truncated or changed.
+            for (i, (name, _)) in signed.iter().enumerate() {
+                let without: Vec<_> =
+                    signed.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, kv)| kv.clone()).collect();
+                if !must_fail(&without, &body, NOW, URL, "POST") {
+                    fail(format!("header {name} removed but accepted"));
+                }
+            }
+            let (sig_name, sig_value) = &signed[0];
+            let mut truncated = signed.clone();
+            truncated[0].1 = sig_value[..sig_value.len() - 2].to_owned();
+            let mut changed = signed.clone();
+            let last = sig_value.chars().last().unwrap();
+            changed[0].1 =
+                format!("{}{}", &sig_value[..sig_value.len() - 1], if last == 'a' || last == 'A' { 'b' } else { 'a' });
+            if !must_fail(&truncated, &body, NOW, URL, "POST") || !must_fail(&changed, &body, NOW, URL, "POST") {
+                fail(format!("{sig_name} truncated/changed but accepted"));
+            }
+            // The wrong secret.
+            if !must_fail(&signed, &body, NOW, URL, "POST")
+                && check(p, &scheme, &Secret::new("d3Jvbmc="), &signed, &body, NOW, URL, "POST").is_ok()
+            {
+                fail("wrong secret accepted".into());
+            }
+            if check(p, &scheme, &Secret::new("d3Jvbmctc2VjcmV0"), &signed, &body, NOW, URL, "POST").is_ok() {
+                fail("wrong secret accepted".into());
+            }
+            // URL- and method-bound schemes.
+            if h.template.contains(&super::super::scheme::Part::Url)
+                && !must_fail(&signed, &body, NOW, "https://other.example/hooks/test", "POST")
+            {
+                fail("another URL accepted".into());
+            }
+            if h.template.contains(&super::super::scheme::Part::Method) && !must_fail(&signed, &body, NOW, URL, "PUT") {
+                fail("another method accepted".into());
+            }
+            // The replay window: just inside passes, just outside fails.
+            if let Some(rule) = &h.timestamp {
+                let tol = rule.tolerance_secs;
+                if check(p, &scheme, &secret, &signed, &body, NOW + tol, URL, "POST").is_err() {
+                    fail(format!("rejected at +{tol} s (inside the window)"));
+                }
+                if check(p, &scheme, &secret, &signed, &body, NOW + tol + 1, URL, "POST")
+                    != Err(VerifyError::TimestampTooOld)
+                {
+                    fail(format!("accepted at +{} s (outside the window)", tol + 1));
+                }
+                let early = check(p, &scheme, &secret, &signed, &body, NOW - tol - 1, URL, "POST");
+                if rule.past_only != early.is_ok() {
+                    fail(format!("future skew of {} s: past_only={} but got {early:?}", tol + 1, rule.past_only));
+                }
+                // The timestamp header itself is signed where the template says so.
+                if let TimestampSource::Header(th) = &rule.source {
+                    if h.template.contains(&super::super::scheme::Part::Timestamp) {
+                        let mut moved = signed.clone();
+                        let slot = moved.iter_mut().find(|(k, _)| k == th.as_ref()).unwrap();
+                        slot.1 = rule.unit.format(NOW + 1);
+                        if !must_fail(&moved, &body, NOW, URL, "POST") {
+                            fail("timestamp header changed but accepted".into());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 40, "only {checked} HMAC presets");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn the_catalogue_is_large_unique_and_documented() {
+        let names: std::collections::BTreeSet<_> = providers().iter().map(|p| p.name).collect();
+        assert_eq!(names.len(), providers().len(), "unique names");
+        assert!(providers().len() >= 50, "{} providers", providers().len());
+        for p in providers() {
+            assert!(p.docs.starts_with("https://"), "{}", p.name);
+            assert!(!p.checks.is_empty() && !p.title.is_empty());
+            if let Scheme::Hmac(h) = p.scheme() {
+                h.validate().unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            }
+        }
+        assert!(find_provider("custom").is_none(), "custom is not a preset");
+    }
+
+    fn preset(name: &str) -> (&'static Provider, Scheme) {
+        let p = find_provider(name).unwrap();
+        (p, p.scheme())
+    }
+
+    fn verify_at(name: &str, secret: &str, headers: &[(&str, &str)], body: &[u8], now: u64) -> Result<(), VerifyError> {
+        let (p, scheme) = preset(name);
+        let h: Headers = headers.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        verify(p, &scheme, None, &[Secret::new(secret)], Inbound::post(&h, body, now)).map(|_| ())
+    }
+
+    // api.slack.com "Verifying requests from Slack" (webhook-providers.md §c).
+    #[test]
+    fn slack_published_vector() {
+        let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+        let sig = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        let h = [("x-slack-signature", sig), ("x-slack-request-timestamp", "1531420618")];
+        assert_eq!(verify_at("slack", secret, &h, body, 1_531_420_618 + 60), Ok(()));
+        assert_eq!(verify_at("slack", secret, &h, &body[1..], 1_531_420_618), Err(VerifyError::SignatureMismatch));
+        let stale = verify_at("slack", secret, &h, body, 1_531_420_618 + 301);
+        assert_eq!(stale, Err(VerifyError::TimestampTooOld));
+        let other_ts = [("x-slack-signature", sig), ("x-slack-request-timestamp", "1531420619")];
+        assert_eq!(verify_at("slack", secret, &other_ts, body, 1_531_420_618), Err(VerifyError::SignatureMismatch));
+    }
+
+    // PaddleHQ/paddle-node-sdk webhooks-validator test (webhook-providers.md §c):
+    // clock frozen at 2023-11-01T00:00:00Z, valid up to +5 s.
+    #[test]
+    fn paddle_published_vector() {
+        let h =
+            [("paddle-signature", "ts=1698796800;h1=a300428748dce5c70e4da19bffd60769591ea969c99dea3105d0ec9612cf43f9")];
+        assert_eq!(verify_at("paddle", "VALID_SECRET", &h, br#"{"data": ["1", "2"]}"#, 1_698_796_800), Ok(()));
+        assert_eq!(verify_at("paddle", "VALID_SECRET", &h, br#"{"data": ["1", "2"]}"#, 1_698_796_805), Ok(()));
+        assert_eq!(
+            verify_at("paddle", "VALID_SECRET", &h, br#"{"data": ["1", "2"]}"#, 1_698_796_806),
+            Err(VerifyError::TimestampTooOld)
+        );
+        // The same h1 over a differently spaced body must fail (whitespace matters).
+        assert_eq!(
+            verify_at("paddle", "VALID_SECRET", &h, br#"{ "data": [ "1", "2" ]}"#, 1_698_796_800),
+            Err(VerifyError::SignatureMismatch)
+        );
+        assert_eq!(
+            verify_at("paddle", "INVALID_SECRET", &h, br#"{"data": ["1", "2"]}"#, 1_698_796_800),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn stripe_uses_the_whole_whsec_string_and_ignores_v0() {
+        let (p, scheme) = preset("stripe");
+        let Scheme::Hmac(h) = &scheme else { panic!() };
+        let secret = Secret::new("whsec_test_secret");
+        let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+        let signed = h.sign(&secret, body, NOW, "", URL, "POST").unwrap();
+        // Stripe's test events add a fake v0 signature, and several v1 during rotation.
+        let header =
+            format!("{},v0=6ffbb59b2300aade63f272db8d4dd1a9ab34a1d8b2a3b2d9f4d2d0f4b8b0f0a1,v1=deadbeef", signed[0].1);
+        let hdrs: Headers = [("stripe-signature", header)].into_iter().collect();
+        // Stripe's SDK only rejects old timestamps: one signed "in the future" passes.
+        let v =
+            verify(p, &scheme, None, std::slice::from_ref(&secret), Inbound::post(&hdrs, body, NOW - 10_000)).unwrap();
+        assert_eq!(v.event_type(), Some("invoice.paid"));
+        assert_eq!(
+            verify(p, &scheme, None, std::slice::from_ref(&secret), Inbound::post(&hdrs, body, NOW + 301)).unwrap_err(),
+            VerifyError::TimestampTooOld
+        );
+        assert_eq!(v.delivery_id(), Some("evt_1"));
+        // Keyed by the whole string: the base64 part alone does not verify.
+        assert!(verify(p, &scheme, None, &[Secret::new("test_secret")], Inbound::post(&hdrs, body, NOW)).is_err());
+    }
+
+    #[test]
+    fn hubspot_v1_and_v2_hash_the_secret_first() {
+        // v1 = sha256(secret ‖ body), v2 = sha256(secret ‖ method ‖ uri ‖ body), hex.
+        use sha2::{Digest, Sha256};
+        let body = br#"[{"eventId":1}]"#;
+        let v1 = hex::encode(Sha256::digest([b"secret".as_slice(), body].concat()));
+        assert_eq!(verify_at("hubspot-v1", "secret", &[("x-hubspot-signature", &v1)], body, NOW), Ok(()));
+        let v2 = hex::encode(Sha256::digest([b"secret".as_slice(), b"POST", URL.as_bytes(), body].concat()));
+        assert_eq!(verify_at("hubspot-v2", "secret", &[("x-hubspot-signature", &v2)], body, NOW), Ok(()));
+        assert!(verify_at("hubspot-v2", "secret", &[("x-hubspot-signature", &v1)], body, NOW).is_err());
+    }
+
+    #[test]
+    fn twitch_and_box_read_rfc3339_timestamps() {
+        let (p, scheme) = preset("twitch");
+        let Scheme::Hmac(h) = &scheme else { panic!() };
+        let s = Secret::new("twitch-secret-0123456789");
+        let signed = h.sign(&s, b"{}", NOW, "msg-1", URL, "POST").unwrap();
+        let ts = &signed.iter().find(|(k, _)| k == "twitch-eventsub-message-timestamp").unwrap().1;
+        assert_eq!(ts, "2023-11-14T22:13:20Z");
+        let hdrs: Headers = signed.into_iter().collect();
+        let v = verify(p, &scheme, None, &[s], Inbound::post(&hdrs, b"{}", NOW + 30)).unwrap();
+        assert_eq!(v.delivery_id(), Some("msg-1"));
+    }
+}

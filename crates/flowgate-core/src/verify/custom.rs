@@ -1,0 +1,217 @@
+//! `provider = "custom"`: a sender that is not built in, described by a
+//! `[vars.FLOWGATE.routes.<name>.scheme]` table and verified by the same
+//! engine as the built-in presets.
+//!
+//! ```toml
+//! [vars.FLOWGATE.routes.acme.scheme]
+//! algorithm = "sha256"                 # sha1 | sha256 | sha512
+//! encoding = "hex"                     # hex | base64 | base64url
+//! header = "X-Acme-Signature"          # or headers = ["A", "B"]
+//! prefix = "sha256="                   # optional
+//! format = "structured"                # plain (default) | list | structured
+//! separator = ","                      # list and structured
+//! timestamp_key = "t"                  # structured
+//! signature_key = "v1"                 # structured
+//! template = "{timestamp}.{body}"      # over {id} {timestamp} {body} {url} {method}; default "{body}"
+//! timestamp = "structured"             # or a header name, e.g. "X-Acme-Timestamp"
+//! timestamp_unit = "seconds"           # seconds | milliseconds | rfc3339
+//! tolerance_secs = 300
+//! past_only = false
+//! id_header = "X-Acme-Id"              # for {id}
+//! secret_encoding = "raw"              # raw | base64 | hex | whsec
+//! event = "header:X-Acme-Event"        # or "json:path.to.type"
+//! delivery = "json:id"
+//! ```
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use super::scheme::{
+    parse_template, Encoding, Field, HmacScheme, MacAlgorithm, SecretEncoding, SignatureFormat, TimestampRule,
+    TimestampSource, TimestampUnit,
+};
+
+const FIELDS: [&str; 19] = [
+    "algorithm",
+    "encoding",
+    "header",
+    "headers",
+    "prefix",
+    "format",
+    "separator",
+    "timestamp_key",
+    "signature_key",
+    "template",
+    "timestamp",
+    "timestamp_unit",
+    "tolerance_secs",
+    "past_only",
+    "id_header",
+    "secret_encoding",
+    "event",
+    "delivery",
+    "comment",
+];
+
+/// (field, what is wrong, what to do)
+pub type SchemeProblem = (String, String, String);
+
+fn text<'a>(m: &'a Map<String, Value>, k: &str, problems: &mut Vec<SchemeProblem>) -> Option<&'a str> {
+    match m.get(k) {
+        None => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => {
+            problems.push((k.into(), "must be a string".into(), "see README.md, Custom senders".into()));
+            None
+        }
+    }
+}
+
+fn owned(s: &str) -> Cow<'static, str> {
+    Cow::Owned(s.to_ascii_lowercase())
+}
+
+fn field(spec: &str) -> Option<Field> {
+    match spec.split_once(':') {
+        Some(("header", h)) if !h.is_empty() => Some(Field::Header(owned(h))),
+        Some(("json", p)) if !p.is_empty() => Some(Field::Json(Cow::Owned(p.to_owned()))),
+        _ => None,
+    }
+}
+
+/// Builds a scheme from its table.
+///
+/// # Errors
+/// Every problem, by field.
+pub fn scheme_from_table(m: &Map<String, Value>) -> Result<HmacScheme, Vec<SchemeProblem>> {
+    let mut p: Vec<SchemeProblem> = Vec::new();
+    for k in m.keys() {
+        if !FIELDS.contains(&k.as_str()) {
+            p.push((k.clone(), "unknown setting".into(), format!("use one of: {}", FIELDS.join(", "))));
+        }
+    }
+    let mut choose = |k: &str, default: &str, names: &[&str]| -> String {
+        let v = text(m, k, &mut p).unwrap_or(default).to_owned();
+        if !names.contains(&v.as_str()) {
+            p.push((k.into(), format!("unknown value \"{v}\""), format!("use one of: {}", names.join(", "))));
+        }
+        v
+    };
+    let algorithm = choose("algorithm", "sha256", &["sha1", "sha256", "sha512", "sha256-secret-prefix"]);
+    let encoding = choose("encoding", "hex", &["hex", "base64", "base64url"]);
+    let format = choose("format", "plain", &["plain", "list", "structured"]);
+    let unit = choose("timestamp_unit", "seconds", &["seconds", "milliseconds", "rfc3339"]);
+    let secret = choose("secret_encoding", "raw", &["raw", "base64", "hex", "whsec"]);
+
+    let headers: Vec<Cow<'static, str>> = match (m.get("header"), m.get("headers")) {
+        (Some(Value::String(h)), None) => vec![owned(h)],
+        (None, Some(Value::Array(a))) if a.iter().all(Value::is_string) && !a.is_empty() => {
+            a.iter().filter_map(Value::as_str).map(owned).collect()
+        }
+        _ => {
+            p.push((
+                "header".into(),
+                "missing or ambiguous".into(),
+                "set header = \"X-Signature\" (or headers = [..] for several)".into(),
+            ));
+            Vec::new()
+        }
+    };
+    let separator = text(m, "separator", &mut p).unwrap_or(",");
+    let separator = match separator.chars().collect::<Vec<_>>()[..] {
+        [c] => c,
+        _ => {
+            p.push(("separator".into(), "must be one character".into(), "use \",\", \";\" or \" \"".into()));
+            ','
+        }
+    };
+    let format = match format.as_str() {
+        "list" => SignatureFormat::List { separator },
+        "structured" => SignatureFormat::Structured {
+            separator,
+            timestamp_key: Cow::Owned(text(m, "timestamp_key", &mut p).unwrap_or("t").to_owned()),
+            signature_key: Cow::Owned(text(m, "signature_key", &mut p).unwrap_or("v1").to_owned()),
+        },
+        _ => SignatureFormat::Plain,
+    };
+    let template = match parse_template(text(m, "template", &mut p).unwrap_or("{body}")) {
+        Ok(t) => t,
+        Err(why) => {
+            p.push(("template".into(), why, "use {id}, {timestamp}, {body}, {url}, {method} and literal text".into()));
+            Vec::new()
+        }
+    };
+    let tolerance_secs = match m.get("tolerance_secs") {
+        None => 300,
+        Some(v) => v.as_u64().filter(|t| (1..=86_400).contains(t)).unwrap_or_else(|| {
+            p.push((
+                "tolerance_secs".into(),
+                "must be a whole number from 1 to 86400".into(),
+                "senders' libraries use 300".into(),
+            ));
+            300
+        }),
+    };
+    let past_only = match m.get("past_only") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            p.push(("past_only".into(), "must be true or false".into(), "true only rejects old timestamps".into()));
+            false
+        }
+    };
+    let timestamp = text(m, "timestamp", &mut p).map(|t| TimestampRule {
+        source: match t {
+            "structured" => TimestampSource::Structured,
+            t => match t.strip_prefix("json:") {
+                Some(path) => TimestampSource::JsonField(Cow::Owned(path.to_owned())),
+                None => TimestampSource::Header(owned(t)),
+            },
+        },
+        unit: TimestampUnit::from_name(&unit).unwrap_or(TimestampUnit::Seconds),
+        tolerance_secs,
+        past_only,
+    });
+    let mut labels = |k: &str| -> Vec<Field> {
+        match text(m, k, &mut p) {
+            None => Vec::new(),
+            Some(spec) => match field(spec) {
+                Some(f) => vec![f],
+                None => {
+                    p.push((
+                        k.into(),
+                        format!("\"{spec}\" is not header:NAME or json:path"),
+                        "e.g. \"header:X-Event\" or \"json:data.type\"".into(),
+                    ));
+                    Vec::new()
+                }
+            },
+        }
+    };
+    let event = labels("event");
+    let delivery = labels("delivery");
+    let scheme = HmacScheme {
+        algorithm: MacAlgorithm::from_name(&algorithm).unwrap_or(MacAlgorithm::HmacSha256),
+        encoding: Encoding::from_name(&encoding).unwrap_or(Encoding::Hex),
+        signature_headers: headers,
+        prefix: Cow::Owned(text(m, "prefix", &mut p).unwrap_or("").to_owned()),
+        format,
+        template,
+        timestamp,
+        id_header: text(m, "id_header", &mut p).map(owned),
+        secret: SecretEncoding::from_name(&secret).unwrap_or(SecretEncoding::Raw),
+        event,
+        delivery,
+    };
+    if p.is_empty() {
+        if let Err(why) = scheme.validate() {
+            p.push(("".into(), why, "see README.md, Custom senders".into()));
+        }
+    }
+    if p.is_empty() {
+        Ok(scheme)
+    } else {
+        Err(p)
+    }
+}
