@@ -97,13 +97,42 @@ impl VerifyError {
     }
 }
 
-/// A sender handshake that the Worker answers itself, after verification,
-/// instead of forwarding it to the flow.
+/// A sender handshake that the Worker answers itself instead of forwarding
+/// it to the flow: a flow could not answer within the sender's deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handshake {
     /// A setup event that only needs a 2xx (GitHub's `ping`); the name is
     /// the provider's.
     Ping(&'static str),
+    /// Answer exactly this.
+    Reply(HandshakeReply),
+}
+
+/// The answer to a handshake, as the sender expects it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeReply {
+    /// Which handshake (for logs), e.g. `slack-url-verification`.
+    pub name: &'static str,
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+    /// Extra headers (Asana's `X-Hook-Secret` echo).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl HandshakeReply {
+    /// A 200 JSON answer.
+    pub fn json(name: &'static str, body: &serde_json::Value) -> Self {
+        Self { name, status: 200, content_type: "application/json", body: body.to_string(), headers: Vec::new() }
+    }
+
+    /// A 200 plain-text answer.
+    pub fn text(name: &'static str, body: impl Into<String>) -> Self {
+        Self { name, status: 200, content_type: "text/plain; charset=utf-8", body: body.into(), headers: Vec::new() }
+    }
 }
 
 /// Proof that a request's signature was checked. Only this module can build
@@ -111,6 +140,8 @@ pub enum Handshake {
 #[derive(Debug)]
 pub struct Verified<'a> {
     provider: &'static str,
+    /// Which of the route's secrets matched (handshakes answer with it).
+    secret_index: usize,
     body: &'a [u8],
     event_type: Option<String>,
     delivery_id: Option<String>,
@@ -134,6 +165,11 @@ impl<'a> Verified<'a> {
     pub fn delivery_id(&self) -> Option<&str> {
         self.delivery_id.as_deref()
     }
+    /// The position of the route secret that matched.
+    pub fn secret_index(&self) -> usize {
+        self.secret_index
+    }
+
     /// Set when the request is a handshake the Worker answers itself.
     pub fn handshake(&self) -> Option<&Handshake> {
         self.handshake.as_ref()

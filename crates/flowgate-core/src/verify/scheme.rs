@@ -526,13 +526,17 @@ impl HmacScheme {
             url: inbound.url,
             method: inbound.method,
         };
-        let matched = keys.iter().fold(false, |ok, key| {
-            let expected = self.mac(key, &signed);
-            candidates.iter().fold(false, |hit, c| bool::from(expected.ct_eq(c)) | hit) | ok
-        });
-        if !matched {
+        // Every key is tried, whichever matches (no early exit).
+        let hits: Vec<bool> = keys
+            .iter()
+            .map(|key| {
+                let expected = self.mac(key, &signed);
+                candidates.iter().fold(false, |hit, c| bool::from(expected.ct_eq(c)) | hit)
+            })
+            .collect();
+        let Some(secret_index) = hits.iter().position(|h| *h) else {
             return Err(VerifyError::SignatureMismatch);
-        }
+        };
 
         // (4) Replay window, after the signature matched.
         if let Some(rule) = &self.timestamp {
@@ -563,6 +567,7 @@ impl HmacScheme {
         };
         Ok(Verified {
             provider,
+            secret_index,
             body: inbound.body,
             event_type: label(&self.event),
             delivery_id: label(&self.delivery),

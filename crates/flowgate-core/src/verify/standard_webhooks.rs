@@ -124,17 +124,21 @@ pub(super) fn verify<'a>(
 
     // The signature is checked before the time window, so an attacker learns
     // nothing about the window from unsigned requests; both must pass.
-    let matched = keys.iter().fold(false, |ok, key| {
-        let expected = mac(key, id, ts_text, inbound.body);
-        candidates.iter().fold(false, |hit, c| expected.clone().verify_slice(c).is_ok() | hit) | ok
-    });
-    if !matched {
+    let hits: Vec<bool> = keys
+        .iter()
+        .map(|key| {
+            let expected = mac(key, id, ts_text, inbound.body);
+            candidates.iter().fold(false, |hit, c| expected.clone().verify_slice(c).is_ok() | hit)
+        })
+        .collect();
+    let Some(secret_index) = hits.iter().position(|h| *h) else {
         return Err(VerifyError::SignatureMismatch);
-    }
+    };
     check_window(ts, inbound.now_secs, tolerance_override.unwrap_or(TOLERANCE_SECS))?;
 
     Ok(Verified {
         provider,
+        secret_index,
         body: inbound.body,
         event_type: event_type(inbound.body),
         delivery_id: Some(id.to_owned()),
