@@ -14,7 +14,10 @@ use flowgate_core::{
         TokenOrigin,
     },
     forward::{classify, flow_failure_hint, flow_headers, FlowOutcome, RefusingFlows},
-    verify::{verify, Handshake, Inbound, VerifyError},
+    verify::{
+        handshake::{self, Before},
+        verify, Handshake, Inbound, VerifyError,
+    },
     Headers, Secret,
 };
 use worker::{Context, Env, Method, Request};
@@ -38,6 +41,7 @@ thread_local! {
 /// Everything a route needs from secrets, read before any work is done.
 struct RouteSecrets {
     signing: Vec<Secret>,
+    verify_token: Option<Secret>,
     flow_url: Secret,
     credential: ClientCredential,
     seal: KvSeal,
@@ -77,7 +81,9 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         return Reply::NotFound;
     };
     rec.provider = Some(route.provider.name);
-    if req.method() != Method::Post {
+    let method = req.method();
+    let get_handshake = method == Method::Get && handshake::answers_get(route.provider.name);
+    if method != Method::Post && !get_handshake {
         rec.outcome = "method_not_allowed";
         return Reply::MethodNotAllowed { allow: "POST" };
     }
@@ -91,6 +97,36 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             return Reply::Misconfigured;
         }
     };
+    // The URL as received, unparsed: parsing it with the `url` crate would
+    // pull its IDNA tables (about 250 KB) into the Worker for nothing.
+    let url = req.inner().url();
+
+    // Unsigned handshakes (Meta, Dropbox, Okta, Microsoft Graph, Twitter).
+    let early = handshake::before_verification(
+        route.provider.name,
+        if get_handshake { "GET" } else { "POST" },
+        &url,
+        &req.headers().entries().collect(),
+        &secrets.signing,
+        secrets.verify_token.as_ref(),
+    );
+    match early {
+        Some(Before::Answer(reply)) => {
+            rec.outcome = "handshake";
+            rec.event_type = Some(reply.name.to_owned());
+            return Reply::HandshakeReply(reply);
+        }
+        Some(Before::Refuse(status, why)) => {
+            rec.outcome = "handshake_refused";
+            rec.message = Some(why.to_owned());
+            return Reply::HandshakeRefused { status };
+        }
+        None if get_handshake => {
+            rec.outcome = "method_not_allowed";
+            return Reply::MethodNotAllowed { allow: "POST" };
+        }
+        None => {}
+    }
 
     // (3) Size, then the exact bytes. The body is read as a stream and
     // abandoned past the limit, so a body without Content-Length (chunked)
@@ -116,9 +152,6 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     };
     rec.body_bytes = body.len();
     let headers: Headers = req.headers().entries().collect();
-    // The URL as received, unparsed: parsing it with the `url` crate would
-    // pull its IDNA tables (about 250 KB) into the Worker for nothing.
-    let url = req.inner().url();
 
     // (4) Signature over the raw bytes.
     let inbound = Inbound { headers: &headers, body: &body, now_secs: now_millis() / 1000, method: "POST", url: &url };
@@ -133,6 +166,11 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     if let Some(Handshake::Ping(provider)) = verified.handshake() {
         rec.outcome = "handshake";
         return Reply::Handshake { what: format!("{provider}-ping") };
+    }
+    if let Some(reply) = handshake::after_verification(&verified, &headers, &secrets.signing) {
+        rec.outcome = "handshake";
+        rec.event_type = Some(reply.name.to_owned());
+        return Reply::HandshakeReply(reply);
     }
 
     // (6) Token, (7) forward; one refresh and retry on a 401.
@@ -286,7 +324,11 @@ fn route_secrets(env: &Env, route: &Route, config: &Config) -> Result<RouteSecre
         }
         None => KvSeal::derived_from(credential.secret_material()),
     };
-    Ok(RouteSecrets { signing, flow_url, credential, seal })
+    let verify_token = match &route.verify_token_binding {
+        Some(name) => Some(bindings::secret(env, name).ok_or_else(|| missing(name, "handshake verify token"))?),
+        None => None,
+    };
+    Ok(RouteSecrets { signing, verify_token, flow_url, credential, seal })
 }
 
 fn rejected(e: VerifyError, route: &Route, rec: &mut Record<'_>) -> Reply {

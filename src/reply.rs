@@ -6,6 +6,7 @@
 //! the upstream failure: it shows up in the sender's delivery log, where the
 //! operator looks first.
 
+use flowgate_core::verify::HandshakeReply;
 use serde_json::{json, Value};
 use worker::{Headers, Response, Result};
 
@@ -23,6 +24,12 @@ pub(crate) enum Reply {
     /// A sender handshake answered at the edge, not forwarded.
     Handshake {
         what: String,
+    },
+    /// A handshake answered exactly as the sender expects.
+    HandshakeReply(HandshakeReply),
+    /// An unsigned handshake whose check failed (Meta's verify token, Okta's header).
+    HandshakeRefused {
+        status: u16,
     },
     NotFound,
     /// The body could not be read.
@@ -57,6 +64,8 @@ impl Reply {
             Reply::Health { config_ok: false, .. } | Reply::Misconfigured => 500,
             Reply::Accepted { .. } => 202,
             Reply::NotFound => 404,
+            Reply::HandshakeReply(r) => r.status,
+            Reply::HandshakeRefused { status } => *status,
             Reply::BadRequest => 400,
             Reply::MethodNotAllowed { .. } => 405,
             Reply::PayloadTooLarge { .. } => 413,
@@ -75,6 +84,10 @@ impl Reply {
                 "status": "accepted", "route": route, "delivery_id": delivery_id, "flow_run_id": flow_run_id,
             }),
             Reply::Handshake { what } => json!({ "status": "ok", "handshake": what }),
+            Reply::HandshakeReply(_) => Value::Null,
+            Reply::HandshakeRefused { .. } => {
+                json!({ "error": "handshake_refused", "message": "The handshake did not carry the configured token." })
+            }
             Reply::NotFound => {
                 json!({ "error": "not_found", "message": "No such route. Webhooks go to POST /hooks/<route>." })
             }
@@ -104,6 +117,17 @@ impl Reply {
     }
 
     pub(crate) fn into_response(self, request_id: &str) -> Result<Response> {
+        if let Reply::HandshakeReply(r) = &self {
+            // Exactly what the sender expects: its content type, its body.
+            let headers = Headers::new();
+            headers.set("content-type", r.content_type)?;
+            headers.set("cache-control", "no-store")?;
+            headers.set("x-flowgate-request-id", request_id)?;
+            for (k, v) in &r.headers {
+                headers.set(k, v)?;
+            }
+            return Ok(Response::ok(r.body.clone())?.with_status(r.status).with_headers(headers));
+        }
         let headers = Headers::new();
         headers.set("content-type", "application/json")?;
         headers.set("cache-control", "no-store")?;

@@ -5,6 +5,7 @@
 
 mod credentials;
 mod inbound;
+mod senders;
 mod tokens;
 
 use std::sync::OnceLock;

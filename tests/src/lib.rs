@@ -106,7 +106,8 @@ max_body_bytes = 1024
 provider = "github"
 secret_bindings = ["GH_SECRET"]
 flow_url_binding = "FLOW_URL_NOT_SET"
-"#,
+{senders}"#,
+        senders = SENDER_ROUTES,
         authority = emulator.base_url(),
         tenant = demo::TENANT_DOMAIN,
         client = demo::CLIENT_ID,
@@ -118,12 +119,88 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         ("FLOW_ANY", emulator.flow_url(demo::FLOW_ANY)),
         ("FLOW_SPECIFIC_ALLOWED", emulator.flow_url(demo::FLOW_SPECIFIC_ALLOWED)),
         ("FLOW_SPECIFIC_OTHER", emulator.flow_url(demo::FLOW_SPECIFIC_OTHER)),
+        ("SENDER_SECRET", SENDER_SECRET.to_owned()),
+        ("META_VERIFY_TOKEN", META_VERIFY_TOKEN.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     WorkerSetup { flowgate_toml, secrets, persist_to: None }
 }
+
+/// The signing secret of every route in [`SENDER_ROUTES`].
+pub const SENDER_SECRET: &str = "a-sender-signing-secret";
+/// Meta's verify token on the `meta` route.
+pub const META_VERIFY_TOKEN: &str = "meta verify token";
+
+/// One route per built-in sender the end-to-end tests exercise (route name =
+/// provider name), and a custom scheme written like Stripe's.
+const SENDER_ROUTES: &str = r#"
+[vars.FLOWGATE.routes.stripe]
+provider = "stripe"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.slack]
+provider = "slack"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.zoom]
+provider = "zoom"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.twitch]
+provider = "twitch"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.meta]
+provider = "meta"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+verify_token_binding = "META_VERIFY_TOKEN"
+
+[vars.FLOWGATE.routes.dropbox]
+provider = "dropbox"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.twitter]
+provider = "twitter"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.xero]
+provider = "xero"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.square]
+provider = "square"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.acme]
+provider = "custom"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.acme.scheme]
+algorithm = "sha256"
+encoding = "hex"
+header = "Acme-Signature"
+format = "structured"
+separator = ","
+timestamp_key = "t"
+signature_key = "v1"
+template = "{timestamp}.{body}"
+timestamp = "structured"
+tolerance_secs = 300
+event = "json:type"
+delivery = "json:id"
+"#;
 
 /// A test fixture file's text (`tests/fixtures/NAME`).
 pub fn fixture(name: &str) -> String {

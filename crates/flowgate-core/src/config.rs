@@ -250,6 +250,8 @@ pub struct Route {
     pub max_body_bytes: u64,
     /// Time allowed for the flow to answer, seconds.
     pub flow_timeout_secs: u64,
+    /// Secret holding the token a sender's handshake must present (Meta's verify token).
+    pub verify_token_binding: Option<String>,
 }
 
 /// The whole validated configuration.
@@ -303,6 +305,7 @@ struct RawRoute {
     tolerance_secs: Option<u64>,
     flow_timeout_secs: Option<u64>,
     scheme: Option<serde_json::Map<String, Value>>,
+    verify_token_binding: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -400,9 +403,10 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const ROUTE_FIELDS: [(&str, Kind); 7] = [
+const ROUTE_FIELDS: [(&str, Kind); 8] = [
     ("provider", Kind::Text),
     ("scheme", Kind::Table),
+    ("verify_token_binding", Kind::Text),
     ("secret_bindings", Kind::TextList),
     ("flow_url_binding", Kind::Text),
     ("max_body_bytes", Kind::Count),
@@ -665,6 +669,17 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         p.add(at("flow_timeout_secs"), "out of range", "use 1 to 120 seconds (the trigger's own limit is 120 s)");
     }
 
+    let verify_token_binding = r.verify_token_binding;
+    match (&verify_token_binding, provider.map(|p| p.name)) {
+        (Some(b), _) => check_binding(p, &at("verify_token_binding"), b, "META_VERIFY_TOKEN"),
+        (None, Some("meta")) => p.add(
+            at("verify_token_binding"),
+            "missing: Meta's subscription check (GET hub.verify_token) cannot be answered",
+            "choose a verify token, store it with `wrangler secret put META_VERIFY_TOKEN`, write verify_token_binding = \"META_VERIFY_TOKEN\", and enter the same token in the Meta app dashboard",
+        ),
+        _ => {}
+    }
+
     Some(Route {
         name: name.to_owned(),
         provider: provider?,
@@ -674,6 +689,7 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         flow_url_binding,
         max_body_bytes,
         flow_timeout_secs,
+        verify_token_binding,
     })
 }
 

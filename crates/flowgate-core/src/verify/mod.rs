@@ -10,6 +10,7 @@
 pub mod catalogue;
 pub mod custom;
 pub mod github;
+pub mod handshake;
 pub mod scheme;
 pub mod standard_webhooks;
 mod time;

@@ -1,0 +1,164 @@
+//! Senders beyond GitHub and Standard Webhooks through the real Worker:
+//! signed exactly as each sender signs (`flowgate send`'s signer), their
+//! handshakes answered at the edge and never forwarded, and a custom scheme.
+
+use flowgate_cli::send::{sample_body, sign};
+use flowgate_core::{
+    verify::{find_provider, scheme::HmacScheme, Scheme},
+    Secret,
+};
+use flowgate_e2e::{
+    now_secs, runs_for, standard_setup, start_emulator, EmulatorConfig, WorkerProcess, META_VERIFY_TOKEN, SENDER_SECRET,
+};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+fn hmac_hex(key: &str, msg: &str) -> String {
+    let mut m = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    m.update(msg.as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
+/// POSTs `body` to `route`, signed as `provider` signs for that exact URL.
+async fn send_signed(
+    worker: &WorkerProcess,
+    provider: &str,
+    route: &str,
+    body: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> flowgate_e2e::Answer {
+    let p = find_provider(provider).unwrap();
+    let url = worker.url(&format!("/hooks/{route}"));
+    let mut req =
+        sign(p, &Secret::new(SENDER_SECRET), body, p.sample_event, "application/json", &url, now_secs()).unwrap();
+    for (k, v) in extra {
+        req.headers.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    worker.post_hook(route, &req.headers, req.body).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn built_in_senders_verify_and_forward_through_the_worker() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    // Stripe, Slack (form-encoded), Square (URL-bound), Twitch (RFC 3339 timestamps), Xero.
+    for provider in ["stripe", "slack", "square", "twitch", "xero", "meta", "zoom", "twitter", "dropbox"] {
+        let p = find_provider(provider).unwrap();
+        let body = sample_body(p, p.sample_event, now_secs());
+        let a = send_signed(&worker, provider, provider, body.clone(), &[]).await;
+        assert_eq!(a.status, 202, "{provider}: {}\n{}", a.text, worker.log_tail());
+        let id = a.json["delivery_id"].as_str().map(str::to_owned);
+        let run = emulator.runs().into_iter().find(|r| r.body == body).unwrap_or_else(|| panic!("{provider}: no run"));
+        assert_eq!(run.headers["x-flowgate-provider"], provider);
+        if let Some(id) = id {
+            assert_eq!(runs_for(&emulator, &id).len(), 1, "{provider}");
+        }
+        // The same signature over another body: refused, not forwarded.
+        let mut tampered = body.clone();
+        tampered.push(b' ');
+        let url = worker.url(&format!("/hooks/{provider}"));
+        let signed =
+            sign(p, &Secret::new(SENDER_SECRET), body, p.sample_event, "application/json", &url, now_secs()).unwrap();
+        let a = worker.post_hook(provider, &signed.headers, tampered).await.unwrap();
+        assert_eq!(a.status, 401, "{provider}: tampered body");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_scheme_verifies_like_the_built_in_it_copies() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    // The `acme` route's scheme is Stripe's, written in wrangler.toml.
+    let Scheme::Hmac(stripe) = find_provider("stripe").unwrap().scheme() else { panic!() };
+    let acme = HmacScheme { signature_headers: vec!["acme-signature".into()], ..stripe.clone() };
+    let body = br#"{"id":"evt_custom_1","type":"thing.happened"}"#.to_vec();
+    let headers = acme.sign(&Secret::new(SENDER_SECRET), &body, now_secs(), "", "", "POST").unwrap();
+    let a = worker.post_hook("acme", &headers, body.clone()).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.text);
+    let run = &runs_for(&emulator, "evt_custom_1")[0];
+    assert_eq!(run.headers["x-flowgate-event"], "thing.happened");
+    assert_eq!(run.headers["x-flowgate-provider"], "custom");
+    let old = acme.sign(&Secret::new(SENDER_SECRET), &body, now_secs() - 301, "", "", "POST").unwrap();
+    assert_eq!(worker.post_hook("acme", &old, body).await.unwrap().status, 401, "outside the window");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn handshakes_are_answered_at_the_edge_and_never_reach_the_flow() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    let c = worker.client();
+
+    // Slack url_verification (signed).
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let a = send_signed(&worker, "slack", "slack", body.to_vec(), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json["challenge"], "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+
+    // Zoom endpoint.url_validation (signed): encryptedToken = hex HMAC-SHA256(secret, plainToken).
+    let body = br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
+    let a = send_signed(&worker, "zoom", "zoom", body.to_vec(), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
+    assert_eq!(a.json["encryptedToken"], hmac_hex(SENDER_SECRET, "qgg8vlvZRS6UYooatFL8Aw"));
+
+    // Twitch webhook_callback_verification (signed): the raw challenge, text/plain.
+    let body = br#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#;
+    let a = send_signed(
+        &worker,
+        "twitch",
+        "twitch",
+        body.to_vec(),
+        &[("twitch-eventsub-message-type", "webhook_callback_verification")],
+    )
+    .await;
+    assert_eq!((a.status, a.text.as_str()), (200, "pogchamp-kappa-360noscope-vohiyo"));
+
+    // Xero intent to receive (signed, no events): 200, empty.
+    let a = send_signed(&worker, "xero", "xero", br#"{"events":[],"entropy":"S0m3r4Nd0m"}"#.to_vec(), &[]).await;
+    assert_eq!((a.status, a.text.as_str()), (200, ""));
+
+    // Meta: GET with the verify token → the challenge; a wrong token → 403.
+    let url = worker.url(&format!(
+        "/hooks/meta?hub.mode=subscribe&hub.verify_token={}&hub.challenge=1158201444",
+        META_VERIFY_TOKEN.replace(' ', "%20")
+    ));
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "1158201444");
+    let r = c
+        .get(worker.url("/hooks/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Dropbox: GET ?challenge= → echoed, nosniff.
+    let r = c.get(worker.url("/hooks/dropbox?challenge=abc123")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.text().await.unwrap(), "abc123");
+
+    // Twitter CRC: GET ?crc_token= → sha256=base64 HMAC(consumer secret, token).
+    let r = c.get(worker.url("/hooks/twitter?crc_token=9b4507b3")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let mut m = Hmac::<Sha256>::new_from_slice(SENDER_SECRET.as_bytes()).unwrap();
+    m.update(b"9b4507b3");
+    use base64::Engine;
+    let expected = format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes()));
+    assert_eq!(v["response_token"], expected);
+
+    // Only on the sender's own routes: a GET challenge on a GitHub route is refused,
+    // and an unsigned Slack challenge to the Stripe route is just unsigned.
+    assert_eq!(c.get(worker.url("/hooks/gh?challenge=abc")).send().await.unwrap().status(), 405);
+    let r = c
+        .post(worker.url("/hooks/stripe"))
+        .body(r#"{"type":"url_verification","challenge":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    assert_eq!(emulator.stats().flow_requests, 0, "no handshake reached the flow");
+    assert_eq!(emulator.stats().token_requests, 0, "nor asked Entra for a token");
+}
