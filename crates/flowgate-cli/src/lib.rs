@@ -6,6 +6,7 @@
 //! - [`providers`]: list the built-in senders.
 //! - [`check`]: offline validation of `wrangler.toml`.
 //! - [`token`]: obtain a token and explain its claims.
+//! - [`verify_cmd`]: check a captured request offline and explain why it fails.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -13,3 +14,4 @@ pub mod emulator;
 pub mod providers;
 pub mod send;
 pub mod token;
+pub mod verify_cmd;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flowgate_cli::{check, emulator, providers, send, token};
+use flowgate_cli::{check, emulator, providers, send, token, verify_cmd};
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "flowgate: signed SaaS webhooks → Entra token → Power Automate flow")]
@@ -23,6 +23,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Obtain a token with the configured credential and explain its claims (for MisMatchingOAuthClaims).
     Token(token::TokenArgs),
+    /// Check a captured request against a route's secret offline, and say why it fails.
+    Verify(verify_cmd::VerifyArgs),
     /// List the built-in senders: what is checked, the test evidence, their docs.
     Providers {
         /// Print a Markdown table.
@@ -40,6 +42,7 @@ async fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Token(args) => token::run(&args).await,
         Command::Providers { markdown } => Ok(providers::run(markdown)),
+        Command::Verify(args) => verify_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -215,3 +215,116 @@ pub fn scheme_from_table(m: &Map<String, Value>) -> Result<HmacScheme, Vec<Schem
         Err(p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        headers::Headers,
+        secret::Secret,
+        verify::{catalogue, find_provider, verify, Inbound, Scheme, VerifyError},
+    };
+
+    const NOW: u64 = 1_700_000_000;
+    const URL: &str = "https://flowgate.example/hooks/test";
+
+    fn tables() -> Map<String, Value> {
+        let text = include_str!("../../../../tests/fixtures/custom-schemes.toml");
+        let v: toml::Value = toml::from_str(text).unwrap();
+        serde_json::to_value(v).unwrap().as_object().unwrap().clone()
+    }
+
+    /// A signed request and variations of it, as (what, headers, body, now).
+    fn requests(h: &HmacScheme, secret: &Secret) -> Vec<(String, Vec<(String, String)>, Vec<u8>, u64)> {
+        let body = br#"{"id":"evt_1","type":"a.b","event":{"type":"c"}}"#.to_vec();
+        let signed = h.sign(secret, &body, NOW, "msg-1", URL, "POST").unwrap();
+        let mut out = vec![("valid".to_owned(), signed.clone(), body.clone(), NOW)];
+        let mut b = body.clone();
+        b[3] ^= 1;
+        out.push(("body changed".into(), signed.clone(), b, NOW));
+        for i in 0..signed.len() {
+            let mut without = signed.clone();
+            without.remove(i);
+            out.push((format!("header {i} removed"), without, body.clone(), NOW));
+        }
+        let mut cut = signed.clone();
+        let keep = cut[0].1.len() - 3;
+        cut[0].1.truncate(keep);
+        out.push(("signature truncated".into(), cut, body.clone(), NOW));
+        for dt in [299_i64, 301, 599, 601, -299, -301, -601, -100_000] {
+            out.push((format!("now {dt:+}"), signed.clone(), body.clone(), NOW.saturating_add_signed(dt)));
+        }
+        let other = h.sign(&Secret::new("c29tZS1vdGhlci1zZWNyZXQ="), &body, NOW, "msg-1", URL, "POST").unwrap();
+        out.push(("other secret".into(), other, body, NOW));
+        out
+    }
+
+    fn verdict(
+        p: &catalogue::Provider,
+        scheme: &Scheme,
+        secret: &Secret,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: u64,
+    ) -> Result<(Option<String>, Option<String>), VerifyError> {
+        let h: Headers = headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        verify(
+            p,
+            scheme,
+            None,
+            std::slice::from_ref(secret),
+            Inbound { headers: &h, body, now_secs: now, method: "POST", url: URL },
+        )
+        .map(|v| (v.event_type().map(str::to_owned), v.delivery_id().map(str::to_owned)))
+    }
+
+    #[test]
+    fn the_readme_examples_give_the_built_in_verdicts() {
+        let tables = tables();
+        assert_eq!(tables.len(), 7);
+        for (name, table) in &tables {
+            let custom = scheme_from_table(table.as_object().unwrap()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let preset_provider = find_provider(name).unwrap();
+            let Scheme::Hmac(preset) = preset_provider.scheme() else { panic!() };
+            let secret = Secret::new("YS1zaWduaW5nLXNlY3JldC1mb3ItdGVzdHM=");
+            for (what, headers, body, now) in requests(&preset, &secret) {
+                let built_in = verdict(preset_provider, &Scheme::Hmac(preset.clone()), &secret, &headers, &body, now);
+                let configured =
+                    verdict(catalogue::custom(), &Scheme::Hmac(custom.clone()), &secret, &headers, &body, now);
+                match (&built_in, &configured) {
+                    (Ok(a), Ok(b)) => {
+                        if table.get("event").is_some() && table.get("delivery").is_some() {
+                            assert_eq!(a, b, "{name}: {what}: labels");
+                        }
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{name}: {what}"),
+                    _ => panic!("{name}: {what}: built-in {built_in:?} vs custom {configured:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_tables_name_each_problem() {
+        let t: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "algorithm": "md5",
+            "encoding": "hex",
+            "template": "{timestamp}.{payload}",
+            "format": "structured",
+            "tolerance_secs": 0,
+            "colour": "red",
+        }))
+        .unwrap();
+        let fields: Vec<String> = scheme_from_table(&t).unwrap_err().into_iter().map(|(f, _, _)| f).collect();
+        for f in ["colour", "algorithm", "header", "template", "tolerance_secs"] {
+            assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
+        }
+        // Internally inconsistent: {timestamp} with no timestamp source; no {body}.
+        let t: Map<String, Value> =
+            serde_json::from_value(serde_json::json!({"header": "X-Sig", "template": "{timestamp}.{body}"})).unwrap();
+        assert!(scheme_from_table(&t).unwrap_err()[0].1.contains("no timestamp"));
+        let t: Map<String, Value> =
+            serde_json::from_value(serde_json::json!({"header": "X-Sig", "template": "{id}"})).unwrap();
+        assert!(scheme_from_table(&t).unwrap_err()[0].1.contains("{body}"));
+    }
+}
