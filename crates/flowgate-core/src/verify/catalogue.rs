@@ -1102,3 +1102,65 @@ mod tests {
         assert_eq!(v.delivery_id(), Some("msg-1"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{
+        headers::Headers,
+        secret::Secret,
+        verify::{scheme::SecretEncoding, verify, Inbound},
+    };
+
+    fn hmac_presets() -> Vec<(&'static Provider, HmacScheme)> {
+        providers()
+            .iter()
+            .filter_map(|p| match p.scheme() {
+                Scheme::Hmac(h)
+                    if h.secret == SecretEncoding::Raw
+                        && h.timestamp.as_ref().is_none_or(|t| !matches!(t.source, TimestampSource::JsonField(_))) =>
+                {
+                    Some((p, h))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn inbound<'a>(body: &'a [u8], headers: &'a Headers) -> Inbound<'a> {
+        Inbound { headers, body, now_secs: 1_700_000_000, method: "POST", url: "https://flowgate.example/hooks/p" }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Any body and any secret: what a sender signs verifies; any single
+        /// changed byte, or any other secret, does not.
+        #[test]
+        fn random_bodies_and_secrets(
+            body in proptest::collection::vec(any::<u8>(), 1..2048),
+            secret in "[ -~]{1,64}",
+            other in "[ -~]{1,64}",
+            flip in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let now = 1_700_000_000;
+            for (p, h) in hmac_presets() {
+                let s = Secret::new(secret.clone());
+                let signed = h.sign(&s, &body, now, "id-1", "https://flowgate.example/hooks/p", "POST").unwrap();
+                let headers: Headers = signed.into_iter().collect();
+                let headers = &headers;
+                prop_assert!(verify(p, &Scheme::Hmac(h.clone()), None, std::slice::from_ref(&s), inbound(&body, headers)).is_ok(), "{}", p.name);
+                let mut changed = body.clone();
+                let i = flip.index(changed.len());
+                changed[i] ^= 1 << bit;
+                prop_assert!(verify(p, &Scheme::Hmac(h.clone()), None, std::slice::from_ref(&s), inbound(&changed, headers)).is_err(), "{}: byte {i}", p.name);
+                if other != secret {
+                    prop_assert!(verify(p, &Scheme::Hmac(h.clone()), None, &[Secret::new(other.clone())], inbound(&body, headers)).is_err(), "{}", p.name);
+                }
+            }
+        }
+    }
+}

@@ -234,8 +234,11 @@ mod tests {
         serde_json::to_value(v).unwrap().as_object().unwrap().clone()
     }
 
-    /// A signed request and variations of it, as (what, headers, body, now).
-    fn requests(h: &HmacScheme, secret: &Secret) -> Vec<(String, Vec<(String, String)>, Vec<u8>, u64)> {
+    /// (what, headers, body, now)
+    type Request = (String, Vec<(String, String)>, Vec<u8>, u64);
+
+    /// A signed request and variations of it.
+    fn requests(h: &HmacScheme, secret: &Secret) -> Vec<Request> {
         let body = br#"{"id":"evt_1","type":"a.b","event":{"type":"c"}}"#.to_vec();
         let signed = h.sign(secret, &body, NOW, "msg-1", URL, "POST").unwrap();
         let mut out = vec![("valid".to_owned(), signed.clone(), body.clone(), NOW)];
