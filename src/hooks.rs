@@ -9,6 +9,7 @@ use std::{rc::Rc, time::Duration};
 
 use flowgate_core::{
     config::{check_flow_url, Config, Credential, Route},
+    entra::TokenStore,
     entra::{
         cache_key, CachedToken, CertificateCredential, ClientCredential, Io, KvSeal, TokenCache, TokenError,
         TokenOrigin,
@@ -16,7 +17,7 @@ use flowgate_core::{
     forward::{classify, flow_failure_hint, flow_headers, FlowOutcome, RefusingFlows},
     verify::{
         handshake::{self, Before},
-        verify, Handshake, Inbound, VerifyError,
+        verify, Handshake, HandshakeReply, Inbound, VerifyError,
     },
     Headers, Secret,
 };
@@ -101,33 +102,6 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     // pull its IDNA tables (about 250 KB) into the Worker for nothing.
     let url = req.inner().url();
 
-    // Unsigned handshakes (Meta, Dropbox, Okta, Microsoft Graph, Twitter).
-    let early = handshake::before_verification(
-        route.provider.name,
-        if get_handshake { "GET" } else { "POST" },
-        &url,
-        &req.headers().entries().collect(),
-        &secrets.signing,
-        secrets.verify_token.as_ref(),
-    );
-    match early {
-        Some(Before::Answer(reply)) => {
-            rec.outcome = "handshake";
-            rec.event_type = Some(reply.name.to_owned());
-            return Reply::HandshakeReply(reply);
-        }
-        Some(Before::Refuse(status, why)) => {
-            rec.outcome = "handshake_refused";
-            rec.message = Some(why.to_owned());
-            return Reply::HandshakeRefused { status };
-        }
-        None if get_handshake => {
-            rec.outcome = "method_not_allowed";
-            return Reply::MethodNotAllowed { allow: "POST" };
-        }
-        None => {}
-    }
-
     // (3) Size, then the exact bytes. The body is read as a stream and
     // abandoned past the limit, so a body without Content-Length (chunked)
     // cannot make the isolate buffer more than the limit either.
@@ -153,9 +127,50 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     rec.body_bytes = body.len();
     let headers: Headers = req.headers().entries().collect();
 
+    // Unsigned handshakes (Meta, Dropbox, Okta, Microsoft Graph, Twitter,
+    // Asana, Notion), only on a route of that sender.
+    let store = KvTokenStore(bindings::token_cache(env));
+    let early = handshake::before_verification(
+        route.provider.name,
+        if get_handshake { "GET" } else { "POST" },
+        &url,
+        &headers,
+        &body,
+        &secrets.signing,
+        secrets.verify_token.as_ref(),
+    );
+    match early {
+        Some(Before::Answer(reply)) => {
+            rec.outcome = "handshake";
+            rec.event_type = Some(reply.name.to_owned());
+            return Reply::HandshakeReply(reply);
+        }
+        Some(Before::Refuse(status, why)) => {
+            rec.outcome = "handshake_refused";
+            rec.message = Some(why.to_owned());
+            return Reply::HandshakeRefused { status };
+        }
+        Some(Before::Store { secret, reply }) => {
+            rec.event_type = Some(reply.name.to_owned());
+            return keep_handshake_secret(&store, route, secret, reply, rec).await;
+        }
+        None if get_handshake => {
+            rec.outcome = "method_not_allowed";
+            return Reply::MethodNotAllowed { allow: "POST" };
+        }
+        None => {}
+    }
+    // Senders that handed their secret over in a handshake: verify with it too.
+    let mut signing = secrets.signing.clone();
+    if let Some(name) = handshake::stored_secret_name(route.provider.name) {
+        if let Some(kept) = store.get(&handshake_key(&route.name, name)).await {
+            signing.push(Secret::new(kept));
+        }
+    }
+
     // (4) Signature over the raw bytes.
     let inbound = Inbound { headers: &headers, body: &body, now_secs: now_millis() / 1000, method: "POST", url: &url };
-    let verified = match verify(route.provider, &route.scheme, route.tolerance_override, &secrets.signing, inbound) {
+    let verified = match verify(route.provider, &route.scheme, route.tolerance_override, &signing, inbound) {
         Ok(v) => v,
         Err(e) => return rejected(e, route, rec),
     };
@@ -167,7 +182,7 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         rec.outcome = "handshake";
         return Reply::Handshake { what: format!("{provider}-ping") };
     }
-    if let Some(reply) = handshake::after_verification(&verified, &headers, &secrets.signing) {
+    if let Some(reply) = handshake::after_verification(&verified, &headers, &signing) {
         rec.outcome = "handshake";
         rec.event_type = Some(reply.name.to_owned());
         return Reply::HandshakeReply(reply);
@@ -175,7 +190,6 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
 
     // (6) Token, (7) forward; one refresh and retry on a 401.
     let key = cache_key(&config.entra, &secrets.credential);
-    let store = KvTokenStore(bindings::token_cache(env));
     let source = EntraClient::new(Rc::clone(&config), &secrets.credential);
     let cache = TOKENS.with(Clone::clone);
     let refusing = REFUSING.with(Rc::clone);
@@ -255,6 +269,42 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             FlowOutcome::Failed { status, code } => return flow_failed(status, code, rec),
         }
     }
+}
+
+/// Where a handed-over handshake secret is kept (in the `TOKEN_CACHE` namespace).
+fn handshake_key(route: &str, name: &str) -> String {
+    format!("handshake/v1/{route}/{name}")
+}
+
+/// Keeps a secret handed over in a handshake — never replacing one already
+/// kept, so nobody can re-register the route behind the operator's back —
+/// and answers the sender.
+async fn keep_handshake_secret(
+    store: &KvTokenStore,
+    route: &Route,
+    secret: Secret,
+    reply: HandshakeReply,
+    rec: &mut Record<'_>,
+) -> Reply {
+    let Some(name) = handshake::stored_secret_name(route.provider.name) else { return Reply::Misconfigured };
+    let key = handshake_key(&route.name, name);
+    if store.0.is_none() {
+        rec.outcome = "misconfigured";
+        rec.message = Some("the handshake's secret cannot be kept: bind a KV namespace as TOKEN_CACHE".to_owned());
+        return Reply::Misconfigured;
+    }
+    if store.get(&key).await.is_some() {
+        rec.outcome = "handshake_refused";
+        rec.message = Some(format!(
+            "a {name} is already kept for route {}; to register again, delete it: npx wrangler kv key delete --binding TOKEN_CACHE \"{key}\"",
+            route.name
+        ));
+        return Reply::HandshakeRefused { status: 409 };
+    }
+    store.put_permanent(&key, secret.expose().to_owned()).await;
+    rec.outcome = "handshake";
+    rec.message = Some(format!("kept the {name} for route {} (KV key {key})", route.name));
+    Reply::HandshakeReply(reply)
 }
 
 fn flow_failed(status: u16, code: Option<String>, rec: &mut Record<'_>) -> Reply {

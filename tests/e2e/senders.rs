@@ -162,3 +162,46 @@ async fn handshakes_are_answered_at_the_edge_and_never_reach_the_flow() {
     assert_eq!(emulator.stats().flow_requests, 0, "no handshake reached the flow");
     assert_eq!(emulator.stats().token_requests, 0, "nor asked Entra for a token");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asana_and_notion_hand_over_their_secret_which_is_kept_and_used() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    let c = worker.client();
+
+    // Asana: the handshake's X-Hook-Secret is echoed and kept.
+    let asana_secret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
+    let r = c.post(worker.url("/hooks/asana")).header("x-hook-secret", asana_secret).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-hook-secret"], asana_secret);
+    // Events are then signed with it.
+    let body = br#"{"events":[{"action":"changed","resource":{"gid":"1"}}]}"#.to_vec();
+    let sig = hmac_hex(asana_secret, std::str::from_utf8(&body).unwrap());
+    let a = worker.post_hook("asana", &[("x-hook-signature".into(), sig.clone())], body.clone()).await.unwrap();
+    assert_eq!(a.status, 202, "{}\n{}", a.text, worker.log_tail());
+    // A second handshake cannot replace the kept secret.
+    let r = c.post(worker.url("/hooks/asana")).header("x-hook-secret", "an-attackers-secret").send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let forged = hmac_hex("an-attackers-secret", std::str::from_utf8(&body).unwrap());
+    assert_eq!(
+        worker.post_hook("asana", &[("x-hook-signature".into(), forged)], body.clone()).await.unwrap().status,
+        401
+    );
+    assert_eq!(worker.post_hook("asana", &[("x-hook-signature".into(), sig)], body).await.unwrap().status, 202);
+
+    // Notion: the verification token is kept, then verifies events.
+    let token = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl";
+    let r = c
+        .post(worker.url("/hooks/notion"))
+        .body(format!(r#"{{"verification_token":"{token}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = br#"{"id":"n-1","type":"page.created","entity":{"id":"p"}}"#.to_vec();
+    let sig = format!("sha256={}", hmac_hex(token, std::str::from_utf8(&body).unwrap()));
+    let a = worker.post_hook("notion", &[("x-notion-signature".into(), sig)], body).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.text);
+    assert_eq!(runs_for(&emulator, "n-1").len(), 1);
+    assert!(!worker.log().contains(asana_secret) && !worker.log().contains(token), "kept secrets are never logged");
+}

@@ -55,6 +55,9 @@ pub struct WorkerSetup {
     pub secrets: BTreeMap<String, String>,
     /// Keep KV (and other) state here across restarts.
     pub persist_to: Option<PathBuf>,
+    /// The Worker script; `None` is the built flowgate Worker, `build/index.js`
+    /// (the load bench also runs a bare pass-through Worker for comparison).
+    pub main: Option<PathBuf>,
 }
 
 /// The standard test configuration: routes for every case the tests need,
@@ -125,7 +128,7 @@ flow_url_binding = "FLOW_URL_NOT_SET"
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    WorkerSetup { flowgate_toml, secrets, persist_to: None }
+    WorkerSetup { flowgate_toml, secrets, persist_to: None, main: None }
 }
 
 /// The signing secret of every route in [`SENDER_ROUTES`].
@@ -180,6 +183,14 @@ flow_url_binding = "FLOW_ANY"
 [vars.FLOWGATE.routes.square]
 provider = "square"
 secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.asana]
+provider = "asana"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.notion]
+provider = "notion"
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.acme]
@@ -241,7 +252,7 @@ impl WorkerProcess {
     /// error carries the tail of wrangler's log).
     pub async fn start(setup: &WorkerSetup) -> anyhow::Result<Self> {
         let root = repo_root();
-        let bundle = root.join("build/index.js");
+        let bundle = setup.main.clone().unwrap_or_else(|| root.join("build/index.js"));
         if !bundle.exists() {
             bail!("{} is missing: run `make build` (or `make test`) first", bundle.display());
         }

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use flowgate_core::{
     config::{check_flow_url, Config, Credential, Problem, CONFIG_VAR},
     entra::{CertificateCredential, KvSeal},
-    verify::{standard_webhooks, Scheme},
+    verify::{contentful, discord, sendgrid, shared_secret, standard_webhooks, Scheme},
     Secret,
 };
 
@@ -195,17 +195,41 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
             match vars.get(name) {
                 None => report.errors.push(missing(name)),
                 Some(v) => {
-                    let checked = match &route.scheme {
-                        Scheme::StandardWebhooks => {
-                            standard_webhooks::decode_secret(&Secret::new(v.clone())).map(|_| ())
-                        }
-                        Scheme::Hmac(h) => h.secret.key(&Secret::new(v.clone())).map(|_| ()),
+                    let secret = Secret::new(v.clone());
+                    let whole = "paste the whole secret from the sender's dashboard";
+                    let (checked, fix) = match &route.scheme {
+                        Scheme::StandardWebhooks => (standard_webhooks::decode_secret(&secret).map(|_| ()), whole),
+                        Scheme::Hmac(h) => (h.secret.key(&secret).map(|_| ()), whole),
+                        // The route holds the sender's public key, not a shared secret.
+                        Scheme::Discord => (
+                            discord::decode_public_key(&secret).map(|_| ()),
+                            "paste the application's Public Key (64 hex digits) from the Discord Developer Portal",
+                        ),
+                        Scheme::SendGrid => (
+                            sendgrid::decode_public_key(&secret).map(|_| ()),
+                            "paste the Verification Key (base64) from SendGrid's Mail Settings > Event Webhook",
+                        ),
+                        Scheme::BasicAuth(_) => (
+                            shared_secret::check_basic_secret(&secret),
+                            "write the credentials the sender is given as user:password",
+                        ),
+                        Scheme::Contentful => (
+                            contentful::check_secret(&secret),
+                            "paste the 64-character signing secret of the space's webhook settings",
+                        ),
+                        Scheme::Twilio
+                        | Scheme::Mailgun
+                        | Scheme::Figma
+                        | Scheme::MsGraph
+                        | Scheme::Token(_)
+                        | Scheme::Netlify
+                        | Scheme::Monday => (Ok(()), whole),
                     };
                     if let Err(why) = checked {
                         report.errors.push(problem(
                             &format!(".dev.vars.{name}"),
                             format!("not a {} signing secret: it {why}", route.provider.title),
-                            "paste the whole secret from the sender's dashboard",
+                            fix,
                         ));
                     }
                 }
@@ -301,7 +325,7 @@ tenant = "common"
     #[test]
     fn broken_config_names_each_problem() {
         let broken = GOOD
-            .replace("provider = \"github\"", "provider = \"gitlab\"")
+            .replace("provider = \"github\"", "provider = \"gitlab-ci\"")
             .replace("\"5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81\"", "\"my-app\"")
             .replace("binding = \"TOKEN_CACHE\"", "binding = \"CACHE\"");
         let r = check_text(&broken, None, None);
@@ -327,6 +351,27 @@ tenant = "common"
             [".dev.vars.ENTRA_CLIENT_SECRET", ".dev.vars.CLERK", ".dev.vars.FLOW", ".dev.vars.FLOW"]
         );
         assert!(r.errors[2].message.contains("SAS"));
+    }
+
+    #[test]
+    fn public_keys_and_credentials_are_checked_in_their_own_form() {
+        let config = GOOD
+            .replace("provider = \"github\"", "provider = \"discord\"")
+            .replace("provider = \"svix\"", "provider = \"sendgrid\"");
+        let good_keys = "ENTRA_CLIENT_SECRET=x\nGH=d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a\n\
+            CLERK=MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==\n\
+            FLOW=https://x.example/powerautomate/a?api-version=1\n";
+        let r = check_text(&config, None, Some(good_keys));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        // A shared secret where a public key belongs: both reported, with what to paste.
+        let r = check_text(&config, None, Some(VARS));
+        assert_eq!(paths(&r.errors), [".dev.vars.CLERK", ".dev.vars.GH"]);
+        assert!(r.errors[0].fix.contains("Verification Key"), "{}", r.errors[0].fix);
+        assert!(r.errors[1].fix.contains("Public Key"), "{}", r.errors[1].fix);
+        let basic = GOOD.replace("provider = \"github\"", "provider = \"postmark\"");
+        let r = check_text(&basic, None, Some(VARS));
+        assert_eq!(paths(&r.errors), [".dev.vars.GH"]);
+        assert!(check_text(&basic, None, Some(&VARS.replace("GH=s", "GH=user:pass"))).errors.is_empty());
     }
 
     #[test]

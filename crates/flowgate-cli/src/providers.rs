@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use flowgate_core::verify::{providers, Scheme};
+use flowgate_core::verify::providers;
 
 /// Prints the catalogue as a table (`--markdown` for the README's form).
 pub fn run(markdown: bool) -> ExitCode {
@@ -17,10 +17,7 @@ pub fn run(markdown: bool) -> ExitCode {
     } else {
         println!("{} built-in senders (plus provider = \"custom\" for any other HMAC sender):\n", all.len());
         for p in all {
-            let kind = match p.scheme() {
-                Scheme::Hmac(_) => "hmac",
-                Scheme::StandardWebhooks => "standard-webhooks",
-            };
+            let kind = p.scheme().kind();
             println!("{:<18} {:<44} [{kind}; {}]", p.name, p.title, p.evidence.label());
             println!("{:<18} {}", "", p.checks);
             println!("{:<18} {}", "", p.docs);

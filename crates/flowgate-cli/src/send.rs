@@ -7,9 +7,11 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::{bail, Context as _};
 use flowgate_core::{
     verify::{
-        find_provider,
-        scheme::{Field, HmacScheme},
-        standard_webhooks, Provider, Scheme,
+        body_fields, contentful, discord, find_provider, jwt_hs256,
+        scheme::Field,
+        sendgrid,
+        shared_secret::{self, HeaderSecret},
+        standard_webhooks, twilio, Provider, Scheme,
     },
     Secret,
 };
@@ -22,7 +24,11 @@ pub struct SendArgs {
     /// Where to POST, e.g. http://127.0.0.1:8787/hooks/github-demo
     #[arg(long)]
     pub url: String,
-    /// The signing secret (for Standard Webhooks, the whsec_… value).
+    /// The signing secret (for Standard Webhooks, the whsec_… value; for basic-auth
+    /// senders, user:password). Discord and SendGrid sign with a private key and the
+    /// route holds the public one: give the private key here — Discord: 64 hex digits
+    /// (Ed25519 seed); SendGrid: 64 hex digits (P-256 scalar) or base64 PKCS#8 DER —
+    /// and `send` prints the public key to configure.
     #[arg(long, env = "FLOWGATE_SEND_SECRET", hide_env_values = true)]
     pub secret: String,
     /// Body to send, byte for byte (default: a sample event).
@@ -31,9 +37,11 @@ pub struct SendArgs {
     /// Event type (default: the sender's typical one).
     #[arg(long)]
     pub event: Option<String>,
-    /// Content-Type of the body.
-    #[arg(long, default_value = "application/json")]
-    pub content_type: String,
+    /// Content-Type of the body (default: application/json; for Twilio's sample,
+    /// application/x-www-form-urlencoded). A Twilio JSON body is sent as Twilio
+    /// sends one: with bodySHA256=<hex SHA-256> added to the URL.
+    #[arg(long)]
+    pub content_type: Option<String>,
 }
 
 /// A signed request, ready to send.
@@ -51,6 +59,9 @@ pub struct SignedRequest {
 /// headers as they would for the real sender.
 pub fn sample_body(provider: &Provider, event: &str, now: u64) -> Vec<u8> {
     let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    if let Some(body) = sender_sample(provider, event, &id, now) {
+        return body;
+    }
     let mut v = serde_json::json!({
         "id": id,
         "type": event,
@@ -58,15 +69,73 @@ pub fn sample_body(provider: &Provider, event: &str, now: u64) -> Vec<u8> {
         "data": {"object": {"id": "obj_2Nq", "amount": 4200, "currency": "usd"}},
         "flowgate_sample": true,
     });
-    if let Scheme::Hmac(h) = provider.scheme() {
-        let paths = h.event.iter().map(|f| (f, event)).chain(h.delivery.iter().map(|f| (f, id.as_str())));
-        for (field, value) in paths {
-            if let Field::Json(path) = field {
-                set_path(&mut v, path, value);
-            }
+    let (events, deliveries) = label_fields(&provider.scheme());
+    let paths = events.iter().map(|f| (f, event)).chain(deliveries.iter().map(|f| (f, id.as_str())));
+    for (field, value) in paths {
+        if let Field::Json(path) = field {
+            set_path(&mut v, path, value);
         }
     }
     v.to_string().into_bytes()
+}
+
+/// Where a scheme reads the event type and the delivery id, for the
+/// schemes that say so in fields.
+fn label_fields(scheme: &Scheme) -> (Vec<Field>, Vec<Field>) {
+    match scheme {
+        Scheme::Hmac(h) => (h.event.clone(), h.delivery.clone()),
+        Scheme::Token(h) | Scheme::BasicAuth(h) => (h.event.clone(), h.delivery.clone()),
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+/// A sample in the shape the sender really sends, where it is not the
+/// generic one.
+fn sender_sample(provider: &Provider, event: &str, id: &str, now: u64) -> Option<Vec<u8>> {
+    use serde_json::json;
+    let v = match provider.scheme() {
+        Scheme::Twilio => {
+            let form = form_urlencoded::Serializer::new(String::new())
+                .append_pair("AccountSid", "AC00000000000000000000000000000000")
+                .append_pair("MessageSid", &format!("SM{}", &id[4..]))
+                .append_pair("From", "+14158675309")
+                .append_pair("To", "+18005551212")
+                .append_pair("Body", "Hello from flowgate's sample: 'quotes' & +plus")
+                .finish();
+            return Some(form.into_bytes());
+        }
+        Scheme::Discord => json!({
+            "type": event.parse::<u64>().map_or_else(|_| json!(event), |n| json!(n)),
+            "id": id, "application_id": "1234567890", "token": "sample-interaction-token",
+            "data": {"name": "flowgate", "type": 1},
+        }),
+        Scheme::SendGrid => {
+            let events = json!([{ "email": "someone@example.com", "event": event, "sg_event_id": id,
+                                  "sg_message_id": "flowgate-sample", "timestamp": now }]);
+            // SendGrid's bodies end with CRLF, which is signed.
+            return Some(format!("{events}\r\n").into_bytes());
+        }
+        Scheme::Mailgun => json!({
+            "event-data": {"event": event, "id": id, "timestamp": now, "recipient": "someone@example.com"},
+        }),
+        Scheme::Figma => json!({
+            "event_type": event, "file_key": "CL06nJNn5eZLQKDoARMND5", "file_name": "flowgate sample",
+            "timestamp": "2020-02-23T20:27:16Z", "webhook_id": "22",
+        }),
+        Scheme::MsGraph => json!({"value": [{
+            "subscriptionId": id, "changeType": event, "resource": "Users/sample/Messages/sample",
+            "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z", "tenantId": "00000000-0000-0000-0000-000000000000",
+        }]}),
+        Scheme::Token(_) if provider.name == "okta" => json!({
+            "eventType": "com.okta.event_hook", "eventTypeVersion": "1.0", "eventId": id,
+            "data": {"events": [{"uuid": id, "eventType": event, "displayMessage": "flowgate sample"}]},
+        }),
+        Scheme::Netlify => json!({"id": id, "state": event, "name": "flowgate-sample", "branch": "main"}),
+        Scheme::Monday => json!({"event": {"type": event, "triggerUuid": id, "boardId": 1, "pulseId": 2}}),
+        Scheme::Contentful => json!({"sys": {"id": id, "type": "Entry"}, "fields": {}}),
+        _ => return None,
+    };
+    Some(v.to_string().into_bytes())
 }
 
 /// Sets a dotted `path` in a JSON object, creating objects on the way.
@@ -85,15 +154,41 @@ fn set_path(v: &mut serde_json::Value, path: &str, value: &str) {
 
 /// Adds the headers a sender sets beside its signature: the event type and
 /// delivery id, where the scheme reads them from headers.
-fn label_headers(h: &HmacScheme, event: &str, delivery: &str, headers: &mut Vec<(String, String)>) {
-    if let Some(Field::Header(name)) = h.event.first() {
+fn label_headers(scheme: &Scheme, event: &str, delivery: &str, headers: &mut Vec<(String, String)>) {
+    let (events, deliveries) = label_fields(scheme);
+    if let Some(Field::Header(name)) = events.first() {
         headers.push((name.to_string(), event.to_owned()));
     }
-    if let Some(Field::Header(name)) = h.delivery.first() {
+    if let Some(Field::Header(name)) = deliveries.first() {
         if !headers.iter().any(|(k, _)| k == name.as_ref()) {
             headers.push((name.to_string(), delivery.to_owned()));
         }
     }
+}
+
+/// The JSON object of a body that carries its proof inside (Mailgun, Figma, Graph).
+fn json_body(body: &[u8], sender: &str) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => bail!("{sender} carries its secret inside a JSON object body: the body is not one"),
+    }
+}
+
+fn key_error(provider: &Provider) -> impl Fn(&'static str) -> anyhow::Error + '_ {
+    move |why| anyhow::anyhow!("the secret is not in the form {} uses: it {why}", provider.title)
+}
+
+/// The public key that verifies what `send` signs with `secret`, for the
+/// senders whose route secret is a public key.
+///
+/// # Errors
+/// A private key in the wrong form.
+pub fn verifying_key(provider: &Provider, secret: &Secret) -> anyhow::Result<Option<String>> {
+    Ok(match provider.scheme() {
+        Scheme::Discord => Some(discord::public_key_hex(secret).map_err(key_error(provider))?),
+        Scheme::SendGrid => Some(sendgrid::public_key_base64(secret).map_err(key_error(provider))?),
+        _ => None,
+    })
 }
 
 /// Signs `body` as `provider` does, at time `now` (Unix seconds), for `url`.
@@ -111,13 +206,80 @@ pub fn sign(
 ) -> anyhow::Result<SignedRequest> {
     let delivery = uuid::Uuid::new_v4().to_string();
     let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
-    match provider.scheme() {
+    let mut body = body;
+    let scheme = provider.scheme();
+    match &scheme {
         Scheme::Hmac(h) => {
-            let signed = h
-                .sign(secret, &body, now, &delivery, url, "POST")
-                .map_err(|why| anyhow::anyhow!("the secret is not in the form {} uses: it {why}", provider.title))?;
+            let signed = h.sign(secret, &body, now, &delivery, url, "POST").map_err(key_error(provider))?;
             headers.extend(signed);
-            label_headers(&h, event, &delivery, &mut headers);
+            label_headers(&scheme, event, &delivery, &mut headers);
+        }
+        Scheme::Twilio => {
+            headers.push((twilio::SIGNATURE_HEADER.to_owned(), twilio::sign(secret, url, &body)));
+            headers.push((twilio::IDEMPOTENCY_HEADER.to_owned(), delivery));
+        }
+        Scheme::Discord => {
+            let ts = now.to_string();
+            let sig = discord::sign(secret, &ts, &body).map_err(key_error(provider))?;
+            headers.push((discord::SIGNATURE_HEADER.to_owned(), sig));
+            headers.push((discord::TIMESTAMP_HEADER.to_owned(), ts));
+        }
+        Scheme::SendGrid => {
+            let ts = now.to_string();
+            let sig = sendgrid::sign(secret, &ts, &body).map_err(key_error(provider))?;
+            headers.push((sendgrid::SIGNATURE_HEADER.to_owned(), sig));
+            headers.push((sendgrid::TIMESTAMP_HEADER.to_owned(), ts));
+        }
+        Scheme::Mailgun => {
+            let mut map = json_body(&body, provider.title)?;
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            map.insert("signature".to_owned(), body_fields::mailgun_signature(secret, now, &token));
+            body = serde_json::Value::Object(map).to_string().into_bytes();
+        }
+        Scheme::Figma => {
+            let mut map = json_body(&body, provider.title)?;
+            map.insert("passcode".to_owned(), secret.expose().into());
+            body = serde_json::Value::Object(map).to_string().into_bytes();
+        }
+        Scheme::MsGraph => {
+            let mut map = json_body(&body, provider.title)?;
+            let Some(serde_json::Value::Array(items)) = map.get_mut("value") else {
+                bail!("a Microsoft Graph body is {{\"value\": [notification, ...]}}");
+            };
+            for n in items.iter_mut().filter_map(serde_json::Value::as_object_mut) {
+                n.insert("clientState".to_owned(), secret.expose().into());
+            }
+            body = serde_json::Value::Object(map).to_string().into_bytes();
+        }
+        Scheme::Token(HeaderSecret { header, .. }) => {
+            headers.push((header.to_string(), secret.expose().to_owned()));
+            label_headers(&scheme, event, &delivery, &mut headers);
+        }
+        Scheme::BasicAuth(HeaderSecret { header, .. }) => {
+            shared_secret::check_basic_secret(secret).map_err(key_error(provider))?;
+            headers.push((header.to_string(), shared_secret::basic_header(secret)));
+            label_headers(&scheme, event, &delivery, &mut headers);
+        }
+        Scheme::Netlify => {
+            let jws = jwt_hs256::sign(secret, &jwt_hs256::netlify_claims(&body));
+            headers.push((jwt_hs256::NETLIFY_HEADER.to_owned(), jws));
+        }
+        Scheme::Monday => {
+            headers.push((
+                jwt_hs256::MONDAY_HEADER.to_owned(),
+                jwt_hs256::sign(secret, &jwt_hs256::monday_claims(url, now)),
+            ));
+        }
+        Scheme::Contentful => {
+            let labels = [
+                ("x-contentful-topic", event),
+                ("x-contentful-idempotency-key", delivery.as_str()),
+                ("x-contentful-webhook-name", "flowgate-send"),
+            ];
+            let signed =
+                contentful::sign(secret, "POST", url, &labels, &body, now * 1000).map_err(key_error(provider))?;
+            headers.extend(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+            headers.extend(signed);
         }
         Scheme::StandardWebhooks => {
             let branded = matches!(provider.name, "svix" | "clerk" | "resend");
@@ -152,17 +314,30 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         None => sample_body(provider, &event, now),
     };
-    let signed = sign(provider, &Secret::new(args.secret.clone()), body, &event, &args.content_type, &args.url, now)?;
+    let twilio_form = provider.scheme() == Scheme::Twilio && args.body.is_none();
+    let default_type = if twilio_form { "application/x-www-form-urlencoded" } else { "application/json" };
+    let content_type = args.content_type.clone().unwrap_or_else(|| default_type.to_owned());
+    // Twilio signs a JSON body through the URL: bodySHA256=<hex SHA-256> is added to it.
+    let url = if provider.scheme() == Scheme::Twilio && !content_type.starts_with("application/x-www-form-urlencoded") {
+        twilio::url_with_body_hash(&args.url, &body)
+    } else {
+        args.url.clone()
+    };
+    let secret = Secret::new(args.secret.clone());
+    if let Some(public) = verifying_key(provider, &secret)? {
+        println!("verifying key (the route's secret for {}): {public}", provider.name);
+    }
+    let signed = sign(provider, &secret, body, &event, &content_type, &url, now)?;
 
     let client = reqwest::Client::new();
-    let mut req = client.post(&args.url).body(signed.body.clone());
+    let mut req = client.post(&url).body(signed.body.clone());
     for (k, v) in &signed.headers {
         req = req.header(k, v);
     }
     let resp = req.send().await.with_context(|| format!("POST {}", args.url))?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
-    println!("POST {} ({} bytes, {} signature) → {status}", args.url, signed.body.len(), provider.name);
+    println!("POST {url} ({} bytes, {} signature) → {status}", signed.body.len(), provider.name);
     if !text.is_empty() {
         println!("{text}");
     }
@@ -178,29 +353,81 @@ mod tests {
 
     use super::*;
 
-    fn secret_for(p: &Provider) -> Secret {
-        Secret::new(match p.scheme() {
-            Scheme::StandardWebhooks => "whsec_ZGVtby1zdGFuZGFyZC13ZWJob29rcy1zZWNyZXQ=",
-            Scheme::Hmac(h) if h.secret == SecretEncoding::Base64 => "ZGVtby1zZWNyZXQ=",
-            Scheme::Hmac(h) if h.secret == SecretEncoding::Hex => "0a0b0c0d",
-            Scheme::Hmac(_) => "demo-secret",
-        })
+    // Test keys: RFC 8032 §7.1 test 1 (Ed25519) and RFC 6979 §A.2.5 (P-256).
+    const ED25519_PRIVATE: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    const P256_PRIVATE: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
+
+    /// (what `send` signs with, what the route verifies with).
+    fn secrets_for(p: &Provider) -> (Secret, Secret) {
+        let same = |s: &str| (Secret::new(s), Secret::new(s));
+        match p.scheme() {
+            Scheme::StandardWebhooks => same("whsec_ZGVtby1zdGFuZGFyZC13ZWJob29rcy1zZWNyZXQ="),
+            Scheme::Hmac(h) if h.secret == SecretEncoding::Base64 => same("ZGVtby1zZWNyZXQ="),
+            Scheme::Hmac(h) if h.secret == SecretEncoding::Hex => same("0a0b0c0d"),
+            Scheme::Discord => {
+                let private = Secret::new(ED25519_PRIVATE);
+                let public = verifying_key(p, &private).unwrap().unwrap();
+                (private, Secret::new(public))
+            }
+            Scheme::SendGrid => {
+                let private = Secret::new(P256_PRIVATE);
+                let public = verifying_key(p, &private).unwrap().unwrap();
+                (private, Secret::new(public))
+            }
+            Scheme::BasicAuth(_) => same("demo-user:demo-password"),
+            Scheme::Contentful => same("demo-contentful-signing-secret-demo-contentful-signing-secret-64"),
+            _ => same("demo-secret"),
+        }
     }
 
     #[test]
     fn every_built_in_sender_is_signed_so_that_flowgate_verifies_it() {
         let url = "http://127.0.0.1:8787/hooks/x";
         for p in providers() {
-            let s = secret_for(p);
+            let (signing, verifying) = secrets_for(p);
             let now = 1_700_000_000;
             let req =
-                sign(p, &s, sample_body(p, p.sample_event, now), p.sample_event, "application/json", url, now).unwrap();
+                sign(p, &signing, sample_body(p, p.sample_event, now), p.sample_event, "application/json", url, now)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.name));
             let headers: Headers = req.headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             let inbound = Inbound { headers: &headers, body: &req.body, now_secs: now + 1, method: "POST", url };
-            let v = verify(p, &p.scheme(), None, &[s], inbound).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            let v = verify(p, &p.scheme(), None, std::slice::from_ref(&verifying), inbound)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            // What `send` signs with is not what verifies, for the public-key senders.
+            if verifying_key(p, &signing).unwrap().is_some() {
+                let inbound = Inbound { headers: &headers, body: &req.body, now_secs: now + 1, method: "POST", url };
+                assert!(verify(p, &p.scheme(), None, std::slice::from_ref(&signing), inbound).is_err(), "{}", p.name);
+            }
+            // And a changed body is refused, for every sender that binds the body (shared
+            // tokens, monday.com's JWT, Mailgun's HMAC of timestamp‖token, Figma's passcode
+            // and Graph's clientState do not).
+            if !matches!(
+                p.scheme(),
+                Scheme::Token(_)
+                    | Scheme::BasicAuth(_)
+                    | Scheme::Monday
+                    | Scheme::Mailgun
+                    | Scheme::Figma
+                    | Scheme::MsGraph
+            ) {
+                let mut tampered = req.body.clone();
+                let at = tampered.len() / 2;
+                tampered[at] ^= 0x01;
+                let inbound = Inbound { headers: &headers, body: &tampered, now_secs: now + 1, method: "POST", url };
+                assert!(verify(p, &p.scheme(), None, std::slice::from_ref(&verifying), inbound).is_err(), "{}", p.name);
+            }
             if !matches!(
                 p.name,
-                "dropbox" | "asana" | "xero" | "twitter" | "airtable" | "hubspot" | "hubspot-v1" | "hubspot-v2"
+                "dropbox"
+                    | "asana"
+                    | "xero"
+                    | "twitter"
+                    | "airtable"
+                    | "hubspot"
+                    | "hubspot-v1"
+                    | "hubspot-v2"
+                    | "twilio"
+                    | "basic-auth"
             ) {
                 // (Those senders carry no event type flowgate reads.)
                 assert_eq!(v.event_type(), Some(p.sample_event), "{}: the sample carries the event type", p.name);
@@ -220,6 +447,20 @@ mod tests {
     }
 
     #[test]
+    fn twilio_json_bodies_are_signed_through_the_url() {
+        let p = find_provider("twilio").unwrap();
+        let s = Secret::new("twilio-auth-token");
+        let body = br#"{"CallSid":"CA1"}"#.to_vec();
+        let url = twilio::url_with_body_hash("https://flowgate.example/hooks/tw", &body);
+        let req = sign(p, &s, body.clone(), "e", "application/json", &url, 1).unwrap();
+        let headers: Headers = req.headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let inbound = Inbound { headers: &headers, body: &req.body, now_secs: 1, method: "POST", url: &url };
+        assert!(verify(p, &p.scheme(), None, std::slice::from_ref(&s), inbound).is_ok());
+        let inbound = Inbound { headers: &headers, body: b"{}", now_secs: 1, method: "POST", url: &url };
+        assert!(verify(p, &p.scheme(), None, &[s], inbound).is_err());
+    }
+
+    #[test]
     fn bad_secrets_are_explained() {
         let err =
             sign(find_provider("standard-webhooks").unwrap(), &Secret::new("whsec_***"), vec![], "e", "a", "u", 1)
@@ -228,5 +469,13 @@ mod tests {
         let err = sign(find_provider("airtable").unwrap(), &Secret::new("not base64!"), vec![], "e", "a", "u", 1)
             .unwrap_err();
         assert!(err.to_string().contains("Airtable"), "{err}");
+        for name in ["discord", "sendgrid", "basic-auth", "contentful"] {
+            let p = find_provider(name).unwrap();
+            let err = sign(p, &Secret::new("nope"), b"{}".to_vec(), "e", "a", "https://x/y", 1).unwrap_err();
+            assert!(err.to_string().contains(p.title), "{name}: {err}");
+        }
+        let err =
+            sign(find_provider("mailgun").unwrap(), &Secret::new("k"), b"[]".to_vec(), "e", "a", "u", 1).unwrap_err();
+        assert!(err.to_string().contains("JSON object"), "{err}");
     }
 }

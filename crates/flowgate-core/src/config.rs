@@ -639,7 +639,11 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
     };
 
     let secret_bindings = r.secret_bindings.unwrap_or_default();
-    if secret_bindings.is_empty() {
+    // Asana and Notion hand their secret over in a handshake, which the
+    // Worker keeps: for them a configured secret is optional.
+    let secret_from_handshake =
+        provider.is_some_and(|p| crate::verify::handshake::stored_secret_name(p.name).is_some());
+    if secret_bindings.is_empty() && !secret_from_handshake {
         p.add(
             at("secret_bindings"),
             "no signing secret",

@@ -14,6 +14,7 @@ use super::{
         parse_template, Encoding, Field, HmacScheme, MacAlgorithm, SecretEncoding, SignatureFormat, TimestampRule,
         TimestampSource, TimestampUnit,
     },
+    shared_secret::HeaderSecret,
     Handshake, Verified,
 };
 
@@ -27,6 +28,48 @@ pub enum Scheme {
     Hmac(HmacScheme),
     /// Standard Webhooks / Svix (`webhook-*` or `svix-*` headers, `whsec_` keys).
     StandardWebhooks,
+    /// Twilio: base64 HMAC-SHA1 of the URL and the sorted form parameters
+    /// (or of a URL carrying `bodySHA256` for JSON bodies) ([`super::twilio`]).
+    Twilio,
+    /// Discord: Ed25519 over timestamp ‖ body; the secret is the app's public key ([`super::discord`]).
+    Discord,
+    /// SendGrid: ECDSA P-256 over timestamp ‖ body; the secret is the SPKI public key ([`super::sendgrid`]).
+    SendGrid,
+    /// Mailgun: HMAC of timestamp ‖ token in the JSON body ([`super::body_fields`]).
+    Mailgun,
+    /// Figma: the `passcode` field of the JSON body ([`super::body_fields`]).
+    Figma,
+    /// Microsoft Graph: every notification's `clientState` ([`super::body_fields`]).
+    MsGraph,
+    /// A header whose value is the secret (GitLab, Okta) ([`super::shared_secret`]).
+    Token(HeaderSecret),
+    /// `Authorization: Basic`, the secret written `user:pass` ([`super::shared_secret`]).
+    BasicAuth(HeaderSecret),
+    /// Netlify: an HS256 JWS with `iss` and the body's SHA-256 ([`super::jwt_hs256`]).
+    Netlify,
+    /// monday.com: an HS256 JWT in `Authorization` ([`super::jwt_hs256`]).
+    Monday,
+    /// Contentful: HMAC-SHA256 of the canonical request ([`super::contentful`]).
+    Contentful,
+}
+
+impl Scheme {
+    /// A short name of the mechanism, for listings.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Scheme::Hmac(_) => "hmac",
+            Scheme::StandardWebhooks => "standard-webhooks",
+            Scheme::Twilio => "twilio",
+            Scheme::Discord => "ed25519",
+            Scheme::SendGrid => "ecdsa-p256",
+            Scheme::Mailgun => "hmac-in-body",
+            Scheme::Figma | Scheme::MsGraph => "secret-in-body",
+            Scheme::Token(_) => "token",
+            Scheme::BasicAuth(_) => "basic-auth",
+            Scheme::Netlify | Scheme::Monday => "jwt-hs256",
+            Scheme::Contentful => "contentful",
+        }
+    }
 }
 
 /// What backs a provider's support.
@@ -837,6 +880,148 @@ static CATALOGUE: &[Provider] = &[
                 .ts(hdr("x-front-request-timestamp"), Millis, 300, false)
                 .event(j("type"))
         )
+    ),
+    provider!(
+        "twilio",
+        "Twilio",
+        "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
+        "X-Twilio-Signature: base64 HMAC-SHA1(url‖sorted form params), or url with bodySHA256 for JSON; ±port, '/%27",
+        PublishedVector,
+        "message",
+        Scheme::Twilio
+    ),
+    provider!(
+        "discord",
+        "Discord (interactions)",
+        "https://discord.com/developers/docs/interactions/receiving-and-responding#security-and-authorization",
+        "X-Signature-Ed25519: hex Ed25519(timestamp‖body), the app's public key as secret",
+        SdkStyleRoundTrip,
+        "2",
+        Scheme::Discord
+    ),
+    provider!(
+        "sendgrid",
+        "Twilio SendGrid Event Webhook",
+        "https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features",
+        "X-Twilio-Email-Event-Webhook-Signature: base64 DER ECDSA P-256(timestamp‖body), SPKI public key as secret",
+        PublishedVector,
+        "delivered",
+        Scheme::SendGrid
+    ),
+    provider!(
+        "mailgun",
+        "Mailgun",
+        "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
+        "body signature.signature: hex HMAC-SHA256(timestamp‖token) (or parent-signature), ±5 min",
+        SdkStyleRoundTrip,
+        "delivered",
+        Scheme::Mailgun
+    ),
+    provider!(
+        "figma",
+        "Figma (webhooks V2)",
+        "https://developers.figma.com/docs/rest-api/webhooks-security",
+        "body passcode equals the secret (constant time)",
+        SdkStyleRoundTrip,
+        "FILE_UPDATE",
+        Scheme::Figma
+    ),
+    provider!(
+        "msgraph",
+        "Microsoft Graph change notifications",
+        "https://learn.microsoft.com/graph/change-notifications-delivery-webhooks",
+        "every value[].clientState equals the secret (constant time)",
+        SdkStyleRoundTrip,
+        "created",
+        Scheme::MsGraph
+    ),
+    provider!(
+        "gitlab",
+        "GitLab (secret token)",
+        "https://docs.gitlab.com/user/project/integrations/webhooks/",
+        "X-Gitlab-Token equals the secret (constant time)",
+        SdkStyleRoundTrip,
+        "Push Hook",
+        Scheme::Token(HeaderSecret {
+            header: s("x-gitlab-token"),
+            event: vec![h("x-gitlab-event")],
+            delivery: vec![h("x-gitlab-event-uuid"), h("idempotency-key")],
+        })
+    ),
+    provider!(
+        "okta",
+        "Okta event hooks",
+        "https://developer.okta.com/docs/guides/hooks-best-practices/",
+        "Authorization equals the secret (constant time)",
+        SdkStyleRoundTrip,
+        "user.session.start",
+        Scheme::Token(HeaderSecret {
+            header: s("authorization"),
+            event: vec![j("data.events.0.eventType")],
+            delivery: vec![j("eventId")],
+        })
+    ),
+    provider!(
+        "basic-auth",
+        "HTTP Basic authentication",
+        "https://datatracker.ietf.org/doc/html/rfc7617",
+        "Authorization: Basic base64(user:pass) equals the secret user:pass",
+        SdkStyleRoundTrip,
+        "event",
+        Scheme::BasicAuth(HeaderSecret { header: s("authorization"), event: Vec::new(), delivery: Vec::new() })
+    ),
+    provider!(
+        "postmark",
+        "Postmark",
+        "https://postmarkapp.com/developer/webhooks/webhooks-overview",
+        "Authorization: Basic base64(user:pass) (credentials in the webhook URL)",
+        SdkStyleRoundTrip,
+        "Delivery",
+        Scheme::BasicAuth(HeaderSecret {
+            header: s("authorization"),
+            event: vec![j("RecordType")],
+            delivery: vec![j("MessageID")],
+        })
+    ),
+    provider!(
+        "pipedrive",
+        "Pipedrive",
+        "https://pipedrive.readme.io/docs/guide-for-webhooks-v2",
+        "Authorization: Basic base64(http_auth_user:http_auth_password)",
+        SdkStyleRoundTrip,
+        "updated.deal",
+        Scheme::BasicAuth(HeaderSecret {
+            header: s("authorization"),
+            event: vec![j("event"), j("meta.action")],
+            delivery: Vec::new(),
+        })
+    ),
+    provider!(
+        "netlify",
+        "Netlify deploy notifications",
+        "https://docs.netlify.com/site-deploys/deploy-notifications/#payload-signature",
+        "X-Webhook-Signature: JWS HS256 with iss=netlify and sha256=hex SHA-256(body)",
+        SdkStyleRoundTrip,
+        "ready",
+        Scheme::Netlify
+    ),
+    provider!(
+        "monday",
+        "monday.com",
+        "https://developer.monday.com/apps/docs/authorization-header",
+        "Authorization: JWT HS256 (signing secret); exp and aud checked when present",
+        SdkStyleRoundTrip,
+        "create_pulse",
+        Scheme::Monday
+    ),
+    provider!(
+        "contentful",
+        "Contentful",
+        "https://www.contentful.com/developers/docs/webhooks/request-verification/",
+        "x-contentful-signature: hex HMAC-SHA256(method\\npath\\nsigned headers\\nbody), ms timestamp, 30 s (past only)",
+        SdkStyleRoundTrip,
+        "ContentManagement.Entry.publish",
+        Scheme::Contentful
     ),
 ];
 

@@ -32,6 +32,25 @@ pub enum Before {
     Answer(HandshakeReply),
     /// A handshake that failed its check: refuse with this status and reason.
     Refuse(u16, &'static str),
+    /// A handshake that hands over the route's signing secret (Asana's
+    /// `X-Hook-Secret`, Notion's `verification_token`): keep `secret` under
+    /// [`stored_secret_name`], unless one is kept already, then answer.
+    Store {
+        /// The secret to keep.
+        secret: Secret,
+        /// The answer once it is kept.
+        reply: HandshakeReply,
+    },
+}
+
+/// The name under which a sender's handshake secret is kept, for senders
+/// that hand one over (and whose events are then verified with it).
+pub fn stored_secret_name(provider: &str) -> Option<&'static str> {
+    match provider {
+        "asana" => Some("asana-x-hook-secret"),
+        "notion" => Some("notion-verification-token"),
+        _ => None,
+    }
 }
 
 /// Senders whose handshake arrives as a GET.
@@ -57,9 +76,21 @@ pub fn before_verification(
     method: &str,
     url: &str,
     headers: &Headers,
+    body: &[u8],
     secrets: &[Secret],
     verify_token: Option<&Secret>,
 ) -> Option<Before> {
+    // Notion: a one-time unsigned POST {"verification_token": "..."}; the
+    // operator pastes the token into Notion to activate the subscription,
+    // and Notion signs every event with it.
+    if provider == "notion" && method == "POST" && headers.get("x-notion-signature").is_none_or(|s| s.is_empty()) {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        let token = v.get("verification_token")?.as_str()?;
+        return Some(Before::Store {
+            secret: Secret::new(token),
+            reply: HandshakeReply::json("notion-verification-token", &json!({ "status": "ok" })),
+        });
+    }
     match (provider, method) {
         // Meta: GET ?hub.mode=subscribe&hub.verify_token=<yours>&hub.challenge=<c> → c.
         ("meta", "GET") => {
@@ -89,6 +120,18 @@ pub fn before_verification(
             } else {
                 Some(Before::Refuse(401, "the Authorization header is not the route's secret"))
             }
+        }
+        // Asana: the creation handshake POSTs X-Hook-Secret; echo it back (200)
+        // while the create call is still in flight, and keep it: later events
+        // are signed with it (X-Hook-Signature).
+        ("asana", "POST") => {
+            let secret = headers.get("x-hook-secret")?.trim();
+            if secret.is_empty() {
+                return Some(Before::Refuse(400, "empty X-Hook-Secret"));
+            }
+            let mut reply = HandshakeReply::text("asana-x-hook-secret", "");
+            reply.headers.push(("x-hook-secret", secret.to_owned()));
+            Some(Before::Store { secret: Secret::new(secret), reply })
         }
         // Microsoft Graph: POST ?validationToken=<t> → 200 text/plain t (URL-decoded), within 10 s.
         ("msgraph", "POST") => {
@@ -247,41 +290,82 @@ mod tests {
             "https://flowgate.example/hooks/fb?hub.mode=subscribe&hub.verify_token=my%20token&hub.challenge=1158201444";
         let token = Secret::new("my token");
         assert_eq!(
-            before_verification("meta", "GET", url, &Headers::new(), &[], Some(&token)),
+            before_verification("meta", "GET", url, &Headers::new(), b"", &[], Some(&token)),
             Some(Before::Answer(HandshakeReply::text("meta-verification", "1158201444")))
         );
         assert!(matches!(
-            before_verification("meta", "GET", url, &Headers::new(), &[], Some(&Secret::new("other"))),
+            before_verification("meta", "GET", url, &Headers::new(), b"", &[], Some(&Secret::new("other"))),
             Some(Before::Refuse(403, _))
         ));
         assert!(matches!(
-            before_verification("meta", "GET", url, &Headers::new(), &[], None),
+            before_verification("meta", "GET", url, &Headers::new(), b"", &[], None),
             Some(Before::Refuse(403, _))
         ));
         // Only on a Meta route, and only as a GET.
-        assert_eq!(before_verification("github", "GET", url, &Headers::new(), &[], Some(&token)), None);
-        assert_eq!(before_verification("meta", "POST", url, &Headers::new(), &[], Some(&token)), None);
+        assert_eq!(before_verification("github", "GET", url, &Headers::new(), b"", &[], Some(&token)), None);
+        assert_eq!(before_verification("meta", "POST", url, &Headers::new(), b"", &[], Some(&token)), None);
+    }
+
+    #[test]
+    fn asana_and_notion_hand_over_a_secret_to_keep() {
+        let h =
+            Headers::new().with("x-hook-secret", "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81");
+        let Some(Before::Store { secret, reply }) =
+            before_verification("asana", "POST", "https://x", &h, b"", &[], None)
+        else {
+            panic!()
+        };
+        assert_eq!(secret.expose(), "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81");
+        assert_eq!(reply.headers, vec![("x-hook-secret", secret.expose().to_owned())]);
+        assert_eq!(reply.status, 200);
+        // An Asana event (no X-Hook-Secret) is not a handshake.
+        assert_eq!(before_verification("asana", "POST", "https://x", &Headers::new(), b"{}", &[], None), None);
+
+        let body = br#"{"verification_token":"secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"}"#;
+        let Some(Before::Store { secret, .. }) =
+            before_verification("notion", "POST", "https://x", &Headers::new(), body, &[], None)
+        else {
+            panic!()
+        };
+        assert_eq!(secret.expose(), "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl");
+        // A signed Notion event is not the handshake.
+        let signed = Headers::new().with("x-notion-signature", "sha256=00");
+        assert_eq!(before_verification("notion", "POST", "https://x", &signed, body, &[], None), None);
+        assert_eq!(stored_secret_name("github"), None);
     }
 
     #[test]
     fn dropbox_okta_graph_and_twitter_challenges() {
-        let r =
-            before_verification("dropbox", "GET", "https://x/hooks/d?challenge=abc%2Bdef", &Headers::new(), &[], None);
+        let r = before_verification(
+            "dropbox",
+            "GET",
+            "https://x/hooks/d?challenge=abc%2Bdef",
+            &Headers::new(),
+            b"",
+            &[],
+            None,
+        );
         let Some(Before::Answer(r)) = r else { panic!() };
         assert_eq!(r.body, "abc+def");
         assert_eq!(r.headers, vec![("x-content-type-options", "nosniff".to_owned())]);
 
         let h =
             Headers::new().with("x-okta-verification-challenge", "vc-123").with("authorization", "okta-shared-secret");
-        let Some(Before::Answer(r)) =
-            before_verification("okta", "GET", "https://x/hooks/o", &h, &[Secret::new("okta-shared-secret")], None)
-        else {
+        let Some(Before::Answer(r)) = before_verification(
+            "okta",
+            "GET",
+            "https://x/hooks/o",
+            &h,
+            b"",
+            &[Secret::new("okta-shared-secret")],
+            None,
+        ) else {
             panic!()
         };
         assert_eq!(r.body, r#"{"verification":"vc-123"}"#);
         let bad = Headers::new().with("x-okta-verification-challenge", "vc-123").with("authorization", "guess");
         assert!(matches!(
-            before_verification("okta", "GET", "https://x", &bad, &[Secret::new("okta-shared-secret")], None),
+            before_verification("okta", "GET", "https://x", &bad, b"", &[Secret::new("okta-shared-secret")], None),
             Some(Before::Refuse(401, _))
         ));
 
@@ -290,19 +374,21 @@ mod tests {
             "POST",
             "https://x/hooks/g?validationToken=Validation%3A%20Testing",
             &Headers::new(),
+            b"",
             &[],
             None,
         ) else {
             panic!()
         };
         assert_eq!(r.body, "Validation: Testing");
-        assert!(before_verification("msgraph", "POST", "https://x/hooks/g", &Headers::new(), &[], None).is_none());
+        assert!(before_verification("msgraph", "POST", "https://x/hooks/g", &Headers::new(), b"", &[], None).is_none());
 
         let Some(Before::Answer(r)) = before_verification(
             "twitter",
             "GET",
             "https://x/hooks/t?crc_token=9b4507b3-9f1e-4a79",
             &Headers::new(),
+            b"",
             &[Secret::new("consumer-secret")],
             None,
         ) else {

@@ -7,13 +7,20 @@
 //! MACs are compared in constant time. Error messages are fixed strings: they
 //! never echo attacker input or secret material.
 
+pub mod body_fields;
 pub mod catalogue;
+pub mod contentful;
 pub mod custom;
+pub mod discord;
 pub mod github;
 pub mod handshake;
+pub mod jwt_hs256;
 pub mod scheme;
+pub mod sendgrid;
+pub mod shared_secret;
 pub mod standard_webhooks;
 mod time;
+pub mod twilio;
 
 use std::borrow::Cow;
 
@@ -196,6 +203,17 @@ pub fn verify<'a>(
     let mut verified = match scheme {
         Scheme::Hmac(h) => h.verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::StandardWebhooks => standard_webhooks::verify(provider.name, tolerance_override, secrets, inbound)?,
+        Scheme::Twilio => twilio::verify(provider.name, secrets, inbound)?,
+        Scheme::Discord => discord::verify(provider.name, tolerance_override, secrets, inbound)?,
+        Scheme::SendGrid => sendgrid::verify(provider.name, tolerance_override, secrets, inbound)?,
+        Scheme::Mailgun => body_fields::verify_mailgun(provider.name, tolerance_override, secrets, inbound)?,
+        Scheme::Figma => body_fields::verify_figma(provider.name, secrets, inbound)?,
+        Scheme::MsGraph => body_fields::verify_msgraph(provider.name, secrets, inbound)?,
+        Scheme::Token(h) => shared_secret::verify_token(h, provider.name, secrets, inbound)?,
+        Scheme::BasicAuth(h) => shared_secret::verify_basic(h, provider.name, secrets, inbound)?,
+        Scheme::Netlify => jwt_hs256::verify_netlify(provider.name, secrets, inbound)?,
+        Scheme::Monday => jwt_hs256::verify_monday(provider.name, secrets, inbound)?,
+        Scheme::Contentful => contentful::verify(provider.name, tolerance_override, secrets, inbound)?,
     };
     verified.handshake = provider.ping(&verified);
     Ok(verified)

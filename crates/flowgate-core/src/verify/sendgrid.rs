@@ -1,0 +1,224 @@
+//! Twilio SendGrid Event Webhook:
+//! <https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features>
+//!
+//! `X-Twilio-Email-Event-Webhook-Signature` is a base64, DER-encoded ECDSA
+//! P-256 / SHA-256 signature of `X-Twilio-Email-Event-Webhook-Timestamp ‖ body`
+//! (the body exactly as received, including its trailing `\r\n`). The route's
+//! secret is the verification key from the Mail Settings page: base64 DER
+//! SubjectPublicKeyInfo (a PEM block is accepted too). The SDKs' `EventWebhook`
+//! helpers (sendgrid-nodejs, -python, -go) verify exactly that and check no
+//! timestamp window, and SendGrid documents none; flowgate checks one only
+//! when the route sets `tolerance_secs`.
+//!
+//! A request carries a JSON array of up to 128 events: the event type and
+//! delivery id are the first event's `event` and `sg_event_id`.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use p256::{
+    ecdsa::{
+        signature::{DigestSigner, DigestVerifier},
+        Signature, SigningKey, VerifyingKey,
+    },
+    pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey},
+};
+use sha2::{Digest, Sha256};
+
+use super::{body_fields::json_path, check_window, parse_unix_secs, Inbound, Verified, VerifyError};
+use crate::secret::Secret;
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
+/// The signed timestamp header.
+pub const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
+
+/// The base64 inside an optional PEM block, without whitespace.
+fn unarmor(text: &str) -> String {
+    text.lines().filter(|l| !l.trim_start().starts_with("-----")).flat_map(|l| l.split_whitespace()).collect()
+}
+
+/// The verification key in a route secret.
+///
+/// # Errors
+/// A fixed reason when it is not a base64 DER P-256 public key.
+pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> {
+    let der = STANDARD.decode(unarmor(secret.expose())).map_err(|_| "is not base64")?;
+    VerifyingKey::from_public_key_der(&der).map_err(|_| "is not a DER P-256 public key (SubjectPublicKeyInfo)")
+}
+
+/// A signing key from a base64 PKCS#8 DER private key or 64 hex digits of
+/// the private scalar: for `flowgate send` and tests.
+///
+/// # Errors
+/// A fixed reason when it is neither.
+pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
+    let text = private.expose().trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let bytes = hex::decode(text).map_err(|_| "is not hex")?;
+        return SigningKey::from_slice(&bytes).map_err(|_| "is not a valid P-256 private scalar");
+    }
+    let der = STANDARD.decode(unarmor(text)).map_err(|_| "is neither 64 hex digits nor base64 PKCS#8")?;
+    SigningKey::from_pkcs8_der(&der).map_err(|_| "is not a PKCS#8 P-256 private key")
+}
+
+/// The base64 DER public key (the route secret) of a private key.
+///
+/// # Errors
+/// As [`signing_key`].
+pub fn public_key_base64(private: &Secret) -> Result<String, &'static str> {
+    let public = p256::PublicKey::from(signing_key(private)?.verifying_key());
+    let der = public.to_public_key_der().map_err(|_| "cannot be encoded")?;
+    Ok(STANDARD.encode(der.as_bytes()))
+}
+
+fn digest(timestamp: &str, body: &[u8]) -> Sha256 {
+    Sha256::new().chain_update(timestamp.as_bytes()).chain_update(body)
+}
+
+/// The signature header value SendGrid sends for `timestamp ‖ body`
+/// (RFC 6979 deterministic nonces: no randomness needed).
+///
+/// # Errors
+/// As [`signing_key`].
+pub fn sign(private: &Secret, timestamp: &str, body: &[u8]) -> Result<String, &'static str> {
+    let sig: Signature = signing_key(private)?.sign_digest(digest(timestamp, body));
+    Ok(STANDARD.encode(sig.to_der().as_bytes()))
+}
+
+pub(super) fn verify<'a>(
+    provider: &'static str,
+    tolerance_override: Option<u64>,
+    secrets: &[Secret],
+    inbound: Inbound<'a>,
+) -> Result<Verified<'a>, VerifyError> {
+    let keys = secrets
+        .iter()
+        .enumerate()
+        .map(|(index, s)| decode_public_key(s).map_err(|reason| VerifyError::InvalidSecret { index, provider, reason }))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sig_text = inbound.headers.get(SIGNATURE_HEADER).ok_or(VerifyError::MissingHeader(SIGNATURE_HEADER.into()))?;
+    let ts = inbound.headers.get(TIMESTAMP_HEADER).ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER.into()))?;
+    let sig = STANDARD
+        .decode(sig_text.trim())
+        .ok()
+        .and_then(|der| Signature::from_der(&der).ok())
+        .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
+
+    let hits: Vec<bool> = keys.iter().map(|k| k.verify_digest(digest(ts, inbound.body), &sig).is_ok()).collect();
+    let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
+    if let Some(tolerance) = tolerance_override {
+        let t = parse_unix_secs(ts.trim()).ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADER.into()))?;
+        check_window(t, inbound.now_secs, tolerance)?;
+    }
+    let body: Option<serde_json::Value> = serde_json::from_slice(inbound.body).ok();
+    Ok(Verified {
+        provider,
+        secret_index,
+        body: inbound.body,
+        event_type: body.as_ref().and_then(|b| json_path(b, "0.event")),
+        delivery_id: body.as_ref().and_then(|b| json_path(b, "0.sg_event_id")),
+        handshake: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        headers::Headers,
+        verify::{find_provider, verify as verify_any},
+    };
+
+    // sendgrid/sendgrid-python test/unit/test_eventwebhook.py (webhook-providers.md §c).
+    const PUBLIC: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==";
+    const TS: &str = "1600112502";
+    const SIG: &str =
+        "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=";
+    const BODY: &[u8] = b"[{\"email\":\"hello@world.com\",\"event\":\"dropped\",\"reason\":\"Bounced Address\",\"sg_event_id\":\"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA\",\"sg_message_id\":\"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0\",\"smtp-id\":\"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>\",\"timestamp\":1600112492}]\r\n";
+    // The P-256 private key of RFC 6979 §A.2.5, for signing round trips.
+    const PRIVATE: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
+
+    fn headers(sig: &str, ts: &str) -> Headers {
+        Headers::new()
+            .with("X-Twilio-Email-Event-Webhook-Signature", sig)
+            .with("X-Twilio-Email-Event-Webhook-Timestamp", ts)
+    }
+
+    fn run(h: &Headers, body: &[u8], secret: &str, tol: Option<u64>) -> Result<Verified<'static>, VerifyError> {
+        let p = find_provider("sendgrid").unwrap();
+        let h: &'static Headers = Box::leak(Box::new(h.clone()));
+        let body: &'static [u8] = Box::leak(body.to_vec().into_boxed_slice());
+        verify_any(p, &p.scheme(), tol, &[Secret::new(secret)], Inbound::post(h, body, 1_600_112_510))
+    }
+
+    #[test]
+    fn published_vector_verifies() {
+        let v = run(&headers(SIG, TS), BODY, PUBLIC, None).unwrap();
+        assert_eq!(v.event_type(), Some("dropped"));
+        assert_eq!(v.delivery_id(), Some("ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA"));
+        // The key as a PEM block verifies the same.
+        let pem =
+            format!("-----BEGIN PUBLIC KEY-----\n{}\n{}\n-----END PUBLIC KEY-----\n", &PUBLIC[..64], &PUBLIC[64..]);
+        assert!(run(&headers(SIG, TS), BODY, &pem, None).is_ok());
+    }
+
+    #[test]
+    fn published_vector_tampered_fails() {
+        // Without the trailing \r\n, with another timestamp, another byte.
+        let no_crlf = &BODY[..BODY.len() - 2];
+        assert_eq!(run(&headers(SIG, TS), no_crlf, PUBLIC, None).unwrap_err(), VerifyError::SignatureMismatch);
+        assert_eq!(run(&headers(SIG, "1600112503"), BODY, PUBLIC, None).unwrap_err(), VerifyError::SignatureMismatch);
+        for i in [0, BODY.len() / 2, BODY.len() - 1] {
+            let mut b = BODY.to_vec();
+            b[i] ^= 0x01;
+            assert_eq!(run(&headers(SIG, TS), &b, PUBLIC, None).unwrap_err(), VerifyError::SignatureMismatch, "{i}");
+        }
+        // A signature that is not DER, truncated, or changed inside.
+        for bad in ["", "not base64!", &SIG[..SIG.len() - 4], "MEUCIGHQ"] {
+            assert_eq!(
+                run(&headers(bad, TS), BODY, PUBLIC, None).unwrap_err(),
+                VerifyError::MalformedHeader(SIGNATURE_HEADER.into()),
+                "{bad}"
+            );
+        }
+        let mut der = STANDARD.decode(SIG).unwrap();
+        let last = der.len() - 1;
+        der[last] ^= 0x01;
+        assert_eq!(
+            run(&headers(&STANDARD.encode(&der), TS), BODY, PUBLIC, None).unwrap_err(),
+            VerifyError::SignatureMismatch
+        );
+        // Each header removed.
+        let only_sig = Headers::new().with("x-twilio-email-event-webhook-signature", SIG);
+        assert_eq!(
+            run(&only_sig, BODY, PUBLIC, None).unwrap_err(),
+            VerifyError::MissingHeader(TIMESTAMP_HEADER.into())
+        );
+        let only_ts = Headers::new().with("x-twilio-email-event-webhook-timestamp", TS);
+        assert_eq!(run(&only_ts, BODY, PUBLIC, None).unwrap_err(), VerifyError::MissingHeader(SIGNATURE_HEADER.into()));
+        // Another key.
+        let other = public_key_base64(&Secret::new(PRIVATE)).unwrap();
+        assert_eq!(run(&headers(SIG, TS), BODY, &other, None).unwrap_err(), VerifyError::SignatureMismatch);
+    }
+
+    #[test]
+    fn round_trip_and_optional_window() {
+        let public = public_key_base64(&Secret::new(PRIVATE)).unwrap();
+        let body = b"[{\"event\":\"delivered\",\"sg_event_id\":\"evt-1\"}]\r\n";
+        let sig = sign(&Secret::new(PRIVATE), "1600112500", body).unwrap();
+        assert!(run(&headers(&sig, "1600112500"), body, &public, None).is_ok());
+        // Checked at 1600112510: a 10 s window passes, 9 s does not.
+        assert!(run(&headers(&sig, "1600112500"), body, &public, Some(10)).is_ok());
+        assert_eq!(
+            run(&headers(&sig, "1600112500"), body, &public, Some(9)).unwrap_err(),
+            VerifyError::TimestampTooOld
+        );
+    }
+
+    #[test]
+    fn keys_are_checked_as_configuration() {
+        for bad in ["not base64!", "AAAA", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"] {
+            assert!(run(&headers(SIG, TS), BODY, bad, None).unwrap_err().is_config_error(), "{bad}");
+        }
+        assert!(signing_key(&Secret::new("zz")).is_err());
+    }
+}
