@@ -8,7 +8,8 @@ use flowgate_core::{
     Secret,
 };
 use flowgate_e2e::{
-    now_secs, runs_for, standard_setup, start_emulator, EmulatorConfig, WorkerProcess, META_VERIFY_TOKEN, SENDER_SECRET,
+    now_secs, runs_for, standard_setup, start_emulator, EmulatorConfig, WorkerProcess, DISCORD_PRIVATE_KEY,
+    META_VERIFY_TOKEN, SENDER_SECRET,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -29,8 +30,8 @@ async fn send_signed(
 ) -> flowgate_e2e::Answer {
     let p = find_provider(provider).unwrap();
     let url = worker.url(&format!("/hooks/{route}"));
-    let mut req =
-        sign(p, &Secret::new(SENDER_SECRET), body, p.sample_event, "application/json", &url, now_secs()).unwrap();
+    let secret = if provider == "discord" { DISCORD_PRIVATE_KEY } else { SENDER_SECRET };
+    let mut req = sign(p, &Secret::new(secret), body, p.sample_event, "application/json", &url, now_secs()).unwrap();
     for (k, v) in extra {
         req.headers.push(((*k).to_owned(), (*v).to_owned()));
     }
@@ -204,4 +205,53 @@ async fn asana_and_notion_hand_over_their_secret_which_is_kept_and_used() {
     assert_eq!(a.status, 202, "{}", a.text);
     assert_eq!(runs_for(&emulator, "n-1").len(), 1);
     assert!(!worker.log().contains(asana_secret) && !worker.log().contains(token), "kept secrets are never logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn okta_graph_discord_and_monday_handshakes_and_events() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    let c = worker.client();
+
+    // Okta: GET verification with the configured Authorization value.
+    let r = c
+        .get(worker.url("/hooks/okta"))
+        .header("x-okta-verification-challenge", "vc-42")
+        .header("authorization", SENDER_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["verification"], "vc-42");
+    let r = c.get(worker.url("/hooks/okta")).header("x-okta-verification-challenge", "vc-42").send().await.unwrap();
+    assert_eq!(r.status(), 401, "without the configured Authorization");
+
+    // Microsoft Graph: POST ?validationToken= → the token, text/plain.
+    let r = c.post(worker.url("/hooks/msgraph?validationToken=Validation%3A%20Testing")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert_eq!(r.text().await.unwrap(), "Validation: Testing");
+
+    // Discord: PING (type 1) → {"type":1}.
+    let a = send_signed(&worker, "discord", "discord", br#"{"type":1,"id":"ping-1"}"#.to_vec(), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json["type"], 1);
+
+    // monday.com: {"challenge": c} → the same JSON.
+    let a =
+        send_signed(&worker, "monday", "monday", br#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmd"}"#.to_vec(), &[])
+            .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json["challenge"], "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmd");
+    assert_eq!(emulator.stats().flow_requests, 0, "no handshake reached the flow");
+
+    // And their ordinary events are forwarded (Graph and the like carry the
+    // secret in the body, so the signer writes the body: count the runs).
+    for (n, provider) in ["okta", "msgraph", "discord", "monday"].into_iter().enumerate() {
+        let p = find_provider(provider).unwrap();
+        let a = send_signed(&worker, provider, provider, sample_body(p, p.sample_event, now_secs()), &[]).await;
+        assert_eq!(a.status, 202, "{provider}: {}", a.text);
+        assert_eq!(emulator.runs().len(), n + 1, "{provider}");
+        assert_eq!(emulator.runs()[n].headers["x-flowgate-provider"], provider);
+    }
 }

@@ -124,6 +124,7 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         ("FLOW_SPECIFIC_OTHER", emulator.flow_url(demo::FLOW_SPECIFIC_OTHER)),
         ("SENDER_SECRET", SENDER_SECRET.to_owned()),
         ("META_VERIFY_TOKEN", META_VERIFY_TOKEN.to_owned()),
+        ("DISCORD_PUBLIC_KEY", discord_public_key()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -133,6 +134,17 @@ flow_url_binding = "FLOW_URL_NOT_SET"
 
 /// The signing secret of every route in [`SENDER_ROUTES`].
 pub const SENDER_SECRET: &str = "a-sender-signing-secret";
+/// The Discord application's private key the tests sign with (RFC 8032 test 1).
+pub const DISCORD_PRIVATE_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+/// The public key the `discord` route verifies with.
+pub fn discord_public_key() -> String {
+    let discord = flowgate_core::verify::find_provider("discord").expect("discord is built in");
+    flowgate_cli::send::verifying_key(discord, &flowgate_core::Secret::new(DISCORD_PRIVATE_KEY))
+        .expect("a valid private key")
+        .expect("discord verifies with a public key")
+}
+
 /// Meta's verify token on the `meta` route.
 pub const META_VERIFY_TOKEN: &str = "meta verify token";
 
@@ -183,6 +195,26 @@ flow_url_binding = "FLOW_ANY"
 [vars.FLOWGATE.routes.square]
 provider = "square"
 secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.okta]
+provider = "okta"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.msgraph]
+provider = "msgraph"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.monday]
+provider = "monday"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.discord]
+provider = "discord"
+secret_bindings = ["DISCORD_PUBLIC_KEY"]
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.asana]
