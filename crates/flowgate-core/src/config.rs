@@ -608,8 +608,8 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         }
     };
     let scheme = match (provider, r.scheme) {
-        (Some(pr), Some(table)) if pr.name == "custom" => match custom::scheme_from_table(&table) {
-            Ok(h) => Some(Scheme::Hmac(h)),
+        (Some(pr), Some(table)) if pr.name == "custom" => match custom::from_table(&table) {
+            Ok(scheme) => Some(scheme),
             Err(problems) => {
                 for (field, what, fix) in problems {
                     let path = if field.is_empty() { at("scheme") } else { format!("routes.{name}.scheme.{field}") };

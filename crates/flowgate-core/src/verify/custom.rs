@@ -32,7 +32,8 @@ use super::scheme::{
     TimestampSource, TimestampUnit,
 };
 
-const FIELDS: [&str; 19] = [
+const FIELDS: [&str; 20] = [
+    "type",
     "algorithm",
     "encoding",
     "header",
@@ -80,7 +81,67 @@ fn field(spec: &str) -> Option<Field> {
     }
 }
 
-/// Builds a scheme from its table.
+/// Builds a route's scheme from its table: `type = "hmac"` (the default: the
+/// HMAC engine), `"token"` (a header that must equal the secret) or
+/// `"basic-auth"` (`Authorization: Basic` that must equal `user:password`).
+///
+/// # Errors
+/// Every problem, by field.
+pub fn from_table(m: &Map<String, Value>) -> Result<super::Scheme, Vec<SchemeProblem>> {
+    match m.get("type").map(|t| t.as_str()) {
+        None | Some(Some("hmac")) => scheme_from_table(m).map(super::Scheme::Hmac),
+        Some(Some(kind @ ("token" | "basic-auth"))) => {
+            let mut p: Vec<SchemeProblem> = Vec::new();
+            for k in m.keys() {
+                if !["type", "header", "event", "delivery", "comment"].contains(&k.as_str()) {
+                    p.push((
+                        k.clone(),
+                        format!("not used by type = \"{kind}\""),
+                        "use header, event and delivery".into(),
+                    ));
+                }
+            }
+            let header = match (kind, m.get("header")) {
+                (_, Some(Value::String(h))) => owned(h),
+                ("basic-auth", None) => Cow::Borrowed("authorization"),
+                _ => {
+                    p.push((
+                        "header".into(),
+                        "missing".into(),
+                        "set header = \"X-Webhook-Token\" (the header that carries the token)".into(),
+                    ));
+                    Cow::Borrowed("")
+                }
+            };
+            let mut labels = |k: &str| -> Vec<Field> {
+                match m.get(k) {
+                    None => Vec::new(),
+                    Some(Value::String(spec)) => field(spec).map(|f| vec![f]).unwrap_or_else(|| {
+                        p.push((
+                            k.into(),
+                            format!("\"{spec}\" is not header:NAME or json:path"),
+                            "e.g. \"header:X-Event\"".into(),
+                        ));
+                        Vec::new()
+                    }),
+                    Some(_) => {
+                        p.push((k.into(), "must be a string".into(), "e.g. \"json:type\"".into()));
+                        Vec::new()
+                    }
+                }
+            };
+            let (event, delivery) = (labels("event"), labels("delivery"));
+            if !p.is_empty() {
+                return Err(p);
+            }
+            let h = super::shared_secret::HeaderSecret { header, event, delivery };
+            Ok(if kind == "token" { super::Scheme::Token(h) } else { super::Scheme::BasicAuth(h) })
+        }
+        _ => Err(vec![("type".into(), "unknown scheme type".into(), "use hmac (default), token or basic-auth".into())]),
+    }
+}
+
+/// Builds an HMAC scheme from its table.
 ///
 /// # Errors
 /// Every problem, by field.
@@ -90,6 +151,9 @@ pub fn scheme_from_table(m: &Map<String, Value>) -> Result<HmacScheme, Vec<Schem
         if !FIELDS.contains(&k.as_str()) {
             p.push((k.clone(), "unknown setting".into(), format!("use one of: {}", FIELDS.join(", "))));
         }
+    }
+    if m.get("type").is_some_and(|t| t.as_str() != Some("hmac")) {
+        p.push(("type".into(), "not an HMAC scheme".into(), "use from_table for token and basic-auth".into()));
     }
     let mut choose = |k: &str, default: &str, names: &[&str]| -> String {
         let v = text(m, k, &mut p).unwrap_or(default).to_owned();
@@ -305,6 +369,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn token_and_basic_auth_tables() {
+        use crate::headers::Headers;
+        let t: Map<String, Value> = serde_json::from_value(
+            serde_json::json!({"type": "token", "header": "X-Webhook-Token", "event": "json:kind"}),
+        )
+        .unwrap();
+        let scheme = from_table(&t).unwrap();
+        let p = catalogue::custom();
+        let s = Secret::new("shared-token-value");
+        let good = Headers::new().with("x-webhook-token", "shared-token-value");
+        let v =
+            verify(p, &scheme, None, std::slice::from_ref(&s), Inbound::post(&good, br#"{"kind":"k"}"#, 0)).unwrap();
+        assert_eq!(v.event_type(), Some("k"));
+        let bad = Headers::new().with("x-webhook-token", "shared-token-valuE");
+        assert!(verify(p, &scheme, None, std::slice::from_ref(&s), Inbound::post(&bad, b"{}", 0)).is_err());
+        let t: Map<String, Value> = serde_json::from_value(serde_json::json!({"type": "basic-auth"})).unwrap();
+        let scheme = from_table(&t).unwrap();
+        let auth = Headers::new().with("authorization", "Basic dXNlcjpwYXNz"); // user:pass
+        assert!(verify(p, &scheme, None, &[Secret::new("user:pass")], Inbound::post(&auth, b"", 0)).is_ok());
+        assert!(verify(p, &scheme, None, &[Secret::new("user:pasS")], Inbound::post(&auth, b"", 0)).is_err());
+        let t: Map<String, Value> =
+            serde_json::from_value(serde_json::json!({"type": "token", "algorithm": "sha256"})).unwrap();
+        let fields: Vec<String> = from_table(&t).unwrap_err().into_iter().map(|(f, _, _)| f).collect();
+        assert_eq!(fields, ["algorithm", "header"]);
+        let t: Map<String, Value> = serde_json::from_value(serde_json::json!({"type": "rsa"})).unwrap();
+        assert_eq!(from_table(&t).unwrap_err()[0].0, "type");
     }
 
     #[test]
