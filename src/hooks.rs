@@ -29,6 +29,7 @@ use crate::{
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
     log::{self, now_millis, Record},
+    plaid_keys,
     reply::Reply,
 };
 
@@ -165,6 +166,13 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     if let Some(name) = handshake::stored_secret_name(route.provider.name) {
         if let Some(kept) = store.get(&handshake_key(&route.name, name)).await {
             signing.push(Secret::new(kept));
+        }
+    }
+    // Plaid: the key its token names (memory → KV → Plaid's key endpoint).
+    if let Some(plaid) = &route.plaid {
+        match plaid_keys::verification_key(env, &store, route, plaid, &headers, rec).await {
+            Ok(jwk) => signing.push(jwk),
+            Err(reply) => return reply,
         }
     }
 

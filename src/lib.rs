@@ -17,6 +17,7 @@ mod hooks;
 mod http;
 mod kv_token_store;
 mod log;
+mod plaid_keys;
 mod reply;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};

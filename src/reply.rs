@@ -43,6 +43,8 @@ pub(crate) enum Reply {
     InvalidSignature,
     /// flowgate's own configuration is broken; details are in the log only.
     Misconfigured,
+    /// The sender's verification key could not be fetched (Plaid's key endpoint).
+    VerificationKeyUnavailable,
     /// No Entra token could be obtained.
     TokenUnavailable {
         code: String,
@@ -70,7 +72,7 @@ impl Reply {
             Reply::MethodNotAllowed { .. } => 405,
             Reply::PayloadTooLarge { .. } => 413,
             Reply::InvalidSignature => 401,
-            Reply::TokenUnavailable { .. } | Reply::FlowFailed { .. } => 502,
+            Reply::TokenUnavailable { .. } | Reply::FlowFailed { .. } | Reply::VerificationKeyUnavailable => 502,
         }
     }
 
@@ -106,6 +108,10 @@ impl Reply {
             Reply::Misconfigured => json!({
                 "error": "misconfigured",
                 "message": "This route is not configured correctly; nothing was forwarded. The operator's log names the setting.",
+            }),
+            Reply::VerificationKeyUnavailable => json!({
+                "error": "verification_key_unavailable",
+                "message": "The sender's signature verification key could not be fetched; nothing was forwarded. The operator's log has the reason.",
             }),
             Reply::TokenUnavailable { code, hint, .. } => json!({
                 "error": "token_unavailable", "entra_error": code, "message": hint,

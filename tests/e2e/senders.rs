@@ -9,7 +9,7 @@ use flowgate_core::{
 };
 use flowgate_e2e::{
     now_secs, runs_for, standard_setup, start_emulator, EmulatorConfig, WorkerProcess, DISCORD_PRIVATE_KEY,
-    META_VERIFY_TOKEN, SENDER_SECRET,
+    META_VERIFY_TOKEN, PLAID_PRIVATE_KEY, SENDER_SECRET,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -254,4 +254,57 @@ async fn okta_graph_discord_and_monday_handshakes_and_events() {
         assert_eq!(emulator.runs().len(), n + 1, "{provider}");
         assert_eq!(emulator.runs()[n].headers["x-flowgate-provider"], provider);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plaid_keys_are_fetched_once_by_kid_and_a_tampered_body_is_refused() {
+    use flowgate_core::verify::plaid;
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    let p = find_provider("plaid").unwrap();
+    let key = Secret::new(PLAID_PRIVATE_KEY);
+    let signed = |route: &str, event: &str| {
+        let body = sample_body(p, event, now_secs());
+        sign(p, &key, body, event, "application/json", &worker.url(&format!("/hooks/{route}")), now_secs()).unwrap()
+    };
+
+    // First webhook: the key is fetched from Plaid (the emulator), then forwarded.
+    let first = signed("plaid", "TRANSACTIONS.SYNC_UPDATES_AVAILABLE");
+    let a = worker.post_hook("plaid", &first.headers, first.body.clone()).await.unwrap();
+    assert_eq!(a.status, 202, "{}\n{}", a.text, worker.log_tail());
+    assert_eq!(emulator.stats().plaid_key_requests, 1);
+    let run = emulator.runs().into_iter().find(|r| r.body == first.body).expect("forwarded byte for byte");
+    assert_eq!(run.headers["x-flowgate-provider"], "plaid");
+    assert_eq!(run.headers["x-flowgate-event"], "TRANSACTIONS.SYNC_UPDATES_AVAILABLE");
+
+    // Second webhook: the cached key verifies it; Plaid is not asked again.
+    let second = signed("plaid", "ITEM.WEBHOOK_UPDATE_ACKNOWLEDGED");
+    let a = worker.post_hook("plaid", &second.headers, second.body.clone()).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.text);
+    assert_eq!(emulator.stats().plaid_key_requests, 1, "the key is cached by kid");
+    assert_eq!(emulator.stats().flow_accepted, 2);
+
+    // The same token over a changed body: 401, nothing forwarded.
+    let mut tampered = second.body.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x01;
+    let a = worker.post_hook("plaid", &second.headers, tampered).await.unwrap();
+    assert_eq!(a.status, 401, "{}", a.text);
+    assert_eq!(emulator.stats().flow_accepted, 2);
+
+    // A kid Plaid does not know: asked once, then refused as forged (401).
+    let body = sample_body(p, p.sample_event, now_secs());
+    let token = plaid::sign(&key, "not-a-plaid-kid", &plaid::claims(&body, now_secs())).unwrap();
+    let a = worker.post_hook("plaid", &[(plaid::HEADER.to_owned(), token.clone())], body.clone()).await.unwrap();
+    assert_eq!(a.status, 401, "{}", a.text);
+    assert_eq!(emulator.stats().plaid_key_requests, 2);
+
+    // Credentials Plaid refuses: 502 naming the failure, nothing forwarded, no secret logged.
+    let a = worker.post_hook("plaid-wrong", &[(plaid::HEADER.to_owned(), token)], body).await.unwrap();
+    assert_eq!(a.status, 502, "{}", a.text);
+    assert_eq!(a.json["error"], "verification_key_unavailable");
+    assert!(worker.wait_for_log("INVALID_API_KEYS").await, "{}", worker.log_tail());
+    assert_eq!(emulator.stats().flow_accepted, 2);
+    let log = worker.log();
+    assert!(!log.contains(flowgate_cli::emulator::DEMO_PLAID_SECRET) && !log.contains("not-the-plaid-secret"));
 }

@@ -110,7 +110,7 @@ provider = "github"
 secret_bindings = ["GH_SECRET"]
 flow_url_binding = "FLOW_URL_NOT_SET"
 {senders}"#,
-        senders = SENDER_ROUTES,
+        senders = SENDER_ROUTES.replace("@EMULATOR_BASE_URL@", &emulator.base_url()),
         authority = emulator.base_url(),
         tenant = demo::TENANT_DOMAIN,
         client = demo::CLIENT_ID,
@@ -125,6 +125,9 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         ("SENDER_SECRET", SENDER_SECRET.to_owned()),
         ("META_VERIFY_TOKEN", META_VERIFY_TOKEN.to_owned()),
         ("DISCORD_PUBLIC_KEY", discord_public_key()),
+        ("PLAID_CLIENT_ID", flowgate_cli::emulator::DEMO_PLAID_CLIENT_ID.to_owned()),
+        ("PLAID_SECRET", flowgate_cli::emulator::DEMO_PLAID_SECRET.to_owned()),
+        ("PLAID_SECRET_WRONG", "not-the-plaid-secret".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -145,11 +148,16 @@ pub fn discord_public_key() -> String {
         .expect("discord verifies with a public key")
 }
 
+/// The P-256 key the emulator's Plaid verification key is made of (signs `plaid` webhooks).
+pub const PLAID_PRIVATE_KEY: &str = flowgate_cli::emulator::DEMO_PLAID_PRIVATE_KEY;
+
 /// Meta's verify token on the `meta` route.
 pub const META_VERIFY_TOKEN: &str = "meta verify token";
 
 /// One route per built-in sender the end-to-end tests exercise (route name =
-/// provider name), and a custom scheme written like Stripe's.
+/// provider name), and a custom scheme written like Stripe's. Plaid's key
+/// endpoint is the emulator's (`@EMULATOR_BASE_URL@` is replaced by its base URL);
+/// `plaid-wrong` has a Plaid secret the emulator refuses.
 const SENDER_ROUTES: &str = r#"
 [vars.FLOWGATE.routes.stripe]
 provider = "stripe"
@@ -223,6 +231,20 @@ flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.notion]
 provider = "notion"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.plaid]
+provider = "plaid"
+plaid_client_id_binding = "PLAID_CLIENT_ID"
+plaid_secret_binding = "PLAID_SECRET"
+plaid_environment = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.plaid-wrong]
+provider = "plaid"
+plaid_client_id_binding = "PLAID_CLIENT_ID"
+plaid_secret_binding = "PLAID_SECRET_WRONG"
+plaid_environment = "@EMULATOR_BASE_URL@"
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.acme]

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use flowgate_core::{
     config::{check_flow_url, Config, Credential, Problem, CONFIG_VAR},
     entra::{CertificateCredential, KvSeal},
-    verify::{contentful, discord, sendgrid, shared_secret, standard_webhooks, Scheme},
+    verify::{contentful, discord, plaid, sendgrid, shared_secret, standard_webhooks, Scheme},
     Secret,
 };
 
@@ -217,6 +217,11 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             contentful::check_secret(&secret),
                             "paste the 64-character signing secret of the space's webhook settings",
                         ),
+                        // Optional pinned keys: the JWK JSON from /webhook_verification_key/get.
+                        Scheme::Plaid => (
+                            plaid::parse_jwk(secret.expose()).map(|_| ()),
+                            "store the key JSON that Plaid's /webhook_verification_key/get returns, or list no secret and let flowgate fetch keys",
+                        ),
                         Scheme::Twilio
                         | Scheme::Mailgun
                         | Scheme::Figma
@@ -232,6 +237,13 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             fix,
                         ));
                     }
+                }
+            }
+        }
+        if let Some(plaid) = &route.plaid {
+            for name in [&plaid.client_id_binding, &plaid.secret_binding] {
+                if !vars.contains_key(name) {
+                    report.errors.push(missing(name));
                 }
             }
         }
@@ -372,6 +384,19 @@ tenant = "common"
         let r = check_text(&basic, None, Some(VARS));
         assert_eq!(paths(&r.errors), [".dev.vars.GH"]);
         assert!(check_text(&basic, None, Some(&VARS.replace("GH=s", "GH=user:pass"))).errors.is_empty());
+    }
+
+    #[test]
+    fn plaid_credentials_must_be_set() {
+        let config = format!(
+            "{GOOD}[vars.FLOWGATE.routes.plaid]\nprovider = \"plaid\"\nplaid_client_id_binding = \"PLAID_CLIENT_ID\"\n\
+             plaid_secret_binding = \"PLAID_SECRET\"\nflow_url_binding = \"FLOW\"\n"
+        )
+        .replace("[env.production.vars.FLOWGATE.entra]\ntenant = \"common\"\n", "");
+        let r = check_text(&config, None, Some(&format!("{VARS}PLAID_CLIENT_ID=c\nPLAID_SECRET=s\n")));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let r = check_text(&config, None, Some(&format!("{VARS}PLAID_CLIENT_ID=c\n")));
+        assert_eq!(paths(&r.errors), [".dev.vars.PLAID_SECRET"]);
     }
 
     #[test]

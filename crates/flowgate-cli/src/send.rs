@@ -7,7 +7,7 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::{bail, Context as _};
 use flowgate_core::{
     verify::{
-        body_fields, contentful, discord, find_provider, jwt_hs256,
+        body_fields, contentful, discord, find_provider, jwt_hs256, plaid,
         scheme::Field,
         sendgrid,
         shared_secret::{self, HeaderSecret},
@@ -25,10 +25,11 @@ pub struct SendArgs {
     #[arg(long)]
     pub url: String,
     /// The signing secret (for Standard Webhooks, the whsec_… value; for basic-auth
-    /// senders, user:password). Discord and SendGrid sign with a private key and the
-    /// route holds the public one: give the private key here — Discord: 64 hex digits
-    /// (Ed25519 seed); SendGrid: 64 hex digits (P-256 scalar) or base64 PKCS#8 DER —
-    /// and `send` prints the public key to configure.
+    /// senders, user:password). Discord, SendGrid and Plaid sign with a private key and
+    /// the route holds the public one: give the private key here — Discord: 64 hex digits
+    /// (Ed25519 seed); SendGrid and Plaid: 64 hex digits (P-256 scalar) or base64 PKCS#8
+    /// DER — and `send` prints the public key to configure (Plaid: the JWK, kid
+    /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it).
     #[arg(long, env = "FLOWGATE_SEND_SECRET", hide_env_values = true)]
     pub secret: String,
     /// Body to send, byte for byte (default: a sample event).
@@ -133,6 +134,17 @@ fn sender_sample(provider: &Provider, event: &str, id: &str, now: u64) -> Option
         Scheme::Netlify => json!({"id": id, "state": event, "name": "flowgate-sample", "branch": "main"}),
         Scheme::Monday => json!({"event": {"type": event, "triggerUuid": id, "boardId": 1, "pulseId": 2}}),
         Scheme::Contentful => json!({"sys": {"id": id, "type": "Entry"}, "fields": {}}),
+        Scheme::Plaid => {
+            // `TYPE.CODE`, as flowgate reports Plaid's event type.
+            let (kind, code) = event.split_once('.').unwrap_or((event, ""));
+            let mut v = json!({"webhook_type": kind, "item_id": format!("item_{}", &id[4..]),
+                               "environment": "sandbox", "error": null});
+            if !code.is_empty() {
+                v["webhook_code"] = code.into();
+            }
+            // Plaid's bodies are JSON indented with two spaces, no trailing newline.
+            return serde_json::to_vec_pretty(&v).ok();
+        }
         _ => return None,
     };
     Some(v.to_string().into_bytes())
@@ -187,6 +199,7 @@ pub fn verifying_key(provider: &Provider, secret: &Secret) -> anyhow::Result<Opt
     Ok(match provider.scheme() {
         Scheme::Discord => Some(discord::public_key_hex(secret).map_err(key_error(provider))?),
         Scheme::SendGrid => Some(sendgrid::public_key_base64(secret).map_err(key_error(provider))?),
+        Scheme::Plaid => Some(plaid::public_jwk_text(secret).map_err(key_error(provider))?),
         _ => None,
     })
 }
@@ -281,6 +294,11 @@ pub fn sign(
             headers.extend(labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
             headers.extend(signed);
         }
+        Scheme::Plaid => {
+            // Plaid signs {iat, request_body_sha256} (ES256, header kid).
+            let jwt = plaid::sign(secret, plaid::TEST_KID, &plaid::claims(&body, now)).map_err(key_error(provider))?;
+            headers.push((plaid::HEADER.to_owned(), jwt));
+        }
         Scheme::StandardWebhooks => {
             let branded = matches!(provider.name, "svix" | "clerk" | "resend");
             let prefix = if branded { "svix" } else { "webhook" };
@@ -369,7 +387,7 @@ mod tests {
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }
-            Scheme::SendGrid => {
+            Scheme::SendGrid | Scheme::Plaid => {
                 let private = Secret::new(P256_PRIVATE);
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
@@ -469,7 +487,7 @@ mod tests {
         let err = sign(find_provider("airtable").unwrap(), &Secret::new("not base64!"), vec![], "e", "a", "u", 1)
             .unwrap_err();
         assert!(err.to_string().contains("Airtable"), "{err}");
-        for name in ["discord", "sendgrid", "basic-auth", "contentful"] {
+        for name in ["discord", "sendgrid", "plaid", "basic-auth", "contentful"] {
             let p = find_provider(name).unwrap();
             let err = sign(p, &Secret::new("nope"), b"{}".to_vec(), "e", "a", "https://x/y", 1).unwrap_err();
             assert!(err.to_string().contains(p.title), "{name}: {err}");

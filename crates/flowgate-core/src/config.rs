@@ -29,6 +29,13 @@
 //! flow_url_binding = "FLOW_URL_GITHUB"
 //! # max_body_bytes = 10485760
 //! # tolerance_secs = 300                        # signed-timestamp schemes
+//!
+//! [vars.FLOWGATE.routes.plaid]
+//! provider = "plaid"                            # keys fetched from Plaid by kid
+//! plaid_client_id_binding = "PLAID_CLIENT_ID"
+//! plaid_secret_binding = "PLAID_SECRET"
+//! # plaid_environment = "production"            # or "sandbox" (or the emulator's base URL)
+//! flow_url_binding = "FLOW_URL_PLAID"
 //! ```
 
 use std::{collections::BTreeMap, fmt};
@@ -54,6 +61,10 @@ pub const MAX_BODY_BYTES_LIMIT: u64 = 32 * 1024 * 1024;
 /// Default time allowed for the flow to answer. A flow without a Response
 /// action answers 202 at once; senders give up after 3–10 s (GitHub 10 s).
 pub const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 8;
+/// Plaid's production API host.
+pub const PLAID_PRODUCTION: &str = "https://production.plaid.com";
+/// Plaid's sandbox API host.
+pub const PLAID_SANDBOX: &str = "https://sandbox.plaid.com";
 /// Default time allowed for Entra's token endpoint (it usually answers in
 /// well under a second).
 pub const DEFAULT_TOKEN_TIMEOUT_SECS: u64 = 5;
@@ -252,6 +263,28 @@ pub struct Route {
     pub flow_timeout_secs: u64,
     /// Secret holding the token a sender's handshake must present (Meta's verify token).
     pub verify_token_binding: Option<String>,
+    /// Plaid only: where and with which credentials its verification keys are fetched.
+    pub plaid: Option<PlaidSettings>,
+}
+
+/// How a Plaid route fetches Plaid's webhook verification keys
+/// (`POST {base_url}/webhook_verification_key/get`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaidSettings {
+    /// Name of the wrangler secret holding the Plaid `client_id`.
+    pub client_id_binding: String,
+    /// Name of the wrangler secret holding the Plaid `secret` (of that environment).
+    pub secret_binding: String,
+    /// `https://production.plaid.com`, `https://sandbox.plaid.com`, or a
+    /// loopback base (the emulator); no trailing slash.
+    pub base_url: String,
+}
+
+impl PlaidSettings {
+    /// The key endpoint.
+    pub fn key_endpoint(&self) -> String {
+        format!("{}/webhook_verification_key/get", self.base_url)
+    }
 }
 
 /// The whole validated configuration.
@@ -306,6 +339,9 @@ struct RawRoute {
     flow_timeout_secs: Option<u64>,
     scheme: Option<serde_json::Map<String, Value>>,
     verify_token_binding: Option<String>,
+    plaid_client_id_binding: Option<String>,
+    plaid_secret_binding: Option<String>,
+    plaid_environment: Option<String>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -403,10 +439,13 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const ROUTE_FIELDS: [(&str, Kind); 8] = [
+const ROUTE_FIELDS: [(&str, Kind); 11] = [
     ("provider", Kind::Text),
     ("scheme", Kind::Table),
     ("verify_token_binding", Kind::Text),
+    ("plaid_client_id_binding", Kind::Text),
+    ("plaid_secret_binding", Kind::Text),
+    ("plaid_environment", Kind::Text),
     ("secret_bindings", Kind::TextList),
     ("flow_url_binding", Kind::Text),
     ("max_body_bytes", Kind::Count),
@@ -643,7 +682,9 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
     // Worker keeps: for them a configured secret is optional.
     let secret_from_handshake =
         provider.is_some_and(|p| crate::verify::handshake::stored_secret_name(p.name).is_some());
-    if secret_bindings.is_empty() && !secret_from_handshake {
+    // Plaid's keys are fetched from Plaid by the token's kid.
+    let is_plaid = provider.is_some_and(|p| p.name == "plaid");
+    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid {
         p.add(
             at("secret_bindings"),
             "no signing secret",
@@ -684,6 +725,20 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         _ => {}
     }
 
+    let plaid_fields = [
+        ("plaid_client_id_binding", r.plaid_client_id_binding.is_some()),
+        ("plaid_secret_binding", r.plaid_secret_binding.is_some()),
+        ("plaid_environment", r.plaid_environment.is_some()),
+    ];
+    let plaid = if is_plaid {
+        validate_plaid(name, r.plaid_client_id_binding, r.plaid_secret_binding, r.plaid_environment, p)
+    } else {
+        for (field, _) in plaid_fields.iter().filter(|(_, set)| *set) {
+            p.add(at(field), "only allowed with provider = \"plaid\"", "remove it, or set provider = \"plaid\"");
+        }
+        None
+    };
+
     Some(Route {
         name: name.to_owned(),
         provider: provider?,
@@ -694,7 +749,57 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         max_body_bytes,
         flow_timeout_secs,
         verify_token_binding,
+        plaid,
     })
+}
+
+/// A Plaid route's key-fetching settings; `None` (with problems added) when
+/// one is missing or wrong.
+fn validate_plaid(
+    name: &str,
+    client_id_binding: Option<String>,
+    secret_binding: Option<String>,
+    environment: Option<String>,
+    p: &mut Problems,
+) -> Option<PlaidSettings> {
+    let at = |field: &str| format!("routes.{name}.{field}");
+    let before = p.0.len();
+    let client_id_binding = client_id_binding.unwrap_or_default();
+    let secret_binding = secret_binding.unwrap_or_default();
+    let why = "Plaid's verification keys are fetched with the API client_id and secret";
+    for (field, value, example) in [
+        ("plaid_client_id_binding", &client_id_binding, "PLAID_CLIENT_ID"),
+        ("plaid_secret_binding", &secret_binding, "PLAID_SECRET"),
+    ] {
+        if value.is_empty() {
+            p.add(
+                at(field),
+                format!("missing: {why}"),
+                format!("store it with `wrangler secret put {example}` and write {field} = \"{example}\""),
+            );
+        } else {
+            check_binding(p, &at(field), value, example);
+        }
+    }
+    let base_url = match environment.as_deref().map(str::trim) {
+        None | Some("production") => PLAID_PRODUCTION.to_owned(),
+        Some("sandbox") => PLAID_SANDBOX.to_owned(),
+        Some(text) => {
+            let base = text.trim_end_matches('/');
+            let loopback = split_url(base).is_ok_and(|u| is_loopback(u.host));
+            if base.contains("://") && loopback && check_base_url(base).is_ok() {
+                base.to_owned()
+            } else {
+                p.add(
+                    at("plaid_environment"),
+                    "must be \"production\", \"sandbox\", or a loopback base URL (the emulator)",
+                    "write plaid_environment = \"production\" (the default) or \"sandbox\"; only the emulator is given as http://127.0.0.1:PORT",
+                );
+                String::new()
+            }
+        }
+    };
+    (p.0.len() == before).then_some(PlaidSettings { client_id_binding, secret_binding, base_url })
 }
 
 fn provider_list_fix() -> String {
@@ -1120,6 +1225,120 @@ mod tests {
         assert!(check_flow_url("https://x.example:notaport/x").is_err());
         assert!(check_flow_url("https://x.example/a b").is_err());
         assert!(check_flow_url("https:///x").is_err());
+    }
+
+    fn with_plaid(f: impl FnOnce(&mut Value)) -> Result<Config, Vec<Problem>> {
+        let mut v = good();
+        v["routes"]["plaid"] = json!({
+            "provider": "plaid",
+            "plaid_client_id_binding": "PLAID_CLIENT_ID",
+            "plaid_secret_binding": "PLAID_SECRET",
+            "flow_url_binding": "FLOW_URL_PLAID"
+        });
+        f(&mut v["routes"]["plaid"]);
+        Config::from_json(&v)
+    }
+
+    #[test]
+    fn plaid_route_validates_without_secret_bindings() {
+        let c = with_plaid(|_| {}).unwrap();
+        let r = &c.routes["plaid"];
+        assert!(r.secret_bindings.is_empty());
+        let plaid = r.plaid.as_ref().unwrap();
+        assert_eq!(plaid.base_url, PLAID_PRODUCTION);
+        assert_eq!(plaid.key_endpoint(), "https://production.plaid.com/webhook_verification_key/get");
+        assert_eq!(
+            (plaid.client_id_binding.as_str(), plaid.secret_binding.as_str()),
+            ("PLAID_CLIENT_ID", "PLAID_SECRET")
+        );
+        assert_eq!(c.routes["github"].plaid, None);
+        for (env, base) in [
+            ("production", PLAID_PRODUCTION),
+            ("sandbox", PLAID_SANDBOX),
+            ("http://127.0.0.1:8790", "http://127.0.0.1:8790"),
+            ("http://localhost:8790/", "http://localhost:8790"),
+        ] {
+            let c = with_plaid(|r| r["plaid_environment"] = json!(env)).unwrap();
+            assert_eq!(c.routes["plaid"].plaid.as_ref().unwrap().base_url, base, "{env}");
+        }
+        // Pinned JWKs in secret_bindings are allowed too.
+        assert!(with_plaid(|r| r["secret_bindings"] = json!(["PLAID_JWK"])).is_ok());
+    }
+
+    #[test]
+    fn rejects_plaid_route_without_client_id_binding() {
+        let p = with_plaid(|r| {
+            r.as_object_mut().unwrap().remove("plaid_client_id_binding");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.plaid.plaid_client_id_binding"]);
+        assert!(p[0].message.contains("client_id and secret"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn rejects_plaid_route_without_secret_binding() {
+        let p = with_plaid(|r| {
+            r.as_object_mut().unwrap().remove("plaid_secret_binding");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.plaid.plaid_secret_binding"]);
+        assert!(p[0].fix.contains("wrangler secret put PLAID_SECRET"));
+    }
+
+    #[test]
+    fn rejects_plaid_secret_values_in_binding_fields() {
+        let p = with_plaid(|r| {
+            r["plaid_client_id_binding"] = json!("5e7a1b2c3d4e5f6a7b8c9d0e");
+            r["plaid_secret_binding"] = json!("a1b2c3d4 e5f6");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.plaid.plaid_client_id_binding", "routes.plaid.plaid_secret_binding"]);
+        assert!(p.iter().all(|p| !p.to_string().contains("a1b2c3d4")));
+    }
+
+    #[test]
+    fn rejects_unknown_plaid_environment() {
+        for bad in ["development", "Production", "", "production.plaid.com"] {
+            let p = with_plaid(|r| r["plaid_environment"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.plaid.plaid_environment"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_plaid_environment_off_loopback_or_with_a_path() {
+        for bad in [
+            "https://plaid.example.com",
+            "http://sandbox.plaid.com",
+            "http://127.0.0.1:8790/webhook_verification_key/get",
+            "http://localhost:80@evil.example",
+        ] {
+            let p = with_plaid(|r| r["plaid_environment"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.plaid.plaid_environment"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_plaid_settings_on_other_providers() {
+        let p = with(|v| {
+            v["routes"]["github"]["plaid_secret_binding"] = json!("PLAID_SECRET");
+            v["routes"]["github"]["plaid_environment"] = json!("sandbox");
+        });
+        assert_eq!(paths(&p), ["routes.github.plaid_secret_binding", "routes.github.plaid_environment"]);
+        assert!(p[0].message.contains("provider = \"plaid\""));
+    }
+
+    #[test]
+    fn rejects_plaid_fields_of_the_wrong_type() {
+        let p = with_plaid(|r| {
+            r["plaid_client_id_binding"] = json!(["PLAID_CLIENT_ID"]);
+            r["plaid_environment"] = json!(1);
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.plaid.plaid_client_id_binding", "routes.plaid.plaid_environment"]);
+        // And a typo is an unknown key, with the valid ones listed.
+        let p = with_plaid(|r| r["plaid_secret"] = json!("PLAID_SECRET")).unwrap_err();
+        assert_eq!(paths(&p), ["routes.plaid.plaid_secret"]);
+        assert!(p[0].fix.contains("plaid_secret_binding"));
     }
 
     #[test]

@@ -48,6 +48,13 @@ pub const DEMO_FLOW_CHINA: &str = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d04";
 /// its PKCS#8 key is `tests/fixtures/entra-test-key.pem`). A published test
 /// certificate that protects nothing.
 pub const DEMO_CERT_PEM: &str = include_str!("../../../../tests/fixtures/entra-test-cert.pem");
+/// The Plaid API `client_id` the emulated `/webhook_verification_key/get` accepts.
+pub const DEMO_PLAID_CLIENT_ID: &str = "plaid-demo-client-id";
+/// The Plaid API `secret` it accepts. A published test value, not a secret.
+pub const DEMO_PLAID_SECRET: &str = "plaid-demo-secret";
+/// The P-256 private key of the emulated Plaid verification key: RFC 6979
+/// §A.2.5's published test key (`flowgate send plaid --secret` this).
+pub const DEMO_PLAID_PRIVATE_KEY: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
 
 /// The sovereign and commercial clouds Power Automate runs in
 /// (entra-power-automate.md §1.2). Each has its own flow-service audience.
@@ -172,6 +179,15 @@ impl Cloud {
 /// id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d04"
 /// tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
 /// cloud = "china"
+///
+/// # Plaid's POST /webhook_verification_key/get: the API credentials it
+/// # accepts and the one P-256 key it serves (public test material).
+/// [plaid]
+/// client_id = "plaid-demo-client-id"
+/// secret = "plaid-demo-secret"
+/// kid = "flowgate-test-plaid-kid"
+/// private_key = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721"
+/// # expired_at = 1700000000   # serve the key as retired at this Unix time
 /// ```
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +212,57 @@ pub struct EmulatorConfig {
     /// HTTP-triggered flows.
     #[serde(default)]
     pub flows: Vec<FlowConfig>,
+    /// Plaid's webhook verification key endpoint.
+    #[serde(default)]
+    pub plaid: PlaidConfig,
+}
+
+/// What the emulated Plaid `/webhook_verification_key/get` accepts and serves.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PlaidConfig {
+    /// The API `client_id` it accepts.
+    pub client_id: String,
+    /// The API `secret` it accepts.
+    pub secret: String,
+    /// The one key id it knows.
+    #[serde(default = "default_plaid_kid")]
+    pub kid: String,
+    /// The key's P-256 private scalar (64 hex digits) or base64 PKCS#8 DER:
+    /// tests sign webhooks with it; the endpoint serves its public JWK.
+    pub private_key: String,
+    /// Serve the key with this `expired_at` (Unix seconds); `null` when absent.
+    #[serde(default)]
+    pub expired_at: Option<u64>,
+}
+
+impl Default for PlaidConfig {
+    fn default() -> Self {
+        Self {
+            client_id: DEMO_PLAID_CLIENT_ID.to_owned(),
+            secret: DEMO_PLAID_SECRET.to_owned(),
+            kid: default_plaid_kid(),
+            private_key: DEMO_PLAID_PRIVATE_KEY.to_owned(),
+            expired_at: None,
+        }
+    }
+}
+
+// Hand-written so that the secret and the private key never reach a log.
+impl fmt::Debug for PlaidConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlaidConfig")
+            .field("client_id", &self.client_id)
+            .field("secret", &"<redacted>")
+            .field("kid", &self.kid)
+            .field("private_key", &"<redacted>")
+            .field("expired_at", &self.expired_at)
+            .finish()
+    }
+}
+
+fn default_plaid_kid() -> String {
+    flowgate_core::verify::plaid::TEST_KID.to_owned()
 }
 
 /// One Entra tenant (directory).
@@ -342,6 +409,7 @@ impl EmulatorConfig {
                 flow(DEMO_FLOW_DOD, WhoCanTrigger::AnyUserInTenant, &[], Cloud::Dod),
                 flow(DEMO_FLOW_CHINA, WhoCanTrigger::AnyUserInTenant, &[], Cloud::China),
             ],
+            plaid: PlaidConfig::default(),
         }
     }
 
@@ -466,6 +534,17 @@ impl EmulatorConfig {
                 bail!("flow {:?} names unknown tenant {:?}", f.id, f.tenant);
             }
         }
+        let plaid = &self.plaid;
+        if plaid.client_id.is_empty() || plaid.secret.is_empty() {
+            bail!("plaid.client_id and plaid.secret must not be empty");
+        }
+        if !flowgate_core::verify::plaid::is_valid_kid(&plaid.kid) {
+            bail!("plaid.kid must be 1-128 of A-Z a-z 0-9 - _ .");
+        }
+        let private = flowgate_core::Secret::new(plaid.private_key.clone());
+        if let Err(why) = flowgate_core::verify::sendgrid::signing_key(&private) {
+            bail!("plaid.private_key {why}");
+        }
         Ok(())
     }
 }
@@ -533,6 +612,15 @@ cloud = "dod"
 id = "5ccd1e0f8b3a2c4b5d9e7f1a2b3c4d04"
 tenant = "8f0d5e1c-2b7a-4c55-9a3e-6f1d2c3b4a50"
 cloud = "china"
+
+# Plaid's POST /webhook_verification_key/get: the API credentials it
+# accepts and the one P-256 key it serves (public test material).
+[plaid]
+client_id = "plaid-demo-client-id"
+secret = "plaid-demo-secret"
+kid = "flowgate-test-plaid-kid"
+private_key = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721"
+# expired_at = 1700000000   # serve the key as retired at this Unix time
 "#;
 
     /// [`DOC_TOML`] with the placeholder replaced by the certificate itself.
@@ -708,6 +796,18 @@ tenant = "aaaaaaaa-0000-0000-0000-000000000000"
     #[test]
     fn rejects_flow_in_unknown_tenant() {
         assert!(rejects(|c| c.flows[0].tenant = "nope".into()).contains("unknown tenant"));
+    }
+
+    #[test]
+    fn rejects_an_unusable_plaid_key_or_kid() {
+        assert!(rejects(|c| c.plaid.private_key = "not a key".into()).contains("plaid.private_key"));
+        assert!(rejects(|c| c.plaid.kid = "a/b".into()).contains("plaid.kid"));
+        assert!(rejects(|c| c.plaid.secret.clear()).contains("plaid.secret"));
+        // Omitted, the table is the demo's.
+        let c = EmulatorConfig::from_toml("[[tenants]]\nid = \"t\"\n").unwrap();
+        assert_eq!(c.plaid, PlaidConfig::default());
+        let s = format!("{:?}", good());
+        assert!(!s.contains(DEMO_PLAID_SECRET) && !s.contains(DEMO_PLAID_PRIVATE_KEY), "{s}");
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub(crate) async fn index(AxState(st): AxState<Arc<State>>) -> String {
         ));
     }
     s.push_str(&format!(
+        "\nPlaid (plaid_environment = \"{base}\"):\n\
+         \x20 POST {base}/webhook_verification_key/get   JSON: client_id, secret, key_id → {{\"key\": JWK}} (kid {})\n",
+        st.config().plaid.kid
+    ));
+    s.push_str(&format!(
         "\nInspection and control:\n\
          \x20 GET    {base}/_emulator/runs     accepted runs (body as base64, and as text when UTF-8)\n\
          \x20 GET    {base}/_emulator/stats    counters and rejections\n\

@@ -27,6 +27,7 @@
 //! - `faults.rs`: [`TokenFault`] and the answers of injected faults.
 //! - `flow.rs`: the trigger and its OAuth policy.
 //! - `jwt.rs`: RS256 signing key, token minting and verification.
+//! - `plaid.rs`: Plaid's `/webhook_verification_key/get` (one P-256 test key).
 //! - `inspect.rs`: `/_emulator/*` and the `/` index.
 //! - `tests.rs`: HTTP-level tests (`oneshot` and a real server).
 
@@ -37,6 +38,7 @@ mod faults;
 mod flow;
 mod inspect;
 mod jwt;
+mod plaid;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -55,10 +57,11 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use self::{
     assertion::JWT_BEARER as CLIENT_ASSERTION_TYPE,
     config::{
-        AppConfig, Cloud, EmulatorConfig, FlowConfig, TenantConfig, WhoCanTrigger, DEMO_CERT_PEM, DEMO_CLIENT_ID,
-        DEMO_CLIENT_SECRET, DEMO_FLOW_ANY_USER, DEMO_FLOW_CHINA, DEMO_FLOW_DOD, DEMO_FLOW_GCC, DEMO_FLOW_GCC_HIGH,
-        DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER, DEMO_OTHER_OBJECT_ID, DEMO_SP_OBJECT_ID,
-        DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
+        AppConfig, Cloud, EmulatorConfig, FlowConfig, PlaidConfig, TenantConfig, WhoCanTrigger, DEMO_CERT_PEM,
+        DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FLOW_ANY_USER, DEMO_FLOW_CHINA, DEMO_FLOW_DOD, DEMO_FLOW_GCC,
+        DEMO_FLOW_GCC_HIGH, DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER, DEMO_OTHER_OBJECT_ID,
+        DEMO_PLAID_CLIENT_ID, DEMO_PLAID_PRIVATE_KEY, DEMO_PLAID_SECRET, DEMO_SP_OBJECT_ID, DEMO_TENANT_DOMAIN,
+        DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
     },
     faults::{TokenFault, KNOWN_AADSTS, MAX_DELAY_MS},
     state::{FlowRun, Rejection, State, Stats, MAX_TRIGGER_BODY_BYTES},
@@ -80,6 +83,7 @@ pub fn app(state: Arc<State>) -> Router {
             "/powerautomate/automations/direct/workflows/{workflow_id}/triggers/manual/paths/invoke",
             post(flow::trigger),
         )
+        .route("/webhook_verification_key/get", post(plaid::key_get))
         .route("/_emulator/runs", get(inspect::runs))
         .route("/_emulator/stats", get(inspect::stats))
         .route("/_emulator/revoke", post(inspect::revoke))
@@ -277,6 +281,11 @@ fn banner(e: &Emulator, is_demo: bool) -> String {
             a.service_principal_object_id
         ));
     }
+    let plaid_secret = if is_demo { config.plaid.secret.as_str() } else { "(as in the config file)" };
+    s.push_str(&format!(
+        "  Plaid key endpoint:   {base}/webhook_verification_key/get   client_id {}  secret {plaid_secret}  kid {}\n",
+        config.plaid.client_id, config.plaid.kid
+    ));
     s.push_str("  flows:\n");
     for f in &config.flows {
         s.push_str(&format!("    {}  [{}, {}]\n", e.flow_url(&f.id), f.cloud.as_str(), f.who_can_trigger.as_str()));

@@ -139,6 +139,9 @@ pub struct Stats {
     pub flow_accepted: u64,
     /// Every other trigger answer, in order.
     pub flow_rejected: Vec<Rejection>,
+    /// Every POST to Plaid's `/webhook_verification_key/get`.
+    #[serde(default)]
+    pub plaid_key_requests: u64,
 }
 
 /// Mutable part of [`State`].
@@ -350,6 +353,10 @@ impl State {
 
     pub(crate) fn record_rejection(&self, rejection: Rejection) {
         self.lock().stats.flow_rejected.push(rejection);
+    }
+
+    pub(crate) fn record_plaid_key_request(&self) {
+        self.lock().stats.plaid_key_requests += 1;
     }
 
     pub(crate) fn record_run(&self, run: FlowRun) {

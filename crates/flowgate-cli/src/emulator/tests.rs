@@ -1639,3 +1639,78 @@ async fn real_server_faults_throttle_delay_and_certificate_credentials() {
     assert!(e.token_faults().is_empty());
     e.shutdown().await;
 }
+
+// ---- Plaid's /webhook_verification_key/get ----
+
+fn plaid_key_request(body: Value) -> Request<Body> {
+    Request::post("/webhook_verification_key/get")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn plaid_key_endpoint_serves_the_test_key_to_the_configured_credentials() {
+    use flowgate_core::{
+        verify::{find_provider, plaid, verify, Inbound},
+        Headers, Secret,
+    };
+    let st = demo_state();
+    let good = json!({"client_id": DEMO_PLAID_CLIENT_ID, "secret": DEMO_PLAID_SECRET, "key_id": plaid::TEST_KID});
+    let r = send(&st, plaid_key_request(good.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let answer = r.json();
+    assert!(answer["request_id"].is_string());
+    assert_eq!(answer["key"]["expired_at"], Value::Null);
+    // The answer is a JWK flowgate verifies Plaid-signed webhooks with, as the Worker stores it.
+    let jwk = plaid::parse_jwk(&answer["key"].to_string()).unwrap();
+    assert_eq!(jwk.kid, plaid::TEST_KID);
+    let body = b"{\n  \"webhook_code\": \"DEFAULT_UPDATE\",\n  \"webhook_type\": \"TRANSACTIONS\"\n}";
+    let now = now_unix();
+    let token = plaid::sign(&Secret::new(DEMO_PLAID_PRIVATE_KEY), plaid::TEST_KID, &plaid::claims(body, now)).unwrap();
+    let h = Headers::new().with("Plaid-Verification", token);
+    let p = find_provider("plaid").unwrap();
+    let v = verify(p, &p.scheme(), None, &[Secret::new(answer["key"].to_string())], Inbound::post(&h, body, now));
+    assert_eq!(v.unwrap().event_type(), Some("TRANSACTIONS.DEFAULT_UPDATE"));
+
+    // Credentials in Plaid's headers instead of the body.
+    let req = Request::post("/webhook_verification_key/get")
+        .header("plaid-client-id", DEMO_PLAID_CLIENT_ID)
+        .header("plaid-secret", DEMO_PLAID_SECRET)
+        .body(Body::from(json!({"key_id": plaid::TEST_KID}).to_string()))
+        .unwrap();
+    assert_eq!(send(&st, req).await.status, StatusCode::OK);
+
+    // Wrong or missing credentials, unknown key id, missing key id, not JSON: Plaid-shaped 400s.
+    let cases = [
+        (json!({"client_id": DEMO_PLAID_CLIENT_ID, "secret": "wrong", "key_id": plaid::TEST_KID}), "INVALID_API_KEYS"),
+        (
+            json!({"client_id": "someone-else", "secret": DEMO_PLAID_SECRET, "key_id": plaid::TEST_KID}),
+            "INVALID_API_KEYS",
+        ),
+        (json!({"key_id": plaid::TEST_KID}), "INVALID_API_KEYS"),
+        (
+            json!({"client_id": DEMO_PLAID_CLIENT_ID, "secret": DEMO_PLAID_SECRET, "key_id": "6c5516e1-92dc-479e-a8ff-5a51992e0001"}),
+            "INVALID_WEBHOOK_VERIFICATION_KEY_ID",
+        ),
+        (json!({"client_id": DEMO_PLAID_CLIENT_ID, "secret": DEMO_PLAID_SECRET}), "MISSING_FIELDS"),
+    ];
+    for (body, code) in cases {
+        let r = send(&st, plaid_key_request(body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let e = r.json();
+        assert_eq!(e["error_code"], code);
+        assert!(e["error_type"].is_string() && e["error_message"].is_string() && e["request_id"].is_string());
+        assert!(!r.body.windows(DEMO_PLAID_SECRET.len()).any(|w| w == DEMO_PLAID_SECRET.as_bytes()));
+    }
+    let r = send(&st, Request::post("/webhook_verification_key/get").body(Body::from("nope")).unwrap()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(st.stats().plaid_key_requests, 8);
+
+    // A retired key is served with its expired_at.
+    let mut config = EmulatorConfig::demo();
+    config.plaid.expired_at = Some(1_700_000_000);
+    let st = state_with(config);
+    let r = send(&st, plaid_key_request(good)).await;
+    assert_eq!(r.json()["key"]["expired_at"], 1_700_000_000);
+}

@@ -51,6 +51,9 @@ pub enum Scheme {
     Monday,
     /// Contentful: HMAC-SHA256 of the canonical request ([`super::contentful`]).
     Contentful,
+    /// Plaid: an ES256 JWT with the body's SHA-256; the secrets are Plaid's
+    /// JWKs, fetched by `kid` ([`super::plaid`]).
+    Plaid,
 }
 
 impl Scheme {
@@ -68,6 +71,7 @@ impl Scheme {
             Scheme::BasicAuth(_) => "basic-auth",
             Scheme::Netlify | Scheme::Monday => "jwt-hs256",
             Scheme::Contentful => "contentful",
+            Scheme::Plaid => "jwt-es256",
         }
     }
 }
@@ -1022,6 +1026,15 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "ContentManagement.Entry.publish",
         Scheme::Contentful
+    ),
+    provider!(
+        "plaid",
+        "Plaid",
+        "https://plaid.com/docs/api/webhooks/webhook-verification/",
+        "Plaid-Verification: JWT ES256 (JWK fetched by kid) with request_body_sha256=hex SHA-256(body), iat ≤ 5 min",
+        SdkStyleRoundTrip,
+        "TRANSACTIONS.SYNC_UPDATES_AVAILABLE",
+        Scheme::Plaid
     ),
 ];
 

@@ -15,6 +15,7 @@ pub mod discord;
 pub mod github;
 pub mod handshake;
 pub mod jwt_hs256;
+pub mod plaid;
 pub mod scheme;
 pub mod sendgrid;
 pub mod shared_secret;
@@ -214,6 +215,7 @@ pub fn verify<'a>(
         Scheme::Netlify => jwt_hs256::verify_netlify(provider.name, secrets, inbound)?,
         Scheme::Monday => jwt_hs256::verify_monday(provider.name, secrets, inbound)?,
         Scheme::Contentful => contentful::verify(provider.name, tolerance_override, secrets, inbound)?,
+        Scheme::Plaid => plaid::verify(provider.name, tolerance_override, secrets, inbound)?,
     };
     verified.handshake = provider.ping(&verified);
     Ok(verified)
