@@ -288,6 +288,9 @@ pub struct WorkerProcess {
     client: reqwest::Client,
 }
 
+/// The start failed because a port was taken between choosing it and binding it.
+const PORT_TAKEN: &str = "a chosen port was taken before workerd could bind it";
+
 /// Runs wrangler (`"$@"`) in the background and waits for stdin to close —
 /// which happens when the test process exits, even on a panic or when the
 /// handle lives in a static — then stops the whole process group.
@@ -305,6 +308,20 @@ impl WorkerProcess {
     /// When the Worker is not built, or does not come up within 90 s (the
     /// error carries the tail of wrangler's log).
     pub async fn start(setup: &WorkerSetup) -> anyhow::Result<Self> {
+        // A free port is found by binding port 0 and releasing it; another
+        // process can take it before workerd binds it. Then start again on
+        // new ports (at most three times).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_once(setup).await {
+                Err(e) if attempt < 3 && e.to_string().contains(PORT_TAKEN) => continue,
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(setup: &WorkerSetup) -> anyhow::Result<Self> {
         let root = repo_root();
         let bundle = setup.main.clone().unwrap_or_else(|| root.join("build/index.js"));
         if !bundle.exists() {
@@ -387,6 +404,9 @@ id = "flowgate-e2e-token-cache"
                 if r.status().is_success() {
                     return Ok(());
                 }
+            }
+            if self.log().contains("Address already in use") {
+                bail!("{PORT_TAKEN}:\n{}", self.log_tail());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
