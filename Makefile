@@ -2,6 +2,7 @@
 #   make dev    build, start the emulator and the Worker locally, print a demo command
 #   make test   install what is missing, build, run every test (unit + end to end)
 #   make check  formatting and lints
+#   make bench  benchmarks (not part of test): table in target/bench/results.md
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -24,12 +25,13 @@ export WRANGLER_HIDE_BANNER := true
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 
-.PHONY: help tools build worker cli dev test unit e2e check clean
+.PHONY: help tools build worker cli dev test unit e2e check bench clean
 
 help:
 	@echo "make dev    run flowgate locally against the Entra/Power Automate emulator"
 	@echo "make test   run every test (installs the pinned tools on first use)"
 	@echo "make check  rustfmt + clippy"
+	@echo "make bench  benchmarks: verification, the Worker under load, bundle, CPU (target/bench/results.md)"
 
 ## tools: the wasm target, worker-build and wasm-bindgen-cli (project-local), npm packages from the lockfile.
 tools: $(TOOLS)/bin/worker-build $(TOOLS)/bin/wasm-bindgen node_modules/.package-lock.json
@@ -84,6 +86,13 @@ check:
 	cargo fmt --all -- --check
 	cargo clippy $(CARGO_FLAGS) -p flowgate-core -p flowgate-cli -p flowgate-e2e --all-targets -- -D warnings
 	cargo clippy $(CARGO_FLAGS) -p flowgate --target wasm32-unknown-unknown -- -D warnings
+
+## bench: verification vs bare primitives (criterion), the Worker under load
+## against a pass-through floor, bundle size, CPU estimate; never part of `test`.
+## BENCH_ARGS go to flowgate-bench, e.g. BENCH_ARGS="--requests 200 --reps 1".
+BENCH_ARGS ?=
+bench: build
+	bash scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf build target/e2e
