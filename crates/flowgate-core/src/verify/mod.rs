@@ -233,6 +233,21 @@ fn check_window(ts: u64, now: u64, tolerance: u64) -> Result<(), VerifyError> {
     }
 }
 
+/// Decodes every route secret with `decode`, before anything about the
+/// request is looked at: a secret in the wrong form is flowgate's fault,
+/// reported by its position, whatever the request says.
+fn decode_keys<K>(
+    provider: &'static str,
+    secrets: &[Secret],
+    decode: impl Fn(&Secret) -> Result<K, &'static str>,
+) -> Result<Vec<K>, VerifyError> {
+    secrets
+        .iter()
+        .enumerate()
+        .map(|(index, s)| decode(s).map_err(|reason| VerifyError::InvalidSecret { index, provider, reason }))
+        .collect()
+}
+
 /// Checks a signed timestamp that may be in the future (senders whose SDKs
 /// only reject old timestamps: Stripe, Paddle).
 fn check_window_past_only(ts: u64, now: u64, tolerance: u64) -> Result<(), VerifyError> {

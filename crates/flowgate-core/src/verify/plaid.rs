@@ -40,7 +40,7 @@ use p256::{
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{body_fields::json_path, check_window, Inbound, Verified, VerifyError};
+use super::{body_fields::json_path, check_window, decode_keys, Inbound, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -185,13 +185,7 @@ pub(super) fn verify<'a>(
     secrets: &[Secret],
     inbound: Inbound<'a>,
 ) -> Result<Verified<'a>, VerifyError> {
-    let keys = secrets
-        .iter()
-        .enumerate()
-        .map(|(index, s)| {
-            parse_jwk(s.expose()).map_err(|reason| VerifyError::InvalidSecret { index, provider, reason })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = decode_keys(provider, secrets, |s| parse_jwk(s.expose()))?;
     let malformed = || VerifyError::MalformedHeader(HEADER.into());
     let token = inbound.headers.get(HEADER).ok_or(VerifyError::MissingHeader(HEADER.into()))?.trim();
     let (h, p, s, header) = split(token)?;

@@ -20,7 +20,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use super::{check_window, check_window_past_only, parse_unix_secs, time, Inbound, Verified, VerifyError};
+use super::{check_window, check_window_past_only, decode_keys, parse_unix_secs, time, Inbound, Verified, VerifyError};
 use crate::secret::Secret;
 
 type Name = Cow<'static, str>;
@@ -452,13 +452,7 @@ impl HmacScheme {
         secrets: &[Secret],
         inbound: Inbound<'a>,
     ) -> Result<Verified<'a>, VerifyError> {
-        let keys = secrets
-            .iter()
-            .enumerate()
-            .map(|(index, s)| {
-                self.secret.key(s).map_err(|reason| VerifyError::InvalidSecret { index, provider, reason })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys = decode_keys(provider, secrets, |s| self.secret.key(s))?;
 
         // (1) Signature candidates, and a structured timestamp if any.
         let mut candidates: Vec<Vec<u8>> = Vec::new();

@@ -23,7 +23,7 @@ use p256::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{body_fields::json_path, check_window, parse_unix_secs, Inbound, Verified, VerifyError};
+use super::{body_fields::json_path, check_window, decode_keys, parse_unix_secs, Inbound, Verified, VerifyError};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -90,11 +90,7 @@ pub(super) fn verify<'a>(
     secrets: &[Secret],
     inbound: Inbound<'a>,
 ) -> Result<Verified<'a>, VerifyError> {
-    let keys = secrets
-        .iter()
-        .enumerate()
-        .map(|(index, s)| decode_public_key(s).map_err(|reason| VerifyError::InvalidSecret { index, provider, reason }))
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = decode_keys(provider, secrets, decode_public_key)?;
     let sig_text = inbound.headers.get(SIGNATURE_HEADER).ok_or(VerifyError::MissingHeader(SIGNATURE_HEADER.into()))?;
     let ts = inbound.headers.get(TIMESTAMP_HEADER).ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER.into()))?;
     let sig = STANDARD

@@ -14,7 +14,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{check_window, parse_unix_secs, Inbound, Verified, VerifyError};
+use super::{check_window, decode_keys, parse_unix_secs, Inbound, Verified, VerifyError};
 use crate::{headers::Headers, secret::Secret};
 
 /// Default timestamp tolerance of the reference libraries, in seconds.
@@ -96,11 +96,7 @@ pub(super) fn verify<'a>(
     inbound: Inbound<'a>,
 ) -> Result<Verified<'a>, VerifyError> {
     // Keys first: a bad secret is flowgate's fault whatever the request says.
-    let keys = secrets
-        .iter()
-        .enumerate()
-        .map(|(index, s)| decode_secret(s).map_err(|reason| VerifyError::InvalidSecret { index, provider, reason }))
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = decode_keys(provider, secrets, decode_secret)?;
 
     let svix = family(inbound.headers)?;
     let id = get(inbound.headers, ID_HEADERS, svix)?;
