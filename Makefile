@@ -78,9 +78,11 @@ test: build unit e2e
 
 unit:
 	cargo test $(CARGO_FLAGS) -p flowgate-core -p flowgate-cli
+	cargo test $(CARGO_FLAGS) -p flowgate-e2e --lib --bins
 
+# Last, so that the run closes on the end-to-end results.
 e2e:
-	cargo test $(CARGO_FLAGS) -p flowgate-e2e -- --test-threads=2
+	cargo test $(CARGO_FLAGS) -p flowgate-e2e --test e2e -- --test-threads=2
 
 check:
 	cargo fmt --all -- --check
