@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{bail, Context as _};
 use flowgate_core::{
-    verify::{find_provider, scheme::Part, verify, Inbound, Scheme, VerifyError},
+    verify::{find_provider, verify, Inbound, Scheme, VerifyError},
     Headers, Secret,
 };
 
@@ -83,7 +83,7 @@ pub fn diagnose(
             // Look for the usual culprits, each by one targeted retry.
             let mut found = false;
             if let Scheme::Hmac(h) = &scheme {
-                if h.template.contains(&Part::Url) {
+                if h.url_bound() {
                     for variant in url_variants(url) {
                         if check(body, &variant, now).is_ok() {
                             lines.push(format!("the signature matches the URL {variant}: the sender signed the URL it was given, so configure that exact URL (proxies and custom domains change it)"));

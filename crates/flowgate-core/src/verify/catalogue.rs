@@ -11,8 +11,8 @@ use std::borrow::Cow;
 
 use super::{
     scheme::{
-        parse_template, Encoding, Field, HmacScheme, MacAlgorithm, SecretEncoding, SignatureFormat, TimestampRule,
-        TimestampSource, TimestampUnit,
+        parse_template, Encoding, Field, HmacScheme, MacAlgorithm, Part, SecretEncoding, SignatureFormat,
+        TimestampRule, TimestampSource, TimestampUnit,
     },
     shared_secret::HeaderSecret,
     Handshake, Verified,
@@ -487,7 +487,7 @@ static CATALOGUE: &[Provider] = &[
         "intercom",
         "Intercom",
         "https://developers.intercom.com/docs/references/webhooks/webhook-models",
-        "X-Hub-Signature: sha1=hex HMAC-SHA1(body), client_secret",
+        "X-Hub-Signature: sha1=hex HMAC-SHA1(body), the subscription's hub_secret",
         SdkStyleRoundTrip,
         "conversation.user.created",
         Scheme::Hmac(body_mac(HmacSha1, Hex, "x-hub-signature", "sha1=").event(j("topic")).delivery(j("id")))
@@ -500,7 +500,12 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "contact.creation",
         Scheme::Hmac(
-            body_mac(HmacSha256, Base64, "x-hubspot-signature-v3", "").template("{method}{url}{body}{timestamp}").ts(
+            // The URI with HubSpot's listed percent-encodings decoded (request-validation docs).
+            HmacScheme {
+                template: vec![Part::Method, Part::UrlHubSpotDecoded, Part::Body, Part::Timestamp],
+                ..body_mac(HmacSha256, Base64, "x-hubspot-signature-v3", "")
+            }
+            .ts(
                 hdr("x-hubspot-request-timestamp"),
                 Millis,
                 300,
@@ -623,15 +628,13 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "envelope-completed",
         Scheme::Hmac(
-            body_mac(HmacSha256, Base64, "x-docusign-signature-1", "")
-                .headers(&[
-                    "x-docusign-signature-1",
-                    "x-docusign-signature-2",
-                    "x-docusign-signature-3",
-                    "x-docusign-signature-4",
-                    "x-docusign-signature-5"
-                ])
-                .event(j("event"))
+            // One header per active HMAC key, numbered from 1 (up to 100 keys,
+            // per Hookdeck; DocuSign's page gives no maximum).
+            HmacScheme {
+                signature_headers: (1..=100).map(|n| Cow::Owned(format!("x-docusign-signature-{n}"))).collect(),
+                ..body_mac(HmacSha256, Base64, "x-docusign-signature-1", "")
+            }
+            .event(j("event"))
         )
     ),
     provider!(
@@ -646,7 +649,9 @@ static CATALOGUE: &[Provider] = &[
                 .template("{timestamp}{body}")
                 .ts(hdr("x-zendesk-webhook-signature-timestamp"), Rfc3339, 3600, false)
                 .event(j("type"))
-                .delivery(h("x-zendesk-webhook-id"))
+                // x-zendesk-webhook-id names the webhook; the invocation id names this delivery
+                // (developer.zendesk.com, "Anatomy of a webhook request").
+                .delivery(h("x-zendesk-webhook-invocation-id"))
         )
     ),
     provider!(
@@ -1147,9 +1152,7 @@ mod tests {
                 fail("wrong secret accepted".into());
             }
             // URL- and method-bound schemes.
-            if h.template.contains(&super::super::scheme::Part::Url)
-                && !must_fail(&signed, &body, NOW, "https://other.example/hooks/test", "POST")
-            {
+            if h.url_bound() && !must_fail(&signed, &body, NOW, "https://other.example/hooks/test", "POST") {
                 fail("another URL accepted".into());
             }
             if h.template.contains(&super::super::scheme::Part::Method) && !must_fail(&signed, &body, NOW, URL, "PUT") {
@@ -1285,6 +1288,28 @@ mod tests {
         let v2 = hex::encode(Sha256::digest([b"secret".as_slice(), b"POST", URL.as_bytes(), body].concat()));
         assert_eq!(verify_at("hubspot-v2", "secret", &[("x-hubspot-signature", &v2)], body, NOW), Ok(()));
         assert!(verify_at("hubspot-v2", "secret", &[("x-hubspot-signature", &v1)], body, NOW).is_err());
+    }
+
+    #[test]
+    fn hubspot_v3_signs_the_uri_with_the_listed_encodings_decoded() {
+        use crate::verify::scheme::hubspot_decode;
+        assert_eq!(
+            hubspot_decode("https://x.example/hooks/hs%3Ahook?a=%40b%2Cc&d=%20e%2fz"),
+            "https://x.example/hooks/hs:hook?a=@b,c&d=%20e/z"
+        );
+        assert_eq!(hubspot_decode("https://x/%"), "https://x/%");
+        let (p, scheme) = preset("hubspot");
+        let Scheme::Hmac(h) = &scheme else { panic!() };
+        let s = Secret::new("hubspot-client-secret");
+        let url = "https://x.example/hooks/hs?name=a%40b";
+        // HubSpot computes over the decoded form; flowgate receives the encoded one.
+        let signed: Headers = h.sign(&s, b"[]", NOW, "", url, "POST").unwrap().into_iter().collect();
+        let ok = Inbound { headers: &signed, body: b"[]", now_secs: NOW, method: "POST", url };
+        assert!(verify(p, &scheme, None, std::slice::from_ref(&s), ok).is_ok());
+        let decoded_by_hand = Inbound { url: "https://x.example/hooks/hs?name=a@b", ..ok };
+        assert!(verify(p, &scheme, None, std::slice::from_ref(&s), decoded_by_hand).is_ok(), "same signed string");
+        let other = Inbound { url: "https://x.example/hooks/hs?name=a%41b", ..ok };
+        assert!(verify(p, &scheme, None, &[s], other).is_err());
     }
 
     #[test]

@@ -191,6 +191,47 @@ pub enum Part {
     Url,
     /// The request method.
     Method,
+    /// The URL with the percent-encodings HubSpot lists decoded (`%3A %2F
+    /// %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B`); HubSpot's v3 signature
+    /// covers that form. Not available in configured templates.
+    UrlHubSpotDecoded,
+}
+
+/// HubSpot's v3 URI form: the listed percent-encodings decoded, nothing else.
+pub fn hubspot_decode(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 3).unwrap_or("");
+        let decoded = match code.to_ascii_uppercase().as_str() {
+            "3A" => Some(':'),
+            "2F" => Some('/'),
+            "3F" => Some('?'),
+            "40" => Some('@'),
+            "21" => Some('!'),
+            "24" => Some('$'),
+            "27" => Some('\''),
+            "28" => Some('('),
+            "29" => Some(')'),
+            "2A" => Some('*'),
+            "2C" => Some(','),
+            "3B" => Some(';'),
+            _ => None,
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[i + 3..];
+            }
+            None => {
+                out.push('%');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Parses a signed-string template such as `{timestamp}.{body}`.
@@ -399,6 +440,7 @@ impl HmacScheme {
                 Part::Body => m.update(s.body),
                 Part::Url => m.update(s.url.as_bytes()),
                 Part::Method => m.update(s.method.as_bytes()),
+                Part::UrlHubSpotDecoded => m.update(hubspot_decode(s.url).as_bytes()),
             }
         }
         m.finish()
@@ -406,6 +448,11 @@ impl HmacScheme {
 
     fn uses(&self, part: &Part) -> bool {
         self.template.contains(part)
+    }
+
+    /// True when the signed string covers the request URL (Square, HubSpot, Trello, …).
+    pub fn url_bound(&self) -> bool {
+        self.uses(&Part::Url) || self.uses(&Part::UrlHubSpotDecoded)
     }
 
     fn first_header(&self) -> Name {
