@@ -78,39 +78,35 @@ impl Cloud {
     /// Every cloud.
     pub const ALL: [Cloud; 5] = [Cloud::Public, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod, Cloud::China];
 
+    /// The same cloud in flowgate's core, which holds the names, audiences
+    /// and authority hosts (one table for the Worker and the emulator).
+    pub fn core(self) -> flowgate_core::config::Cloud {
+        use flowgate_core::config::Cloud as C;
+        match self {
+            Self::Public => C::Public,
+            Self::Gcc => C::Gcc,
+            Self::GccHigh => C::GccHigh,
+            Self::Dod => C::Dod,
+            Self::China => C::China,
+        }
+    }
+
     /// The TOML spelling.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Gcc => "gcc",
-            Self::GccHigh => "gcc-high",
-            Self::Dod => "dod",
-            Self::China => "china",
-        }
+        self.core().name()
     }
 
     /// The flow service's `aud` in this cloud, trailing slash included (§1.2).
     /// For `public` the emulator uses [`EmulatorConfig::flow_audience`], which
     /// defaults to this value.
     pub fn flow_audience(self) -> &'static str {
-        match self {
-            Self::Public => PUBLIC_CLOUD_FLOW_AUDIENCE,
-            Self::Gcc => "https://gov.service.flow.microsoft.us/",
-            Self::GccHigh => "https://high.service.flow.microsoft.us/",
-            Self::Dod => "https://service.flow.appsplatform.us/",
-            Self::China => "https://service.powerautomate.cn/",
-        }
+        self.core().flow_audience()
     }
 
-    /// The real Entra authority host of the cloud (§3 "Which authority each
-    /// Power Platform cloud uses"). Informational only: the emulator's one
-    /// origin plays every cloud's authority.
+    /// The real Entra authority host of the cloud (§3). Informational only:
+    /// the emulator's one origin plays every cloud's authority.
     pub fn authority_host(self) -> &'static str {
-        match self {
-            Self::Public | Self::Gcc => "https://login.microsoftonline.com",
-            Self::GccHigh | Self::Dod => "https://login.microsoftonline.us",
-            Self::China => "https://login.chinacloudapi.cn",
-        }
+        self.core().authority()
     }
 }
 

@@ -21,7 +21,7 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use super::{body_fields::json_path, check_window, decode_keys, parse_unix_secs, Inbound, Verified, VerifyError};
+use super::{decode_keys, json_labels, optional_window, Inbound, Verified, VerifyError};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -87,19 +87,9 @@ pub(super) fn verify<'a>(
     let message = [ts.as_bytes(), inbound.body].concat();
     let hits: Vec<bool> = keys.iter().map(|k| k.verify_strict(&message, &sig).is_ok()).collect();
     let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
-    if let Some(tolerance) = tolerance_override {
-        let t = parse_unix_secs(ts.trim()).ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADER.into()))?;
-        check_window(t, inbound.now_secs, tolerance)?;
-    }
-    let body: Option<serde_json::Value> = serde_json::from_slice(inbound.body).ok();
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: body.as_ref().and_then(|b| json_path(b, "type")),
-        delivery_id: body.as_ref().and_then(|b| json_path(b, "id")),
-        handshake: None,
-    })
+    optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
+    let (event_type, delivery_id) = json_labels(inbound.body, "type", "id");
+    Ok(Verified { provider, secret_index, body: inbound.body, event_type, delivery_id, handshake: None })
 }
 
 #[cfg(test)]

@@ -248,6 +248,22 @@ fn decode_keys<K>(
         .collect()
 }
 
+/// The replay window of senders whose SDKs check none (Discord, SendGrid):
+/// applied only when the route sets `tolerance_secs`.
+fn optional_window(ts: &str, header: &'static str, tolerance: Option<u64>, now: u64) -> Result<(), VerifyError> {
+    let Some(tolerance) = tolerance else { return Ok(()) };
+    let t = parse_unix_secs(ts.trim()).ok_or(VerifyError::MalformedHeader(header.into()))?;
+    check_window(t, now, tolerance)
+}
+
+/// The event type and delivery id at two paths of a JSON body, parsing it once.
+fn json_labels(body: &[u8], event: &str, delivery: &str) -> (Option<String>, Option<String>) {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => (body_fields::json_path(&v, event), body_fields::json_path(&v, delivery)),
+        Err(_) => (None, None),
+    }
+}
+
 /// Checks a signed timestamp that may be in the future (senders whose SDKs
 /// only reject old timestamps: Stripe, Paddle).
 fn check_window_past_only(ts: u64, now: u64, tolerance: u64) -> Result<(), VerifyError> {
