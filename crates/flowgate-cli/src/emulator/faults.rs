@@ -1,5 +1,7 @@
 //! Faults injected at the token endpoint, to test how a client copes with
-//! Entra throttling and failing (entra-power-automate.md §2).
+//! Entra throttling and failing (entra-power-automate.md §2). Faults at the
+//! flow trigger are in `flow_faults.rs`; both share the queue document
+//! `FaultQueue` of `/_emulator/faults`.
 //!
 //! A queue of [`TokenFault`]s is filled through `POST /_emulator/faults`
 //! (`{"token": [fault, ...]}`, appended) or [`super::Emulator::inject_token_faults`].
@@ -23,7 +25,7 @@
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::entra::EntraError;
+use super::{entra::EntraError, flow_faults::FlowFault};
 
 /// The AADSTS codes an `{"aadsts": CODE}` fault may name.
 pub const KNOWN_AADSTS: [u32; 10] =
@@ -108,13 +110,17 @@ impl From<TokenFault> for FaultWire {
     }
 }
 
-/// Body of `POST /_emulator/faults` and of `GET` on it.
+/// Body of `POST /_emulator/faults` and of `GET` on it. Either key may be
+/// left out of a `POST`; `GET` always shows both.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FaultQueue {
     /// Faults for the token endpoint, in the order they are served.
     #[serde(default)]
     pub(crate) token: Vec<TokenFault>,
+    /// Faults for the flow triggers (`flow_faults.rs`), in queue order.
+    #[serde(default)]
+    pub(crate) flow: Vec<FlowFault>,
 }
 
 /// The error answer of a fault other than a delay. `tenant`, `client_id`

@@ -2,9 +2,10 @@
 //! `POST /powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke?api-version=1`
 //! (entra-power-automate.md §1.4 URL shape) with the OAuth "Who can trigger
 //! the flow" policy (§1.5), the audience of the flow's cloud (§1.2) and the
-//! trigger's answers (§4).
+//! trigger's answers (§4). Injected faults and the standing flow behaviour
+//! (`flow_faults.rs`) are applied before the trigger's own checks.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{
     body::{to_bytes, Body},
@@ -19,6 +20,7 @@ use serde_json::{json, Value};
 use super::{
     config::{Cloud, FlowConfig, WhoCanTrigger},
     entra::v1_issuer,
+    flow_faults::{self, FlowFaultAction},
     state::{now_unix, sha256_hex, FlowRun, Rejection, State},
 };
 
@@ -46,18 +48,33 @@ struct Refusal {
     code: &'static str,
     message: String,
     detail: String,
+    /// `Retry-After` seconds (injected 429/503 only).
+    retry_after: Option<u64>,
 }
 
 impl Refusal {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self { status, code, detail: message.clone(), message }
+        Self { status, code, detail: message.clone(), message, retry_after: None }
     }
 
     fn mismatch(st: &State, detail: String) -> Self {
         // "Could NOT confirm" 2: real reports show 401 or 403; configurable.
         let status = StatusCode::from_u16(st.config().mismatch_status).unwrap_or(StatusCode::UNAUTHORIZED);
-        Self { status, code: MISMATCH_CODE, message: MISMATCH_MESSAGE.to_owned(), detail }
+        Self { status, code: MISMATCH_CODE, message: MISMATCH_MESSAGE.to_owned(), detail, retry_after: None }
+    }
+
+    /// The answer of an injected status; `why` (where it came from) is the
+    /// detail recorded in the rejection list.
+    fn injected(status: u16, retry_after: Option<u64>, why: &str) -> Self {
+        let (code, message) = flow_faults::error_of(status);
+        Self {
+            status: flow_faults::status_code(status),
+            code,
+            message: message.to_owned(),
+            detail: format!("{why}: {status}"),
+            retry_after,
+        }
     }
 }
 
@@ -70,6 +87,15 @@ pub(crate) async fn trigger(
     body: Body,
 ) -> Response {
     st.record_flow_request();
+    let body = match injected(&st, &flow_id).await {
+        Some(refusal) => {
+            // Drain the upload first, as `accept` does, so the client reads
+            // the answer instead of a reset connection.
+            let _ = to_bytes(body, st.max_body_bytes()).await;
+            return refuse(&st, &flow_id, refusal);
+        }
+        None => body,
+    };
     match accept(&st, &flow_id, query.as_deref(), &headers, body).await {
         Ok(run) => {
             let run_id = run.run_id.clone();
@@ -84,16 +110,39 @@ pub(crate) async fn trigger(
             }
             resp
         }
-        Err(r) => {
-            st.record_rejection(Rejection {
-                flow_id: flow_id.chars().take(128).collect(),
-                status: r.status.as_u16(),
-                code: r.code.to_owned(),
-                detail: r.detail,
-            });
-            (r.status, Json(json!({"error": {"code": r.code, "message": r.message}}))).into_response()
+        Err(r) => refuse(&st, &flow_id, r),
+    }
+}
+
+/// Records a refusal and answers it with the §4 error body (plus
+/// `Retry-After` when the refusal has one).
+fn refuse(st: &State, flow_id: &str, r: Refusal) -> Response {
+    st.record_rejection(Rejection {
+        flow_id: flow_id.chars().take(128).collect(),
+        status: r.status.as_u16(),
+        code: r.code.to_owned(),
+        detail: r.detail,
+    });
+    let mut resp = (r.status, Json(json!({"error": {"code": r.code, "message": r.message}}))).into_response();
+    if let Some(secs) = r.retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// The queued fault for this request, then the flow behaviour
+/// (`flow_faults.rs`): a refusal to answer instead of processing, or `None`
+/// (after any injected delay) to process the request normally.
+async fn injected(st: &State, flow_id: &str) -> Option<Refusal> {
+    if let Some(fault) = st.next_flow_fault(flow_id) {
+        match fault.action {
+            FlowFaultAction::Delay { delay_ms } => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
+            FlowFaultAction::Status { status, retry_after } => {
+                return Some(Refusal::injected(status, retry_after, "injected flow fault"));
+            }
         }
     }
+    st.behaviour_refusal().map(|(status, retry_after, why)| Refusal::injected(status, retry_after, why))
 }
 
 /// The trigger's checks, in order.

@@ -6,23 +6,100 @@ use std::sync::Arc;
 
 use axum::{
     body::Bytes,
-    extract::State as AxState,
+    extract::{Query, State as AxState},
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::{
     config::Cloud,
     faults::{FaultQueue, KNOWN_AADSTS},
     flow::trigger_path,
+    flow_faults::{FlowBehaviour, FLOW_FAULT_STATUSES},
     state::State,
 };
 
-/// `GET /_emulator/runs`: `{"runs": [FlowRun...]}`.
-pub(crate) async fn runs(AxState(st): AxState<Arc<State>>) -> Response {
-    Json(json!({ "runs": st.runs() })).into_response()
+/// Query of `GET /_emulator/runs`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunsQuery {
+    /// Only runs whose `x-flowgate-delivery` header is this.
+    delivery: Option<String>,
+    /// Only runs whose `x-flowgate-id` header is this.
+    flowgate_id: Option<String>,
+    /// `false`: leave out `body_base64`/`body_text` (length and SHA-256
+    /// stay), for long runs or large bodies.
+    bodies: Option<bool>,
+}
+
+/// `GET /_emulator/runs[?delivery=D][&flowgate_id=I][&bodies=false]`:
+/// `{"runs": [FlowRun...]}`, accepted runs in order, filtered by header.
+pub(crate) async fn runs(AxState(st): AxState<Arc<State>>, Query(q): Query<RunsQuery>) -> Response {
+    let with_bodies = q.bodies.unwrap_or(true);
+    let runs = st.runs_matching(q.delivery.as_deref(), q.flowgate_id.as_deref(), with_bodies);
+    if with_bodies {
+        return Json(json!({ "runs": runs })).into_response();
+    }
+    let runs: Vec<Value> = runs
+        .into_iter()
+        .map(|r| {
+            let mut v = json!(r);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("body_base64");
+                o.remove("body_text");
+            }
+            v
+        })
+        .collect();
+    Json(json!({ "runs": runs })).into_response()
+}
+
+/// `GET /_emulator/runs/summary`: `{"runs": n, "by_flowgate_id": {id: n},
+/// "duplicates": [id...], "without_flowgate_id": n}`.
+pub(crate) async fn runs_summary(AxState(st): AxState<Arc<State>>) -> Response {
+    Json(st.runs_summary()).into_response()
+}
+
+/// `GET /_emulator/flow-behaviour`: the behaviour in force.
+pub(crate) async fn flow_behaviour(AxState(st): AxState<Arc<State>>) -> Response {
+    Json(st.flow_behaviour()).into_response()
+}
+
+/// `PUT /_emulator/flow-behaviour` with `{"down": bool, "failure_rate": f,
+/// "failure_status": S, "retry_after": N|null, "seed": N|null}` (every field
+/// optional; left out means healthy): replaces the behaviour and answers
+/// with it. 400 with `{"error": "..."}` when it is not understood.
+pub(crate) async fn set_flow_behaviour(AxState(st): AxState<Arc<State>>, body: Bytes) -> Response {
+    // Through `Value` so that only an object is taken: serde would read
+    // the struct from a JSON array as well.
+    let result = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|v| if v.is_object() { Ok(v) } else { Err("the behaviour is a JSON object".to_owned()) })
+        .and_then(|v| serde_json::from_value::<FlowBehaviour>(v).map_err(|e| e.to_string()))
+        .and_then(|b| st.set_flow_behaviour(b));
+    match result {
+        Ok(()) => Json(st.flow_behaviour()).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "error": e,
+                "expected": "{\"down\": false, \"failure_rate\": 0.0..=1.0, \"failure_status\": 500, \"retry_after\": N|null, \"seed\": N|null}",
+                "failure_statuses": FLOW_FAULT_STATUSES,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+/// `DELETE /_emulator/flow-behaviour`: back to healthy (as a reset does,
+/// without clearing runs and counters).
+pub(crate) async fn clear_flow_behaviour(AxState(st): AxState<Arc<State>>) -> Response {
+    // The default behaviour always validates.
+    let _ = st.set_flow_behaviour(FlowBehaviour::default());
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `GET /_emulator/stats`.
@@ -36,45 +113,49 @@ pub(crate) async fn revoke(AxState(st): AxState<Arc<State>>) -> Response {
     Json(json!({ "revoked_tokens": n })).into_response()
 }
 
-/// `POST /_emulator/reset`: clear runs, counters and queued faults.
+/// `POST /_emulator/reset`: clear runs, counters, queued faults and the
+/// flow behaviour.
 pub(crate) async fn reset(AxState(st): AxState<Arc<State>>) -> Response {
     st.reset();
     StatusCode::NO_CONTENT.into_response()
 }
 
 fn fault_queue(st: &State) -> Response {
-    Json(FaultQueue { token: st.token_faults() }).into_response()
+    Json(FaultQueue { token: st.token_faults(), flow: st.flow_faults() }).into_response()
 }
 
-/// `GET /_emulator/faults`: `{"token": [fault...]}`, the faults not served yet.
+/// `GET /_emulator/faults`: `{"token": [fault...], "flow": [fault...]}`, the
+/// faults not served yet.
 pub(crate) async fn faults(AxState(st): AxState<Arc<State>>) -> Response {
     fault_queue(&st)
 }
 
-/// `POST /_emulator/faults` with `{"token": [fault...]}`: appends to the
-/// queue (all or nothing) and answers with the whole queue. 400 with
-/// `{"error": "..."}` when a fault is not understood.
+/// `POST /_emulator/faults` with `{"token": [fault...], "flow": [fault...]}`
+/// (either key may be left out): appends to the queues (all or nothing) and
+/// answers with both queues. 400 with `{"error": "..."}` when a fault is not
+/// understood.
 pub(crate) async fn add_faults(AxState(st): AxState<Arc<State>>, body: Bytes) -> Response {
     match serde_json::from_slice::<FaultQueue>(&body) {
         Ok(q) => {
-            st.inject_token_faults(q.token);
+            st.inject_faults(q.token, q.flow);
             fault_queue(&st)
         }
         Err(e) => (
             StatusCode::BAD_REQUEST,
             Json(json!({
                 "error": format!("{e}"),
-                "expected": "{\"token\": [{\"status\":429,\"retry_after\":N} | {\"status\":500} | {\"status\":503} | {\"delay_ms\":N} | {\"aadsts\":CODE}, ...]}",
+                "expected": "{\"token\": [{\"status\":429,\"retry_after\":N} | {\"status\":500} | {\"status\":503} | {\"delay_ms\":N} | {\"aadsts\":CODE}, ...], \"flow\": [{\"status\":S} | {\"status\":429|503,\"retry_after\":N} | {\"delay_ms\":N}, each with an optional \"flow_id\", ...]}",
                 "known_aadsts": KNOWN_AADSTS,
+                "flow_fault_statuses": FLOW_FAULT_STATUSES,
             })),
         )
             .into_response(),
     }
 }
 
-/// `DELETE /_emulator/faults`: drops every queued fault.
+/// `DELETE /_emulator/faults`: drops every queued fault, token and flow.
 pub(crate) async fn clear_faults(AxState(st): AxState<Arc<State>>) -> Response {
-    st.clear_token_faults();
+    st.clear_faults();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -116,15 +197,25 @@ pub(crate) async fn index(AxState(st): AxState<Arc<State>>) -> String {
     s.push_str(&format!(
         "\nInspection and control:\n\
          \x20 GET    {base}/_emulator/runs     accepted runs (body as base64, and as text when UTF-8)\n\
+         \x20        ?delivery=D (x-flowgate-delivery)  ?flowgate_id=I (x-flowgate-id)  ?bodies=false (no bodies)\n\
+         \x20 GET    {base}/_emulator/runs/summary   {{\"runs\", \"by_flowgate_id\", \"duplicates\", \"without_flowgate_id\"}}\n\
          \x20 GET    {base}/_emulator/stats    counters and rejections\n\
          \x20 POST   {base}/_emulator/revoke   treat every token issued so far as expired\n\
-         \x20 POST   {base}/_emulator/reset    clear runs, counters and queued faults\n\
-         \x20 POST   {base}/_emulator/faults   append token-endpoint faults, served one per token request:\n\
-         \x20        {{\"token\": [{{\"status\":429,\"retry_after\":60}}, {{\"status\":500}}, {{\"status\":503}}, {{\"delay_ms\":1500}}, {{\"aadsts\":7000222}}]}}\n\
+         \x20 POST   {base}/_emulator/reset    clear runs, counters, queued faults and the flow behaviour\n\
+         \x20 POST   {base}/_emulator/faults   append faults, served one per request, in order:\n\
+         \x20        {{\"token\": [{{\"status\":429,\"retry_after\":60}}, {{\"status\":500}}, {{\"status\":503}}, {{\"delay_ms\":1500}}, {{\"aadsts\":7000222}}],\n\
+         \x20         \"flow\":  [{{\"status\":503,\"retry_after\":5}}, {{\"status\":500,\"flow_id\":\"ID\"}}, {{\"delay_ms\":1500}}]}}\n\
          \x20        aadsts codes: {}\n\
+         \x20        flow statuses: {} (retry_after with 429/503; flow_id: that flow only)\n\
          \x20 GET    {base}/_emulator/faults   faults not served yet\n\
-         \x20 DELETE {base}/_emulator/faults   drop queued faults\n",
-        KNOWN_AADSTS.map(|c| c.to_string()).join(", ")
+         \x20 DELETE {base}/_emulator/faults   drop queued faults\n\
+         \x20 PUT    {base}/_emulator/flow-behaviour   every flow, until changed:\n\
+         \x20        {{\"down\": false, \"failure_rate\": 0.1, \"failure_status\": 500, \"retry_after\": null, \"seed\": 42}}\n\
+         \x20        (down: every trigger request gets 503; failure_rate: that share fails with failure_status)\n\
+         \x20 GET    {base}/_emulator/flow-behaviour   the behaviour in force\n\
+         \x20 DELETE {base}/_emulator/flow-behaviour   back to healthy\n",
+        KNOWN_AADSTS.map(|c| c.to_string()).join(", "),
+        FLOW_FAULT_STATUSES.map(|c| c.to_string()).join(", ")
     ));
     s
 }

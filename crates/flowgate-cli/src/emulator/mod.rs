@@ -14,6 +14,26 @@
 //! queued for the token endpoint through `POST /_emulator/faults` or
 //! [`Emulator::inject_token_faults`].
 //!
+//! For queued delivery with retries, the flow triggers can fail too: one-shot
+//! faults (a status with the §4 error body, `Retry-After` on 429/503, or a
+//! delay; optionally for one flow only) through the same endpoint's `"flow"`
+//! key or [`Emulator::inject_flow_faults`], and a standing behaviour (down,
+//! or failing at a seeded rate) through `PUT /_emulator/flow-behaviour` or
+//! [`Emulator::set_flow_behaviour`]. Runs keep every request header, so
+//! `GET /_emulator/runs?delivery=` and `GET /_emulator/runs/summary` (runs
+//! per `x-flowgate-id`, duplicates) can check "each webhook exactly once".
+//!
+//! Endpoints (the `/` index lists them with examples):
+//! - `POST /{tenant}/oauth2/v2.0/token`, `GET /{tenant}/discovery/v2.0/keys`,
+//!   `GET /{tenant}/v2.0/.well-known/openid-configuration`, `GET /error`
+//! - `POST /powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke`
+//! - `POST /webhook_verification_key/get` (Plaid)
+//! - `GET /_emulator/runs[?delivery=&flowgate_id=&bodies=false]`,
+//!   `GET /_emulator/runs/summary`, `GET /_emulator/stats`,
+//!   `POST /_emulator/revoke`, `POST /_emulator/reset`,
+//!   `GET|POST|DELETE /_emulator/faults`,
+//!   `GET|PUT|DELETE /_emulator/flow-behaviour`
+//!
 //! Files:
 //! - `mod.rs`: [`Emulator`] (start/stop a server), [`app`] (the router),
 //!   [`EmulateArgs`] and [`run`] (the `flowgate emulate` command).
@@ -24,7 +44,9 @@
 //! - `entra.rs`: token endpoint, JWKS, discovery, Entra-shaped errors.
 //! - `assertion.rs`: certificate parsing and client-assertion checks, with
 //!   the AADSTS code chosen for each failure.
-//! - `faults.rs`: [`TokenFault`] and the answers of injected faults.
+//! - `faults.rs`: [`TokenFault`] and the answers of injected token faults.
+//! - `flow_faults.rs`: [`FlowFault`], [`FlowBehaviour`] and the trigger's
+//!   injected error bodies.
 //! - `flow.rs`: the trigger and its OAuth policy.
 //! - `jwt.rs`: RS256 signing key, token minting and verification.
 //! - `plaid.rs`: Plaid's `/webhook_verification_key/get` (one P-256 test key).
@@ -36,6 +58,7 @@ mod config;
 mod entra;
 mod faults;
 mod flow;
+mod flow_faults;
 mod inspect;
 mod jwt;
 mod plaid;
@@ -49,7 +72,7 @@ use anyhow::Context as _;
 use axum::{
     extract::DefaultBodyLimit,
     http::StatusCode,
-    routing::{get, post},
+    routing::{get, post, put},
     Router,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -64,7 +87,11 @@ pub use self::{
         DEMO_TENANT_ID, PUBLIC_CLOUD_FLOW_AUDIENCE,
     },
     faults::{TokenFault, KNOWN_AADSTS, MAX_DELAY_MS},
-    state::{FlowRun, Rejection, State, Stats, MAX_TRIGGER_BODY_BYTES},
+    flow_faults::{FlowBehaviour, FlowFault, FlowFaultAction, FLOW_FAULT_STATUSES},
+    state::{
+        FlowRun, Rejection, RunsSummary, State, Stats, ATTEMPT_HEADER, DELIVERY_HEADER, FLOWGATE_ID_HEADER,
+        MAX_TRIGGER_BODY_BYTES,
+    },
 };
 
 /// The router with every endpoint; state is shared through `Arc`.
@@ -85,10 +112,15 @@ pub fn app(state: Arc<State>) -> Router {
         )
         .route("/webhook_verification_key/get", post(plaid::key_get))
         .route("/_emulator/runs", get(inspect::runs))
+        .route("/_emulator/runs/summary", get(inspect::runs_summary))
         .route("/_emulator/stats", get(inspect::stats))
         .route("/_emulator/revoke", post(inspect::revoke))
         .route("/_emulator/reset", post(inspect::reset))
         .route("/_emulator/faults", get(inspect::faults).post(inspect::add_faults).delete(inspect::clear_faults))
+        .route(
+            "/_emulator/flow-behaviour",
+            put(inspect::set_flow_behaviour).get(inspect::flow_behaviour).delete(inspect::clear_flow_behaviour),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found; GET / lists the endpoints\n") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -174,7 +206,13 @@ impl Emulator {
         self.state.revoke_tokens_issued_before_now();
     }
 
-    /// Clears runs, counters and queued token faults.
+    /// Accepted runs counted per `x-flowgate-id`, with the duplicates.
+    pub fn runs_summary(&self) -> RunsSummary {
+        self.state.runs_summary()
+    }
+
+    /// Clears runs, counters, queued token and flow faults and the flow
+    /// behaviour.
     pub fn reset(&self) {
         self.state.reset();
     }
@@ -188,6 +226,32 @@ impl Emulator {
     /// The token faults not served yet, in order.
     pub fn token_faults(&self) -> Vec<TokenFault> {
         self.state.token_faults()
+    }
+
+    /// Appends faults to the flow triggers' queue; each trigger request takes
+    /// the first one that applies to its flow (`flow_faults.rs`).
+    pub fn inject_flow_faults(&self, faults: Vec<FlowFault>) {
+        self.state.inject_flow_faults(faults);
+    }
+
+    /// The flow faults not served yet, in order.
+    pub fn flow_faults(&self) -> Vec<FlowFault> {
+        self.state.flow_faults()
+    }
+
+    /// Sets how every flow behaves from now on (down, or failing at a rate);
+    /// [`FlowBehaviour::default`] is healthy.
+    ///
+    /// # Errors
+    /// A failure rate outside [0, 1] or a status not in
+    /// [`FLOW_FAULT_STATUSES`]; the behaviour in force stays then.
+    pub fn set_flow_behaviour(&self, behaviour: FlowBehaviour) -> Result<(), String> {
+        self.state.set_flow_behaviour(behaviour)
+    }
+
+    /// The flow behaviour in force.
+    pub fn flow_behaviour(&self) -> FlowBehaviour {
+        self.state.flow_behaviour()
     }
 
     /// Stops accepting connections and waits (up to 10 s) for open ones to
@@ -291,7 +355,8 @@ fn banner(e: &Emulator, is_demo: bool) -> String {
         s.push_str(&format!("    {}  [{}, {}]\n", e.flow_url(&f.id), f.cloud.as_str(), f.who_can_trigger.as_str()));
     }
     s.push_str(&format!(
-        "  runs:  {base}/_emulator/runs   stats: {base}/_emulator/stats   faults: {base}/_emulator/faults\n\
+        "  runs:  {base}/_emulator/runs (summary: /_emulator/runs/summary)   stats: {base}/_emulator/stats\n\
+         \x20 faults: {base}/_emulator/faults   flow behaviour: {base}/_emulator/flow-behaviour   (GET / lists all)\n\
          Press Ctrl-C to stop."
     ));
     s

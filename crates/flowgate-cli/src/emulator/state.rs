@@ -1,7 +1,8 @@
 //! Shared state of a running emulator: configuration, parsed certificates,
 //! signing key, accepted flow runs, counters, token revocation, client
-//! assertion `jti`s seen and the token fault queue. Also the records it
-//! exposes ([`FlowRun`], [`Stats`], [`Rejection`]).
+//! assertion `jti`s seen, the token and flow fault queues and the flow
+//! behaviour. Also the records it exposes ([`FlowRun`], [`Stats`],
+//! [`Rejection`], [`RunsSummary`]).
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
@@ -10,6 +11,7 @@ use std::{
 };
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
+use rand::{rngs::StdRng, Rng as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -17,8 +19,19 @@ use super::{
     assertion::RegisteredCertificate,
     config::{AppConfig, EmulatorConfig, FlowConfig, TenantConfig},
     faults::TokenFault,
+    flow_faults::{FlowBehaviour, FlowFault},
     jwt::SigningKey,
 };
+
+/// Header with the sender's delivery id, as the Worker forwards it
+/// (`flowgate_core::forward::HEADER_DELIVERY`); `GET /_emulator/runs?delivery=`
+/// filters on it.
+pub const DELIVERY_HEADER: &str = "x-flowgate-delivery";
+/// Header with flowgate's own id of an accepted webhook; the same on every
+/// attempt, so [`RunsSummary`] counts runs per id to find duplicates.
+pub const FLOWGATE_ID_HEADER: &str = "x-flowgate-id";
+/// Header with the delivery attempt number (1 for the first).
+pub const ATTEMPT_HEADER: &str = "x-flowgate-attempt";
 
 /// Largest trigger body accepted. Power Automate's message limit is 100 MB
 /// (entra-power-automate.md §4); the emulator allows a little more so that a
@@ -137,11 +150,33 @@ pub struct Stats {
     pub flow_requests: u64,
     /// Trigger requests answered 202.
     pub flow_accepted: u64,
-    /// Every other trigger answer, in order.
+    /// Every other trigger answer, in order (injected ones included).
     pub flow_rejected: Vec<Rejection>,
+    /// Queued flow faults served (delays included).
+    #[serde(default)]
+    pub flow_faults_served: u64,
+    /// Trigger requests refused by the flow behaviour (`down` or a random
+    /// failure).
+    #[serde(default)]
+    pub flow_behaviour_refusals: u64,
     /// Every POST to Plaid's `/webhook_verification_key/get`.
     #[serde(default)]
     pub plaid_key_requests: u64,
+}
+
+/// Accepted runs counted per `x-flowgate-id` (`GET /_emulator/runs/summary`),
+/// to check "each webhook exactly once" without fetching every body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunsSummary {
+    /// Accepted runs.
+    pub runs: u64,
+    /// Runs per `x-flowgate-id` value.
+    pub by_flowgate_id: BTreeMap<String, u64>,
+    /// The ids with more than one run, sorted.
+    pub duplicates: Vec<String>,
+    /// Runs without an `x-flowgate-id` header.
+    #[serde(default)]
+    pub without_flowgate_id: u64,
 }
 
 /// Mutable part of [`State`].
@@ -159,6 +194,13 @@ struct Inner {
     assertion_jtis: HashMap<(String, String), u64>,
     /// Faults the next token requests will get, in order.
     token_faults: VecDeque<TokenFault>,
+    /// Faults the next trigger requests will get, in order (each request
+    /// takes the first one that applies to its flow).
+    flow_faults: VecDeque<FlowFault>,
+    /// The flows' standing behaviour.
+    flow_behaviour: FlowBehaviour,
+    /// Draws of `flow_behaviour.failure_rate`; reseeded by every set.
+    behaviour_rng: Option<StdRng>,
 }
 
 /// Everything the HTTP handlers share. Build with [`State::new`] and hand to
@@ -257,13 +299,57 @@ impl State {
         n
     }
 
-    /// Clears runs, counters and queued faults. Revocations and the client
-    /// assertion `jti`s seen stay in force.
+    /// Clears runs, counters, queued faults (token and flow) and the flow
+    /// behaviour. Revocations and the client assertion `jti`s seen stay in
+    /// force.
     pub fn reset(&self) {
         let mut inner = self.lock();
         inner.runs.clear();
         inner.stats = Stats::default();
         inner.token_faults.clear();
+        inner.flow_faults.clear();
+        inner.flow_behaviour = FlowBehaviour::default();
+        inner.behaviour_rng = None;
+    }
+
+    /// Accepted runs whose recorded headers match the filters (`None`: any),
+    /// in order. Without `with_bodies` the bodies are left empty (their
+    /// length and SHA-256 stay), so nothing large is copied.
+    pub fn runs_matching(&self, delivery: Option<&str>, flowgate_id: Option<&str>, with_bodies: bool) -> Vec<FlowRun> {
+        let matches = |r: &FlowRun, name: &str, want: Option<&str>| {
+            want.is_none_or(|w| r.headers.get(name).is_some_and(|v| v == w))
+        };
+        self.lock()
+            .runs
+            .iter()
+            .filter(|r| matches(r, DELIVERY_HEADER, delivery) && matches(r, FLOWGATE_ID_HEADER, flowgate_id))
+            .map(|r| FlowRun {
+                flow_id: r.flow_id.clone(),
+                run_id: r.run_id.clone(),
+                received_at: r.received_at,
+                headers: r.headers.clone(),
+                token_claims: r.token_claims.clone(),
+                token_id: r.token_id.clone(),
+                body: if with_bodies { r.body.clone() } else { Vec::new() },
+                body_sha256: r.body_sha256.clone(),
+                body_len: r.body_len,
+            })
+            .collect()
+    }
+
+    /// Runs counted per `x-flowgate-id` (see [`RunsSummary`]).
+    pub fn runs_summary(&self) -> RunsSummary {
+        let inner = self.lock();
+        let mut by_flowgate_id: BTreeMap<String, u64> = BTreeMap::new();
+        let mut without_flowgate_id = 0;
+        for r in &inner.runs {
+            match r.headers.get(FLOWGATE_ID_HEADER) {
+                Some(id) => *by_flowgate_id.entry(id.clone()).or_default() += 1,
+                None => without_flowgate_id += 1,
+            }
+        }
+        let duplicates = by_flowgate_id.iter().filter(|(_, n)| **n > 1).map(|(id, _)| id.clone()).collect();
+        RunsSummary { runs: inner.runs.len() as u64, by_flowgate_id, duplicates, without_flowgate_id }
     }
 
     /// Appends faults to the token endpoint's queue (see `faults.rs`).
@@ -276,9 +362,89 @@ impl State {
         self.lock().token_faults.iter().cloned().collect()
     }
 
-    /// Drops every queued fault.
+    /// Drops every queued token fault.
     pub fn clear_token_faults(&self) {
         self.lock().token_faults.clear();
+    }
+
+    /// Appends to both queues at once (`POST /_emulator/faults`).
+    pub(crate) fn inject_faults(&self, token: Vec<TokenFault>, flow: Vec<FlowFault>) {
+        let mut inner = self.lock();
+        inner.token_faults.extend(token);
+        inner.flow_faults.extend(flow);
+    }
+
+    /// Drops every queued fault, token and flow.
+    pub fn clear_faults(&self) {
+        let mut inner = self.lock();
+        inner.token_faults.clear();
+        inner.flow_faults.clear();
+    }
+
+    /// Appends faults to the flow triggers' queue (see `flow_faults.rs`).
+    pub fn inject_flow_faults(&self, faults: impl IntoIterator<Item = FlowFault>) {
+        self.lock().flow_faults.extend(faults);
+    }
+
+    /// The flow faults not served yet, in order.
+    pub fn flow_faults(&self) -> Vec<FlowFault> {
+        self.lock().flow_faults.iter().cloned().collect()
+    }
+
+    /// Takes the first queued fault that applies to `flow_id`, counting it
+    /// as served; faults for other flows keep their places.
+    pub(crate) fn next_flow_fault(&self, flow_id: &str) -> Option<FlowFault> {
+        let mut inner = self.lock();
+        let i = inner.flow_faults.iter().position(|f| f.applies_to(flow_id))?;
+        let fault = inner.flow_faults.remove(i)?;
+        inner.stats.flow_faults_served += 1;
+        Some(fault)
+    }
+
+    /// Replaces the flow behaviour and reseeds its draws (with `seed`, or
+    /// from the OS when there is none).
+    ///
+    /// # Errors
+    /// The behaviour fails [`FlowBehaviour::validate`]; nothing changes then.
+    pub fn set_flow_behaviour(&self, behaviour: FlowBehaviour) -> Result<(), String> {
+        behaviour.validate()?;
+        let rng = match behaviour.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
+        let mut inner = self.lock();
+        inner.flow_behaviour = behaviour;
+        inner.behaviour_rng = Some(rng);
+        Ok(())
+    }
+
+    /// The flow behaviour in force.
+    pub fn flow_behaviour(&self) -> FlowBehaviour {
+        self.lock().flow_behaviour.clone()
+    }
+
+    /// What the behaviour makes of one trigger request: `None` to go on, or
+    /// `(status, retry_after, why)` to refuse it (counted here).
+    pub(crate) fn behaviour_refusal(&self) -> Option<(u16, Option<u64>, &'static str)> {
+        let mut inner = self.lock();
+        let b = &inner.flow_behaviour;
+        let (down, rate, status, retry_after) = (b.down, b.failure_rate, b.failure_status, b.retry_after);
+        let refusal = if down {
+            Some((503, retry_after, "flow behaviour: down"))
+        } else if rate > 0.0 {
+            // Draw only when a rate is set, so a seeded sequence is not
+            // shifted by requests made while the rate was 0.
+            let rng = inner.behaviour_rng.get_or_insert_with(StdRng::from_entropy);
+            let fails = rng.gen::<f64>() < rate;
+            let retry_after = retry_after.filter(|_| status == 429 || status == 503);
+            fails.then_some((status, retry_after, "flow behaviour: failure_rate"))
+        } else {
+            None
+        };
+        if refusal.is_some() {
+            inner.stats.flow_behaviour_refusals += 1;
+        }
+        refusal
     }
 
     /// Takes the next fault for a token request, counting it as served.

@@ -39,7 +39,8 @@ use super::{
     flow::trigger_path,
     jwt::{decode_unverified, SigningKey, RSA_BITS},
     state::{now_unix, sha256_hex},
-    Emulator, EmulatorConfig, FlowRun, State, Stats, TokenFault,
+    Emulator, EmulatorConfig, FlowBehaviour, FlowFault, FlowRun, RunsSummary, State, Stats, TokenFault, ATTEMPT_HEADER,
+    DELIVERY_HEADER, FLOWGATE_ID_HEADER, FLOW_FAULT_STATUSES,
 };
 
 const GOOD_SCOPE: &str = "https://service.flow.microsoft.com//.default";
@@ -802,6 +803,9 @@ async fn index_and_error_page_are_plain_text() {
     assert!(text.contains(&trigger_path(DEMO_FLOW_ANY_USER)));
     assert!(text.contains("/_emulator/runs"));
     assert!(text.contains("/_emulator/faults"));
+    assert!(text.contains("/_emulator/runs/summary"));
+    assert!(text.contains("/_emulator/flow-behaviour"));
+    assert!(text.contains("\"flow\":  [{\"status\":503,\"retry_after\":5}"), "{text}");
     assert!(text.contains("client_assertion"));
     for cloud in Cloud::ALL {
         assert!(text.contains(&format!("{}/.default", cloud.flow_audience())), "{text}");
@@ -1487,8 +1491,9 @@ async fn each_fault_is_served_once_in_order_then_normal_behaviour_resumes() {
     ]});
     let r = send(&st, post_faults(&faults)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.json(), faults);
-    assert_eq!(get_faults(&st).await, faults);
+    let queued = json!({"token": faults["token"], "flow": []});
+    assert_eq!(r.json(), queued);
+    assert_eq!(get_faults(&st).await, queued);
 
     let req = || token_request(DEMO_TENANT_ID, &demo_form(GOOD_SCOPE));
     // 429 with Retry-After and an Entra-shaped body.
@@ -1518,7 +1523,7 @@ async fn each_fault_is_served_once_in_order_then_normal_behaviour_resumes() {
     // The fault answers even a request that would have worked.
     let b = expect_entra_error(&st, req(), "unauthorized_client", 700016).await;
     assert!(b["error_description"].as_str().unwrap().contains(DEMO_CLIENT_ID));
-    assert_eq!(get_faults(&st).await, json!({"token": []}));
+    assert_eq!(get_faults(&st).await, json!({"token": [], "flow": []}));
     // Normal behaviour resumes, errors included.
     let r = send(&st, req()).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -1565,7 +1570,7 @@ async fn fault_queue_is_appended_atomically_cleared_and_reset() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // Nothing of the refused bodies was queued; appending keeps order.
     let r = send(&st, post_faults(&json!({"token": [{"status": 429}]}))).await;
-    assert_eq!(r.json(), json!({"token": [{"status": 500}, {"status": 429, "retry_after": 60}]}));
+    assert_eq!(r.json(), json!({"token": [{"status": 500}, {"status": 429, "retry_after": 60}], "flow": []}));
     assert_eq!(st.token_faults(), vec![TokenFault::InternalServerError, TokenFault::Throttle { retry_after: 60 }]);
     let r = send(&st, Request::delete("/_emulator/faults").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
@@ -1713,4 +1718,410 @@ async fn plaid_key_endpoint_serves_the_test_key_to_the_configured_credentials() 
     let st = state_with(config);
     let r = send(&st, plaid_key_request(good)).await;
     assert_eq!(r.json()["key"]["expired_at"], 1_700_000_000);
+}
+
+// ---- flow faults and behaviour (flow_faults.rs) ----
+
+async fn put_behaviour(st: &Arc<State>, body: &Value) -> Resp {
+    let req = Request::put("/_emulator/flow-behaviour")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(st, req).await
+}
+
+/// A trigger request for `flow` with flowgate's delivery headers.
+fn flowgate_request(flow: &str, jwt: &str, delivery: &str, id: Option<&str>, attempt: u32) -> Request<Body> {
+    let mut req = trigger_request(flow, Some(jwt), format!("{{\"delivery\":\"{delivery}\"}}"));
+    let h = req.headers_mut();
+    h.insert(DELIVERY_HEADER, delivery.parse().unwrap());
+    if let Some(id) = id {
+        h.insert(FLOWGATE_ID_HEADER, id.parse().unwrap());
+    }
+    h.insert(ATTEMPT_HEADER, attempt.to_string().parse().unwrap());
+    req
+}
+
+#[test]
+fn run_header_names_match_what_the_worker_sends() {
+    assert_eq!(DELIVERY_HEADER, flowgate_core::forward::HEADER_DELIVERY);
+    assert_eq!((FLOWGATE_ID_HEADER, ATTEMPT_HEADER), ("x-flowgate-id", "x-flowgate-attempt"));
+}
+
+#[tokio::test]
+async fn each_flow_fault_status_answers_the_trigger_error_shape_and_is_no_run() {
+    let st = demo_state();
+    let jwt = token(&st, GOOD_SCOPE).await;
+    let mut faults: Vec<Value> = FLOW_FAULT_STATUSES.iter().map(|s| json!({"status": s})).collect();
+    faults.push(json!({"status": 429, "retry_after": 7}));
+    faults.push(json!({"status": 503, "retry_after": 0}));
+    let r = send(&st, post_faults(&json!({"flow": faults}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.json(), json!({"token": [], "flow": faults}));
+
+    let mut codes = Vec::new();
+    for f in &faults {
+        let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}")).await;
+        assert_eq!(u64::from(r.status.as_u16()), f["status"].as_u64().unwrap(), "{f}");
+        let b = r.json();
+        let error = b["error"].as_object().unwrap();
+        assert_eq!(error.len(), 2, "{b}");
+        assert!(!error["message"].as_str().unwrap().is_empty());
+        codes.push(error["code"].as_str().unwrap().to_owned());
+        let retry_after = r.headers.get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(retry_after, f.get("retry_after").map(ToString::to_string), "{f}");
+        assert!(r.headers.get("x-ms-workflow-run-id").is_none());
+    }
+    assert_eq!(codes[1], "MisMatchingOAuthClaims");
+    assert_eq!(codes[2], "WorkflowNotFound");
+    assert_eq!(codes[4], "WorkflowRequestsThrottled");
+    assert_eq!(codes[7], "ServiceUnavailable");
+    assert_eq!(send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}")).await.status, StatusCode::ACCEPTED);
+
+    // A queued fault answers before the trigger's own checks: here a request
+    // without a token, which would otherwise be a 401.
+    st.inject_flow_faults(vec![FlowFault::status(502)]);
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, None, "{}")).await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(r.json()["error"]["code"], "BadGateway");
+
+    let s = st.stats();
+    let n = faults.len() as u64 + 1;
+    assert_eq!((s.flow_requests, s.flow_accepted, s.flow_faults_served), (n + 1, 1, n));
+    assert_eq!(s.flow_rejected.len() as u64, n);
+    assert!(s.flow_rejected.iter().all(|r| r.detail.starts_with("injected flow fault")), "{:?}", s.flow_rejected);
+    assert_eq!(s.flow_rejected[1].code, "MisMatchingOAuthClaims");
+    assert_eq!(st.runs().len(), 1);
+}
+
+#[tokio::test]
+async fn flow_fault_delay_then_normal_processing() {
+    let st = demo_state();
+    let jwt = token(&st, GOOD_SCOPE).await;
+    st.inject_flow_faults(vec![FlowFault::delay_ms(250), FlowFault::delay_ms(1)]);
+    let started = Instant::now();
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "late")).await;
+    assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    // After the delay the normal checks still apply.
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, None, "x")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let s = st.stats();
+    assert_eq!((s.flow_faults_served, s.flow_accepted, s.flow_rejected.len()), (2, 1, 1));
+    assert_eq!(s.flow_rejected[0].code, "DirectApiAuthorizationRequired");
+}
+
+#[tokio::test]
+async fn flow_faults_for_one_flow_keep_their_place_in_the_queue() {
+    let st = demo_state();
+    let jwt = token(&st, GOOD_SCOPE).await;
+    let r = send(
+        &st,
+        post_faults(&json!({"flow": [
+            {"status": 500, "flow_id": DEMO_FLOW_SPECIFIC_DEMO_APP},
+            {"status": 503},
+            {"status": 404, "flow_id": DEMO_FLOW_ANY_USER},
+            {"status": 502, "flow_id": DEMO_FLOW_SPECIFIC_DEMO_APP},
+        ]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let any = || trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}");
+    let specific = || trigger_request(DEMO_FLOW_SPECIFIC_DEMO_APP, Some(&jwt), "{}");
+    // The first fault is another flow's: this request takes the 503.
+    assert_eq!(send(&st, any()).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(send(&st, any()).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(send(&st, any()).await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        get_faults(&st).await["flow"],
+        json!([
+            {"status": 500, "flow_id": DEMO_FLOW_SPECIFIC_DEMO_APP},
+            {"status": 502, "flow_id": DEMO_FLOW_SPECIFIC_DEMO_APP},
+        ])
+    );
+    // An unknown flow takes none of them (and gets the usual 404).
+    let r = send(&st, trigger_request("nope", Some(&jwt), "{}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(st.flow_faults().len(), 2);
+    assert_eq!(send(&st, specific()).await.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(send(&st, specific()).await.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(send(&st, specific()).await.status, StatusCode::ACCEPTED);
+    assert!(st.flow_faults().is_empty());
+    let stats = st.stats();
+    let flows: Vec<(&str, u16)> = stats.flow_rejected.iter().map(|r| (r.flow_id.as_str(), r.status)).collect();
+    assert_eq!(
+        flows,
+        vec![
+            (DEMO_FLOW_ANY_USER, 503),
+            (DEMO_FLOW_ANY_USER, 404),
+            ("nope", 404),
+            (DEMO_FLOW_SPECIFIC_DEMO_APP, 500),
+            (DEMO_FLOW_SPECIFIC_DEMO_APP, 502),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn fault_endpoint_takes_both_queues_atomically_and_delete_and_reset_clear_both() {
+    let st = demo_state();
+    let both = json!({"token": [{"status": 500}], "flow": [{"status": 429, "retry_after": 3}, {"delay_ms": 5}]});
+    let r = send(&st, post_faults(&both)).await;
+    assert_eq!((r.status, r.json()), (StatusCode::OK, both.clone()));
+    assert_eq!(get_faults(&st).await, both);
+    for bad in [
+        json!({"token": [{"status": 503}], "flow": [{"status": 401}]}),
+        json!({"flow": [{"status": 500, "retry_after": 1}]}),
+        json!({"flow": [{"status": 500, "after_accept": true}]}),
+        json!({"flow": {"status": 500}}),
+    ] {
+        let r = send(&st, post_faults(&bad)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.json()["flow_fault_statuses"].is_array());
+    }
+    assert_eq!(get_faults(&st).await, both, "a refused body queues nothing");
+    assert_eq!(st.token_faults(), vec![TokenFault::InternalServerError]);
+    assert_eq!(st.flow_faults(), vec![FlowFault::status_retry_after(429, 3), FlowFault::delay_ms(5)]);
+    let r = send(&st, Request::delete("/_emulator/faults").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(get_faults(&st).await, json!({"token": [], "flow": []}));
+
+    st.inject_flow_faults(vec![FlowFault::status(500)]);
+    st.set_flow_behaviour(FlowBehaviour::down(None)).unwrap();
+    let r = send(&st, Request::post("/_emulator/reset").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(st.flow_faults().is_empty());
+    assert_eq!(st.flow_behaviour(), FlowBehaviour::default());
+    let jwt = token(&st, GOOD_SCOPE).await;
+    assert_eq!(send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}")).await.status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn flow_behaviour_down_answers_503_until_lifted() {
+    let st = demo_state();
+    let jwt = token(&st, GOOD_SCOPE).await;
+    let r = send(&st, Request::get("/_emulator/flow-behaviour").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        r.json(),
+        json!({"down": false, "failure_rate": 0.0, "failure_status": 500, "retry_after": null, "seed": null})
+    );
+    let r = put_behaviour(&st, &json!({"down": true, "retry_after": 5})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.json()["down"], true);
+    let r = send(&st, Request::get("/_emulator/flow-behaviour").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.json()["retry_after"], 5);
+
+    for flow in [DEMO_FLOW_ANY_USER, DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_ANY_USER] {
+        let r = send(&st, trigger_request(flow, Some(&jwt), "{}")).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers[header::RETRY_AFTER], "5");
+        assert_eq!(r.json()["error"]["code"], "ServiceUnavailable");
+    }
+    // A queued fault comes first, then the behaviour again.
+    st.inject_flow_faults(vec![FlowFault::status(500)]);
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}")).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.headers.get(header::RETRY_AFTER).is_none());
+    // Down without retry_after: no header.
+    put_behaviour(&st, &json!({"down": true})).await;
+    let r = send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers.get(header::RETRY_AFTER).is_none());
+
+    let r = put_behaviour(&st, &json!({"down": false})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(send(&st, trigger_request(DEMO_FLOW_ANY_USER, Some(&jwt), "{}")).await.status, StatusCode::ACCEPTED);
+    let s = st.stats();
+    assert_eq!((s.flow_behaviour_refusals, s.flow_faults_served, s.flow_accepted), (4, 1, 1));
+    assert_eq!(s.flow_rejected.iter().filter(|r| r.detail.starts_with("flow behaviour: down")).count(), 4);
+    assert_eq!(st.runs().len(), 1);
+
+    // Refused settings change nothing; DELETE restores health.
+    put_behaviour(&st, &json!({"down": true})).await;
+    for bad in [json!({"failure_rate": 2.0}), json!({"failure_status": 200}), json!({"down": 1}), json!([])] {
+        let r = put_behaviour(&st, &bad).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.json()["error"].is_string());
+    }
+    assert!(st.flow_behaviour().down);
+    let r = send(&st, Request::delete("/_emulator/flow-behaviour").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(st.flow_behaviour(), FlowBehaviour::default());
+}
+
+/// Sends `n` requests and returns which ones failed, checking each failure.
+async fn failure_pattern(
+    st: &Arc<State>,
+    jwt: &str,
+    n: usize,
+    status: StatusCode,
+    retry_after: Option<&str>,
+) -> Vec<bool> {
+    let mut failed = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = send(st, trigger_request(DEMO_FLOW_ANY_USER, Some(jwt), "{}")).await;
+        if r.status == StatusCode::ACCEPTED {
+            failed.push(false);
+        } else {
+            assert_eq!(r.status, status, "{:?}", r.body);
+            assert_eq!(r.headers.get(header::RETRY_AFTER).map(|v| v.to_str().unwrap()), retry_after);
+            failed.push(true);
+        }
+    }
+    failed
+}
+
+#[tokio::test]
+async fn flow_behaviour_failure_rate_is_seeded_and_near_the_rate() {
+    let st = demo_state();
+    let jwt = token(&st, GOOD_SCOPE).await;
+    let behaviour = json!({"failure_rate": 0.3, "failure_status": 503, "retry_after": 2, "seed": 42});
+    assert_eq!(put_behaviour(&st, &behaviour).await.status, StatusCode::OK);
+    let first = failure_pattern(&st, &jwt, 400, StatusCode::SERVICE_UNAVAILABLE, Some("2")).await;
+    let failures = first.iter().filter(|f| **f).count();
+    // Expected 120, standard deviation about 9: very loose bounds, and the
+    // seed makes the outcome fixed anyway.
+    assert!((80..=160).contains(&failures), "{failures} of 400 failed");
+    // The same seed again gives the same sequence.
+    put_behaviour(&st, &behaviour).await;
+    assert_eq!(failure_pattern(&st, &jwt, 400, StatusCode::SERVICE_UNAVAILABLE, Some("2")).await, first);
+    // Another seed gives another sequence.
+    put_behaviour(&st, &json!({"failure_rate": 0.3, "failure_status": 503, "retry_after": 2, "seed": 43})).await;
+    assert_ne!(failure_pattern(&st, &jwt, 400, StatusCode::SERVICE_UNAVAILABLE, Some("2")).await, first);
+
+    let s = st.stats();
+    let refused = s.flow_rejected.iter().filter(|r| r.detail.starts_with("flow behaviour: failure_rate")).count();
+    assert_eq!(refused as u64, s.flow_behaviour_refusals);
+    assert_eq!(s.flow_accepted + s.flow_behaviour_refusals, 1200);
+    assert_eq!(st.runs().len() as u64, s.flow_accepted);
+
+    // Retry-After only goes with 429/503; rates 0 and 1 are exact; the
+    // default failure status is 500.
+    st.set_flow_behaviour(FlowBehaviour { retry_after: Some(9), ..FlowBehaviour::failing(1.0, 500, 1) }).unwrap();
+    assert!(failure_pattern(&st, &jwt, 20, StatusCode::INTERNAL_SERVER_ERROR, None).await.iter().all(|f| *f));
+    put_behaviour(&st, &json!({"failure_rate": 1.0, "failure_status": 429, "retry_after": 9})).await;
+    assert!(failure_pattern(&st, &jwt, 5, StatusCode::TOO_MANY_REQUESTS, Some("9")).await.iter().all(|f| *f));
+    put_behaviour(&st, &json!({"failure_rate": 1.0})).await;
+    assert!(failure_pattern(&st, &jwt, 5, StatusCode::INTERNAL_SERVER_ERROR, None).await.iter().all(|f| *f));
+    put_behaviour(&st, &json!({"failure_rate": 0.0, "seed": 5})).await;
+    assert!(failure_pattern(&st, &jwt, 20, StatusCode::OK, None).await.iter().all(|f| !*f));
+    assert!(st.set_flow_behaviour(FlowBehaviour::failing(1.01, 500, 1)).is_err());
+}
+
+#[tokio::test]
+async fn runs_keep_flowgate_headers_filter_by_delivery_and_summarise() {
+    let st = demo_state();
+    let jwt = token(&st, GOOD_SCOPE).await;
+    for (delivery, id, attempt) in
+        [("d1", Some("fg-a"), 1), ("d2", Some("fg-b"), 1), ("d1", Some("fg-a"), 2), ("d3", None, 1)]
+    {
+        let r = send(&st, flowgate_request(DEMO_FLOW_ANY_USER, &jwt, delivery, id, attempt)).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    let runs = st.runs();
+    assert_eq!(runs[2].headers[DELIVERY_HEADER], "d1");
+    assert_eq!(runs[2].headers[FLOWGATE_ID_HEADER], "fg-a");
+    assert_eq!(runs[2].headers[ATTEMPT_HEADER], "2");
+
+    let get = |q: &str| Request::get(format!("/_emulator/runs{q}")).body(Body::empty()).unwrap();
+    let v = send(&st, get("?delivery=d1")).await.json();
+    let attempts: Vec<&str> =
+        v["runs"].as_array().unwrap().iter().map(|r| r["headers"][ATTEMPT_HEADER].as_str().unwrap()).collect();
+    assert_eq!(attempts, ["1", "2"]);
+    assert_eq!(v["runs"][0]["body_text"], "{\"delivery\":\"d1\"}");
+    assert_eq!(send(&st, get("?delivery=nope")).await.json(), json!({"runs": []}));
+    let v = send(&st, get("?flowgate_id=fg-b")).await.json();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(v["runs"][0]["headers"][DELIVERY_HEADER], "d2");
+    assert_eq!(send(&st, get("?delivery=d1&flowgate_id=fg-b")).await.json(), json!({"runs": []}));
+    let v = send(&st, get("?bodies=false")).await.json();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 4);
+    for r in v["runs"].as_array().unwrap() {
+        assert!(r.get("body_base64").is_none() && r.get("body_text").is_none(), "{r}");
+        assert_eq!(r["body_len"], 17);
+        assert!(r["body_sha256"].is_string());
+    }
+    assert_eq!(send(&st, get("?deliveryy=d1")).await.status, StatusCode::BAD_REQUEST);
+
+    let expected = json!({
+        "runs": 4,
+        "by_flowgate_id": {"fg-a": 2, "fg-b": 1},
+        "duplicates": ["fg-a"],
+        "without_flowgate_id": 1,
+    });
+    let r = send(&st, Request::get("/_emulator/runs/summary").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.json(), expected);
+    let summary: RunsSummary = serde_json::from_value(expected).unwrap();
+    assert_eq!(st.runs_summary(), summary);
+    st.reset();
+    assert_eq!(st.runs_summary(), RunsSummary::default());
+}
+
+#[tokio::test]
+async fn real_server_flow_faults_client_timeout_large_body_and_summary() {
+    let e = Emulator::start(EmulatorConfig::demo(), localhost()).await.unwrap();
+    let client = reqwest::Client::new();
+    let jwt = http_token(&client, &e).await;
+    let post = |body: Vec<u8>, id: &str| {
+        client
+            .post(e.flow_url(DEMO_FLOW_ANY_USER))
+            .bearer_auth(&jwt)
+            .header(DELIVERY_HEADER, format!("dl-{id}"))
+            .header(FLOWGATE_ID_HEADER, id)
+            .header(ATTEMPT_HEADER, "1")
+            .body(body)
+            .send()
+    };
+
+    // 429 with Retry-After, then a delay longer than the client waits.
+    e.inject_flow_faults(vec![FlowFault::status_retry_after(429, 30), FlowFault::delay_ms(1500)]);
+    let r = post(b"{}".to_vec(), "x").await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "30");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "WorkflowRequestsThrottled");
+    let impatient = client
+        .post(e.flow_url(DEMO_FLOW_ANY_USER))
+        .bearer_auth(&jwt)
+        .timeout(Duration::from_millis(200))
+        .body("{}")
+        .send()
+        .await;
+    assert!(impatient.unwrap_err().is_timeout());
+    assert!(e.flow_faults().is_empty());
+
+    // A 5 MB body is recorded whole; `bodies=false` keeps listings small.
+    let big: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| b'a' + (i % 26) as u8).collect();
+    assert_eq!(post(big.clone(), "big").await.unwrap().status(), 202);
+    assert_eq!(post(b"{}".to_vec(), "small").await.unwrap().status(), 202);
+    let runs_url = format!("{}/_emulator/runs", e.base_url());
+    let v: Value = client.get(format!("{runs_url}?delivery=dl-big")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(STANDARD.decode(v["runs"][0]["body_base64"].as_str().unwrap()).unwrap(), big);
+    let text = client.get(format!("{runs_url}?bodies=false")).send().await.unwrap().text().await.unwrap();
+    assert!(text.len() < 20_000, "{} bytes", text.len());
+    assert!(text.contains(&sha256_hex(&big)));
+
+    // Down, then back up.
+    e.set_flow_behaviour(FlowBehaviour::down(Some(1))).unwrap();
+    let r = post(b"{}".to_vec(), "down").await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["retry-after"].to_str().unwrap()), (503, "1"));
+    e.set_flow_behaviour(FlowBehaviour::default()).unwrap();
+    assert_eq!(post(b"{}".to_vec(), "small").await.unwrap().status(), 202);
+
+    let summary: RunsSummary = client.get(format!("{runs_url}/summary")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(summary, e.runs_summary());
+    assert_eq!(summary.duplicates, ["small"]);
+    // The request that timed out on the client may or may not have become a
+    // run (the server finishes it after the client left); without an id it
+    // never counts under one.
+    assert_eq!(summary.by_flowgate_id.values().sum::<u64>(), 3);
+    let s = e.stats();
+    assert_eq!((s.flow_faults_served, s.flow_behaviour_refusals), (2, 1));
+
+    e.inject_flow_faults(vec![FlowFault::status(500)]);
+    e.set_flow_behaviour(FlowBehaviour::down(None)).unwrap();
+    e.reset();
+    assert!(e.flow_faults().is_empty());
+    assert_eq!(e.flow_behaviour(), FlowBehaviour::default());
+    e.shutdown().await;
 }
