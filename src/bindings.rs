@@ -7,7 +7,7 @@ use flowgate_core::{
     config::{Config, Problem, CONFIG_VAR},
     Secret,
 };
-use worker::{kv::KvStore, Env};
+use worker::{kv::KvStore, Bucket, Env};
 
 use crate::log;
 
@@ -54,6 +54,16 @@ pub(crate) fn secret(env: &Env, name: &str) -> Option<Secret> {
     let value = env.secret(name).ok()?.to_string();
     let s = Secret::new(value);
     (!s.is_blank()).then_some(s)
+}
+
+/// The R2 bucket for large bodies and dead letters; `Err` says how to bind it.
+pub(crate) fn bucket(env: &Env) -> Result<Bucket, String> {
+    env.bucket(crate::queue::BUCKET_BINDING).map_err(|_| {
+        format!(
+            "no R2 bucket binding {}: add the [[r2_buckets]] block of README.md, Deploying",
+            crate::queue::BUCKET_BINDING
+        )
+    })
 }
 
 /// The token-cache namespace; `None` (memory-only caching, logged once per

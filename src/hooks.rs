@@ -3,21 +3,18 @@
 //! Steps, in order; each failure answers at once and forwards nothing:
 //! (1) route and method; (2) every setting the route needs (fail closed);
 //! (3) body size, then the raw bytes; (4) signature; (5) handshakes;
-//! (6) token; (7) forward, with one token refresh on a 401.
-
-use std::{rc::Rc, time::Duration};
+//! (6) duplicate check in the route's ledger, then delivery: `queue` mode
+//! enqueues and answers 202 at once; `direct` mode forwards inline
+//! ([`deliver::attempt`]) and relays the flow's answer.
 
 use flowgate_core::{
-    config::{check_flow_url, Config, Credential, Route},
-    entra::TokenStore,
-    entra::{
-        cache_key, CachedToken, CertificateCredential, ClientCredential, Io, KvSeal, TokenCache, TokenError,
-        TokenOrigin,
-    },
-    forward::{classify, flow_failure_hint, flow_headers, FlowOutcome, RefusingFlows},
+    config::{DeliveryMode, Route},
+    delivery::{keep_header, BodyRef, QueuedDelivery, MESSAGE_VERSION},
+    entra::{TokenError, TokenStore},
+    forward::{flow_failure_hint, Provenance},
     verify::{
         handshake::{self, Before},
-        verify, Handshake, HandshakeReply, Inbound, VerifyError,
+        verify, Handshake, HandshakeReply, Inbound, Verified, VerifyError,
     },
     Headers, Secret,
 };
@@ -25,38 +22,14 @@ use worker::{Context, Env, Method, Request};
 
 use crate::{
     bindings,
-    entra_client::{EntraClient, WorkerRuntime},
+    deliver::{self, Attempt},
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
+    ledger::{AcceptReq, Ledger, Outcome, ReleaseReq},
     log::{self, now_millis, Record},
-    plaid_keys,
+    plaid_keys, queue,
     reply::Reply,
 };
-
-thread_local! {
-    // One token cache per isolate: concurrent webhooks share one Entra request.
-    static TOKENS: TokenCache = TokenCache::new();
-    // Flows that refused a fresh token: their 401s stop evicting the shared one.
-    static REFUSING: Rc<RefusingFlows> = Rc::new(RefusingFlows::new());
-    // Route secrets, read and derived once per isolate: a secret cannot change
-    // while an isolate lives (changing one deploys a new version). The load
-    // benchmark showed the per-request reads and derivations in the gap to a
-    // bare pass-through Worker.
-    static SECRETS: std::cell::RefCell<std::collections::HashMap<String, Rc<RouteSecrets>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// Everything a route needs from secrets, read before any work is done, and
-/// what is derived from them (the token's cache key, the KV seal, the
-/// prepared Entra request).
-struct RouteSecrets {
-    signing: Vec<Secret>,
-    verify_token: Option<Secret>,
-    flow_url: Secret,
-    seal: KvSeal,
-    cache_key: String,
-    source: EntraClient,
-}
 
 pub(crate) async fn handle(mut req: Request, env: &Env, ctx: &Context, route_name: &str, request_id: &str) -> Reply {
     let started = now_millis();
@@ -100,7 +73,7 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     }
 
     // (2) Settings, before reading anything from the sender.
-    let secrets = match cached_route_secrets(env, route, &config) {
+    let secrets = match deliver::route_secrets(env, route, &config) {
         Ok(s) => s,
         Err(message) => {
             rec.outcome = "misconfigured";
@@ -205,86 +178,141 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         return Reply::HandshakeReply(reply);
     }
 
-    // (6) Token, (7) forward; one refresh and retry on a 401.
-    let key = secrets.cache_key.clone();
-    let source = secrets.source.clone();
-    let cache = TOKENS.with(Clone::clone);
-    let refusing = REFUSING.with(Rc::clone);
-    // Wait on another request's token fetch a little longer than it may take
-    // (three tries of the token endpoint's timeout).
-    let max_wait_ms = (config.entra.timeout_secs * 3 + 2) * 1000;
-    let io = Io { store: &store, source: &source, runtime: &WorkerRuntime, seal: &secrets.seal, max_wait_ms };
-    let content_type = headers.get("content-type");
-    let timeout = Duration::from_secs(route.flow_timeout_secs);
-
-    let mut refused: Option<CachedToken> = None;
-    loop {
-        rec.attempts += 1;
-        let now = now_millis() / 1000;
-        let avoid = refused.as_ref().map(|t| &t.access_token);
-        let (token, origin) = match cache.get(&key, avoid, &io).await {
-            Ok(t) => t,
-            Err(e) => return token_failed(&e, rec),
-        };
-        rec.token_source = Some(origin.name());
-        if token.refresh_due(now) {
-            refresh_in_background(ctx, &cache, &key, &store, &source, &secrets.seal, max_wait_ms);
+    // (6) Deliver: through the queue (answer now), or inline (relay the flow's answer).
+    let ledger = match Ledger::of(env, &route.name) {
+        Ok(l) => l,
+        Err(message) => {
+            rec.outcome = "misconfigured";
+            rec.message = Some(message);
+            return Reply::Misconfigured;
         }
-        let out_headers = flow_headers(&route.name, &verified, content_type, &token.access_token);
-        let answer = match http::post(secrets.flow_url.expose(), &out_headers, &body, timeout, "x-ms-workflow-run-id")
-            .await
-        {
-            Ok(a) => a,
-            Err(http::Failure::Timeout) => {
-                rec.outcome = "flow_timeout";
-                rec.message = Some(format!("the flow did not answer within {} s", route.flow_timeout_secs));
-                return Reply::FlowFailed {
-                        status: None,
-                        code: None,
-                        hint: "the flow did not answer in time; it may still have started a run, so a redelivery can run it twice (flows can de-duplicate on x-flowgate-delivery)",
-                    };
-            }
-            Err(http::Failure::Network(e)) => {
-                rec.outcome = "flow_unreachable";
-                rec.message = Some(format!("flow call failed: {e}"));
-                return Reply::FlowFailed {
-                    status: None,
-                    code: None,
-                    hint: "the flow could not be reached; nothing was delivered",
+    };
+    let accept = AcceptReq {
+        id: rec.request_id.to_owned(),
+        delivery_id: verified.delivery_id().map(str::to_owned),
+        window_secs: route.dedupe_window_secs,
+        flows: vec![route.name.clone()],
+    };
+    match ledger.accept(&accept).await {
+        Ok(false) => {}
+        Ok(true) => {
+            rec.outcome = "duplicate";
+            return Reply::Duplicate { route: route.name.clone(), delivery_id: accept.delivery_id };
+        }
+        Err(e) => {
+            rec.outcome = "ledger_unavailable";
+            rec.message = Some(format!("route ledger (Durable Object) failed: {e}"));
+            return Reply::Unavailable { what: "ledger" };
+        }
+    }
+    let release = ReleaseReq { id: accept.id.clone(), delivery_id: accept.delivery_id.clone() };
+    let reply = match route.mode {
+        DeliveryMode::Queue => enqueue(env, route, &verified, &headers, &body, rec).await,
+        DeliveryMode::Direct => {
+            let provenance = Provenance { flowgate_id: Some(rec.request_id), ..Provenance::of(&route.name, &verified) };
+            let attempt = deliver::attempt(
+                env,
+                ctx,
+                &config,
+                route,
+                &secrets,
+                &provenance,
+                headers.get("content-type"),
+                &body,
+                rec,
+            )
+            .await;
+            if let Attempt::Accepted { .. } = attempt {
+                let done = Outcome {
+                    id: accept.id.clone(),
+                    flow: route.name.clone(),
+                    state: "delivered".to_owned(),
+                    attempt: 1,
+                    status: rec.upstream_status,
+                    reason: String::new(),
                 };
-            }
-        };
-        rec.upstream_status = Some(answer.status);
-        match classify(answer.status, &answer.body) {
-            FlowOutcome::Accepted => {
-                rec.outcome = "forwarded";
-                rec.flow_run_id = answer.header.clone();
-                return Reply::Accepted {
-                    route: route.name.clone(),
-                    delivery_id: rec.delivery_id.clone(),
-                    flow_run_id: answer.header,
-                };
-            }
-            FlowOutcome::Unauthorized { .. }
-                if refused.is_none()
-                    && matches!(origin, TokenOrigin::Memory | TokenOrigin::Kv)
-                    && refusing.may_refresh_for(&secrets.flow_url, now) =>
-            {
-                // A cached token was refused (revoked, or expired early):
-                // drop it everywhere and try once with a fresh one.
-                cache.invalidate(&key, &token, &store).await;
-                refused = Some(token);
-            }
-            FlowOutcome::Unauthorized { code } => {
-                if origin == TokenOrigin::Entra {
-                    // Even a fresh token is refused: this flow's settings
-                    // reject the app. Stop evicting the shared token for a while.
-                    refusing.record_fresh_refusal(&secrets.flow_url, now);
+                if let Err(e) = ledger.finish(vec![done]).await {
+                    log::warn("ledger_unavailable", &format!("route {}: delivery not counted: {e}", route.name));
                 }
-                return flow_failed(answer.status, code, rec);
             }
-            FlowOutcome::Failed { status, code } => return flow_failed(status, code, rec),
+            direct_reply(attempt, route, rec)
         }
+    };
+    if !reply.is_success() {
+        // Nothing was accepted: the sender's retry must not count as a duplicate.
+        if let Err(e) = ledger.release(&release).await {
+            log::warn("ledger_unavailable", &format!("route {}: could not release {}: {e}", route.name, release.id));
+        }
+    }
+    reply
+}
+
+/// Queue mode: the body (inline, or in R2 when large) and everything the
+/// consumer needs go into one message; the sender is answered 202 once the
+/// queue has it.
+async fn enqueue(
+    env: &Env,
+    route: &Route,
+    verified: &Verified<'_>,
+    headers: &Headers,
+    body: &[u8],
+    rec: &mut Record<'_>,
+) -> Reply {
+    let mut message = QueuedDelivery {
+        v: MESSAGE_VERSION,
+        id: rec.request_id.to_owned(),
+        route: route.name.clone(),
+        flow: route.name.clone(),
+        provider: verified.provider().to_owned(),
+        delivery_id: verified.delivery_id().map(str::to_owned),
+        event_type: verified.event_type().map(str::to_owned),
+        received_at: now_millis() / 1000,
+        content_type: headers.get("content-type").map(str::to_owned),
+        headers: headers.iter().filter(|(k, _)| keep_header(k)).map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        body: BodyRef::Stored { key: String::new(), len: 0 },
+    };
+    match queue::store_body(env, &mut message, body).await {
+        Ok(()) => {}
+        Err(e) => {
+            rec.outcome = "storage_unavailable";
+            rec.message = Some(e);
+            return Reply::Unavailable { what: "storage" };
+        }
+    }
+    if let Err(e) = queue::send(env, &message, None).await {
+        queue::discard_body(env, &message).await;
+        rec.outcome = "queue_unavailable";
+        rec.message = Some(e);
+        return Reply::Unavailable { what: "queue" };
+    }
+    rec.outcome = "queued";
+    Reply::Queued { route: route.name.clone(), delivery_id: message.delivery_id, id: message.id }
+}
+
+/// A `direct` route relays how its flow answered.
+fn direct_reply(attempt: Attempt, route: &Route, rec: &mut Record<'_>) -> Reply {
+    match attempt {
+        Attempt::Accepted { run_id } => {
+            rec.outcome = "forwarded";
+            rec.flow_run_id.clone_from(&run_id);
+            Reply::Accepted { route: route.name.clone(), delivery_id: rec.delivery_id.clone(), flow_run_id: run_id }
+        }
+        Attempt::NoToken(e) => token_failed(&e, rec),
+        Attempt::Timeout => {
+            rec.outcome = "flow_timeout";
+            rec.message = Some(format!("the flow did not answer within {} s", route.flow_timeout_secs));
+            Reply::FlowFailed {
+                status: None,
+                code: None,
+                hint: "the flow did not answer in time; it may still have started a run, so a redelivery can run it twice (flows can de-duplicate on x-flowgate-id)",
+            }
+        }
+        Attempt::Network(e) => {
+            rec.outcome = "flow_unreachable";
+            rec.message = Some(format!("flow call failed: {e}"));
+            Reply::FlowFailed { status: None, code: None, hint: "the flow could not be reached; nothing was delivered" }
+        }
+        Attempt::Refused { status, code, .. } => flow_failed(status, code, rec),
     }
 }
 
@@ -330,85 +358,6 @@ fn flow_failed(status: u16, code: Option<String>, rec: &mut Record<'_>) -> Reply
     rec.error_code.clone_from(&code);
     rec.message = Some(hint.to_owned());
     Reply::FlowFailed { status: Some(status), code, hint }
-}
-
-/// From half its lifetime on, the token is replaced after the response, under
-/// `ctx.wait_until`; one refresh per isolate and key.
-fn refresh_in_background(
-    ctx: &Context,
-    cache: &TokenCache,
-    key: &str,
-    store: &KvTokenStore,
-    source: &EntraClient,
-    seal: &KvSeal,
-    max_wait_ms: u64,
-) {
-    let Some(ticket) = cache.try_begin_refresh(key) else { return };
-    let (cache, store, source, seal) = (cache.clone(), store.clone(), source.clone(), seal.clone());
-    ctx.wait_until(async move {
-        let io = Io { store: &store, source: &source, runtime: &WorkerRuntime, seal: &seal, max_wait_ms };
-        match cache.refresh(ticket, &io).await {
-            Ok(origin) => log::note("info", "token_refreshed", origin.name()),
-            Err(e) => log::note("warn", "token_refresh_failed", &format!("{e}: {}", e.hint())),
-        }
-    });
-}
-
-/// The route's secrets from this isolate's memory, or read (and kept) now.
-/// Failures are not kept: each request reports them.
-fn cached_route_secrets(env: &Env, route: &Route, config: &Rc<Config>) -> Result<Rc<RouteSecrets>, String> {
-    if let Some(s) = SECRETS.with(|m| m.borrow().get(&route.name).cloned()) {
-        return Ok(s);
-    }
-    let s = Rc::new(route_secrets(env, route, config)?);
-    SECRETS.with(|m| m.borrow_mut().insert(route.name.clone(), Rc::clone(&s)));
-    Ok(s)
-}
-
-fn route_secrets(env: &Env, route: &Route, config: &Rc<Config>) -> Result<RouteSecrets, String> {
-    let missing = |name: &str, what: &str| {
-        format!(
-            "route {}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)",
-            route.name
-        )
-    };
-    let mut signing = Vec::with_capacity(route.secret_bindings.len());
-    for name in &route.secret_bindings {
-        signing.push(bindings::secret(env, name).ok_or_else(|| missing(name, "webhook signing secret"))?);
-    }
-    let flow_url = bindings::secret(env, &route.flow_url_binding)
-        .ok_or_else(|| missing(&route.flow_url_binding, "flow trigger URL"))?;
-    check_flow_url(flow_url.expose())
-        .map_err(|why| format!("route {}: secret {} (flow trigger URL) {why}", route.name, route.flow_url_binding))?;
-    let credential = match &config.entra.credential {
-        Credential::ClientSecret { binding } => ClientCredential::Secret(
-            bindings::secret(env, binding).ok_or_else(|| missing(binding, "Entra client secret"))?,
-        ),
-        Credential::Certificate { private_key_binding, certificate_binding, algorithm } => {
-            let key = bindings::secret(env, private_key_binding)
-                .ok_or_else(|| missing(private_key_binding, "certificate private key, PKCS#8 PEM"))?;
-            let cert = bindings::secret(env, certificate_binding)
-                .ok_or_else(|| missing(certificate_binding, "certificate, PEM"))?;
-            ClientCredential::Certificate(
-                CertificateCredential::from_pem(&key, cert.expose(), *algorithm)
-                    .map_err(|why| format!("entra.certificate: {why}"))?,
-            )
-        }
-    };
-    let seal = match &config.entra.token_cache_key_binding {
-        Some(name) => {
-            let key = bindings::secret(env, name).ok_or_else(|| missing(name, "token cache encryption key"))?;
-            KvSeal::from_base64(&key).map_err(|why| format!("secret {name} (token cache encryption key) {why}"))?
-        }
-        None => KvSeal::derived_from(credential.secret_material()),
-    };
-    let verify_token = match &route.verify_token_binding {
-        Some(name) => Some(bindings::secret(env, name).ok_or_else(|| missing(name, "handshake verify token"))?),
-        None => None,
-    };
-    let cache_key = cache_key(&config.entra, &credential);
-    let source = EntraClient::new(Rc::clone(config), &credential);
-    Ok(RouteSecrets { signing, verify_token, flow_url, seal, cache_key, source })
 }
 
 fn rejected(e: VerifyError, route: &Route, rec: &mut Record<'_>) -> Reply {

@@ -6,19 +6,29 @@
 //!   obtain an Entra token (memory → KV → Entra), forward the body byte-exact
 //!   to the route's flow ([`hooks`]).
 //! - `GET /healthz` — liveness, and whether the configuration is valid.
+//! - `GET /status`, `/admin/dead-letters…` — the operator's API ([`admin`]).
+//! - the `queue` handler — queued deliveries ([`queue`]); the route ledger
+//!   Durable Object ([`ledger`]).
 //!
 //! This crate is glue only: request/response, `Env`, KV, `fetch` and status
 //! mapping. Every decision is made in `flowgate-core`.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod bindings;
+mod dead_letters;
+mod deliver;
 mod entra_client;
 mod hooks;
 mod http;
 mod kv_token_store;
+mod ledger;
 mod log;
 mod plaid_keys;
+mod queue;
 mod reply;
+
+pub use ledger::RouteLedger;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
@@ -30,6 +40,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let reply = match path.as_str() {
         "/healthz" | "/healthz/" => healthz(&req, &env),
+        p if admin::is_admin_path(p) => {
+            let p = p.to_owned();
+            admin::handle(req, &env, &p).await
+        }
         _ => match path.strip_prefix("/hooks/") {
             Some(route) if !route.is_empty() && !route.contains('/') => {
                 let route = route.to_owned();

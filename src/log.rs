@@ -35,6 +35,12 @@ pub(crate) struct Record<'a> {
     pub(crate) error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) message: Option<String>,
+    /// The target flow (queue mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) flow: Option<String>,
+    /// The queue attempt, 1-based (queue mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) attempt: Option<u32>,
     pub(crate) body_bytes: usize,
     pub(crate) attempts: u8,
     pub(crate) duration_ms: u64,

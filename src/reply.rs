@@ -21,6 +21,26 @@ pub(crate) enum Reply {
         delivery_id: Option<String>,
         flow_run_id: Option<String>,
     },
+    /// Queue mode: verified and queued; the flow gets it from the consumer.
+    Queued {
+        route: String,
+        delivery_id: Option<String>,
+        id: String,
+    },
+    /// The sender's delivery id was accepted before, within the route's window.
+    Duplicate {
+        route: String,
+        delivery_id: Option<String>,
+    },
+    /// flowgate's own storage (ledger, queue, R2) failed; nothing was accepted.
+    Unavailable {
+        what: &'static str,
+    },
+    /// The admin API's answers.
+    Json {
+        status: u16,
+        body: Value,
+    },
     /// A sender handshake answered at the edge, not forwarded.
     Handshake {
         what: String,
@@ -64,7 +84,10 @@ impl Reply {
         match self {
             Reply::Health { config_ok: true, .. } | Reply::Handshake { .. } => 200,
             Reply::Health { config_ok: false, .. } | Reply::Misconfigured => 500,
-            Reply::Accepted { .. } => 202,
+            Reply::Accepted { .. } | Reply::Queued { .. } => 202,
+            Reply::Duplicate { .. } => 200,
+            Reply::Unavailable { .. } => 503,
+            Reply::Json { status, .. } => *status,
             Reply::NotFound => 404,
             Reply::HandshakeReply(r) => r.status,
             Reply::HandshakeRefused { status } => *status,
@@ -85,6 +108,18 @@ impl Reply {
             Reply::Accepted { route, delivery_id, flow_run_id } => json!({
                 "status": "accepted", "route": route, "delivery_id": delivery_id, "flow_run_id": flow_run_id,
             }),
+            Reply::Queued { route, delivery_id, id } => json!({
+                "status": "queued", "route": route, "delivery_id": delivery_id, "flowgate_id": id,
+            }),
+            Reply::Duplicate { route, delivery_id } => json!({
+                "status": "duplicate", "route": route, "delivery_id": delivery_id,
+                "message": "This delivery id was accepted before; it is not forwarded again.",
+            }),
+            Reply::Unavailable { what } => json!({
+                "error": "unavailable", "component": what,
+                "message": "flowgate could not store the webhook; nothing was accepted. Retry later.",
+            }),
+            Reply::Json { body, .. } => body.clone(),
             Reply::Handshake { what } => json!({ "status": "ok", "handshake": what }),
             Reply::HandshakeReply(_) => Value::Null,
             Reply::HandshakeRefused { .. } => {
@@ -122,6 +157,11 @@ impl Reply {
         }
     }
 
+    /// The sender got its webhook taken (2xx) — a handshake counts too.
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status())
+    }
+
     pub(crate) fn into_response(self, request_id: &str) -> Result<Response> {
         if let Reply::HandshakeReply(r) = &self {
             // Exactly what the sender expects: its content type, its body.
@@ -143,6 +183,12 @@ impl Reply {
         }
         if let Reply::TokenUnavailable { retry_after: Some(s), .. } = &self {
             headers.set("retry-after", &s.to_string())?;
+        }
+        if let Reply::Unavailable { .. } = &self {
+            headers.set("retry-after", "30")?;
+        }
+        if let Reply::Json { status: 204, .. } = &self {
+            return Ok(Response::empty()?.with_status(204).with_headers(headers));
         }
         let status = self.status();
         Ok(Response::from_json(&self.body())?.with_status(status).with_headers(headers))

@@ -122,6 +122,8 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         ("FLOW_ANY", emulator.flow_url(demo::FLOW_ANY)),
         ("FLOW_SPECIFIC_ALLOWED", emulator.flow_url(demo::FLOW_SPECIFIC_ALLOWED)),
         ("FLOW_SPECIFIC_OTHER", emulator.flow_url(demo::FLOW_SPECIFIC_OTHER)),
+        ("FLOW_GONE", emulator.flow_url("no-such-flow")),
+        ("FLOWGATE_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
         ("SENDER_SECRET", SENDER_SECRET.to_owned()),
         ("META_VERIFY_TOKEN", META_VERIFY_TOKEN.to_owned()),
         ("DISCORD_PUBLIC_KEY", discord_public_key()),
@@ -132,8 +134,36 @@ flow_url_binding = "FLOW_URL_NOT_SET"
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    WorkerSetup { flowgate_toml, secrets, persist_to: None, main: None }
+    WorkerSetup { flowgate_toml: direct_mode(&flowgate_toml) + QUEUE_ROUTES, secrets, persist_to: None, main: None }
 }
+
+/// Queue-mode routes (the default mode): quick retries for the tests.
+const QUEUE_ROUTES: &str = r#"
+[vars.FLOWGATE.routes.q]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+flow_url_binding = "FLOW_ANY"
+max_attempts = 4
+backoff_base_secs = 1
+backoff_max_secs = 2
+
+[vars.FLOWGATE.routes.q-sw]
+provider = "standard-webhooks"
+secret_bindings = ["SW_SECRET"]
+flow_url_binding = "FLOW_ANY"
+max_attempts = 3
+backoff_base_secs = 1
+backoff_max_secs = 1
+max_body_bytes = 8388608
+
+[vars.FLOWGATE.routes.q-gone]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+flow_url_binding = "FLOW_GONE"
+"#;
+
+/// The admin API's bearer token in the test Worker.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// The signing secret of every route in [`SENDER_ROUTES`].
 pub const SENDER_SECRET: &str = "a-sender-signing-secret";
@@ -277,6 +307,56 @@ pub const GITHUB_VECTOR_SECRET: &str = "It's a Secret to Everybody";
 /// Standard Webhooks' published test secret (webhook-providers.md §c).
 pub const STANDARD_WEBHOOKS_VECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// The queue, bucket and Durable Object bindings of queue mode, as in the
+/// README's deployment guide, with the consumer's batching made quick for
+/// tests (Miniflare's own defaults differ, workers-platform.md §1 Queues).
+const PLATFORM_BINDINGS: &str = r#"
+[[queues.producers]]
+queue = "flowgate-deliveries"
+binding = "DELIVERIES"
+
+[[queues.consumers]]
+queue = "flowgate-deliveries"
+max_batch_size = 10
+max_batch_timeout = 1
+max_retries = 100
+dead_letter_queue = "flowgate-deliveries-dlq"
+
+[[queues.consumers]]
+queue = "flowgate-deliveries-dlq"
+max_batch_size = 10
+max_batch_timeout = 1
+
+[[r2_buckets]]
+binding = "DELIVERY_STORE"
+bucket_name = "flowgate-e2e-deliveries"
+
+[[durable_objects.bindings]]
+name = "LEDGER"
+class_name = "RouteLedger"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["RouteLedger"]
+"#;
+
+/// Adds `mode = "direct"` to every route table of `toml` that does not set
+/// a mode (the tests of verification and tokens read the flow's answer in
+/// the sender's response).
+pub fn direct_mode(toml: &str) -> String {
+    let mut out = String::with_capacity(toml.len() + 1024);
+    for line in toml.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let t = line.trim();
+        let is_route_table = t.starts_with("[vars.FLOWGATE.routes.") && t.ends_with(']') && t.matches('.').count() == 3;
+        if is_route_table {
+            out.push_str("mode = \"direct\"\n");
+        }
+    }
+    out
+}
+
 /// `wrangler dev` running the built Worker.
 pub struct WorkerProcess {
     child: Option<Child>,
@@ -338,7 +418,9 @@ send_metrics = false
 [[kv_namespaces]]
 binding = "TOKEN_CACHE"
 id = "flowgate-e2e-token-cache"
+{platform}
 {flowgate}"#,
+            platform = PLATFORM_BINDINGS,
             main = bundle.display(),
             flowgate = setup.flowgate_toml,
         );

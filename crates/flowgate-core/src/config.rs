@@ -29,6 +29,12 @@
 //! flow_url_binding = "FLOW_URL_GITHUB"
 //! # max_body_bytes = 10485760
 //! # tolerance_secs = 300                        # signed-timestamp schemes
+//! # mode = "queue"                              # or "direct" (relay the flow's answer)
+//! # max_attempts = 10                           # queue mode: then dead letters
+//! # backoff_base_secs = 10                      # doubles per attempt, with jitter
+//! # backoff_max_secs = 3600
+//! # dedupe = true                               # by the sender's delivery id
+//! # dedupe_window_secs = 259200                 # 72 h
 //!
 //! [vars.FLOWGATE.routes.plaid]
 //! provider = "plaid"                            # keys fetched from Plaid by kid
@@ -43,7 +49,11 @@ use std::{collections::BTreeMap, fmt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::verify::{catalogue, custom, find_provider, providers, Provider, Scheme};
+pub use crate::delivery::RetryPolicy;
+use crate::{
+    delivery::{MAX_ATTEMPTS_LIMIT, MAX_QUEUE_DELAY_SECS},
+    verify::{catalogue, custom, find_provider, providers, Provider, Scheme},
+};
 
 /// The name of the object var that holds flowgate's configuration.
 pub const CONFIG_VAR: &str = "FLOWGATE";
@@ -265,7 +275,38 @@ pub struct Route {
     pub verify_token_binding: Option<String>,
     /// Plaid only: where and with which credentials its verification keys are fetched.
     pub plaid: Option<PlaidSettings>,
+    /// Acknowledge at once and deliver through the queue, or forward inline.
+    pub mode: DeliveryMode,
+    /// Queue mode: attempts and backoff.
+    pub retry: RetryPolicy,
+    /// How long a sender's delivery id is remembered, seconds; `None` = no
+    /// duplicate suppression.
+    pub dedupe_window_secs: Option<u64>,
 }
+
+/// How a route delivers to its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// Verify, enqueue, answer the sender 202 at once; the queue consumer
+    /// delivers with retries and dead letters.
+    Queue,
+    /// Forward inline and relay the flow's answer (flows with a Response action).
+    Direct,
+}
+
+impl DeliveryMode {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Queue => "queue",
+            DeliveryMode::Direct => "direct",
+        }
+    }
+}
+
+/// Default window of duplicate suppression: 72 h, longer than Stripe's
+/// three days of retries, GitHub's manual redeliveries and Shopify's 48 h.
+pub const DEFAULT_DEDUPE_WINDOW_SECS: u64 = 72 * 3600;
 
 /// How a Plaid route fetches Plaid's webhook verification keys
 /// (`POST {base_url}/webhook_verification_key/get`).
@@ -342,6 +383,12 @@ struct RawRoute {
     plaid_client_id_binding: Option<String>,
     plaid_secret_binding: Option<String>,
     plaid_environment: Option<String>,
+    mode: Option<String>,
+    max_attempts: Option<u64>,
+    backoff_base_secs: Option<u64>,
+    backoff_max_secs: Option<u64>,
+    dedupe: Option<bool>,
+    dedupe_window_secs: Option<u64>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -419,6 +466,7 @@ impl Config {
 #[derive(Clone, Copy)]
 enum Kind {
     Text,
+    Flag,
     Count,
     TextList,
     Table,
@@ -439,7 +487,13 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const ROUTE_FIELDS: [(&str, Kind); 11] = [
+const ROUTE_FIELDS: [(&str, Kind); 17] = [
+    ("mode", Kind::Text),
+    ("max_attempts", Kind::Count),
+    ("backoff_base_secs", Kind::Count),
+    ("backoff_max_secs", Kind::Count),
+    ("dedupe", Kind::Flag),
+    ("dedupe_window_secs", Kind::Count),
     ("provider", Kind::Text),
     ("scheme", Kind::Table),
     ("verify_token_binding", Kind::Text),
@@ -472,6 +526,7 @@ fn type_problems(value: &Value) -> Vec<Problem> {
             let Some(v) = table.get(*name) else { continue };
             let (ok, expected) = match kind {
                 Kind::Text => (v.is_string(), "a string"),
+                Kind::Flag => (v.is_boolean(), "true or false"),
                 Kind::Count => (v.is_u64(), "a whole number"),
                 Kind::Table => (v.is_object(), "a table"),
                 Kind::TextList => {
@@ -725,6 +780,7 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         _ => {}
     }
 
+    let retry = validate_retry(name, [r.max_attempts, r.backoff_base_secs, r.backoff_max_secs], p);
     let plaid_fields = [
         ("plaid_client_id_binding", r.plaid_client_id_binding.is_some()),
         ("plaid_secret_binding", r.plaid_secret_binding.is_some()),
@@ -739,6 +795,33 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         None
     };
 
+    let mode = match r.mode.as_deref() {
+        None | Some("queue") => DeliveryMode::Queue,
+        Some("direct") => DeliveryMode::Direct,
+        Some(other) => {
+            p.add(
+                at("mode"),
+                format!("unknown mode \"{other}\""),
+                "use \"queue\" (answer the sender at once, deliver with retries) or \"direct\" (forward inline, relay the flow's answer)",
+            );
+            DeliveryMode::Queue
+        }
+    };
+    let dedupe_window_secs = match (r.dedupe, r.dedupe_window_secs) {
+        (Some(false), Some(_)) => {
+            p.add(at("dedupe_window_secs"), "set while dedupe = false", "remove one of the two");
+            None
+        }
+        (Some(false), None) => None,
+        (_, window) => {
+            let w = window.unwrap_or(DEFAULT_DEDUPE_WINDOW_SECS);
+            if !(60..=30 * 86_400).contains(&w) {
+                p.add(at("dedupe_window_secs"), "out of range", "use 60 s to 30 days (2592000); the default is 72 h");
+            }
+            Some(w)
+        }
+    };
+
     Some(Route {
         name: name.to_owned(),
         provider: provider?,
@@ -750,7 +833,50 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         flow_timeout_secs,
         verify_token_binding,
         plaid,
+        mode,
+        retry,
+        dedupe_window_secs,
     })
+}
+
+/// A route's retry policy (queue mode); problems for values out of range.
+fn validate_retry(name: &str, [attempts, base, max]: [Option<u64>; 3], p: &mut Problems) -> RetryPolicy {
+    let at = |field: &str| format!("routes.{name}.{field}");
+    let d = RetryPolicy::default();
+    let mut get = |field: &str, v: Option<u64>, default: u32, range: std::ops::RangeInclusive<u64>, fix: &str| {
+        let v = v.unwrap_or(u64::from(default));
+        if range.contains(&v) {
+            u32::try_from(v).unwrap_or(default)
+        } else {
+            p.add(at(field), "out of range", fix);
+            default
+        }
+    };
+    let max_attempts = get(
+        "max_attempts",
+        attempts,
+        d.max_attempts,
+        1..=u64::from(MAX_ATTEMPTS_LIMIT),
+        "use 1 to 100 (Queues retries a message at most 100 times; keep the consumer's max_retries at 100)",
+    );
+    let backoff_base_secs = get(
+        "backoff_base_secs",
+        base,
+        d.backoff_base_secs,
+        1..=u64::from(MAX_QUEUE_DELAY_SECS),
+        "use 1 to 43200 seconds (Queues delays a retry by at most 12 h)",
+    );
+    let backoff_max_secs = get(
+        "backoff_max_secs",
+        max,
+        d.backoff_max_secs,
+        1..=u64::from(MAX_QUEUE_DELAY_SECS),
+        "use 1 to 43200 seconds (Queues delays a retry by at most 12 h)",
+    );
+    if backoff_max_secs < backoff_base_secs {
+        p.add(at("backoff_max_secs"), "smaller than backoff_base_secs", "make it at least backoff_base_secs");
+    }
+    RetryPolicy { max_attempts, backoff_base_secs, backoff_max_secs }
 }
 
 /// A Plaid route's key-fetching settings; `None` (with problems added) when

@@ -23,25 +23,63 @@ pub const HEADER_DELIVERY: &str = "x-flowgate-delivery";
 /// Longest provenance value passed on; longer values are cut.
 const MAX_HEADER_VALUE: usize = 256;
 
-/// The headers of the request to the flow, in order. The body is
-/// [`Verified::body`], byte for byte.
-pub fn flow_headers(
-    route: &str,
-    verified: &Verified<'_>,
-    content_type: Option<&str>,
-    token: &Secret,
-) -> Vec<(&'static str, String)> {
+/// Provenance header: flowgate's own id of the accepted webhook (the same
+/// on every attempt and every redrive: a flow can de-duplicate on it).
+pub const HEADER_ID: &str = "x-flowgate-id";
+/// Provenance header: the attempt number, 1-based (queue mode).
+pub const HEADER_ATTEMPT: &str = "x-flowgate-attempt";
+
+/// Where a forwarded webhook came from, for the provenance headers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Provenance<'a> {
+    /// The flowgate route.
+    pub route: &'a str,
+    /// The sender's scheme.
+    pub provider: &'a str,
+    /// The sender's event type.
+    pub event_type: Option<&'a str>,
+    /// The sender's delivery id.
+    pub delivery_id: Option<&'a str>,
+    /// flowgate's id of the accepted webhook.
+    pub flowgate_id: Option<&'a str>,
+    /// Attempt number (queue mode).
+    pub attempt: Option<u32>,
+}
+
+impl<'a> Provenance<'a> {
+    /// The provenance of a verified request on `route`.
+    pub fn of(route: &'a str, verified: &'a Verified<'_>) -> Self {
+        Self {
+            route,
+            provider: verified.provider(),
+            event_type: verified.event_type(),
+            delivery_id: verified.delivery_id(),
+            flowgate_id: None,
+            attempt: None,
+        }
+    }
+}
+
+/// The headers of the request to the flow, in order. The body is the
+/// verified body, byte for byte.
+pub fn flow_headers(p: &Provenance<'_>, content_type: Option<&str>, token: &Secret) -> Vec<(&'static str, String)> {
     let mut h = vec![("authorization", format!("Bearer {}", token.expose()))];
     if let Some(ct) = content_type.and_then(header_safe) {
         h.push(("content-type", ct));
     }
-    h.push((HEADER_ROUTE, route.to_owned()));
-    h.push((HEADER_PROVIDER, verified.provider().to_owned()));
-    if let Some(ev) = verified.event_type().and_then(header_safe) {
+    h.push((HEADER_ROUTE, p.route.to_owned()));
+    h.push((HEADER_PROVIDER, p.provider.to_owned()));
+    if let Some(ev) = p.event_type.and_then(header_safe) {
         h.push((HEADER_EVENT, ev));
     }
-    if let Some(id) = verified.delivery_id().and_then(header_safe) {
+    if let Some(id) = p.delivery_id.and_then(header_safe) {
         h.push((HEADER_DELIVERY, id));
+    }
+    if let Some(id) = p.flowgate_id.and_then(header_safe) {
+        h.push((HEADER_ID, id));
+    }
+    if let Some(n) = p.attempt {
+        h.push((HEADER_ATTEMPT, n.to_string()));
     }
     h
 }
@@ -173,7 +211,7 @@ mod tests {
         let s = [secret];
         let gh = find_provider("github").unwrap();
         let v = verify(gh, &gh.scheme(), None, &s, Inbound::post(&h, body, 0)).unwrap();
-        let out = flow_headers("gh", &v, Some("application/json"), &Secret::new("tok"));
+        let out = flow_headers(&Provenance::of("gh", &v), Some("application/json"), &Secret::new("tok"));
         assert_eq!(
             out,
             vec![
@@ -185,6 +223,9 @@ mod tests {
                 (HEADER_DELIVERY, "d-1x-injected: 1".to_owned()),
             ]
         );
+        let queued = Provenance { flowgate_id: Some("0a1b"), attempt: Some(3), ..Provenance::of("gh", &v) };
+        let out = flow_headers(&queued, None, &Secret::new("tok"));
+        assert_eq!(&out[out.len() - 2..], &[(HEADER_ID, "0a1b".to_owned()), (HEADER_ATTEMPT, "3".to_owned())]);
     }
 
     #[test]

@@ -9,15 +9,21 @@
 //! - [`config`]: the route/Entra configuration model and its validation.
 //! - [`entra`]: the client-credentials request, Entra's answers, and the
 //!   token-cache policy (memory → KV → Entra, one request in flight).
+//! - [`delivery`]: queue messages and the retry / dead-letter rules.
 //! - [`forward`]: what is sent to the flow and what the sender is answered.
+//! - [`rules`]: edge routing, which of a route's flows get an event.
+//! - [`envelope`]: the `envelope` payload shape and its JSON Schema.
 //! - [`secret`], [`clock`], [`headers`]: small shared types.
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod entra;
+pub mod envelope;
 pub mod forward;
 pub mod headers;
+pub mod rules;
 pub mod secret;
 pub mod verify;
 

@@ -16,7 +16,7 @@ use flowgate_core::{
         seal::KvSeal,
         ClientCredential,
     },
-    forward::flow_headers,
+    forward::{flow_headers, Provenance},
     verify::{discord, find_provider, sendgrid, standard_webhooks, twilio, verify, Inbound, Scheme},
     Headers, Secret,
 };
@@ -338,7 +338,7 @@ impl Webhook {
         let v =
             verify(route.provider, &route.scheme, route.tolerance_override, &self.secrets, inbound).expect("verifies");
         let key = cache_key(&self.config.entra, &self.credential);
-        let out = flow_headers(&route.name, &v, headers.get("content-type"), &self.token);
+        let out = flow_headers(&Provenance::of(&route.name, &v), headers.get("content-type"), &self.token);
         black_box((seal, key));
         out.len()
     }

@@ -1,0 +1,241 @@
+//! One delivery attempt to a flow — token (memory → KV → Entra), POST, one
+//! token refresh on a 401 — shared by `direct` routes (inline) and the queue
+//! consumer. Also the per-isolate route secrets everything here needs.
+
+use std::{cell::RefCell, collections::HashMap, rc::Rc, time::Duration};
+
+use flowgate_core::{
+    config::{check_flow_url, Config, Credential, Route},
+    delivery::AttemptOutcome,
+    entra::{
+        cache_key, CachedToken, CertificateCredential, ClientCredential, Io, KvSeal, TokenCache, TokenError,
+        TokenOrigin,
+    },
+    forward::{classify, flow_headers, FlowOutcome, Provenance, RefusingFlows},
+    Secret,
+};
+use worker::{Context, Env};
+
+use crate::{
+    bindings,
+    entra_client::{EntraClient, WorkerRuntime},
+    http,
+    kv_token_store::KvTokenStore,
+    log::{self, now_millis, Record},
+};
+
+thread_local! {
+    // One token cache per isolate: concurrent webhooks share one Entra request.
+    static TOKENS: TokenCache = TokenCache::new();
+    // Flows that refused a fresh token: their 401s stop evicting the shared one.
+    static REFUSING: Rc<RefusingFlows> = Rc::new(RefusingFlows::new());
+    // Route secrets, read and derived once per isolate: a secret cannot change
+    // while an isolate lives (changing one deploys a new version). The load
+    // benchmark showed the per-request reads and derivations in the gap to a
+    // bare pass-through Worker.
+    static SECRETS: RefCell<HashMap<String, Rc<RouteSecrets>>> = RefCell::new(HashMap::new());
+}
+
+/// Everything a route needs from secrets, read before any work is done, and
+/// what is derived from them (the token's cache key, the KV seal, the
+/// prepared Entra request).
+pub(crate) struct RouteSecrets {
+    pub(crate) signing: Vec<Secret>,
+    pub(crate) verify_token: Option<Secret>,
+    pub(crate) flow_url: Secret,
+    pub(crate) seal: KvSeal,
+    pub(crate) cache_key: String,
+    pub(crate) source: EntraClient,
+}
+
+/// How one attempt ended, in more detail than the retry rules need (a
+/// `direct` route relays it to the sender).
+pub(crate) enum Attempt {
+    Accepted { run_id: Option<String> },
+    NoToken(TokenError),
+    Timeout,
+    Network(String),
+    Refused { status: u16, code: Option<String>, retry_after: Option<u64> },
+}
+
+impl Attempt {
+    /// The outcome as the retry rules see it.
+    pub(crate) fn outcome(&self) -> AttemptOutcome {
+        match self {
+            Attempt::Accepted { .. } => AttemptOutcome::Answered { status: 202, retry_after: None, code: None },
+            Attempt::NoToken(e) => {
+                AttemptOutcome::NoToken { retry_after: e.retry_after(), reason: format!("{e}: {}", e.hint()) }
+            }
+            Attempt::Timeout => AttemptOutcome::Timeout,
+            Attempt::Network(e) => AttemptOutcome::Network(e.clone()),
+            Attempt::Refused { status, code, retry_after } => {
+                AttemptOutcome::Answered { status: *status, retry_after: *retry_after, code: code.clone() }
+            }
+        }
+    }
+}
+
+/// POSTs `body` to the route's flow with a token; one refresh and retry
+/// when a cached token is refused. Fills the token and upstream fields of `rec`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn attempt(
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    route: &Route,
+    secrets: &RouteSecrets,
+    provenance: &Provenance<'_>,
+    content_type: Option<&str>,
+    body: &[u8],
+    rec: &mut Record<'_>,
+) -> Attempt {
+    let store = KvTokenStore(bindings::token_cache(env));
+    let key = secrets.cache_key.clone();
+    let source = secrets.source.clone();
+    let cache = TOKENS.with(Clone::clone);
+    let refusing = REFUSING.with(Rc::clone);
+    // Wait on another request's token fetch a little longer than it may take
+    // (three tries of the token endpoint's timeout).
+    let max_wait_ms = (config.entra.timeout_secs * 3 + 2) * 1000;
+    let io = Io { store: &store, source: &source, runtime: &WorkerRuntime, seal: &secrets.seal, max_wait_ms };
+    let timeout = Duration::from_secs(route.flow_timeout_secs);
+
+    let mut refused: Option<CachedToken> = None;
+    loop {
+        rec.attempts += 1;
+        let now = now_millis() / 1000;
+        let avoid = refused.as_ref().map(|t| &t.access_token);
+        let (token, origin) = match cache.get(&key, avoid, &io).await {
+            Ok(t) => t,
+            Err(e) => return Attempt::NoToken(e),
+        };
+        rec.token_source = Some(origin.name());
+        if token.refresh_due(now) {
+            refresh_in_background(ctx, &cache, &key, &store, &source, &secrets.seal, max_wait_ms);
+        }
+        let out_headers = flow_headers(provenance, content_type, &token.access_token);
+        let answer =
+            match http::post(secrets.flow_url.expose(), &out_headers, body, timeout, "x-ms-workflow-run-id").await {
+                Ok(a) => a,
+                Err(http::Failure::Timeout) => return Attempt::Timeout,
+                Err(http::Failure::Network(e)) => return Attempt::Network(e),
+            };
+        rec.upstream_status = Some(answer.status);
+        match classify(answer.status, &answer.body) {
+            FlowOutcome::Accepted => return Attempt::Accepted { run_id: answer.header },
+            FlowOutcome::Unauthorized { .. }
+                if refused.is_none()
+                    && matches!(origin, TokenOrigin::Memory | TokenOrigin::Kv)
+                    && refusing.may_refresh_for(&secrets.flow_url, now) =>
+            {
+                // A cached token was refused (revoked, or expired early):
+                // drop it everywhere and try once with a fresh one.
+                cache.invalidate(&key, &token, &store).await;
+                refused = Some(token);
+            }
+            FlowOutcome::Unauthorized { code } => {
+                if origin == TokenOrigin::Entra {
+                    // Even a fresh token is refused: this flow's settings
+                    // reject the app. Stop evicting the shared token for a while.
+                    refusing.record_fresh_refusal(&secrets.flow_url, now);
+                }
+                return Attempt::Refused { status: answer.status, code, retry_after: answer.retry_after };
+            }
+            FlowOutcome::Failed { status, code } => {
+                return Attempt::Refused { status, code, retry_after: answer.retry_after }
+            }
+        }
+    }
+}
+
+/// (obtained, expires, where) of the token cached for the route's
+/// credential — this isolate's memory, else KV — for `GET /status`; never
+/// the token itself.
+pub(crate) async fn token_times(env: &Env, secrets: &RouteSecrets) -> Option<(u64, u64, &'static str)> {
+    if let Some((obtained, expires)) = TOKENS.with(|c| c.memory_times(&secrets.cache_key)) {
+        return Some((obtained, expires, "memory"));
+    }
+    let store = KvTokenStore(bindings::token_cache(env));
+    let sealed = flowgate_core::entra::TokenStore::get(&store, &secrets.cache_key).await?;
+    let t = secrets.seal.open(&secrets.cache_key, &sealed)?;
+    Some((t.obtained_at, t.expires_at, "kv"))
+}
+
+/// From half its lifetime on, the token is replaced after the response, under
+/// `ctx.wait_until`; one refresh per isolate and key.
+fn refresh_in_background(
+    ctx: &Context,
+    cache: &TokenCache,
+    key: &str,
+    store: &KvTokenStore,
+    source: &EntraClient,
+    seal: &KvSeal,
+    max_wait_ms: u64,
+) {
+    let Some(ticket) = cache.try_begin_refresh(key) else { return };
+    let (cache, store, source, seal) = (cache.clone(), store.clone(), source.clone(), seal.clone());
+    ctx.wait_until(async move {
+        let io = Io { store: &store, source: &source, runtime: &WorkerRuntime, seal: &seal, max_wait_ms };
+        match cache.refresh(ticket, &io).await {
+            Ok(origin) => log::note("info", "token_refreshed", origin.name()),
+            Err(e) => log::note("warn", "token_refresh_failed", &format!("{e}: {}", e.hint())),
+        }
+    });
+}
+
+/// The route's secrets from this isolate's memory, or read (and kept) now.
+/// Failures are not kept: each request reports them.
+pub(crate) fn route_secrets(env: &Env, route: &Route, config: &Rc<Config>) -> Result<Rc<RouteSecrets>, String> {
+    if let Some(s) = SECRETS.with(|m| m.borrow().get(&route.name).cloned()) {
+        return Ok(s);
+    }
+    let s = Rc::new(read_route_secrets(env, route, config)?);
+    SECRETS.with(|m| m.borrow_mut().insert(route.name.clone(), Rc::clone(&s)));
+    Ok(s)
+}
+
+fn read_route_secrets(env: &Env, route: &Route, config: &Rc<Config>) -> Result<RouteSecrets, String> {
+    let missing = |name: &str, what: &str| {
+        format!(
+            "route {}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)",
+            route.name
+        )
+    };
+    let mut signing = Vec::with_capacity(route.secret_bindings.len());
+    for name in &route.secret_bindings {
+        signing.push(bindings::secret(env, name).ok_or_else(|| missing(name, "webhook signing secret"))?);
+    }
+    let flow_url = bindings::secret(env, &route.flow_url_binding)
+        .ok_or_else(|| missing(&route.flow_url_binding, "flow trigger URL"))?;
+    check_flow_url(flow_url.expose())
+        .map_err(|why| format!("route {}: secret {} (flow trigger URL) {why}", route.name, route.flow_url_binding))?;
+    let credential = match &config.entra.credential {
+        Credential::ClientSecret { binding } => ClientCredential::Secret(
+            bindings::secret(env, binding).ok_or_else(|| missing(binding, "Entra client secret"))?,
+        ),
+        Credential::Certificate { private_key_binding, certificate_binding, algorithm } => {
+            let key = bindings::secret(env, private_key_binding)
+                .ok_or_else(|| missing(private_key_binding, "certificate private key, PKCS#8 PEM"))?;
+            let cert = bindings::secret(env, certificate_binding)
+                .ok_or_else(|| missing(certificate_binding, "certificate, PEM"))?;
+            ClientCredential::Certificate(
+                CertificateCredential::from_pem(&key, cert.expose(), *algorithm)
+                    .map_err(|why| format!("entra.certificate: {why}"))?,
+            )
+        }
+    };
+    let seal = match &config.entra.token_cache_key_binding {
+        Some(name) => {
+            let key = bindings::secret(env, name).ok_or_else(|| missing(name, "token cache encryption key"))?;
+            KvSeal::from_base64(&key).map_err(|why| format!("secret {name} (token cache encryption key) {why}"))?
+        }
+        None => KvSeal::derived_from(credential.secret_material()),
+    };
+    let verify_token = match &route.verify_token_binding {
+        Some(name) => Some(bindings::secret(env, name).ok_or_else(|| missing(name, "handshake verify token"))?),
+        None => None,
+    };
+    let cache_key = cache_key(&config.entra, &credential);
+    let source = EntraClient::new(Rc::clone(config), &credential);
+    Ok(RouteSecrets { signing, verify_token, flow_url, seal, cache_key, source })
+}

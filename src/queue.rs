@@ -1,0 +1,352 @@
+//! Queue mode: the producer side (store the body, send the message) and the
+//! consumer (`queue` handler): one attempt per message delivery, then
+//! acknowledge, retry after a delay, or dead-letter — never failing the
+//! batch (an `Err` from a queue handler would abort the isolate,
+//! workers-platform.md §1).
+
+use std::rc::Rc;
+
+use flowgate_core::{
+    config::Config,
+    delivery::{
+        decide, payload_key, AttemptOutcome, BodyRef, Next, QueuedDelivery, INLINE_BODY_LIMIT, MAX_MESSAGE_BYTES,
+    },
+    forward::Provenance,
+};
+use futures::future::join_all;
+use js_sys::Reflect;
+use serde::Serialize;
+use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
+use worker::{worker_sys, Context, Env, MessageBuilder, QueueContentType};
+
+use crate::{
+    bindings,
+    dead_letters::{self, DeadLetter},
+    deliver::{self, Attempt},
+    ledger::{Key, Ledger, Outcome},
+    log::{self, now_millis, Record},
+};
+
+/// Producer binding of the delivery queue.
+pub(crate) const QUEUE_BINDING: &str = "DELIVERIES";
+/// R2 bucket for large bodies and dead letters.
+pub(crate) const BUCKET_BINDING: &str = "DELIVERY_STORE";
+/// A consumed queue whose name ends so is Queues' own dead-letter queue:
+/// messages Queues gave up on (its `max_retries`), dead-lettered in R2.
+const QUEUES_DLQ_SUFFIX: &str = "-dlq";
+
+/// Puts the body into the message, or into R2 when the message would pass
+/// Queues' size limit.
+pub(crate) async fn store_body(env: &Env, message: &mut QueuedDelivery, body: &[u8]) -> Result<(), String> {
+    if body.len() <= INLINE_BODY_LIMIT {
+        message.body = BodyRef::inline(body);
+        let size = serde_json::to_vec(message).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size <= MAX_MESSAGE_BYTES {
+            return Ok(());
+        }
+    }
+    let bucket = bindings::bucket(env)?;
+    let key = payload_key(&message.route, &message.id);
+    bucket.put(&key, body.to_vec()).execute().await.map_err(|e| format!("R2 put of the body failed: {e}"))?;
+    message.body = BodyRef::Stored { key, len: body.len() as u64 };
+    Ok(())
+}
+
+/// Deletes a stored body (after delivery, or when the message was never sent).
+pub(crate) async fn discard_body(env: &Env, message: &QueuedDelivery) {
+    if let BodyRef::Stored { key, .. } = &message.body {
+        if let Ok(bucket) = bindings::bucket(env) {
+            if let Err(e) = bucket.delete(key).await {
+                log::warn("payload_delete_failed", &format!("{key}: {e}"));
+            }
+        }
+    }
+}
+
+/// Sends one message, optionally delayed.
+pub(crate) async fn send(env: &Env, message: &QueuedDelivery, delay_secs: Option<u32>) -> Result<(), String> {
+    let queue = env.queue(QUEUE_BINDING).map_err(|_| {
+        format!("no queue binding {QUEUE_BINDING}: add the [[queues.producers]] and [[queues.consumers]] blocks of README.md, Deploying")
+    })?;
+    let mut builder = MessageBuilder::new(message).content_type(QueueContentType::Json);
+    if let Some(d) = delay_secs {
+        builder = builder.delay_seconds(d);
+    }
+    queue.send(builder.build()).await.map_err(|e| format!("queue send failed: {e}"))
+}
+
+/// The `queue` export, written out instead of `#[event(queue)]` because
+/// the typed wrapper hides each message's `attempts` count, which the
+/// retry rules need.
+#[wasm_bindgen(js_name = queue)]
+#[allow(unreachable_pub)] // a wasm export: must be `pub`
+pub fn queue_entry(batch: worker_sys::MessageBatch, env: Env, ctx: worker_sys::Context) -> js_sys::Promise {
+    let ctx = Context::new(ctx);
+    worker::wasm_bindgen_futures::future_to_promise(async move {
+        consume(batch, env, ctx).await;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// One message and what became of it.
+struct Job {
+    raw: worker_sys::Message,
+    attempt: u32,
+    message: Option<QueuedDelivery>,
+}
+
+#[derive(Serialize)]
+struct RetryOptions {
+    #[serde(rename = "delaySeconds")]
+    delay_seconds: u32,
+}
+
+async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
+    let queue_name: String = batch.queue().map(String::from).unwrap_or_default();
+    let Ok(messages) = batch.messages() else {
+        log::note("error", "queue_batch_unreadable", "the batch's messages could not be read; Queues will retry it");
+        return;
+    };
+    let jobs: Vec<Job> = messages
+        .iter()
+        .map(|m| {
+            let raw: worker_sys::Message = wasm_bindgen::JsCast::unchecked_into(m);
+            let attempt = Reflect::get(&raw, &JsValue::from_str("attempts"))
+                .ok()
+                .and_then(|v| v.as_f64())
+                .map_or(1, |n| n.max(1.0) as u32);
+            let message = raw
+                .body()
+                .ok()
+                .and_then(|b| js_sys::JSON::stringify(&b).ok())
+                .and_then(|s| serde_json::from_str::<QueuedDelivery>(&String::from(s)).ok());
+            Job { raw, attempt, message }
+        })
+        .collect();
+
+    let config = bindings::config(&env).ok();
+    let safety_net = queue_name.ends_with(QUEUES_DLQ_SUFFIX);
+    let work = jobs.into_iter().map(|job| {
+        let (env, ctx, config, queue_name) = (&env, &ctx, config.clone(), &queue_name);
+        async move {
+            let next = match (&job.message, config) {
+                (None, _) => unreadable(env, &job).await,
+                (Some(m), _) if safety_net => {
+                    let reason = format!(
+                        "Queues gave up on the message after its max_retries (queue {queue_name}); flowgate's own attempts did not finish"
+                    );
+                    dead_letter(env, m, job.attempt, None, &reason).await
+                }
+                (Some(m), Some(config)) => deliver_one(env, ctx, &config, m, job.attempt).await,
+                (Some(_), None) => Next::Retry {
+                    delay_secs: 60,
+                    reason: "flowgate's configuration is invalid; run `flowgate check`".to_owned(),
+                },
+            };
+            settle(&job.raw, &next);
+        }
+    });
+    join_all(work).await;
+}
+
+/// Acknowledges or retries the message as decided.
+fn settle(raw: &worker_sys::Message, next: &Next) {
+    let done = match next {
+        Next::Delivered | Next::Dead { .. } => raw.ack(),
+        Next::Retry { delay_secs, .. } => {
+            let options = serde_json::to_string(&RetryOptions { delay_seconds: *delay_secs })
+                .ok()
+                .and_then(|s| js_sys::JSON::parse(&s).ok())
+                .unwrap_or(JsValue::UNDEFINED);
+            raw.retry(options)
+        }
+    };
+    if done.is_err() {
+        log::note("error", "queue_settle_failed", "ack/retry was refused; Queues will deliver the message again");
+    }
+}
+
+/// One attempt for one message, recorded in the route's ledger.
+async fn deliver_one(env: &Env, ctx: &Context, config: &Rc<Config>, m: &QueuedDelivery, attempt: u32) -> Next {
+    let started = now_millis();
+    let mut rec = Record {
+        level: "info",
+        request_id: &m.id,
+        route: &m.route,
+        delivery_id: m.delivery_id.clone(),
+        event_type: m.event_type.clone(),
+        attempt: Some(attempt),
+        flow: Some(m.flow.clone()),
+        body_bytes: usize::try_from(m.body.len()).unwrap_or(usize::MAX),
+        ..Record::default()
+    };
+    let next = run_attempt(env, ctx, config, m, attempt, &mut rec).await;
+    rec.duration_ms = now_millis().saturating_sub(started);
+    match &next {
+        Next::Delivered => rec.outcome = "delivered",
+        Next::Retry { delay_secs, reason } => {
+            rec.level = "warn";
+            rec.outcome = "retry_scheduled";
+            rec.message = Some(format!("{reason}; next attempt in {delay_secs} s"));
+        }
+        Next::Dead { reason } => {
+            rec.level = "error";
+            rec.outcome = "dead_lettered";
+            rec.message = Some(reason.clone());
+        }
+    }
+    log::emit(&rec);
+    next
+}
+
+async fn run_attempt(
+    env: &Env,
+    ctx: &Context,
+    config: &Rc<Config>,
+    m: &QueuedDelivery,
+    attempt: u32,
+    rec: &mut Record<'_>,
+) -> Next {
+    let Some(route) = config.routes.get(&m.route) else {
+        let reason = format!("route {} is no longer configured; add it back and redrive, or delete the dead letter", m.route);
+        return dead_letter(env, m, attempt, None, &reason).await;
+    };
+    rec.provider = Some(route.provider.name);
+    let ledger = match Ledger::of(env, &route.name) {
+        Ok(l) => l,
+        Err(e) => return Next::Retry { delay_secs: 60, reason: e },
+    };
+    let key = Key { id: m.id.clone(), flow: m.flow.clone() };
+    match ledger.begin(vec![key]).await {
+        Ok(states) if states.first().is_some_and(|s| s.as_deref() == Some("delivered")) => {
+            rec.message = Some("already delivered (Queues delivered the message again)".to_owned());
+            return Next::Delivered;
+        }
+        Ok(_) => {}
+        Err(e) => return Next::Retry { delay_secs: 5, reason: format!("route ledger unavailable: {e}") },
+    }
+
+    let body = match load_body(env, &m.body).await {
+        Ok(b) => b,
+        Err(BodyError::Gone(reason)) => return record(env, &ledger, m, attempt, Next::Dead { reason }, None).await,
+        Err(BodyError::Unavailable(reason)) => {
+            let next = Next::Retry { delay_secs: route.retry.backoff(attempt, jitter()), reason };
+            return record(env, &ledger, m, attempt, next, None).await;
+        }
+    };
+    let outcome = match deliver::route_secrets(env, route, config) {
+        Err(message) => AttemptOutcome::NoToken { retry_after: None, reason: message },
+        Ok(secrets) => {
+            let provenance = Provenance {
+                route: &m.route,
+                provider: &m.provider,
+                event_type: m.event_type.as_deref(),
+                delivery_id: m.delivery_id.as_deref(),
+                flowgate_id: Some(&m.id),
+                attempt: Some(attempt),
+            };
+            let a = deliver::attempt(env, ctx, config, route, &secrets, &provenance, m.content_type.as_deref(), &body, rec)
+                .await;
+            if let Attempt::Accepted { run_id } = &a {
+                rec.flow_run_id.clone_from(run_id);
+            }
+            a.outcome()
+        }
+    };
+    let next = decide(&outcome, attempt, &route.retry, jitter());
+    let next = record(env, &ledger, m, attempt, next, outcome.status()).await;
+    if matches!(next, Next::Delivered) {
+        discard_body(env, m).await;
+    }
+    next
+}
+
+/// Records the attempt in the ledger; a dead delivery is written to R2 with
+/// its history first (and retried if that write fails: nothing is dropped).
+async fn record(env: &Env, ledger: &Ledger, m: &QueuedDelivery, attempt: u32, next: Next, status: Option<u16>) -> Next {
+    let (state, reason) = match &next {
+        Next::Delivered => ("delivered", String::new()),
+        Next::Retry { reason, .. } => ("retrying", reason.clone()),
+        Next::Dead { reason } => ("dead", reason.clone()),
+    };
+    let outcome =
+        Outcome { id: m.id.clone(), flow: m.flow.clone(), state: state.to_owned(), attempt, status, reason: reason.clone() };
+    let history = match ledger.finish(vec![outcome]).await {
+        Ok(mut h) => h.pop(),
+        Err(e) => {
+            log::warn("ledger_unavailable", &format!("route {}: attempt not recorded: {e}", m.route));
+            None
+        }
+    };
+    match next {
+        Next::Dead { reason } => dead_letter(env, m, attempt, history, &reason).await,
+        other => other,
+    }
+}
+
+/// Writes the dead letter; if R2 refuses, the message is retried instead.
+async fn dead_letter(
+    env: &Env,
+    m: &QueuedDelivery,
+    attempt: u32,
+    history: Option<Vec<flowgate_core::delivery::AttemptRecord>>,
+    reason: &str,
+) -> Next {
+    let letter = DeadLetter::new(m.clone(), reason, attempt, history.unwrap_or_default(), now_millis() / 1000);
+    match dead_letters::put(env, &letter).await {
+        Ok(()) => Next::Dead { reason: reason.to_owned() },
+        Err(e) => Next::Retry { delay_secs: 60, reason: format!("{reason}; but the dead letter could not be written ({e})") },
+    }
+}
+
+/// A message that is not a flowgate delivery: kept as it came, acknowledged.
+async fn unreadable(env: &Env, job: &Job) -> Next {
+    let id = job.raw.id().map(String::from).unwrap_or_default();
+    let raw = job.raw.body().ok().and_then(|b| js_sys::JSON::stringify(&b).ok()).map(String::from).unwrap_or_default();
+    match dead_letters::put_unreadable(env, &id, &raw).await {
+        Ok(()) => Next::Dead { reason: "the queue message is not a flowgate delivery".to_owned() },
+        Err(e) => Next::Retry { delay_secs: 300, reason: format!("unreadable message, not kept: {e}") },
+    }
+}
+
+/// Why a body could not be loaded.
+enum BodyError {
+    /// It will never load (missing object, bad base64): dead-letter.
+    Gone(String),
+    /// R2 failed this time: retry.
+    Unavailable(String),
+}
+
+async fn load_body(env: &Env, body: &BodyRef) -> Result<Vec<u8>, BodyError> {
+    match body {
+        BodyRef::Inline(_) => {
+            body.inline_bytes().ok_or_else(|| BodyError::Gone("the message's body is not valid base64".to_owned()))
+        }
+        BodyRef::Stored { key, len } => {
+            let bucket = bindings::bucket(env).map_err(BodyError::Unavailable)?;
+            let object = bucket
+                .get(key)
+                .execute()
+                .await
+                .map_err(|e| BodyError::Unavailable(format!("R2 get of {key} failed: {e}")))?
+                .ok_or_else(|| BodyError::Gone(format!("the stored body {key} is missing from R2 (deleted?)")))?;
+            let bytes = object
+                .body()
+                .ok_or_else(|| BodyError::Gone(format!("the stored body {key} has no content")))?
+                .bytes()
+                .await
+                .map_err(|e| BodyError::Unavailable(format!("R2 read of {key} failed: {e}")))?;
+            if bytes.len() as u64 != *len {
+                return Err(BodyError::Gone(format!("the stored body {key} has {} bytes, {len} were accepted", bytes.len())));
+            }
+            Ok(bytes)
+        }
+    }
+}
+
+/// Uniform in [0, 1), from `crypto.getRandomValues`.
+fn jitter() -> f64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::getrandom(&mut b);
+    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
+}
