@@ -5,11 +5,13 @@
 //! - [`send`]: sign and POST a webhook as a given sender does.
 //! - [`providers`]: list the built-in senders.
 //! - [`check`]: offline validation of `wrangler.toml`.
+//! - [`dlq`]: `flowgate status` and `flowgate dlq`, the Worker's admin API.
 //! - [`token`]: obtain a token and explain its claims.
 //! - [`verify_cmd`]: check a captured request offline and explain why it fails.
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod dlq;
 pub mod emulator;
 pub mod providers;
 pub mod send;

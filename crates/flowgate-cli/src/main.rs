@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flowgate_cli::{check, emulator, providers, send, token, verify_cmd};
+use flowgate_cli::{check, dlq, emulator, providers, send, token, verify_cmd};
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "flowgate: signed SaaS webhooks → Entra token → Power Automate flow")]
@@ -25,6 +25,10 @@ enum Command {
     Token(token::TokenArgs),
     /// Check a captured request against a route's secret offline, and say why it fails.
     Verify(verify_cmd::VerifyArgs),
+    /// Show the Worker's per-route counters and cached-token state (admin API; token from FLOWGATE_ADMIN_TOKEN).
+    Status(dlq::StatusArgs),
+    /// List, show, redrive or delete dead letters (admin API; token from FLOWGATE_ADMIN_TOKEN).
+    Dlq(dlq::DlqArgs),
     /// List the built-in senders: what is checked, the test evidence, their docs.
     Providers {
         /// Print a Markdown table.
@@ -43,6 +47,8 @@ async fn main() -> ExitCode {
         Command::Token(args) => token::run(&args).await,
         Command::Providers { markdown } => Ok(providers::run(markdown)),
         Command::Verify(args) => verify_cmd::run(&args),
+        Command::Status(args) => dlq::run_status(args).await,
+        Command::Dlq(args) => dlq::run_dlq(args).await,
     };
     match result {
         Ok(code) => code,

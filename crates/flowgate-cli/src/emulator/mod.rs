@@ -94,6 +94,9 @@ pub use self::{
     },
 };
 
+/// UTC `YYYY-MM-DD HH:MM:SS` of Unix seconds (used by `flowgate dlq` too).
+pub(crate) use self::state::format_utc;
+
 /// The router with every endpoint; state is shared through `Arc`.
 pub fn app(state: Arc<State>) -> Router {
     // The default 2 MB extractor limit would cut trigger bodies short; the
