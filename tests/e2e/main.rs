@@ -4,6 +4,7 @@
 //! the Worker first); not part of a bare `cargo test`.
 
 mod credentials;
+mod delivery;
 mod inbound;
 mod senders;
 mod tokens;

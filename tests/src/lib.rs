@@ -147,6 +147,14 @@ max_attempts = 4
 backoff_base_secs = 1
 backoff_max_secs = 2
 
+[vars.FLOWGATE.routes.q-many]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+flow_url_binding = "FLOW_ANY"
+max_attempts = 12
+backoff_base_secs = 1
+backoff_max_secs = 2
+
 [vars.FLOWGATE.routes.q-sw]
 provider = "standard-webhooks"
 secret_bindings = ["SW_SECRET"]
@@ -625,6 +633,77 @@ pub struct Answer {
     pub json: serde_json::Value,
     /// Body as text.
     pub text: String,
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, for at most `secs`.
+///
+/// # Errors
+/// When time runs out (with `what` in the message).
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("not within {secs} s: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+impl WorkerProcess {
+    /// An admin API request (`Authorization: Bearer ADMIN_TOKEN`); returns
+    /// the status and the JSON body (`Null` if none).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)))
+    }
+
+    /// Every dead letter's summary (all pages).
+    ///
+    /// # Errors
+    /// Transport errors or a non-200 answer.
+    pub async fn dead_letters(&self, route: Option<&str>) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/admin/dead-letters?limit=100".to_owned();
+            if let Some(r) = route {
+                path.push_str(&format!("&route={r}"));
+            }
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, page) = self.admin(reqwest::Method::GET, &path, None).await?;
+            if status != 200 {
+                bail!("listing dead letters: {status} {page}");
+            }
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return Ok(items),
+            }
+        }
+    }
 }
 
 /// Current Unix time in seconds.

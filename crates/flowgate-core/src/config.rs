@@ -282,6 +282,10 @@ pub struct Route {
     /// How long a sender's delivery id is remembered, seconds; `None` = no
     /// duplicate suppression.
     pub dedupe_window_secs: Option<u64>,
+    /// Queue mode: a delivery with no attempt for this long after it was
+    /// due is presumed lost from the queue and enqueued again from the
+    /// route ledger's copy, seconds.
+    pub lost_after_secs: u64,
 }
 
 /// How a route delivers to its flow.
@@ -307,6 +311,10 @@ impl DeliveryMode {
 /// Default window of duplicate suppression: 72 h, longer than Stripe's
 /// three days of retries, GitHub's manual redeliveries and Shopify's 48 h.
 pub const DEFAULT_DEDUPE_WINDOW_SECS: u64 = 72 * 3600;
+
+/// Default time after which a queued delivery that saw no attempt is
+/// enqueued again: 15 minutes, Queues' longest consumer run.
+pub const DEFAULT_LOST_AFTER_SECS: u64 = 900;
 
 /// How a Plaid route fetches Plaid's webhook verification keys
 /// (`POST {base_url}/webhook_verification_key/get`).
@@ -389,6 +397,7 @@ struct RawRoute {
     backoff_max_secs: Option<u64>,
     dedupe: Option<bool>,
     dedupe_window_secs: Option<u64>,
+    lost_after_secs: Option<u64>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -487,7 +496,8 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const ROUTE_FIELDS: [(&str, Kind); 17] = [
+const ROUTE_FIELDS: [(&str, Kind); 18] = [
+    ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
     ("backoff_base_secs", Kind::Count),
@@ -781,6 +791,10 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
     }
 
     let retry = validate_retry(name, [r.max_attempts, r.backoff_base_secs, r.backoff_max_secs], p);
+    let lost_after_secs = r.lost_after_secs.unwrap_or(DEFAULT_LOST_AFTER_SECS);
+    if !(2..=86_400).contains(&lost_after_secs) {
+        p.add(at("lost_after_secs"), "out of range", "use 2 to 86400 seconds; the default is 900 (15 minutes)");
+    }
     let plaid_fields = [
         ("plaid_client_id_binding", r.plaid_client_id_binding.is_some()),
         ("plaid_secret_binding", r.plaid_secret_binding.is_some()),
@@ -836,6 +850,7 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         mode,
         retry,
         dedupe_window_secs,
+        lost_after_secs,
     })
 }
 

@@ -1,0 +1,331 @@
+//! Queue mode end to end: acknowledged at once, delivered through Queues
+//! with retries, dead letters in R2 with redrive, duplicates suppressed by
+//! the route ledger (a Durable Object) — under `wrangler dev`'s local
+//! Queues, R2 and Durable Objects, against the emulator's flow faults.
+
+use std::{collections::BTreeSet, time::Instant};
+
+use flowgate_cli::emulator::{FlowBehaviour, FlowFault};
+use flowgate_core::{
+    verify::{github, standard_webhooks},
+    Secret,
+};
+use flowgate_e2e::{
+    eventually, now_secs, runs_for, standard_setup, start_emulator, Emulator, EmulatorConfig, WorkerProcess,
+    GITHUB_VECTOR_SECRET, STANDARD_WEBHOOKS_VECTOR_SECRET,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+fn github_signed(body: &[u8], delivery: &str) -> Vec<(String, String)> {
+    vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("x-hub-signature-256".to_owned(), github::sign(&Secret::new(GITHUB_VECTOR_SECRET), body)),
+        ("x-github-event".to_owned(), "push".to_owned()),
+        ("x-github-delivery".to_owned(), delivery.to_owned()),
+    ]
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn stack() -> (Emulator, WorkerProcess) {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    (emulator, worker)
+}
+
+/// Sends one GitHub webhook to `route`; asserts it was queued; returns its delivery id.
+async fn send_queued(worker: &WorkerProcess, route: &str, n: usize) -> String {
+    let id = new_id();
+    let body = format!(r#"{{"n":{n}}}"#).into_bytes();
+    let a = worker.post_hook(route, &github_signed(&body, &id), body).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.text);
+    assert_eq!(a.json["status"], "queued", "{}", a.text);
+    assert_eq!(a.json["delivery_id"], id.as_str());
+    id
+}
+
+async fn delivered(emulator: &Emulator, delivery: &str, secs: u64) -> Vec<flowgate_e2e::FlowRun> {
+    let d = delivery.to_owned();
+    eventually(secs, &format!("delivery {d} reaches the flow"), || {
+        let runs = runs_for(emulator, &d);
+        async move { (!runs.is_empty()).then_some(runs) }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_failing_the_first_attempts_gets_the_webhook_once_after_retries_honouring_retry_after() {
+    let (emulator, worker) = stack().await;
+    emulator.inject_flow_faults(vec![FlowFault::status_retry_after(503, 3), FlowFault::status(500)]);
+    let started = Instant::now();
+    let id = send_queued(&worker, "q", 1).await;
+    assert!(started.elapsed().as_secs() < 3, "the sender is answered before any delivery attempt");
+
+    let runs = delivered(&emulator, &id, 40).await;
+    // 503 with Retry-After: 3 → at least 3 s before the second attempt.
+    assert!(started.elapsed().as_secs() >= 3, "Retry-After was not honoured: {:?}", started.elapsed());
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].headers["x-flowgate-attempt"], "3", "two refusals, then the run");
+    assert_eq!(runs[0].body, br#"{"n":1}"#);
+    assert!(runs[0].headers["authorization"].starts_with("Bearer "));
+    assert_eq!(runs[0].headers["x-flowgate-route"], "q");
+    assert_eq!(emulator.stats().flow_faults_served, 2);
+
+    // Nothing comes twice, and the ledger counted it.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(runs_for(&emulator, &id).len(), 1);
+    let (status, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
+    assert_eq!(status, 200, "{s}");
+    assert_eq!(s["routes"]["q"]["mode"], "queue");
+    assert_eq!(s["routes"]["q"]["accepted"], 1);
+    assert_eq!(s["routes"]["q"]["delivered"], 1);
+    assert_eq!(s["routes"]["q"]["retrying"], 0);
+    let token = &s["token_cache"][0];
+    assert_eq!(token["state"], "fresh", "{s}");
+    assert!(token["expires_in_secs"].as_u64().unwrap() > 60, "{s}");
+    assert!(!s.to_string().contains("eyJ"), "no token in the status: {s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_down_for_the_whole_run_dead_letters_everything_and_a_redrive_delivers_each_once() {
+    let (emulator, worker) = stack().await;
+    emulator.set_flow_behaviour(FlowBehaviour::down(None)).unwrap();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(send_queued(&worker, "q", n).await);
+    }
+    // max_attempts = 4 on route q, backoff 1–2 s.
+    let letters = eventually(60, "five dead letters", || async {
+        let l = worker.dead_letters(Some("q")).await.ok()?;
+        (l.len() == 5).then_some(l)
+    })
+    .await
+    .unwrap();
+    for l in &letters {
+        assert_eq!(l["attempts"], 4, "{l}");
+        let reason = l["reason"].as_str().unwrap();
+        assert!(reason.contains("gave up after 4 attempt(s)") && reason.contains("503"), "{reason}");
+    }
+    assert!(emulator.runs().is_empty(), "nothing reached the flow");
+
+    // One letter in full: exact body, headers, history.
+    let first = letters[0]["id"].as_str().unwrap();
+    let (status, full) = worker.admin(Method::GET, &format!("/admin/dead-letters/q/{first}"), None).await.unwrap();
+    assert_eq!(status, 200, "{full}");
+    let body = base64_decode(full["body_base64"].as_str().unwrap());
+    assert!(body.starts_with(br#"{"n":"#), "{body:?}");
+    assert!(ids.contains(&full["delivery_id"].as_str().unwrap().to_owned()));
+    assert_eq!(full["headers"]["x-github-event"], "push");
+    assert!(full["headers"].get("authorization").is_none());
+    let history = full["history"].as_array().unwrap();
+    assert_eq!(history.len(), 4, "{full}");
+    assert!(history.iter().all(|h| h["status"] == 503), "{full}");
+    let (_, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
+    assert_eq!(s["routes"]["q"]["dead_lettered"], 5, "{s}");
+    assert_eq!(s["routes"]["q"]["dead_letters_waiting"], 5, "{s}");
+
+    // The flow is back: redrive all; each arrives once; no letters left.
+    emulator.set_flow_behaviour(FlowBehaviour::default()).unwrap();
+    let (status, r) = worker.admin(Method::POST, "/admin/dead-letters/redrive", Some(json!({"route": "q"}))).await.unwrap();
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["redriven"], 5, "{r}");
+    assert_eq!(r["remaining"], 0, "{r}");
+    for id in &ids {
+        delivered(&emulator, id, 30).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for id in &ids {
+        assert_eq!(runs_for(&emulator, id).len(), 1, "{id} exactly once");
+    }
+    assert!(worker.dead_letters(Some("q")).await.unwrap().is_empty());
+    let (_, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
+    assert_eq!(s["routes"]["q"]["delivered"], 5, "{s}");
+    assert_eq!(s["routes"]["q"]["redriven"], 5, "{s}");
+    assert_eq!(s["routes"]["q"]["dead_letters_waiting"], 0, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_refusal_goes_straight_to_dead_letters_and_can_be_deleted() {
+    let (emulator, worker) = stack().await;
+    // q-gone's trigger URL names a flow that does not exist: 404 WorkflowNotFound.
+    let id = send_queued(&worker, "q-gone", 1).await;
+    let letters = eventually(30, "a dead letter", || async {
+        let l = worker.dead_letters(Some("q-gone")).await.ok()?;
+        (!l.is_empty()).then_some(l)
+    })
+    .await
+    .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["attempts"], 1, "no retries for a 404");
+    assert_eq!(letters[0]["delivery_id"], id.as_str());
+    let reason = letters[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("permanent") && reason.contains("WorkflowNotFound"), "{reason}");
+    assert!(emulator.runs().is_empty());
+
+    let path = format!("/admin/dead-letters/q-gone/{}", letters[0]["id"].as_str().unwrap());
+    assert_eq!(worker.admin(Method::DELETE, &path, None).await.unwrap().0, 204);
+    assert_eq!(worker.admin(Method::GET, &path, None).await.unwrap().0, 404);
+    assert!(worker.dead_letters(Some("q-gone")).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_webhooks_with_a_fifth_of_flow_calls_failing_each_reach_the_flow_exactly_once() {
+    let (emulator, worker) = stack().await;
+    let behaviour = FlowBehaviour { failure_rate: 0.2, failure_status: 500, seed: Some(7), ..FlowBehaviour::default() };
+    emulator.set_flow_behaviour(behaviour).unwrap();
+    let worker = std::sync::Arc::new(worker);
+    let mut accepted = BTreeSet::new();
+    let ids: Vec<usize> = (0..1000).collect();
+    for chunk in ids.chunks(25) {
+        let sends = chunk.iter().map(|n| {
+            let worker = std::sync::Arc::clone(&worker);
+            let n = *n;
+            tokio::spawn(async move {
+                let id = new_id();
+                let body = format!(r#"{{"n":{n}}}"#).into_bytes();
+                let a = worker.post_hook("q-many", &github_signed(&body, &id), body).await.unwrap();
+                (a.status, a.json["flowgate_id"].as_str().map(str::to_owned), a.text)
+            })
+        });
+        for s in futures::future::join_all(sends).await {
+            let (status, fid, text) = s.unwrap();
+            assert_eq!(status, 202, "{text}");
+            accepted.insert(fid.expect("a flowgate id"));
+        }
+    }
+    assert_eq!(accepted.len(), 1000);
+
+    let summary = eventually(240, "1000 distinct deliveries", || {
+        let s = emulator.runs_summary();
+        async move { (s.by_flowgate_id.len() >= 1000).then_some(s) }
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let summary_after = emulator.runs_summary();
+    assert!(summary.duplicates.is_empty() && summary_after.duplicates.is_empty(), "{:?}", summary_after.duplicates);
+    let delivered: BTreeSet<String> = summary_after.by_flowgate_id.keys().cloned().collect();
+    assert_eq!(delivered, accepted, "every accepted webhook, and only those");
+    let refused = emulator.stats().flow_behaviour_refusals;
+    assert!(refused > 150, "the failures really happened: {refused}");
+    assert!(worker.dead_letters(Some("q-many")).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_delivery_sent_three_times_runs_the_flow_once() {
+    let (emulator, worker) = stack().await;
+    let id = new_id();
+    let body = br#"{"action":"opened"}"#.to_vec();
+    let headers = github_signed(&body, &id);
+    let first = worker.post_hook("q", &headers, body.clone()).await.unwrap();
+    assert_eq!(first.status, 202, "{}", first.text);
+    for _ in 0..2 {
+        let again = worker.post_hook("q", &headers, body.clone()).await.unwrap();
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(again.json["status"], "duplicate");
+    }
+    // Direct mode suppresses duplicates too.
+    let direct_id = new_id();
+    let direct_headers = github_signed(&body, &direct_id);
+    assert_eq!(worker.post_hook("gh", &direct_headers, body.clone()).await.unwrap().status, 202);
+    assert_eq!(worker.post_hook("gh", &direct_headers, body.clone()).await.unwrap().status, 200);
+
+    delivered(&emulator, &id, 30).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(runs_for(&emulator, &id).len(), 1);
+    assert_eq!(runs_for(&emulator, &direct_id).len(), 1);
+    let (_, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
+    assert_eq!(s["routes"]["q"]["duplicates"], 2, "{s}");
+    assert_eq!(s["routes"]["q"]["accepted"], 1, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_direct_delivery_is_not_remembered_so_the_senders_retry_goes_through() {
+    let (emulator, worker) = stack().await;
+    emulator.inject_flow_faults(vec![FlowFault::status(500)]);
+    let id = new_id();
+    let body = br#"{"retry":true}"#.to_vec();
+    let headers = github_signed(&body, &id);
+    assert_eq!(worker.post_hook("gh", &headers, body.clone()).await.unwrap().status, 502);
+    let again = worker.post_hook("gh", &headers, body).await.unwrap();
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(runs_for(&emulator, &id).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_five_megabyte_payload_is_delivered_byte_exact_through_r2() {
+    let (emulator, worker) = stack().await;
+    let body: Vec<u8> = (0..5_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let ts = now_secs();
+    let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let sig = standard_webhooks::sign(&Secret::new(STANDARD_WEBHOOKS_VECTOR_SECRET), &msg_id, ts, &body).unwrap();
+    let headers = vec![
+        ("content-type".to_owned(), "application/octet-stream".to_owned()),
+        ("webhook-id".to_owned(), msg_id.clone()),
+        ("webhook-timestamp".to_owned(), ts.to_string()),
+        ("webhook-signature".to_owned(), sig),
+    ];
+    let a = worker.post_hook("q-sw", &headers, body.clone()).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.text);
+    let runs = delivered(&emulator, &msg_id, 60).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].body_len, 5_000_000);
+    assert_eq!(runs[0].body_sha256, hex::encode(Sha256::digest(&body)));
+    assert_eq!(runs[0].headers["content-type"], "application/octet-stream");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_restarted_mid_run_with_its_state_loses_nothing() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let state = flowgate_e2e::repo_root().join("target/e2e").join(format!("persist-{}", uuid::Uuid::new_v4().simple()));
+    let mut setup = standard_setup(&emulator);
+    setup.persist_to = Some(state);
+    // The flow is down while the first Worker runs: everything waits in the queue.
+    emulator.set_flow_behaviour(FlowBehaviour::down(Some(2))).unwrap();
+    let mut first = WorkerProcess::start(&setup).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(send_queued(&first, "q-many", n).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    first.stop();
+
+    emulator.set_flow_behaviour(FlowBehaviour::default()).unwrap();
+    let second = WorkerProcess::start(&setup).await.unwrap();
+    for id in &ids {
+        delivered(&emulator, id, 60).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    for id in &ids {
+        assert_eq!(runs_for(&emulator, id).len(), 1, "{id} exactly once\n{}", second.log_tail());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_api_is_off_without_its_secret_and_refuses_a_wrong_token() {
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let mut setup = standard_setup(&emulator);
+    let worker = WorkerProcess::start(&setup).await.unwrap();
+    let wrong = worker.client().get(worker.url("/status")).bearer_auth("not-the-token").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let none = worker.client().get(worker.url("/admin/dead-letters")).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    drop(worker);
+
+    setup.secrets.remove("FLOWGATE_ADMIN_TOKEN");
+    let worker = WorkerProcess::start(&setup).await.unwrap();
+    let off = worker.client().get(worker.url("/status")).bearer_auth("anything").send().await.unwrap();
+    assert_eq!(off.status(), 404);
+    let v: Value = off.json().await.unwrap();
+    assert_eq!(v["error"], "admin_disabled");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
