@@ -23,7 +23,7 @@ use crate::{
     bindings,
     dead_letters::{self, is_segment, DeadLetter},
     deliver,
-    ledger::{Key, Ledger},
+    ledger::{Key, Ledger, Redriven},
     log::now_millis,
     queue,
     reply::Reply,
@@ -125,10 +125,21 @@ fn key_of(letter: &DeadLetter) -> Key {
 /// Enqueues the letter's delivery again (same flowgate id, fresh attempts),
 /// then removes the letter (its stored body stays for the new delivery).
 async fn redrive(env: &Env, letter: &DeadLetter) -> Result<(), String> {
-    queue::send(env, &letter.message, None).await?;
-    if let Ok(l) = Ledger::of(env, &letter.message.route) {
-        let _ = l.redriven(&key_of(letter)).await;
-    }
+    // The ledger first: it keeps the copy the recovery alarm re-sends if
+    // the queue loses the message.
+    let m = &letter.message;
+    let lost_after = bindings::config(env)
+        .ok()
+        .and_then(|c| c.routes.get(&m.route).map(|r| r.lost_after_secs))
+        .unwrap_or(flowgate_core::config::DEFAULT_LOST_AFTER_SECS);
+    let due = i64::try_from(now_millis() / 1000 + lost_after).unwrap_or(i64::MAX / 2);
+    let ledger = Ledger::of(env, &m.route)?;
+    let copy = serde_json::to_string(m).map_err(|e| e.to_string())?;
+    ledger
+        .redriven(&Redriven { id: m.id.clone(), flow: m.flow.clone(), message: copy, due })
+        .await
+        .map_err(|e| format!("route ledger unavailable: {e}"))?;
+    queue::send(env, m, None).await?;
     dead_letters::delete(env, letter, false).await
 }
 

@@ -187,28 +187,62 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             return Reply::Misconfigured;
         }
     };
+    // Queue mode: the message (and a large body in R2) is ready before the
+    // ledger records the webhook, so the ledger keeps a copy to recover from.
+    let message = match route.mode {
+        DeliveryMode::Queue => match queued_message(env, route, &verified, &headers, &body, rec.request_id).await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                rec.outcome = "storage_unavailable";
+                rec.message = Some(e);
+                return Reply::Unavailable { what: "storage" };
+            }
+        },
+        DeliveryMode::Direct => None,
+    };
+    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
     let accept = AcceptReq {
         id: rec.request_id.to_owned(),
         delivery_id: verified.delivery_id().map(str::to_owned),
         window_secs: route.dedupe_window_secs,
         flows: vec![route.name.clone()],
+        messages: message.iter().filter_map(|m| serde_json::to_string(m).ok()).collect(),
+        due: message.as_ref().map(|_| now + i64::try_from(route.lost_after_secs).unwrap_or(900)),
+    };
+    let discard = |m: Option<QueuedDelivery>| async move {
+        if let Some(m) = m {
+            queue::discard_body(env, &m).await;
+        }
     };
     match ledger.accept(&accept).await {
         Ok(false) => {}
         Ok(true) => {
+            discard(message).await;
             rec.outcome = "duplicate";
             return Reply::Duplicate { route: route.name.clone(), delivery_id: accept.delivery_id };
         }
         Err(e) => {
+            discard(message).await;
             rec.outcome = "ledger_unavailable";
             rec.message = Some(format!("route ledger (Durable Object) failed: {e}"));
             return Reply::Unavailable { what: "ledger" };
         }
     }
     let release = ReleaseReq { id: accept.id.clone(), delivery_id: accept.delivery_id.clone() };
-    let reply = match route.mode {
-        DeliveryMode::Queue => enqueue(env, route, &verified, &headers, &body, rec).await,
-        DeliveryMode::Direct => {
+    let reply = match message {
+        Some(m) => match queue::send(env, &m, None).await {
+            Ok(()) => {
+                rec.outcome = "queued";
+                Reply::Queued { route: route.name.clone(), delivery_id: m.delivery_id, id: m.id }
+            }
+            Err(e) => {
+                queue::discard_body(env, &m).await;
+                rec.outcome = "queue_unavailable";
+                rec.message = Some(e);
+                Reply::Unavailable { what: "queue" }
+            }
+        },
+        None => {
             let provenance = Provenance { flowgate_id: Some(rec.request_id), ..Provenance::of(&route.name, &verified) };
             let attempt = deliver::attempt(
                 env,
@@ -230,6 +264,7 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
                     attempt: 1,
                     status: rec.upstream_status,
                     reason: String::new(),
+                    due: None,
                 };
                 if let Err(e) = ledger.finish(vec![done]).await {
                     log::warn("ledger_unavailable", &format!("route {}: delivery not counted: {e}", route.name));
@@ -247,20 +282,18 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     reply
 }
 
-/// Queue mode: the body (inline, or in R2 when large) and everything the
-/// consumer needs go into one message; the sender is answered 202 once the
-/// queue has it.
-async fn enqueue(
+/// Queue mode: everything the consumer needs, with the body inline or in R2.
+async fn queued_message(
     env: &Env,
     route: &Route,
     verified: &Verified<'_>,
     headers: &Headers,
     body: &[u8],
-    rec: &mut Record<'_>,
-) -> Reply {
+    id: &str,
+) -> Result<QueuedDelivery, String> {
     let mut message = QueuedDelivery {
         v: MESSAGE_VERSION,
-        id: rec.request_id.to_owned(),
+        id: id.to_owned(),
         route: route.name.clone(),
         flow: route.name.clone(),
         provider: verified.provider().to_owned(),
@@ -271,22 +304,8 @@ async fn enqueue(
         headers: headers.iter().filter(|(k, _)| keep_header(k)).map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         body: BodyRef::Stored { key: String::new(), len: 0 },
     };
-    match queue::store_body(env, &mut message, body).await {
-        Ok(()) => {}
-        Err(e) => {
-            rec.outcome = "storage_unavailable";
-            rec.message = Some(e);
-            return Reply::Unavailable { what: "storage" };
-        }
-    }
-    if let Err(e) = queue::send(env, &message, None).await {
-        queue::discard_body(env, &message).await;
-        rec.outcome = "queue_unavailable";
-        rec.message = Some(e);
-        return Reply::Unavailable { what: "queue" };
-    }
-    rec.outcome = "queued";
-    Reply::Queued { route: route.name.clone(), delivery_id: message.delivery_id, id: message.id }
+    queue::store_body(env, &mut message, body).await?;
+    Ok(message)
 }
 
 /// A `direct` route relays how its flow answered.

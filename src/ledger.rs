@@ -7,10 +7,19 @@
 //! Durable Object is one strongly consistent instance per name
 //! (workers-platform.md §5 "KV is not a lock or counter store").
 //!
+//! It also keeps a copy of each queued delivery's message until the flow has
+//! it or it is dead-lettered, with the time by which its next attempt is
+//! due. Its alarm enqueues again any delivery whose attempt is overdue by the
+//! route's `lost_after_secs`: a queue message lost (Queues' retention ran
+//! out, a local `wrangler dev` restarted — its queues live in memory) is
+//! recovered, not silently dropped. A lease taken when an attempt begins
+//! keeps a recovered copy and the original from attempting at once; an
+//! attempt finds a delivered one done.
+//!
 //! Callers talk to it with small JSON requests (`POST https://ledger/<op>`);
 //! [`Ledger`] is the typed client.
 
-use flowgate_core::delivery::{push_history, AttemptRecord};
+use flowgate_core::delivery::{push_history, AttemptRecord, QueuedDelivery};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{
@@ -31,26 +40,32 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS seen (delivery_id TEXT PRIMARY KEY, id TEXT NOT NULL, expires INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
   id TEXT NOT NULL, flow TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
-  history TEXT NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (id, flow));
+  history TEXT NOT NULL, updated INTEGER NOT NULL, message TEXT, due INTEGER, lease INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (id, flow));
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (due);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, updated);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 ";
 
 /// The counters a route keeps (cumulative) — `GET /status`.
-const COUNTERS: [&str; 6] = ["accepted", "delivered", "duplicates", "dead_lettered", "redriven", "dropped"];
+const COUNTERS: [&str; 7] =
+    ["accepted", "delivered", "duplicates", "dead_lettered", "redriven", "dropped", "recovered"];
+/// Most overdue deliveries enqueued again per alarm.
+const RECOVER_PER_ALARM: i64 = 100;
 
 #[durable_object]
 pub struct RouteLedger {
     state: State,
+    env: Env,
 }
 
 impl DurableObject for RouteLedger {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         // Idempotent; runs once per instance start.
         if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
             crate::log::note("error", "ledger_schema_failed", &e.to_string());
         }
-        Self { state }
+        Self { state, env }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -61,8 +76,21 @@ impl DurableObject for RouteLedger {
             "/accept" => self.accept(&sql, serde_json::from_value(body)?).await?,
             "/release" => release(&sql, &serde_json::from_value(body)?)?,
             "/begin" => begin(&sql, &serde_json::from_value(body)?)?,
-            "/finish" => finish(&sql, serde_json::from_value(body)?)?,
-            "/redriven" => redriven(&sql, &serde_json::from_value(body)?)?,
+            "/finish" => {
+                let f: Items<Outcome> = serde_json::from_value(body)?;
+                let next_due = f.items.iter().filter_map(|o| o.due).min();
+                let answer = finish(&sql, f)?;
+                if let Some(due) = next_due {
+                    self.alarm_by(due).await?;
+                }
+                answer
+            }
+            "/redriven" => {
+                let r: Redriven = serde_json::from_value(body)?;
+                let answer = redriven(&sql, &r)?;
+                self.alarm_by(r.due).await?;
+                answer
+            }
             "/forget" => forget(&sql, &serde_json::from_value(body)?)?,
             "/count" => {
                 let c: CountReq = serde_json::from_value(body)?;
@@ -78,22 +106,79 @@ impl DurableObject for RouteLedger {
     async fn alarm(&self) -> Result<Response> {
         let sql = self.state.storage().sql();
         let now = now_secs();
+        self.recover(&sql, now).await?;
         sql.exec("DELETE FROM seen WHERE expires < ?", vec![now.into()])?;
         sql.exec(
             "DELETE FROM deliveries WHERE state = 'delivered' AND updated < ?",
             vec![(now - DELIVERED_KEEP_SECS).into()],
         )?;
-        let left: Vec<CountRow> = sql
-            .exec("SELECT (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM deliveries) AS n", None)?
+        // Next: the earliest due delivery, else the hourly prune while rows remain.
+        let next: Vec<DueRow> = sql
+            .exec(
+                "SELECT MIN(due) AS due, (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM deliveries) AS n FROM deliveries WHERE due IS NOT NULL",
+                None,
+            )?
             .to_array()?;
-        if left.first().is_some_and(|r| r.n > 0) {
-            self.state.storage().set_alarm(PRUNE_EVERY_MS).await?;
+        let row = next.into_iter().next();
+        let prune_at = now + PRUNE_EVERY_MS / 1000;
+        match row {
+            Some(DueRow { due: Some(due), .. }) => self.set_alarm_at(due.min(prune_at)).await?,
+            Some(DueRow { n, .. }) if n > 0 => self.set_alarm_at(prune_at).await?,
+            _ => {}
         }
-        Response::ok("pruned")
+        Response::ok("done")
     }
 }
 
 impl RouteLedger {
+    /// Enqueues again every queued delivery whose attempt is overdue.
+    async fn recover(&self, sql: &SqlStorage, now: i64) -> Result<()> {
+        let rows: Vec<Overdue> = sql
+            .exec(
+                "SELECT id, flow, message, attempts FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL AND due <= ? AND lease <= ? LIMIT ?",
+                vec![now.into(), now.into(), RECOVER_PER_ALARM.into()],
+            )?
+            .to_array()?;
+        for row in rows {
+            let Ok(message) = serde_json::from_str::<QueuedDelivery>(&row.message) else { continue };
+            let lost_after = message_lost_after(&self.env, &message.route);
+            match crate::queue::send(&self.env, &message, None).await {
+                Ok(()) => {
+                    sql.exec(
+                        "UPDATE deliveries SET due = ? WHERE id = ? AND flow = ?",
+                        vec![(now + lost_after).into(), row.id.as_str().into(), row.flow.as_str().into()],
+                    )?;
+                    bump(sql, "recovered", 1)?;
+                    crate::log::note(
+                        "warn",
+                        "delivery_recovered",
+                        &format!(
+                            "route {} delivery {} to flow {} had no attempt in time (after attempt {}); enqueued again",
+                            message.route, row.id, row.flow, row.attempts
+                        ),
+                    );
+                }
+                Err(e) => crate::log::note("error", "delivery_recovery_failed", &e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure the alarm rings by `due` (Unix seconds).
+    async fn alarm_by(&self, due: i64) -> Result<()> {
+        let storage = self.state.storage();
+        match storage.get_alarm().await? {
+            Some(at_ms) if at_ms <= due * 1000 => Ok(()),
+            _ => self.set_alarm_at(due).await,
+        }
+    }
+
+    async fn set_alarm_at(&self, at_secs: i64) -> Result<()> {
+        let now_ms = worker::Date::now().as_millis() as i64;
+        let offset = (at_secs * 1000 - now_ms).max(1000);
+        self.state.storage().set_alarm(offset).await
+    }
+
     async fn accept(&self, sql: &SqlStorage, a: AcceptReq) -> Result<Value> {
         let now = now_secs();
         if let (Some(did), Some(window)) = (&a.delivery_id, a.window_secs) {
@@ -108,16 +193,16 @@ impl RouteLedger {
                 vec![did.as_str().into(), a.id.as_str().into(), (now + i64::try_from(window).unwrap_or(i64::MAX / 2)).into()],
             )?;
         }
-        for flow in &a.flows {
+        for (i, flow) in a.flows.iter().enumerate() {
+            let message = a.messages.get(i).cloned().map_or(SqlStorageValue::Null, SqlStorageValue::String);
+            let due = a.due.map_or(SqlStorageValue::Null, SqlStorageValue::Integer);
             sql.exec(
-                "INSERT OR IGNORE INTO deliveries (id, flow, state, attempts, history, updated) VALUES (?, ?, 'queued', 0, '[]', ?)",
-                vec![a.id.as_str().into(), flow.as_str().into(), now.into()],
+                "INSERT OR IGNORE INTO deliveries (id, flow, state, attempts, history, updated, message, due) VALUES (?, ?, 'queued', 0, '[]', ?, ?, ?)",
+                vec![a.id.as_str().into(), flow.as_str().into(), now.into(), message, due],
             )?;
         }
         bump(sql, "accepted", 1)?;
-        if self.state.storage().get_alarm().await?.is_none() {
-            self.state.storage().set_alarm(PRUNE_EVERY_MS).await?;
-        }
+        self.alarm_by(a.due.unwrap_or(now + PRUNE_EVERY_MS / 1000)).await?;
         Ok(json!({ "duplicate": false }))
     }
 }
@@ -133,15 +218,30 @@ fn release(sql: &SqlStorage, r: &ReleaseReq) -> Result<Value> {
     Ok(json!({}))
 }
 
-/// The state of each delivery about to be attempted ("delivered" ones are
-/// acknowledged without a new attempt: Queues delivers at least once).
-fn begin(sql: &SqlStorage, b: &Items<Key>) -> Result<Value> {
+/// The state of each delivery about to be attempted, taking its lease:
+/// "delivered" ones are acknowledged without a new attempt (Queues
+/// delivers at least once); "busy" ones are being attempted by another
+/// copy of the message (a recovered one) and wait.
+fn begin(sql: &SqlStorage, b: &BeginReq) -> Result<Value> {
+    let now = now_secs();
     let mut states = Vec::with_capacity(b.items.len());
     for k in &b.items {
-        let rows: Vec<StateRow> = sql
-            .exec("SELECT state FROM deliveries WHERE id = ? AND flow = ?", vec![k.id.as_str().into(), k.flow.as_str().into()])?
+        let rows: Vec<LeaseRow> = sql
+            .exec("SELECT state, lease FROM deliveries WHERE id = ? AND flow = ?", vec![k.id.as_str().into(), k.flow.as_str().into()])?
             .to_array()?;
-        states.push(rows.into_iter().next().map(|r| r.state));
+        let state = match rows.into_iter().next() {
+            Some(r) if r.state == "delivered" => Some(r.state),
+            Some(r) if r.lease > now => Some("busy".to_owned()),
+            Some(r) => {
+                sql.exec(
+                    "UPDATE deliveries SET lease = ?, due = ? WHERE id = ? AND flow = ?",
+                    vec![b.lease_until.into(), b.due.into(), k.id.as_str().into(), k.flow.as_str().into()],
+                )?;
+                Some(r.state)
+            }
+            None => None,
+        };
+        states.push(state);
     }
     Ok(json!({ "states": states }))
 }
@@ -163,10 +263,14 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
             );
         }
         let text = serde_json::to_string(&history).unwrap_or_else(|_| "[]".to_owned());
+        // Delivered and dead deliveries drop their message copy and due time.
+        let due = if o.state == "retrying" { o.due.map_or(SqlStorageValue::Null, SqlStorageValue::Integer) } else { SqlStorageValue::Null };
+        let keep_message = i64::from(o.state == "retrying");
         sql.exec(
-            "INSERT INTO deliveries (id, flow, state, attempts, history, updated) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO deliveries (id, flow, state, attempts, history, updated, due, lease) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
              ON CONFLICT (id, flow) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
-             history = excluded.history, updated = excluded.updated",
+             history = excluded.history, updated = excluded.updated, due = excluded.due, lease = 0,
+             message = CASE WHEN ? = 1 THEN message ELSE NULL END",
             vec![
                 o.id.as_str().into(),
                 o.flow.as_str().into(),
@@ -174,6 +278,8 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
                 i64::from(o.attempt).into(),
                 text.into(),
                 now.into(),
+                due,
+                keep_message.into(),
             ],
         )?;
         match o.state.as_str() {
@@ -186,11 +292,12 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
     Ok(json!({ "histories": histories }))
 }
 
-fn redriven(sql: &SqlStorage, k: &Key) -> Result<Value> {
+fn redriven(sql: &SqlStorage, r: &Redriven) -> Result<Value> {
     sql.exec(
-        "INSERT INTO deliveries (id, flow, state, attempts, history, updated) VALUES (?, ?, 'queued', 0, '[]', ?)
-         ON CONFLICT (id, flow) DO UPDATE SET state = 'queued', updated = excluded.updated",
-        vec![k.id.as_str().into(), k.flow.as_str().into(), now_secs().into()],
+        "INSERT INTO deliveries (id, flow, state, attempts, history, updated, message, due, lease) VALUES (?, ?, 'queued', 0, '[]', ?, ?, ?, 0)
+         ON CONFLICT (id, flow) DO UPDATE SET state = 'queued', updated = excluded.updated,
+         message = excluded.message, due = excluded.due, lease = 0",
+        vec![r.id.as_str().into(), r.flow.as_str().into(), now_secs().into(), r.message.as_str().into(), r.due.into()],
     )?;
     bump(sql, "redriven", 1)?;
     Ok(json!({}))
@@ -237,10 +344,6 @@ struct SeenRow {
     id: String,
 }
 #[derive(Deserialize)]
-struct StateRow {
-    state: String,
-}
-#[derive(Deserialize)]
 struct HistoryRow {
     history: String,
 }
@@ -255,8 +358,30 @@ struct GaugeRow {
     n: i64,
 }
 #[derive(Deserialize)]
-struct CountRow {
+struct DueRow {
+    due: Option<i64>,
     n: i64,
+}
+#[derive(Deserialize)]
+struct LeaseRow {
+    state: String,
+    lease: i64,
+}
+#[derive(Deserialize)]
+struct Overdue {
+    id: String,
+    flow: String,
+    message: String,
+    attempts: i64,
+}
+
+/// The route's `lost_after_secs` (the default if the route is gone).
+fn message_lost_after(env: &Env, route: &str) -> i64 {
+    let secs = crate::bindings::config(env)
+        .ok()
+        .and_then(|c| c.routes.get(route).map(|r| r.lost_after_secs))
+        .unwrap_or(flowgate_core::config::DEFAULT_LOST_AFTER_SECS);
+    i64::try_from(secs).unwrap_or(900)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -265,6 +390,27 @@ pub(crate) struct AcceptReq {
     pub(crate) delivery_id: Option<String>,
     pub(crate) window_secs: Option<u64>,
     pub(crate) flows: Vec<String>,
+    /// Queue mode: each flow's message (JSON), kept until delivered.
+    pub(crate) messages: Vec<String>,
+    /// Queue mode: when the first attempt is overdue (Unix seconds).
+    pub(crate) due: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct BeginReq {
+    pub(crate) items: Vec<Key>,
+    /// Until when the attempt holds the delivery (Unix seconds).
+    pub(crate) lease_until: i64,
+    /// When the attempt after this one is overdue if nothing is recorded.
+    pub(crate) due: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Redriven {
+    pub(crate) id: String,
+    pub(crate) flow: String,
+    pub(crate) message: String,
+    pub(crate) due: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -293,6 +439,8 @@ pub(crate) struct Outcome {
     pub(crate) attempt: u32,
     pub(crate) status: Option<u16>,
     pub(crate) reason: String,
+    /// Retrying: when the next attempt is overdue (Unix seconds).
+    pub(crate) due: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -342,12 +490,12 @@ impl Ledger {
     }
 
     /// Each key's state (`None` when the ledger has no row).
-    pub(crate) async fn begin(&self, keys: Vec<Key>) -> Result<Vec<Option<String>>> {
+    pub(crate) async fn begin(&self, req: &BeginReq) -> Result<Vec<Option<String>>> {
         #[derive(Deserialize)]
         struct B {
             states: Vec<Option<String>>,
         }
-        Ok(self.call::<_, B>("begin", &Items { items: keys }).await?.states)
+        Ok(self.call::<_, B>("begin", req).await?.states)
     }
 
     /// Records outcomes; returns each one's attempt history.
@@ -359,8 +507,8 @@ impl Ledger {
         Ok(self.call::<_, F>("finish", &Items { items: outcomes }).await?.histories)
     }
 
-    pub(crate) async fn redriven(&self, key: &Key) -> Result<()> {
-        self.call::<_, Value>("redriven", key).await.map(drop)
+    pub(crate) async fn redriven(&self, req: &Redriven) -> Result<()> {
+        self.call::<_, Value>("redriven", req).await.map(drop)
     }
 
     pub(crate) async fn forget(&self, key: &Key) -> Result<()> {

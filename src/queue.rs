@@ -23,7 +23,7 @@ use crate::{
     bindings,
     dead_letters::{self, DeadLetter},
     deliver::{self, Attempt},
-    ledger::{Key, Ledger, Outcome},
+    ledger::{BeginReq, Key, Ledger, Outcome},
     log::{self, now_millis, Record},
 };
 
@@ -31,6 +31,8 @@ use crate::{
 pub(crate) const QUEUE_BINDING: &str = "DELIVERIES";
 /// R2 bucket for large bodies and dead letters.
 pub(crate) const BUCKET_BINDING: &str = "DELIVERY_STORE";
+/// An attempt's lease outlasts the flow's timeout by this much, seconds.
+const LEASE_SLACK_SECS: i64 = 30;
 /// A consumed queue whose name ends so is Queues' own dead-letter queue:
 /// messages Queues gave up on (its `max_retries`), dead-lettered in R2.
 const QUEUES_DLQ_SUFFIX: &str = "-dlq";
@@ -216,22 +218,36 @@ async fn run_attempt(
         Ok(l) => l,
         Err(e) => return Next::Retry { delay_secs: 60, reason: e },
     };
-    let key = Key { id: m.id.clone(), flow: m.flow.clone() };
-    match ledger.begin(vec![key]).await {
-        Ok(states) if states.first().is_some_and(|s| s.as_deref() == Some("delivered")) => {
-            rec.message = Some("already delivered (Queues delivered the message again)".to_owned());
-            return Next::Delivered;
-        }
-        Ok(_) => {}
+    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
+    let lease_secs = i64::try_from(route.flow_timeout_secs).unwrap_or(120) + LEASE_SLACK_SECS;
+    let begin = BeginReq {
+        items: vec![Key { id: m.id.clone(), flow: m.flow.clone() }],
+        lease_until: now + lease_secs,
+        due: now + lease_secs + i64::try_from(route.lost_after_secs).unwrap_or(900),
+    };
+    match ledger.begin(&begin).await {
+        Ok(states) => match states.first().and_then(Option::as_deref) {
+            Some("delivered") => {
+                rec.message = Some("already delivered (a second copy of the message)".to_owned());
+                return Next::Delivered;
+            }
+            Some("busy") => {
+                // Another copy (a recovered one) is being attempted right now.
+                return Next::Retry { delay_secs: u32::try_from(lease_secs).unwrap_or(150), reason: "another copy of this delivery is being attempted".to_owned() };
+            }
+            _ => {}
+        },
         Err(e) => return Next::Retry { delay_secs: 5, reason: format!("route ledger unavailable: {e}") },
     }
 
     let body = match load_body(env, &m.body).await {
         Ok(b) => b,
-        Err(BodyError::Gone(reason)) => return record(env, &ledger, m, attempt, Next::Dead { reason }, None).await,
+        Err(BodyError::Gone(reason)) => {
+            return record(env, &ledger, m, attempt, Next::Dead { reason }, None, route.lost_after_secs).await
+        }
         Err(BodyError::Unavailable(reason)) => {
             let next = Next::Retry { delay_secs: route.retry.backoff(attempt, jitter()), reason };
-            return record(env, &ledger, m, attempt, next, None).await;
+            return record(env, &ledger, m, attempt, next, None, route.lost_after_secs).await;
         }
     };
     let outcome = match deliver::route_secrets(env, route, config) {
@@ -254,7 +270,7 @@ async fn run_attempt(
         }
     };
     let next = decide(&outcome, attempt, &route.retry, jitter());
-    let next = record(env, &ledger, m, attempt, next, outcome.status()).await;
+    let next = record(env, &ledger, m, attempt, next, outcome.status(), route.lost_after_secs).await;
     if matches!(next, Next::Delivered) {
         discard_body(env, m).await;
     }
@@ -263,14 +279,34 @@ async fn run_attempt(
 
 /// Records the attempt in the ledger; a dead delivery is written to R2 with
 /// its history first (and retried if that write fails: nothing is dropped).
-async fn record(env: &Env, ledger: &Ledger, m: &QueuedDelivery, attempt: u32, next: Next, status: Option<u16>) -> Next {
-    let (state, reason) = match &next {
-        Next::Delivered => ("delivered", String::new()),
-        Next::Retry { reason, .. } => ("retrying", reason.clone()),
-        Next::Dead { reason } => ("dead", reason.clone()),
+async fn record(
+    env: &Env,
+    ledger: &Ledger,
+    m: &QueuedDelivery,
+    attempt: u32,
+    next: Next,
+    status: Option<u16>,
+    lost_after_secs: u64,
+) -> Next {
+    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
+    let (state, reason, due) = match &next {
+        Next::Delivered => ("delivered", String::new(), None),
+        Next::Retry { reason, delay_secs } => (
+            "retrying",
+            reason.clone(),
+            Some(now + i64::from(*delay_secs) + i64::try_from(lost_after_secs).unwrap_or(900)),
+        ),
+        Next::Dead { reason } => ("dead", reason.clone(), None),
     };
-    let outcome =
-        Outcome { id: m.id.clone(), flow: m.flow.clone(), state: state.to_owned(), attempt, status, reason: reason.clone() };
+    let outcome = Outcome {
+        id: m.id.clone(),
+        flow: m.flow.clone(),
+        state: state.to_owned(),
+        attempt,
+        status,
+        reason: reason.clone(),
+        due,
+    };
     let history = match ledger.finish(vec![outcome]).await {
         Ok(mut h) => h.pop(),
         Err(e) => {

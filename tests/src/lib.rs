@@ -154,6 +154,7 @@ flow_url_binding = "FLOW_ANY"
 max_attempts = 12
 backoff_base_secs = 1
 backoff_max_secs = 2
+lost_after_secs = 5
 
 [vars.FLOWGATE.routes.q-sw]
 provider = "standard-webhooks"
