@@ -70,6 +70,8 @@ dev: build .dev.vars
 	echo "  target/debug/flowgate send github --url http://$(DEV_IP):$(DEV_PORT)/hooks/github-demo --secret demo-github-secret"; \
 	echo "Then see the flow run it produced:"; \
 	echo "  curl -s http://$(DEV_IP):$(EMULATOR_PORT)/_emulator/runs"; \
+	echo "and the delivery counters (admin token from .dev.vars):"; \
+	echo "  FLOWGATE_ADMIN_TOKEN=flowgate-demo-admin-token target/debug/flowgate status"; \
 	echo; \
 	npx wrangler dev --ip $(DEV_IP) --port $(DEV_PORT)
 
