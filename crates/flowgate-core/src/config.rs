@@ -35,6 +35,8 @@
 //! # backoff_max_secs = 3600
 //! # dedupe = true                               # by the sender's delivery id
 //! # dedupe_window_secs = 259200                 # 72 h
+//! # payload = "raw"                             # or "envelope" (this route's one flow)
+//! # envelope_headers = ["x-github-hook-id"]     # headers copied into envelopes
 //!
 //! [vars.FLOWGATE.routes.plaid]
 //! provider = "plaid"                            # keys fetched from Plaid by kid
@@ -42,6 +44,47 @@
 //! plaid_secret_binding = "PLAID_SECRET"
 //! # plaid_environment = "production"            # or "sandbox" (or the emulator's base URL)
 //! flow_url_binding = "FLOW_URL_PLAID"
+//! ```
+//!
+//! **Several flows.** A route names either one flow (`flow_url_binding`
+//! above: a flow named like the route, with the route's `payload` and
+//! `flow_timeout_secs`) or, with `rules` and/or `default_flow`, flows of the
+//! `flows` table ([`crate::rules`] has the rule syntax). Events that no rule
+//! matches go to `default_flow`, or are acknowledged and dropped. A flow
+//! gets its token with `[vars.FLOWGATE.entra]` unless it names another
+//! credential; a flow in another tenant needs one, and each credential has
+//! its own token cache entry.
+//!
+//! ```toml
+//! [vars.FLOWGATE.flows.deploys]                 # a named flow
+//! url_binding = "FLOW_URL_DEPLOYS"              # wrangler secret holding its trigger URL
+//! payload = "envelope"                          # or "raw" (the default)
+//! # credential = "partner"                      # default: [vars.FLOWGATE.entra]
+//! # timeout_secs = 8                            # 1..=120
+//!
+//! [vars.FLOWGATE.flows.bugs]
+//! url_binding = "FLOW_URL_BUGS"
+//! credential = "partner"
+//!
+//! [vars.FLOWGATE.credentials.partner]           # the fields of [vars.FLOWGATE.entra]
+//! tenant = "fabrikam.onmicrosoft.com"
+//! client_id = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+//! client_secret_binding = "PARTNER_CLIENT_SECRET"
+//!
+//! [vars.FLOWGATE.routes.gh]
+//! provider = "github"
+//! secret_bindings = ["GH_SECRET"]
+//! # default_flow = "everything"                 # else unmatched events are dropped
+//! envelope_headers = ["x-github-hook-id"]
+//!
+//! [[vars.FLOWGATE.routes.gh.rules]]
+//! event = "push"
+//! flows = ["deploys"]
+//!
+//! [[vars.FLOWGATE.routes.gh.rules]]
+//! event = "issues"
+//! fields = { action = "labeled", "label.name" = "bug" }
+//! flows = ["bugs"]
 //! ```
 
 use std::{collections::BTreeMap, fmt};
@@ -52,8 +95,10 @@ use serde_json::Value;
 pub use crate::delivery::RetryPolicy;
 use crate::{
     delivery::{MAX_ATTEMPTS_LIMIT, MAX_QUEUE_DELAY_SECS},
+    rules::parse_rules,
     verify::{catalogue, custom, find_provider, providers, Provider, Scheme},
 };
+pub use crate::{envelope::EnvelopeSpec, rules::RouteRules};
 
 /// The name of the object var that holds flowgate's configuration.
 pub const CONFIG_VAR: &str = "FLOWGATE";
@@ -265,11 +310,15 @@ pub struct Route {
     pub tolerance_override: Option<u64>,
     /// Names of the wrangler secrets holding the signing secrets (rotation).
     pub secret_bindings: Vec<String>,
-    /// Name of the wrangler secret holding the flow's trigger URL.
+    /// Name of the wrangler secret holding the flow's trigger URL, for a
+    /// single-flow route; empty when the route uses `rules`/`default_flow`
+    /// (its flows are then in [`Config::flows`], named by [`Route::rules`]).
     pub flow_url_binding: String,
     /// Largest body accepted, bytes.
     pub max_body_bytes: u64,
-    /// Time allowed for the flow to answer, seconds.
+    /// Time allowed for the flow to answer, seconds. For a route with rules:
+    /// the longest `timeout_secs` of the flows it can deliver to (each
+    /// flow's own is in [`Flow::timeout_secs`]).
     pub flow_timeout_secs: u64,
     /// Secret holding the token a sender's handshake must present (Meta's verify token).
     pub verify_token_binding: Option<String>,
@@ -286,6 +335,12 @@ pub struct Route {
     /// due is presumed lost from the queue and enqueued again from the
     /// route ledger's copy, seconds.
     pub lost_after_secs: u64,
+    /// Which flows get an event, evaluated after verification. A single-flow
+    /// route (`flow_url_binding`) has no rules and its implicit flow, named
+    /// like the route, as the default flow ([`RouteRules::default_only`]).
+    pub rules: RouteRules,
+    /// Which request headers this route's envelopes carry (`envelope_headers`).
+    pub envelope: EnvelopeSpec,
 }
 
 /// How a route delivers to its flow.
@@ -336,13 +391,72 @@ impl PlaidSettings {
     }
 }
 
+/// What a flow receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Payload {
+    /// The sender's body, byte for byte, with its content type.
+    #[default]
+    Raw,
+    /// One JSON document with the event's labels, selected headers and the
+    /// body ([`crate::envelope`]).
+    Envelope,
+}
+
+impl Payload {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Payload::Raw => "raw",
+            Payload::Envelope => "envelope",
+        }
+    }
+
+    /// Parses a configuration spelling.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Payload::Raw, Payload::Envelope].into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// One target flow: a Power Automate trigger and how to call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// The flow's name: its `[vars.FLOWGATE.flows.<name>]` table, or, for a
+    /// single-flow route, the route's name.
+    pub name: String,
+    /// Name of the wrangler secret holding the trigger URL.
+    pub url_binding: String,
+    /// What the flow receives.
+    pub payload: Payload,
+    /// A `[vars.FLOWGATE.credentials.<name>]` entry; `None` = [`Config::entra`].
+    pub credential: Option<String>,
+    /// Time allowed for the flow to answer, seconds.
+    pub timeout_secs: u64,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// How tokens are obtained.
+    /// How tokens are obtained (the default credential).
     pub entra: EntraConfig,
     /// Routes by name.
     pub routes: BTreeMap<String, Route>,
+    /// Every flow an event can be delivered to, by name: the
+    /// `[vars.FLOWGATE.flows]` tables and the implicit flow of each
+    /// single-flow route (named like the route).
+    pub flows: BTreeMap<String, Flow>,
+    /// Further Entra credentials (another tenant, another app registration), by name.
+    pub credentials: BTreeMap<String, EntraConfig>,
+}
+
+impl Config {
+    /// The Entra settings `flow` gets its token with: its named credential,
+    /// else [`Config::entra`]. Each credential has its own token cache entry
+    /// ([`crate::entra::cache_key`] covers authority, tenant, client and
+    /// credential).
+    pub fn credential(&self, flow: &Flow) -> &EntraConfig {
+        // Validation refuses a flow naming an unknown credential.
+        flow.credential.as_ref().and_then(|name| self.credentials.get(name)).unwrap_or(&self.entra)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -350,6 +464,20 @@ struct RawConfig {
     entra: Option<RawEntra>,
     #[serde(default)]
     routes: BTreeMap<String, RawRoute>,
+    #[serde(default)]
+    flows: BTreeMap<String, RawFlow>,
+    #[serde(default)]
+    credentials: BTreeMap<String, RawEntra>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawFlow {
+    url_binding: Option<String>,
+    payload: Option<String>,
+    credential: Option<String>,
+    timeout_secs: Option<u64>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -398,6 +526,12 @@ struct RawRoute {
     dedupe: Option<bool>,
     dedupe_window_secs: Option<u64>,
     lost_after_secs: Option<u64>,
+    payload: Option<String>,
+    // Kept as JSON: `rules::parse_rules` and `EnvelopeSpec::from_config`
+    // read them with their own messages.
+    rules: Option<Value>,
+    default_flow: Option<Value>,
+    envelope_headers: Option<Value>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -441,16 +575,53 @@ impl Config {
             }]
         })?;
         let mut p = Problems(Vec::new());
-        p.unknown_keys("", &raw.unknown, &["entra", "routes"]);
+        p.unknown_keys("", &raw.unknown, &TOP_LEVEL);
 
         let entra = match raw.entra {
-            Some(e) => validate_entra(e, &mut p),
+            Some(e) => validate_entra(e, "entra", &mut p),
             None => {
                 p.add("entra", "missing", "add [vars.FLOWGATE.entra] with tenant, client_id and client_secret_binding");
                 None
             }
         };
 
+        // (1) Named credentials, validated as [vars.FLOWGATE.entra] is.
+        let credential_names: Vec<String> = raw.credentials.keys().cloned().collect();
+        let mut credentials = BTreeMap::new();
+        for (name, c) in raw.credentials {
+            if !is_route_name(&name) {
+                p.add(
+                    format!("credentials.{name}"),
+                    format!("credential name {NAME_RULE}"),
+                    "rename the table; flows name it in credential = \"<name>\"",
+                );
+            }
+            if let Some(cfg) = validate_entra(c, &format!("credentials.{name}"), &mut p) {
+                credentials.insert(name, cfg);
+            }
+        }
+
+        // (2) The flows table. A single-flow route defines a flow named like
+        // itself, so a table of the same name would make a target ambiguous.
+        // Rules may name any flow of the table: one with problems of its own
+        // is reported once, not again in every rule naming it.
+        let flow_names: Vec<String> = raw.flows.keys().cloned().collect();
+        let mut flows = BTreeMap::new();
+        for (name, f) in raw.flows {
+            if raw.routes.get(&name).is_some_and(|r| r.flow_url_binding.is_some()) {
+                p.add(
+                    format!("flows.{name}"),
+                    format!("route {name} has flow_url_binding, which defines a flow named \"{name}\" too"),
+                    "rename the flow (and the rules naming it), or give the route rules/default_flow instead of flow_url_binding",
+                );
+            }
+            if let Some(flow) = validate_flow(&name, f, &credential_names, &mut p) {
+                flows.insert(name, flow);
+            }
+        }
+        let table_flows = flows.clone();
+
+        // (3) Routes, each with its rules over the flows table.
         if raw.routes.is_empty() {
             p.add(
                 "routes",
@@ -460,17 +631,26 @@ impl Config {
         }
         let mut routes = BTreeMap::new();
         for (name, r) in raw.routes {
-            if let Some(route) = validate_route(&name, r, &mut p) {
+            if let Some((route, implicit)) = validate_route(&name, r, &flow_names, &table_flows, &mut p) {
+                if let Some(flow) = implicit {
+                    flows.insert(name.clone(), flow);
+                }
                 routes.insert(name, route);
             }
         }
 
         match entra {
-            Some(entra) if p.0.is_empty() => Ok(Config { entra, routes }),
+            Some(entra) if p.0.is_empty() => Ok(Config { entra, routes, flows, credentials }),
             _ => Err(p.0),
         }
     }
 }
+
+/// The top-level tables of `[vars.FLOWGATE]`.
+const TOP_LEVEL: [&str; 4] = ["entra", "routes", "flows", "credentials"];
+
+/// How route, flow and credential names may be written.
+const NAME_RULE: &str = "must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit";
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -479,6 +659,7 @@ enum Kind {
     Count,
     TextList,
     Table,
+    TableList,
 }
 
 const ENTRA_FIELDS: [(&str, Kind); 9] = [
@@ -496,7 +677,10 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const ROUTE_FIELDS: [(&str, Kind); 18] = [
+const FLOW_FIELDS: [(&str, Kind); 4] =
+    [("url_binding", Kind::Text), ("payload", Kind::Text), ("credential", Kind::Text), ("timeout_secs", Kind::Count)];
+
+const ROUTE_FIELDS: [(&str, Kind); 22] = [
     ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
@@ -515,6 +699,10 @@ const ROUTE_FIELDS: [(&str, Kind); 18] = [
     ("max_body_bytes", Kind::Count),
     ("tolerance_secs", Kind::Count),
     ("flow_timeout_secs", Kind::Count),
+    ("payload", Kind::Text),
+    ("rules", Kind::TableList),
+    ("default_flow", Kind::Text),
+    ("envelope_headers", Kind::TextList),
 ];
 
 /// Every value whose JSON type is wrong, by path, without the value.
@@ -542,55 +730,141 @@ fn type_problems(value: &Value) -> Vec<Problem> {
                 Kind::TextList => {
                     (v.as_array().is_some_and(|a| a.iter().all(Value::is_string)), "a list of strings, e.g. [\"NAME\"]")
                 }
+                Kind::TableList => (v.as_array().is_some_and(|a| a.iter().all(Value::is_object)), "a list of tables"),
             };
             if !ok {
-                p.add(format!("{prefix}{name}"), format!("must be {expected}"), "see README.md, section Configuration");
+                let fix = match kind {
+                    Kind::TableList => format!("write each item as a [[vars.FLOWGATE.{prefix}{name}]] table"),
+                    _ => "see README.md, section Configuration".to_owned(),
+                };
+                p.add(format!("{prefix}{name}"), format!("must be {expected}"), fix);
             }
         }
     };
-    match top.get("entra") {
-        Some(Value::Object(e)) => {
-            check_fields(&mut p, "entra.", e, &ENTRA_FIELDS);
-            if let Some(Value::Object(c)) = e.get("certificate") {
-                check_fields(&mut p, "entra.certificate.", c, &CERTIFICATE_FIELDS);
-            }
+    let check_entra = |p: &mut Problems, prefix: &str, e: &serde_json::Map<String, Value>| {
+        check_fields(p, &format!("{prefix}."), e, &ENTRA_FIELDS);
+        if let Some(Value::Object(c)) = e.get("certificate") {
+            check_fields(p, &format!("{prefix}.certificate."), c, &CERTIFICATE_FIELDS);
         }
+    };
+    match top.get("entra") {
+        Some(Value::Object(e)) => check_entra(&mut p, "entra", e),
         Some(_) => p.add("entra", "must be a table", "write it as [vars.FLOWGATE.entra]"),
         None => {}
     }
-    match top.get("routes") {
-        Some(Value::Object(routes)) => {
-            for (name, r) in routes {
-                match r.as_object() {
-                    Some(r) => check_fields(&mut p, &format!("routes.{name}."), r, &ROUTE_FIELDS),
-                    None => p.add(
-                        format!("routes.{name}"),
-                        "must be a table",
-                        format!("write it as [vars.FLOWGATE.routes.{name}]"),
-                    ),
+    // `routes`, `flows` and `credentials` are tables of named tables.
+    for (section, what) in [("routes", "route"), ("flows", "flow"), ("credentials", "credential")] {
+        match top.get(section) {
+            Some(Value::Object(items)) => {
+                for (name, item) in items {
+                    let Some(item) = item.as_object() else {
+                        p.add(
+                            format!("{section}.{name}"),
+                            "must be a table",
+                            format!("write it as [vars.FLOWGATE.{section}.{name}]"),
+                        );
+                        continue;
+                    };
+                    match section {
+                        "routes" => check_fields(&mut p, &format!("routes.{name}."), item, &ROUTE_FIELDS),
+                        "flows" => check_fields(&mut p, &format!("flows.{name}."), item, &FLOW_FIELDS),
+                        _ => check_entra(&mut p, &format!("credentials.{name}"), item),
+                    }
                 }
             }
+            Some(_) => p.add(
+                section,
+                format!("must be a table of {what}s"),
+                format!("write each {what} as [vars.FLOWGATE.{section}.<name>]"),
+            ),
+            None => {}
         }
-        Some(_) => p.add("routes", "must be a table of routes", "write each route as [vars.FLOWGATE.routes.<name>]"),
-        None => {}
     }
     p.0
 }
 
-fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
-    p.unknown_keys("entra.", &e.unknown, &ENTRA_FIELDS.map(|(name, _)| name));
+/// One `[vars.FLOWGATE.flows.<name>]` table; `None` (with problems added)
+/// when it is wrong. `credentials` are the configured credential names.
+fn validate_flow(name: &str, f: RawFlow, credentials: &[String], p: &mut Problems) -> Option<Flow> {
+    let at = |field: &str| format!("flows.{name}.{field}");
+    let before = p.0.len();
+    p.unknown_keys(&format!("flows.{name}."), &f.unknown, &FLOW_FIELDS.map(|(name, _)| name));
+    if !is_route_name(name) {
+        p.add(
+            format!("flows.{name}"),
+            format!("flow name {NAME_RULE}"),
+            "rename the table; rules name the flow by it (flows = [\"<name>\"])",
+        );
+    }
+    let url_binding = f.url_binding.unwrap_or_default();
+    let example = format!("FLOW_URL_{}", name.to_ascii_uppercase().replace('-', "_"));
+    check_binding(p, &at("url_binding"), &url_binding, &example);
+    let payload = parse_payload(&at("payload"), f.payload.as_deref(), p);
+    if let Some(c) = &f.credential {
+        if !credentials.contains(c) {
+            let fix = if credentials.is_empty() {
+                format!("define it as [vars.FLOWGATE.credentials.{c}] (the fields of [vars.FLOWGATE.entra]), or remove credential to use [vars.FLOWGATE.entra]")
+            } else {
+                format!(
+                    "use one of: {} ([vars.FLOWGATE.credentials]), or remove credential to use [vars.FLOWGATE.entra]",
+                    credentials.join(", ")
+                )
+            };
+            p.add(at("credential"), format!("unknown credential \"{c}\""), fix);
+        }
+    }
+    let timeout_secs = f.timeout_secs.unwrap_or(DEFAULT_FLOW_TIMEOUT_SECS);
+    if !(1..=120).contains(&timeout_secs) {
+        p.add(at("timeout_secs"), "out of range", "use 1 to 120 seconds (the trigger's own limit is 120 s)");
+    }
+    (p.0.len() == before).then(|| Flow {
+        name: name.to_owned(),
+        url_binding,
+        payload,
+        credential: f.credential,
+        timeout_secs,
+    })
+}
+
+/// `payload = "raw" | "envelope"`, default raw.
+fn parse_payload(path: &str, value: Option<&str>, p: &mut Problems) -> Payload {
+    match value {
+        None => Payload::Raw,
+        Some(name) => Payload::from_name(name).unwrap_or_else(|| {
+            p.add(
+                path,
+                format!("unknown payload \"{name}\""),
+                "use \"raw\" (the sender's body untouched; the default) or \"envelope\" (one JSON document with the event type, delivery id, selected headers and the body; `flowgate schema <route>` prints its JSON Schema)",
+            );
+            Payload::Raw
+        }),
+    }
+}
+
+/// Headers that carry the route's own secret, as its scheme receives it:
+/// never copied into an envelope (on top of [`crate::envelope::NEVER_COPIED`]).
+fn secret_headers(scheme: &Scheme) -> Vec<&str> {
+    match scheme {
+        Scheme::Token(h) | Scheme::BasicAuth(h) => vec![h.header.as_ref()],
+        _ => Vec::new(),
+    }
+}
+
+fn validate_entra(e: RawEntra, base: &str, p: &mut Problems) -> Option<EntraConfig> {
+    let at = |field: &str| format!("{base}.{field}");
+    p.unknown_keys(&format!("{base}."), &e.unknown, &ENTRA_FIELDS.map(|(name, _)| name));
     let cloud = match e.cloud.as_deref() {
         None => Cloud::Public,
         Some(name) => Cloud::from_name(name).unwrap_or_else(|| {
             let names: Vec<&str> = Cloud::ALL.iter().map(|c| c.name()).collect();
-            p.add("entra.cloud", format!("unknown cloud \"{name}\""), format!("use one of: {}", names.join(", ")));
+            p.add(at("cloud"), format!("unknown cloud \"{name}\""), format!("use one of: {}", names.join(", ")));
             Cloud::Public
         }),
     };
     let authority = e.authority.unwrap_or_else(|| cloud.authority().to_owned()).trim_end_matches('/').to_owned();
     if let Err(why) = check_base_url(&authority) {
         p.add(
-            "entra.authority",
+            at("authority"),
             why,
             "use the authority host only, e.g. https://login.microsoftonline.com (or http://127.0.0.1:PORT for the emulator)",
         );
@@ -599,19 +873,19 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
     let tenant = e.tenant.unwrap_or_default();
     if tenant.is_empty() {
         p.add(
-            "entra.tenant",
+            at("tenant"),
             "missing",
             "set it to your tenant's GUID or domain (Entra admin center → Overview → Tenant ID)",
         );
     } else if ["common", "organizations", "consumers"].contains(&tenant.to_ascii_lowercase().as_str()) {
         p.add(
-            "entra.tenant",
+            at("tenant"),
             format!("\"{tenant}\" is not a tenant"),
             "the client-credentials grant needs a tenant-specific endpoint (AADSTS9001023/90124): use the tenant GUID or domain",
         );
     } else if !is_guid(&tenant) && !is_domain(&tenant) {
         p.add(
-            "entra.tenant",
+            at("tenant"),
             "neither a GUID nor a domain name",
             "use the Tenant ID GUID or a verified domain such as contoso.onmicrosoft.com",
         );
@@ -620,7 +894,7 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
     let client_id = e.client_id.unwrap_or_default();
     if !is_guid(&client_id) {
         p.add(
-            "entra.client_id",
+            at("client_id"),
             if client_id.is_empty() { "missing" } else { "not a GUID" },
             "use the app registration's Application (client) ID, a GUID",
         );
@@ -628,26 +902,26 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
 
     let scope = e.scope.unwrap_or_else(|| cloud.default_scope());
     if let Err((why, fix)) = check_scope(&scope) {
-        p.add("entra.scope", why, fix);
+        p.add(at("scope"), why, fix);
     }
 
     let credential = match (e.client_secret_binding, e.certificate) {
         (Some(binding), None) => {
-            check_binding(p, "entra.client_secret_binding", &binding, "ENTRA_CLIENT_SECRET");
+            check_binding(p, &at("client_secret_binding"), &binding, "ENTRA_CLIENT_SECRET");
             Credential::ClientSecret { binding }
         }
         (None, Some(c)) => {
-            p.unknown_keys("entra.certificate.", &c.unknown, &CERTIFICATE_FIELDS.map(|(name, _)| name));
+            p.unknown_keys(&at("certificate."), &c.unknown, &CERTIFICATE_FIELDS.map(|(name, _)| name));
             let private_key_binding = c.private_key_binding.unwrap_or_default();
-            check_binding(p, "entra.certificate.private_key_binding", &private_key_binding, "ENTRA_CERT_KEY");
+            check_binding(p, &at("certificate.private_key_binding"), &private_key_binding, "ENTRA_CERT_KEY");
             let certificate_binding = c.certificate_binding.unwrap_or_default();
-            check_binding(p, "entra.certificate.certificate_binding", &certificate_binding, "ENTRA_CERT");
+            check_binding(p, &at("certificate.certificate_binding"), &certificate_binding, "ENTRA_CERT");
             let algorithm = match c.algorithm.as_deref() {
                 None | Some("RS256") => AssertionAlgorithm::Rs256,
                 Some("PS256") => AssertionAlgorithm::Ps256,
                 Some(other) => {
                     p.add(
-                        "entra.certificate.algorithm",
+                        at("certificate.algorithm"),
                         format!("unknown algorithm \"{other}\""),
                         "use RS256 (x5t, works everywhere; the default) or PS256 (x5t#S256)",
                     );
@@ -658,7 +932,7 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
         }
         (Some(_), Some(_)) => {
             p.add(
-                "entra",
+                base,
                 "both client_secret_binding and certificate are set",
                 "keep one credential: remove client_secret_binding to use the certificate",
             );
@@ -666,9 +940,9 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
         }
         (None, None) => {
             p.add(
-                "entra.client_secret_binding",
+                at("client_secret_binding"),
                 "missing: no credential",
-                "set client_secret_binding = \"ENTRA_CLIENT_SECRET\" (then `wrangler secret put ENTRA_CLIENT_SECRET`), or add an [vars.FLOWGATE.entra.certificate] table",
+                format!("set client_secret_binding = \"ENTRA_CLIENT_SECRET\" (then `wrangler secret put ENTRA_CLIENT_SECRET`), or add an [vars.FLOWGATE.{base}.certificate] table"),
             );
             Credential::ClientSecret { binding: String::new() }
         }
@@ -676,18 +950,27 @@ fn validate_entra(e: RawEntra, p: &mut Problems) -> Option<EntraConfig> {
 
     let token_cache_key_binding = e.token_cache_key_binding;
     if let Some(b) = &token_cache_key_binding {
-        check_binding(p, "entra.token_cache_key_binding", b, "TOKEN_CACHE_KEY");
+        check_binding(p, &at("token_cache_key_binding"), b, "TOKEN_CACHE_KEY");
     }
 
     let timeout_secs = e.timeout_secs.unwrap_or(DEFAULT_TOKEN_TIMEOUT_SECS);
     if !(1..=30).contains(&timeout_secs) {
-        p.add("entra.timeout_secs", "out of range", "use 1 to 30 seconds");
+        p.add(at("timeout_secs"), "out of range", "use 1 to 30 seconds");
     }
 
     Some(EntraConfig { cloud, authority, tenant, client_id, scope, credential, timeout_secs, token_cache_key_binding })
 }
 
-fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
+/// One route, and the implicit flow of a single-flow route; `None` (with
+/// problems added) when it is wrong. `flow_names` are the names of the flows
+/// table, `flows` its valid entries.
+fn validate_route(
+    name: &str,
+    r: RawRoute,
+    flow_names: &[String],
+    flows: &BTreeMap<String, Flow>,
+    p: &mut Problems,
+) -> Option<(Route, Option<Flow>)> {
     let at = |field: &str| format!("routes.{name}.{field}");
     p.unknown_keys(&format!("routes.{name}."), &r.unknown, &ROUTE_FIELDS.map(|(name, _)| name));
     if !is_route_name(name) {
@@ -759,8 +1042,42 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
     for (i, b) in secret_bindings.iter().enumerate() {
         check_binding(p, &format!("routes.{name}.secret_bindings[{i}]"), b, "WEBHOOK_SECRET");
     }
+    let uses_rules = r.rules.is_some() || r.default_flow.is_some();
+    if r.flow_url_binding.is_some() && uses_rules {
+        p.add(
+            format!("routes.{name}"),
+            "both flow_url_binding and rules/default_flow are set",
+            "keep one: flow_url_binding sends every event to one flow; for rules, move the trigger URL into a [vars.FLOWGATE.flows.<name>] table (url_binding = \"...\") and name that flow in rules or default_flow",
+        );
+    } else if r.flow_url_binding.is_none() && !uses_rules {
+        p.add(
+            at("flow_url_binding"),
+            "missing: the route names no flow",
+            "set flow_url_binding = \"FLOW_URL\" (the NAME of the wrangler secret holding the trigger URL; one flow gets every event), or name flows of [vars.FLOWGATE.flows] in rules and/or default_flow",
+        );
+    }
+    if let Some(b) = &r.flow_url_binding {
+        check_binding(p, &at("flow_url_binding"), b, "FLOW_URL");
+    }
+    let single_flow = r.flow_url_binding.is_some();
     let flow_url_binding = r.flow_url_binding.unwrap_or_default();
-    check_binding(p, &at("flow_url_binding"), &flow_url_binding, "FLOW_URL");
+    // `payload` and `flow_timeout_secs` describe the single flow; a route
+    // with rules has them per flow.
+    for (field, set, per_flow) in [
+        ("payload", r.payload.is_some(), "payload"),
+        ("flow_timeout_secs", r.flow_timeout_secs.is_some(), "timeout_secs"),
+    ] {
+        if set && uses_rules && !single_flow {
+            p.add(
+                at(field),
+                "only allowed with flow_url_binding",
+                format!(
+                    "a route with rules sends to flows of [vars.FLOWGATE.flows]: set {per_flow} on each of those flows"
+                ),
+            );
+        }
+    }
+    let payload = parse_payload(&at("payload"), r.payload.as_deref(), p);
 
     let max_body_bytes = r.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
     if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES_LIMIT {
@@ -836,7 +1153,58 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         }
     };
 
-    Some(Route {
+    // Where events go: the single flow, or rules over the flows table.
+    let rules = if single_flow {
+        Some(RouteRules::default_only(name))
+    } else if uses_rules {
+        let known: Vec<&str> = flow_names.iter().map(String::as_str).collect();
+        parse_rules(name, r.rules.as_ref(), r.default_flow.as_ref(), &known)
+            .map_err(|problems| p.0.extend(problems))
+            .ok()
+    } else {
+        None
+    };
+    let envelope = match EnvelopeSpec::from_config(&at("envelope_headers"), r.envelope_headers.as_ref()) {
+        Ok(spec) => spec,
+        Err(problems) => {
+            p.0.extend(problems);
+            EnvelopeSpec::default()
+        }
+    };
+    if let Some(scheme) = &scheme {
+        let secret = secret_headers(scheme);
+        for (i, h) in envelope.headers().iter().enumerate() {
+            if secret.iter().any(|s| s.eq_ignore_ascii_case(h)) {
+                p.add(
+                    format!("{}[{i}]", at("envelope_headers")),
+                    format!("{h} carries this route's secret itself (the {} scheme checks it)", scheme.kind()),
+                    "remove it from the list: a flow must never see the route's secret",
+                );
+            }
+        }
+    }
+    let rules = rules?;
+    let implicit = single_flow.then(|| Flow {
+        name: name.to_owned(),
+        url_binding: flow_url_binding.clone(),
+        payload,
+        credential: None,
+        timeout_secs: flow_timeout_secs,
+    });
+    // A route with rules waits as long as its slowest flow may take.
+    let flow_timeout_secs = if single_flow {
+        flow_timeout_secs
+    } else {
+        rules
+            .flows()
+            .iter()
+            .filter_map(|f| flows.get(*f))
+            .map(|f| f.timeout_secs)
+            .max()
+            .unwrap_or(DEFAULT_FLOW_TIMEOUT_SECS)
+    };
+
+    let route = Route {
         name: name.to_owned(),
         provider: provider?,
         scheme: scheme?,
@@ -851,7 +1219,10 @@ fn validate_route(name: &str, r: RawRoute, p: &mut Problems) -> Option<Route> {
         retry,
         dedupe_window_secs,
         lost_after_secs,
-    })
+        rules,
+        envelope,
+    };
+    Some((route, implicit))
 }
 
 /// A route's retry policy (queue mode); problems for values out of range.
@@ -1480,6 +1851,345 @@ mod tests {
         let p = with_plaid(|r| r["plaid_secret"] = json!("PLAID_SECRET")).unwrap_err();
         assert_eq!(paths(&p), ["routes.plaid.plaid_secret"]);
         assert!(p[0].fix.contains("plaid_secret_binding"));
+    }
+
+    /// The issue's example, with a second tenant: GitHub pushes to one flow,
+    /// issues labelled bug to a flow in another tenant, everything else to
+    /// a default flow; and a single-flow route beside it.
+    fn multi() -> Value {
+        let mut v = good();
+        v["credentials"] = json!({
+            "partner": {
+                "tenant": "fabrikam.onmicrosoft.com",
+                "client_id": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
+                "client_secret_binding": "PARTNER_CLIENT_SECRET"
+            }
+        });
+        v["flows"] = json!({
+            "deploys": {"url_binding": "FLOW_URL_DEPLOYS", "payload": "envelope", "timeout_secs": 20},
+            "bugs": {"url_binding": "FLOW_URL_BUGS", "credential": "partner"},
+            "everything": {"url_binding": "FLOW_URL_EVERYTHING"},
+            "unused": {"url_binding": "FLOW_URL_UNUSED"}
+        });
+        v["routes"]["gh"] = json!({
+            "provider": "github",
+            "secret_bindings": ["GH_SECRET"],
+            "default_flow": "everything",
+            "envelope_headers": ["X-GitHub-Hook-ID"],
+            "rules": [
+                {"event": "push", "flows": ["deploys"]},
+                {"name": "bugs", "event": "issues", "fields": {"action": "labeled", "label.name": "bug"}, "flows": ["bugs", "everything"]}
+            ]
+        });
+        v
+    }
+
+    fn with_multi(f: impl FnOnce(&mut Value)) -> Vec<Problem> {
+        let mut v = multi();
+        f(&mut v);
+        Config::from_json(&v).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn several_flows_and_tenants_validate() {
+        let c = Config::from_json(&multi()).unwrap();
+        // The table's flows and one implicit flow per single-flow route.
+        assert_eq!(
+            c.flows.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["bugs", "clerk", "deploys", "everything", "github", "unused"]
+        );
+        let deploys = &c.flows["deploys"];
+        assert_eq!(
+            deploys,
+            &Flow {
+                name: "deploys".into(),
+                url_binding: "FLOW_URL_DEPLOYS".into(),
+                payload: Payload::Envelope,
+                credential: None,
+                timeout_secs: 20
+            }
+        );
+        assert_eq!(c.flows["everything"].payload, Payload::Raw);
+        assert_eq!(c.flows["everything"].timeout_secs, DEFAULT_FLOW_TIMEOUT_SECS);
+        assert_eq!(c.credential(deploys), &c.entra);
+        let partner = c.credential(&c.flows["bugs"]);
+        assert_eq!(partner.tenant, "fabrikam.onmicrosoft.com");
+        assert_eq!(
+            partner.token_endpoint(),
+            "https://login.microsoftonline.com/fabrikam.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert_eq!(partner.scope, DEFAULT_SCOPE);
+
+        let gh = &c.routes["gh"];
+        assert_eq!(gh.flow_url_binding, "");
+        assert_eq!(gh.rules.rules().len(), 2);
+        assert_eq!(gh.rules.default_flow(), Some("everything"));
+        assert_eq!(gh.rules.flows(), ["deploys", "bugs", "everything"]);
+        assert_eq!(gh.envelope.headers(), ["x-github-hook-id"]);
+        assert_eq!(gh.flow_timeout_secs, 20, "the longest of its flows");
+
+        // A single-flow route: its flow is named like it and takes everything.
+        let github = &c.routes["github"];
+        assert_eq!(github.rules, RouteRules::default_only("github"));
+        assert_eq!(github.flow_url_binding, "FLOW_URL_GITHUB");
+        assert_eq!(
+            c.flows["github"],
+            Flow {
+                name: "github".into(),
+                url_binding: "FLOW_URL_GITHUB".into(),
+                payload: Payload::Raw,
+                credential: None,
+                timeout_secs: DEFAULT_FLOW_TIMEOUT_SECS
+            }
+        );
+        let mut v = multi();
+        v["routes"]["clerk"]["payload"] = json!("envelope");
+        v["routes"]["clerk"]["flow_timeout_secs"] = json!(30);
+        let c = Config::from_json(&v).unwrap();
+        assert_eq!((c.flows["clerk"].payload, c.flows["clerk"].timeout_secs), (Payload::Envelope, 30));
+    }
+
+    #[test]
+    fn a_flow_in_another_tenant_has_its_own_token_cache_entry() {
+        use crate::{entra::ClientCredential, secret::Secret};
+        let c = Config::from_json(&multi()).unwrap();
+        let default = c.credential(&c.flows["deploys"]);
+        let partner = c.credential(&c.flows["bugs"]);
+        let key = |cfg: &EntraConfig, secret: &str| {
+            crate::entra::cache_key(cfg, &ClientCredential::Secret(Secret::new(secret)))
+        };
+        assert_ne!(key(default, "s"), key(partner, "s"), "another tenant");
+        assert_ne!(key(partner, "s"), key(partner, "t"), "another secret");
+        // The same tenant through another app registration is another entry too.
+        let mut v = multi();
+        v["credentials"]["partner"]["tenant"] = json!("contoso.onmicrosoft.com");
+        let c = Config::from_json(&v).unwrap();
+        assert_ne!(key(&c.entra, "s"), key(c.credential(&c.flows["bugs"]), "s"));
+    }
+
+    #[test]
+    fn rejects_a_route_with_both_or_neither_flow_forms() {
+        let p = with_multi(|v| v["routes"]["gh"]["flow_url_binding"] = json!("FLOW_URL_GH"));
+        assert_eq!(paths(&p), ["routes.gh"]);
+        assert!(p[0].fix.contains("[vars.FLOWGATE.flows.<name>]"), "{}", p[0].fix);
+        let p = with_multi(|v| {
+            let gh = v["routes"]["gh"].as_object_mut().unwrap();
+            gh.remove("rules");
+            gh.remove("default_flow");
+        });
+        assert_eq!(paths(&p), ["routes.gh.flow_url_binding"]);
+        assert!(p[0].fix.contains("rules and/or default_flow"), "{}", p[0].fix);
+        // A default flow alone is a route: everything goes there.
+        let mut v = multi();
+        v["routes"]["gh"].as_object_mut().unwrap().remove("rules");
+        let c = Config::from_json(&v).unwrap();
+        assert_eq!(c.routes["gh"].rules.flows(), ["everything"]);
+    }
+
+    #[test]
+    fn rejects_single_flow_settings_on_a_route_with_rules() {
+        let p = with_multi(|v| {
+            v["routes"]["gh"]["payload"] = json!("envelope");
+            v["routes"]["gh"]["flow_timeout_secs"] = json!(10);
+        });
+        assert_eq!(paths(&p), ["routes.gh.payload", "routes.gh.flow_timeout_secs"]);
+        assert!(p[0].fix.contains("set payload on each"), "{}", p[0].fix);
+        assert!(p[1].fix.contains("set timeout_secs on each"), "{}", p[1].fix);
+    }
+
+    #[test]
+    fn rejects_unknown_payloads() {
+        let p = with_multi(|v| {
+            v["flows"]["deploys"]["payload"] = json!("json");
+            v["routes"]["github"]["payload"] = json!("Envelope");
+        });
+        assert_eq!(paths(&p), ["flows.deploys.payload", "routes.github.payload"]);
+        assert!(p[0].fix.contains("\"envelope\""));
+    }
+
+    #[test]
+    fn rejects_a_flow_named_like_a_single_flow_route() {
+        let p = with_multi(|v| v["flows"]["github"] = json!({"url_binding": "FLOW_URL_OTHER"}));
+        assert_eq!(paths(&p), ["flows.github"]);
+        assert!(p[0].message.contains("flow_url_binding"), "{}", p[0].message);
+        // A route with rules defines no flow: its name is free.
+        assert!(Config::from_json(&{
+            let mut v = multi();
+            v["flows"]["gh"] = json!({"url_binding": "FLOW_URL_GH"});
+            v
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_flow_tables() {
+        let p = with_multi(|v| {
+            v["flows"]["Bad Name"] = json!({"url_binding": "X"});
+            v["flows"]["deploys"]["url"] = json!("FLOW_URL_DEPLOYS");
+            v["flows"]["bugs"]["timeout_secs"] = json!(121);
+            v["flows"]["everything"]["url_binding"] = json!("https://prod-1.westus.logic.azure.com/workflows/x");
+            v["flows"]["unused"].as_object_mut().unwrap().remove("url_binding");
+        });
+        assert_eq!(
+            paths(&p),
+            [
+                "flows.Bad Name",
+                "flows.bugs.timeout_secs",
+                "flows.deploys.url",
+                "flows.everything.url_binding",
+                "flows.unused.url_binding",
+            ]
+        );
+        assert_eq!(p[2].fix, "remove it or use one of: url_binding, payload, credential, timeout_secs");
+        assert!(p[3].fix.contains("wrangler secret put FLOW_URL_EVERYTHING"), "{}", p[3].fix);
+        assert!(!p[3].to_string().contains("logic.azure.com"), "the value is not echoed");
+        assert!(p[4].fix.contains("FLOW_URL_UNUSED"));
+    }
+
+    #[test]
+    fn rejects_unknown_credentials() {
+        let p = with_multi(|v| v["flows"]["deploys"]["credential"] = json!("partnr"));
+        assert_eq!(paths(&p), ["flows.deploys.credential"]);
+        assert_eq!(p[0].message, "unknown credential \"partnr\"");
+        assert!(p[0].fix.contains("use one of: partner"), "{}", p[0].fix);
+        let p = with_multi(|v| {
+            v.as_object_mut().unwrap().remove("credentials");
+        });
+        assert_eq!(paths(&p), ["flows.bugs.credential"]);
+        assert!(p[0].fix.contains("[vars.FLOWGATE.credentials.partner]"), "{}", p[0].fix);
+    }
+
+    #[test]
+    fn credentials_are_validated_like_entra() {
+        let p = with_multi(|v| {
+            v["credentials"]["partner"]["tenant"] = json!("common");
+            v["credentials"]["partner"]["scope"] = json!("https://service.flow.microsoft.com/.default");
+            v["credentials"]["partner"]["client_secret"] = json!("x");
+            v["credentials"]["Partner 2"] = v["credentials"]["partner"].clone();
+        });
+        let mut got = paths(&p);
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [
+                "credentials.Partner 2",
+                "credentials.Partner 2.client_secret",
+                "credentials.Partner 2.scope",
+                "credentials.Partner 2.tenant",
+                "credentials.partner.client_secret",
+                "credentials.partner.scope",
+                "credentials.partner.tenant",
+            ]
+        );
+        // A credential with no secret names its own table in the fix.
+        let p = with_multi(|v| {
+            v["credentials"]["partner"].as_object_mut().unwrap().remove("client_secret_binding");
+        });
+        assert_eq!(paths(&p), ["credentials.partner.client_secret_binding"]);
+        assert!(p[0].fix.contains("[vars.FLOWGATE.credentials.partner.certificate]"), "{}", p[0].fix);
+    }
+
+    #[test]
+    fn rule_problems_are_reported_with_the_rest() {
+        let p = with_multi(|v| {
+            v["routes"]["gh"]["rules"][0]["flows"] = json!(["deploy"]);
+            v["routes"]["gh"]["rules"][1]["fields"] = json!({"label..name": "bug"});
+            v["routes"]["gh"]["default_flow"] = json!("github");
+            v["entra"]["tenant"] = json!("common");
+        });
+        assert_eq!(
+            paths(&p),
+            [
+                "entra.tenant",
+                "routes.gh.default_flow",
+                "routes.gh.rules[0].flows[0]",
+                "routes.gh.rules[1].fields.\"label..name\"",
+            ]
+        );
+        // Rules name flows of the flows table (not single-flow routes).
+        assert!(p[1].fix.contains("deploys") && !p[1].fix.contains("github"), "{}", p[1].fix);
+        let p = with_multi(|v| {
+            v["routes"]["gh"]["rules"] = json!([{"flows": ["deploys"]}, {"event": "push", "flows": ["bugs"]}]);
+        });
+        assert_eq!(paths(&p), ["routes.gh.rules[1]", "routes.gh.default_flow"]);
+        assert!(p[0].message.contains("can never match"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn rejects_envelope_headers_that_carry_secrets_or_are_malformed() {
+        let p = with_multi(|v| v["routes"]["gh"]["envelope_headers"] = json!(["Authorization", "x a", "x-b", "X-B"]));
+        assert_eq!(
+            paths(&p),
+            ["routes.gh.envelope_headers[0]", "routes.gh.envelope_headers[1]", "routes.gh.envelope_headers[3]"]
+        );
+        // GitLab sends its secret token in a header of its own.
+        let p = with(|v| {
+            v["routes"]["gitlab"] = json!({
+                "provider": "gitlab", "secret_bindings": ["GITLAB_TOKEN"], "flow_url_binding": "FLOW_URL_GITLAB",
+                "envelope_headers": ["x-gitlab-event", "X-Gitlab-Token"]
+            });
+        });
+        assert_eq!(paths(&p), ["routes.gitlab.envelope_headers[1]"]);
+        assert!(p[0].message.contains("x-gitlab-token carries this route's secret"), "{}", p[0].message);
+        // So does a custom token scheme, whatever its header is called.
+        let p = with(|v| {
+            v["routes"]["acme"] = json!({
+                "provider": "custom", "secret_bindings": ["ACME_TOKEN"], "flow_url_binding": "FLOW_URL_ACME",
+                "scheme": {"type": "token", "header": "X-Acme-Token"},
+                "envelope_headers": ["x-acme-token"]
+            });
+        });
+        assert_eq!(paths(&p), ["routes.acme.envelope_headers[0]"]);
+        // The same header name is harmless on a route that signs.
+        assert!(Config::from_json(&{
+            let mut v = good();
+            v["routes"]["github"]["envelope_headers"] = json!(["x-gitlab-token", "x-hub-signature-256"]);
+            v
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn rejects_new_settings_of_the_wrong_type() {
+        let p = with_multi(|v| {
+            v["routes"]["gh"]["rules"] = json!({"event": "push"});
+            v["routes"]["gh"]["envelope_headers"] = json!("x-github-hook-id");
+            v["routes"]["gh"]["default_flow"] = json!(["everything"]);
+            v["routes"]["github"]["payload"] = json!(true);
+            v["flows"]["deploys"]["timeout_secs"] = json!("8");
+            v["flows"]["bugs"] = json!("FLOW_URL_BUGS");
+            v["credentials"]["partner"]["tenant"] = json!(7);
+        });
+        assert_eq!(
+            paths(&p),
+            [
+                "routes.gh.rules",
+                "routes.gh.default_flow",
+                "routes.gh.envelope_headers",
+                "routes.github.payload",
+                "flows.bugs",
+                "flows.deploys.timeout_secs",
+                "credentials.partner.tenant",
+            ]
+        );
+        assert_eq!(p[0].message, "must be a list of tables");
+        assert_eq!(p[0].fix, "write each item as a [[vars.FLOWGATE.routes.gh.rules]] table");
+        let p = with_multi(|v| v["routes"]["gh"]["rules"] = json!([{"event": "push", "flows": ["deploys"]}, "bugs"]));
+        assert_eq!(paths(&p), ["routes.gh.rules"]);
+        let p = with_multi(|v| {
+            v["flows"] = json!(["deploys"]);
+            v["credentials"] = json!("partner");
+        });
+        assert_eq!(paths(&p), ["flows", "credentials"]);
+    }
+
+    #[test]
+    fn unknown_top_level_keys_list_every_section() {
+        let p = with(|v| v["flow"] = json!({}));
+        assert_eq!(paths(&p), ["flow"]);
+        assert_eq!(p[0].fix, "remove it or use one of: entra, routes, flows, credentials");
+        let p = with(|v| v["routes"]["github"]["rule"] = json!([]));
+        assert!(p[0].fix.contains("rules, default_flow, envelope_headers"), "{}", p[0].fix);
     }
 
     #[test]

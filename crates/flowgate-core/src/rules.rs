@@ -95,6 +95,8 @@ impl PartialEq for FieldPath {
     }
 }
 
+impl Eq for FieldPath {}
+
 impl FieldPath {
     /// Parses a JSON Pointer (`/a/b~1c`) or a dotted path (`a.*.0`).
     ///
@@ -194,7 +196,7 @@ fn resolve<'v>(value: &'v Value, segments: &[Segment], found: &mut Vec<&'v Value
 }
 
 /// What a condition looks at.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// The event type, as the provider names it.
     Event,
@@ -215,7 +217,7 @@ impl fmt::Display for Target {
 }
 
 /// What a condition requires. Values are strings, numbers or booleans.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Test {
     /// Equal to this value.
     Equals(Value),
@@ -304,7 +306,7 @@ fn same(v: &Value, c: &Value, form: bool) -> bool {
 }
 
 /// One condition of a rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     target: Target,
     test: Test,
@@ -375,7 +377,7 @@ fn truncate(mut s: String) -> String {
 }
 
 /// One rule: conditions that must all hold, and the flows that then get the event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     position: usize,
     name: String,
@@ -432,7 +434,7 @@ impl fmt::Display for Rule {
 }
 
 /// A route's rules and default flow.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteRules {
     rules: Vec<Rule>,
     default_flow: Option<String>,

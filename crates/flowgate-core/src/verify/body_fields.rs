@@ -41,7 +41,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::{check_window, parse_unix_secs, scheme::Field, Inbound, Verified, VerifyError};
+use super::{check_window, parse_unix_secs, scheme::Field, Inbound, Labels, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -134,14 +134,12 @@ pub(super) fn verify_mailgun<'a>(
         .collect();
     let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
     check_window(ts, inbound.now_secs, tolerance_override.unwrap_or(MAILGUN_TOLERANCE_SECS))?;
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: json_path(&body, "event-data.event"),
-        delivery_id: json_path(&body, "event-data.id"),
-        handshake: None,
-    })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, mailgun_labels(&body)))
+}
+
+/// Mailgun's `event-data.event` and `event-data.id`.
+pub(super) fn mailgun_labels(body: &Value) -> Labels {
+    Labels { event_type: json_path(body, "event-data.event"), delivery_id: json_path(body, "event-data.id") }
 }
 
 pub(super) fn verify_figma<'a>(
@@ -155,18 +153,17 @@ pub(super) fn verify_figma<'a>(
     let given = given.as_str().ok_or(VerifyError::MalformedHeader(FIELD.into()))?;
     let hits: Vec<bool> = secrets.iter().map(|s| ct_eq(s.expose().as_bytes(), given.as_bytes())).collect();
     let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
-    let delivery = match (json_path(&body, "webhook_id"), json_path(&body, "timestamp")) {
+    Ok(Verified::labelled(provider, secret_index, inbound.body, figma_labels(&body)))
+}
+
+/// Figma's `event_type`, and `<webhook_id>:<timestamp>` as the delivery id
+/// (see the module docs).
+pub(super) fn figma_labels(body: &Value) -> Labels {
+    let delivery_id = match (json_path(body, "webhook_id"), json_path(body, "timestamp")) {
         (Some(id), Some(ts)) => Some(format!("{id}:{ts}")),
         _ => None,
     };
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: json_path(&body, "event_type"),
-        delivery_id: delivery,
-        handshake: None,
-    })
+    Labels { event_type: json_path(body, "event_type"), delivery_id }
 }
 
 pub(super) fn verify_msgraph<'a>(
@@ -191,14 +188,15 @@ pub(super) fn verify_msgraph<'a>(
         first_match.get_or_insert(index);
     }
     let secret_index = first_match.ok_or(VerifyError::SignatureMismatch)?;
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: json_path(&body, "value.0.changeType").or_else(|| json_path(&body, "value.0.lifecycleEvent")),
-        delivery_id: json_path(&body, "value.0.subscriptionId"),
-        handshake: None,
-    })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, msgraph_labels(&body)))
+}
+
+/// The first notification's `changeType` (or `lifecycleEvent`) and `subscriptionId`.
+pub(super) fn msgraph_labels(body: &Value) -> Labels {
+    Labels {
+        event_type: json_path(body, "value.0.changeType").or_else(|| json_path(body, "value.0.lifecycleEvent")),
+        delivery_id: json_path(body, "value.0.subscriptionId"),
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{parse_unix_secs, Inbound, Verified, VerifyError};
+use super::{parse_unix_secs, Inbound, Labels, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -213,15 +213,13 @@ pub(super) fn verify<'a>(
     if inbound.now_secs.saturating_mul(1000).saturating_sub(ts_ms) >= ttl_ms {
         return Err(VerifyError::TimestampTooOld);
     }
-    let header = |name: &str| inbound.headers.get(name).map(|v| v.trim().to_owned());
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: header("x-contentful-topic"),
-        delivery_id: header("x-contentful-idempotency-key"),
-        handshake: None,
-    })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers)))
+}
+
+/// The topic and the idempotency key, from their headers.
+pub(super) fn labels(headers: &Headers) -> Labels {
+    let header = |name: &str| headers.get(name).map(|v| v.trim().to_owned());
+    Labels { event_type: header("x-contentful-topic"), delivery_id: header("x-contentful-idempotency-key") }
 }
 
 #[cfg(test)]

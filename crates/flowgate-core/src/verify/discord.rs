@@ -21,7 +21,7 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use super::{decode_keys, json_labels, optional_window, Inbound, Verified, VerifyError};
+use super::{decode_keys, json_labels, optional_window, Inbound, Labels, Verified, VerifyError};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -88,8 +88,12 @@ pub(super) fn verify<'a>(
     let hits: Vec<bool> = keys.iter().map(|k| k.verify_strict(&message, &sig).is_ok()).collect();
     let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
     optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
-    let (event_type, delivery_id) = json_labels(inbound.body, "type", "id");
-    Ok(Verified { provider, secret_index, body: inbound.body, event_type, delivery_id, handshake: None })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body)))
+}
+
+/// The interaction's `type` and `id`.
+pub(super) fn labels(body: &[u8]) -> Labels {
+    json_labels(body, "type", "id")
 }
 
 #[cfg(test)]

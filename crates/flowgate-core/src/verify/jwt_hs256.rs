@@ -28,8 +28,11 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{body_fields::json_path, Inbound, Verified, VerifyError};
-use crate::secret::{ct_eq, Secret};
+use super::{body_fields::json_path, json_labels, Inbound, Labels, Verified, VerifyError};
+use crate::{
+    headers::Headers,
+    secret::{ct_eq, Secret},
+};
 
 /// Netlify's signature header.
 pub const NETLIFY_HEADER: &str = "x-webhook-signature";
@@ -111,12 +114,16 @@ pub(super) fn verify_netlify<'a>(
         return Err(VerifyError::SignatureMismatch);
     }
     check_exp(&claims, inbound.now_secs)?;
-    let event = inbound
-        .headers
+    Ok(Verified::labelled(provider, secret_index, inbound.body, netlify_labels(inbound.headers, inbound.body)))
+}
+
+/// `X-Netlify-Event`, else the deploy's `state`; no delivery id (see the module docs).
+pub(super) fn netlify_labels(headers: &Headers, body: &[u8]) -> Labels {
+    let event_type = headers
         .get(NETLIFY_EVENT_HEADER)
         .map(str::to_owned)
-        .or_else(|| serde_json::from_slice::<Value>(inbound.body).ok().and_then(|b| json_path(&b, "state")));
-    Ok(Verified { provider, secret_index, body: inbound.body, event_type: event, delivery_id: None, handshake: None })
+        .or_else(|| serde_json::from_slice::<Value>(body).ok().and_then(|b| json_path(&b, "state")));
+    Labels { event_type, delivery_id: None }
 }
 
 /// The Netlify claims for `body`.
@@ -154,15 +161,12 @@ pub(super) fn verify_monday<'a>(
             return Err(VerifyError::SignatureMismatch);
         }
     }
-    let body: Option<Value> = serde_json::from_slice(inbound.body).ok();
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: body.as_ref().and_then(|b| json_path(b, "event.type")),
-        delivery_id: body.as_ref().and_then(|b| json_path(b, "event.triggerUuid")),
-        handshake: None,
-    })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, monday_labels(inbound.body)))
+}
+
+/// monday.com's `event.type` and `event.triggerUuid`.
+pub(super) fn monday_labels(body: &[u8]) -> Labels {
+    json_labels(body, "event.type", "event.triggerUuid")
 }
 
 /// The claims monday.com sends, for a request to `url` at `now`.

@@ -158,6 +158,19 @@ pub struct Verified<'a> {
 }
 
 impl<'a> Verified<'a> {
+    /// A verified request, labelled as [`labels`] labels it (every verifier
+    /// builds its result through here, so the two cannot disagree).
+    fn labelled(provider: &'static str, secret_index: usize, body: &'a [u8], labels: Labels) -> Self {
+        Self {
+            provider,
+            secret_index,
+            body,
+            event_type: labels.event_type,
+            delivery_id: labels.delivery_id,
+            handshake: None,
+        }
+    }
+
     /// The provider's name (`github`, `stripe`, `custom`, ...).
     pub fn provider(&self) -> &'static str {
         self.provider
@@ -183,6 +196,60 @@ impl<'a> Verified<'a> {
     pub fn handshake(&self) -> Option<&Handshake> {
         self.handshake.as_ref()
     }
+}
+
+/// What a request says about itself: its event type and delivery id, as
+/// the sender names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// The event type ([`Verified::event_type`]).
+    pub event_type: Option<String>,
+    /// The delivery id ([`Verified::delivery_id`]).
+    pub delivery_id: Option<String>,
+}
+
+/// The labels `scheme` reads from a request, **without verifying it**: for
+/// `flowgate route --event-file` (a dry run of the rules on a captured
+/// event), never for deciding anything about a live request. Each verifier
+/// labels the requests it accepts with the same per-scheme function, so a
+/// request that verifies gets exactly these labels from [`verify`].
+///
+/// The only difference is in what a verifier would refuse: a Standard
+/// Webhooks request without a signature header takes its id from whichever
+/// id header it has (`webhook-id` first), where [`verify`] refuses it.
+pub fn labels(scheme: &Scheme, headers: &Headers, body: &[u8]) -> Labels {
+    let parsed = || serde_json::from_slice::<serde_json::Value>(body).ok();
+    match scheme {
+        Scheme::Hmac(h) => h.labels(headers, body),
+        Scheme::StandardWebhooks => standard_webhooks::labels(headers, body),
+        Scheme::Twilio => twilio::labels(headers),
+        Scheme::Discord => discord::labels(body),
+        Scheme::SendGrid => sendgrid::labels(body),
+        Scheme::Mailgun => parsed().map(|v| body_fields::mailgun_labels(&v)).unwrap_or_default(),
+        Scheme::Figma => parsed().map(|v| body_fields::figma_labels(&v)).unwrap_or_default(),
+        Scheme::MsGraph => parsed().map(|v| body_fields::msgraph_labels(&v)).unwrap_or_default(),
+        Scheme::Token(h) | Scheme::BasicAuth(h) => shared_secret::labels(h, headers, body),
+        Scheme::Netlify => jwt_hs256::netlify_labels(headers, body),
+        Scheme::Monday => jwt_hs256::monday_labels(body),
+        Scheme::Contentful => contentful::labels(headers),
+        Scheme::Plaid => plaid::labels(body),
+    }
+}
+
+/// The handshake the Worker would answer itself, after verifying the
+/// request, instead of forwarding it — a setup ping (`github-ping`) or a
+/// signed challenge (`slack-url-verification`, `discord-ping`, ...) —
+/// judged **without verifying it**, for dry runs. Handshakes that come
+/// before verification (GET challenges, Graph's `validationToken`) depend on
+/// the method and URL, which a dry run does not have, and are not covered.
+pub fn handshake_name(provider: &Provider, scheme: &Scheme, headers: &Headers, body: &[u8]) -> Option<String> {
+    let v = Verified::labelled(provider.name, 0, body, labels(scheme, headers, body));
+    if let Some(Handshake::Ping(name)) = provider.ping(&v) {
+        return Some(format!("{name}-ping"));
+    }
+    // A stand-in secret: the answer's content is not wanted, only whether
+    // there is one (Zoom's needs a secret to be computed at all).
+    handshake::after_verification(&v, headers, &[Secret::new("dry-run")]).map(|reply| reply.name.to_owned())
 }
 
 /// Verifies `inbound` as `scheme` signs it, against each of `secrets`.
@@ -257,10 +324,12 @@ fn optional_window(ts: &str, header: &'static str, tolerance: Option<u64>, now: 
 }
 
 /// The event type and delivery id at two paths of a JSON body, parsing it once.
-fn json_labels(body: &[u8], event: &str, delivery: &str) -> (Option<String>, Option<String>) {
+fn json_labels(body: &[u8], event: &str, delivery: &str) -> Labels {
     match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v) => (body_fields::json_path(&v, event), body_fields::json_path(&v, delivery)),
-        Err(_) => (None, None),
+        Ok(v) => {
+            Labels { event_type: body_fields::json_path(&v, event), delivery_id: body_fields::json_path(&v, delivery) }
+        }
+        Err(_) => Labels::default(),
     }
 }
 
@@ -309,6 +378,109 @@ mod tests {
         assert_eq!(check_window_past_only(1000, 1300, 300), Ok(()));
         assert_eq!(check_window_past_only(1000, 1301, 300), Err(VerifyError::TimestampTooOld));
         assert_eq!(check_window_past_only(u64::MAX, 0, 300), Ok(()));
+    }
+
+    /// What `verify` labels a request with, when it verifies it.
+    fn verified_labels(p: &Provider, scheme: &Scheme, secret: &Secret, headers: &Headers, body: &[u8]) -> Labels {
+        const URL: &str = "https://flowgate.example/hooks/test";
+        let inbound = Inbound { headers, body, now_secs: 1_700_000_000, method: "POST", url: URL };
+        let v = verify(p, scheme, None, std::slice::from_ref(secret), inbound)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        Labels { event_type: v.event_type().map(str::to_owned), delivery_id: v.delivery_id().map(str::to_owned) }
+    }
+
+    #[test]
+    fn labels_agree_with_verify_on_signed_requests() {
+        use self::scheme::{Field, SecretEncoding};
+        const NOW: u64 = 1_700_000_000;
+        let body = format!(
+            r#"{{"type":"t.top","id":"evt_1","event_id":"e_1","event":{{"type":"t.inner","event_type":"et"}},"webhookTimestamp":{}}}"#,
+            NOW * 1000
+        );
+        let body = body.as_bytes();
+        let mut checked = 0;
+        for p in providers() {
+            let scheme = p.scheme();
+            let Scheme::Hmac(h) = &scheme else { continue };
+            let secret = Secret::new(match h.secret {
+                SecretEncoding::Raw => "a-signing-secret",
+                SecretEncoding::Base64 => "YS1zaWduaW5nLXNlY3JldA==",
+                SecretEncoding::Hex => "a1b2c3d4e5f60718",
+                SecretEncoding::Whsec => "whsec_YS1zaWduaW5nLXNlY3JldA==",
+            });
+            let mut headers: Headers = h
+                .sign(&secret, body, NOW, "msg_1", "https://flowgate.example/hooks/test", "POST")
+                .unwrap()
+                .into_iter()
+                .collect();
+            // The labels a sender puts in headers, where the preset reads them there.
+            for (i, f) in h.event.iter().chain(&h.delivery).enumerate() {
+                if let Field::Header(name) = f {
+                    if headers.get(name).is_none() {
+                        headers.insert(name, format!("label-{i}"));
+                    }
+                }
+            }
+            let expected = verified_labels(p, &scheme, &secret, &headers, body);
+            assert_eq!(labels(&scheme, &headers, body), expected, "{}", p.name);
+            checked += 1;
+        }
+        assert!(checked > 40, "{checked}");
+
+        // Standard Webhooks in both header families, and shared-secret headers.
+        let sw = find_provider("standard-webhooks").unwrap();
+        let secret = Secret::new("whsec_YS1zaWduaW5nLXNlY3JldA==");
+        let sig = standard_webhooks::sign(&secret, "msg_9", NOW, body).unwrap();
+        for prefix in ["webhook", "svix"] {
+            let headers = Headers::new()
+                .with(&format!("{prefix}-id"), "msg_9")
+                .with(&format!("{prefix}-timestamp"), NOW.to_string())
+                .with(&format!("{prefix}-signature"), sig.clone());
+            let expected = verified_labels(sw, &sw.scheme(), &secret, &headers, body);
+            assert_eq!(expected.delivery_id.as_deref(), Some("msg_9"));
+            assert_eq!(expected.event_type.as_deref(), Some("t.top"));
+            assert_eq!(labels(&sw.scheme(), &headers, body), expected, "{prefix}");
+        }
+        let gitlab = find_provider("gitlab").unwrap();
+        let headers = Headers::new()
+            .with("x-gitlab-token", "tok")
+            .with("x-gitlab-event", "Push Hook")
+            .with("x-gitlab-event-uuid", "u-1");
+        let expected = verified_labels(gitlab, &gitlab.scheme(), &Secret::new("tok"), &headers, body);
+        assert_eq!(expected.event_type.as_deref(), Some("Push Hook"));
+        assert_eq!(labels(&gitlab.scheme(), &headers, body), expected);
+    }
+
+    #[test]
+    fn handshakes_are_recognised_without_a_signature() {
+        let name = |provider: &str, headers: Headers, body: &[u8]| {
+            let p = find_provider(provider).unwrap();
+            handshake_name(p, &p.scheme(), &headers, body)
+        };
+        assert_eq!(
+            name("github", Headers::new().with("x-github-event", "ping"), b"{}").as_deref(),
+            Some("github-ping")
+        );
+        assert_eq!(name("github", Headers::new().with("x-github-event", "push"), b"{}"), None);
+        let challenge = br#"{"type":"url_verification","challenge":"c"}"#;
+        assert_eq!(name("slack", Headers::new(), challenge).as_deref(), Some("slack-url-verification"));
+        let zoom = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"t"}}"#;
+        assert_eq!(name("zoom", Headers::new(), zoom).as_deref(), Some("zoom-url-validation"));
+        assert_eq!(name("slack", Headers::new(), br#"{"type":"event_callback"}"#), None);
+    }
+
+    #[test]
+    fn labels_need_no_signature() {
+        let github = find_provider("github").unwrap();
+        let headers = Headers::new().with("X-GitHub-Event", "issues").with("X-GitHub-Delivery", "d-1");
+        let l = labels(&github.scheme(), &headers, b"not even json");
+        assert_eq!((l.event_type.as_deref(), l.delivery_id.as_deref()), (Some("issues"), Some("d-1")));
+        // An unsigned Standard Webhooks capture still has its id.
+        let sw = find_provider("svix").unwrap();
+        let l = labels(&sw.scheme(), &Headers::new().with("svix-id", "msg_1"), br#"{"type":"user.created"}"#);
+        assert_eq!((l.event_type.as_deref(), l.delivery_id.as_deref()), (Some("user.created"), Some("msg_1")));
+        let l = labels(&sw.scheme(), &Headers::new(), b"");
+        assert_eq!(l, Labels::default());
     }
 
     #[test]

@@ -40,7 +40,7 @@ use p256::{
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{body_fields::json_path, check_window, decode_keys, Inbound, Verified, VerifyError};
+use super::{body_fields::json_path, check_window, decode_keys, Inbound, Labels, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -220,12 +220,18 @@ pub(super) fn verify<'a>(
     if !hash_ok {
         return Err(VerifyError::SignatureMismatch);
     }
-    let body: Option<Value> = serde_json::from_slice(inbound.body).ok();
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body)))
+}
+
+/// `webhook_type.webhook_code` (either alone when the other is missing);
+/// Plaid sends no delivery id.
+pub(super) fn labels(body: &[u8]) -> Labels {
+    let body: Option<Value> = serde_json::from_slice(body).ok();
     let event_type = body.as_ref().and_then(|b| match (json_path(b, "webhook_type"), json_path(b, "webhook_code")) {
         (Some(t), Some(c)) => Some(format!("{t}.{c}")),
         (t, c) => t.or(c),
     });
-    Ok(Verified { provider, secret_index, body: inbound.body, event_type, delivery_id: None, handshake: None })
+    Labels { event_type, delivery_id: None }
 }
 
 #[cfg(test)]

@@ -20,8 +20,10 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use super::{check_window, check_window_past_only, decode_keys, parse_unix_secs, time, Inbound, Verified, VerifyError};
-use crate::secret::Secret;
+use super::{
+    check_window, check_window_past_only, decode_keys, parse_unix_secs, time, Inbound, Labels, Verified, VerifyError,
+};
+use crate::{headers::Headers, secret::Secret};
 
 type Name = Cow<'static, str>;
 
@@ -600,25 +602,23 @@ impl HmacScheme {
             }
         }
 
+        Ok(Verified::labelled(provider, secret_index, inbound.body, self.labels(inbound.headers, inbound.body)))
+    }
+
+    /// The event type and delivery id where this scheme says they are.
+    pub(super) fn labels(&self, headers: &Headers, body: &[u8]) -> Labels {
         // The body is parsed at most once, and only if a label lives in it
         // (benchmarks showed a second parse for the delivery id costing as
         // much as the HMAC of a 1 KB body).
         let needs_json = self.event.iter().chain(&self.delivery).any(|f| matches!(f, Field::Json(_)));
-        let json: Option<serde_json::Value> = if needs_json { serde_json::from_slice(inbound.body).ok() } else { None };
+        let json: Option<serde_json::Value> = if needs_json { serde_json::from_slice(body).ok() } else { None };
         let label = |fields: &[Field]| {
             fields.iter().find_map(|f| match f {
-                Field::Header(h) => inbound.headers.get(h).map(str::to_owned),
+                Field::Header(h) => headers.get(h).map(str::to_owned),
                 Field::Json(p) => json.as_ref().and_then(|v| json_path(v, p)),
             })
         };
-        Ok(Verified {
-            provider,
-            secret_index,
-            body: inbound.body,
-            event_type: label(&self.event),
-            delivery_id: label(&self.delivery),
-            handshake: None,
-        })
+        Labels { event_type: label(&self.event), delivery_id: label(&self.delivery) }
     }
 
     /// The headers a sender of this scheme sends for `body` (for

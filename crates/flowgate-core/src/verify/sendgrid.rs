@@ -23,7 +23,7 @@ use p256::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{decode_keys, json_labels, optional_window, Inbound, Verified, VerifyError};
+use super::{decode_keys, json_labels, optional_window, Inbound, Labels, Verified, VerifyError};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -102,8 +102,12 @@ pub(super) fn verify<'a>(
     let hits: Vec<bool> = keys.iter().map(|k| k.verify_digest(digest(ts, inbound.body), &sig).is_ok()).collect();
     let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
     optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
-    let (event_type, delivery_id) = json_labels(inbound.body, "0.event", "0.sg_event_id");
-    Ok(Verified { provider, secret_index, body: inbound.body, event_type, delivery_id, handshake: None })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body)))
+}
+
+/// The first event's `event` and `sg_event_id`.
+pub(super) fn labels(body: &[u8]) -> Labels {
+    json_labels(body, "0.event", "0.sg_event_id")
 }
 
 #[cfg(test)]

@@ -23,8 +23,11 @@ use std::borrow::Cow;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
-use super::{body_fields::label, scheme::Field, Inbound, Verified, VerifyError};
-use crate::secret::{ct_eq, Secret};
+use super::{body_fields::label, scheme::Field, Inbound, Labels, Verified, VerifyError};
+use crate::{
+    headers::Headers,
+    secret::{ct_eq, Secret},
+};
 
 /// The `Authorization` header.
 pub const AUTHORIZATION: &str = "authorization";
@@ -41,15 +44,16 @@ pub struct HeaderSecret {
 }
 
 fn labelled<'a>(h: &HeaderSecret, provider: &'static str, secret_index: usize, inbound: Inbound<'a>) -> Verified<'a> {
+    Verified::labelled(provider, secret_index, inbound.body, labels(h, inbound.headers, inbound.body))
+}
+
+/// The labels where `h` says they are; the body is parsed only if one is in it.
+pub(super) fn labels(h: &HeaderSecret, headers: &Headers, body: &[u8]) -> Labels {
     let needs_body = h.event.iter().chain(&h.delivery).any(|f| matches!(f, Field::Json(_)));
-    let body: Option<serde_json::Value> = if needs_body { serde_json::from_slice(inbound.body).ok() } else { None };
-    Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: label(&h.event, inbound.headers, body.as_ref()),
-        delivery_id: label(&h.delivery, inbound.headers, body.as_ref()),
-        handshake: None,
+    let body: Option<serde_json::Value> = if needs_body { serde_json::from_slice(body).ok() } else { None };
+    Labels {
+        event_type: label(&h.event, headers, body.as_ref()),
+        delivery_id: label(&h.delivery, headers, body.as_ref()),
     }
 }
 

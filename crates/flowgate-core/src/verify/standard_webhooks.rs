@@ -14,7 +14,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{check_window, decode_keys, parse_unix_secs, Inbound, Verified, VerifyError};
+use super::{check_window, decode_keys, parse_unix_secs, Inbound, Labels, Verified, VerifyError};
 use crate::{headers::Headers, secret::Secret};
 
 /// Default timestamp tolerance of the reference libraries, in seconds.
@@ -132,14 +132,18 @@ pub(super) fn verify<'a>(
     };
     check_window(ts, inbound.now_secs, tolerance_override.unwrap_or(TOLERANCE_SECS))?;
 
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: event_type(inbound.body),
-        delivery_id: Some(id.to_owned()),
-        handshake: None,
-    })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers, inbound.body)))
+}
+
+/// The body's `type` and the id header. The id is read from the family of
+/// the signature header present, as [`verify`] reads it; without a
+/// signature header (an unsigned capture), from `webhook-id`, else `svix-id`.
+pub(super) fn labels(headers: &Headers, body: &[u8]) -> Labels {
+    let id = match family(headers) {
+        Ok(svix) => get(headers, ID_HEADERS, svix).ok(),
+        Err(_) => get(headers, ID_HEADERS, false).or_else(|_| get(headers, ID_HEADERS, true)).ok(),
+    };
+    Labels { event_type: event_type(body), delivery_id: id.filter(|id| !id.is_empty()).map(str::to_owned) }
 }
 
 /// The spec's payload carries the event type as a top-level `type` string.

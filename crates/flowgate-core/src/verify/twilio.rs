@@ -36,8 +36,11 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::{Inbound, Verified, VerifyError};
-use crate::secret::{ct_eq, Secret};
+use super::{Inbound, Labels, Verified, VerifyError};
+use crate::{
+    headers::Headers,
+    secret::{ct_eq, Secret},
+};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -162,14 +165,12 @@ pub(super) fn verify<'a>(
             return Err(VerifyError::SignatureMismatch);
         }
     }
-    Ok(Verified {
-        provider,
-        secret_index,
-        body: inbound.body,
-        event_type: None,
-        delivery_id: inbound.headers.get(IDEMPOTENCY_HEADER).map(|v| v.trim().to_owned()),
-        handshake: None,
-    })
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers)))
+}
+
+/// Twilio names no event type; its delivery id is the idempotency header.
+pub(super) fn labels(headers: &Headers) -> Labels {
+    Labels { event_type: None, delivery_id: headers.get(IDEMPOTENCY_HEADER).map(|v| v.trim().to_owned()) }
 }
 
 #[cfg(test)]
