@@ -4,7 +4,11 @@
 //! It runs the same validation the Worker runs at start-up
 //! (`flowgate_core::config::Config::from_json`), plus what only a file on
 //! disk can show: the KV binding, and — for local runs — whether `.dev.vars`
-//! holds every secret the configuration names, in the right form.
+//! holds every secret the configuration names, in the right form. When the
+//! configuration is valid it says where each route sends its events.
+//!
+//! [`read_config`] and [`find_route`] load the configuration the same way
+//! for `flowgate schema` and `flowgate route`.
 
 use std::{
     collections::BTreeMap,
@@ -14,7 +18,7 @@ use std::{
 
 use anyhow::Context as _;
 use flowgate_core::{
-    config::{check_flow_url, Config, Credential, Problem, CONFIG_VAR},
+    config::{check_flow_url, Config, Credential, EntraConfig, Payload, Problem, Route, CONFIG_VAR},
     entra::{CertificateCredential, KvSeal},
     verify::{contentful, discord, plaid, sendgrid, shared_secret, standard_webhooks, Scheme},
     Secret,
@@ -41,6 +45,9 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// Things worth fixing that do not stop it.
     pub warnings: Vec<Problem>,
+    /// Where each route sends its events, one line per route (valid
+    /// configurations only).
+    pub routes: Vec<String>,
 }
 
 fn problem(path: &str, message: impl Into<String>, fix: impl Into<String>) -> Problem {
@@ -114,7 +121,41 @@ pub fn check_text(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>) ->
     if let Some(text) = dev_vars {
         check_dev_vars(&config, &parse_dev_vars(text), &mut report);
     }
+    report.routes = config.routes.values().map(|r| route_summary(&config, r)).collect();
     report
+}
+
+/// One line on where `route` sends its events, e.g.
+/// `gh: 2 rules → deploys, bugs; unmatched events dropped`.
+pub fn route_summary(config: &Config, route: &Route) -> String {
+    let flow = |name: &str| match config.flows.get(name) {
+        Some(f) if f.payload == Payload::Envelope => format!("{name} (envelope)"),
+        _ => name.to_owned(),
+    };
+    let rules = route.rules.rules();
+    let default = route.rules.default_flow();
+    if route.rules.is_empty() {
+        return match default {
+            Some(d) if route.flow_url_binding.is_empty() => {
+                format!("{}: no rules; every event → {}", route.name, flow(d))
+            }
+            Some(d) => format!("{}: every event → {}", route.name, flow(d)),
+            None => format!("{}: no flow", route.name),
+        };
+    }
+    let mut targets: Vec<&str> = Vec::new();
+    for f in rules.iter().flat_map(|r| r.flows()) {
+        if !targets.contains(&f.as_str()) {
+            targets.push(f);
+        }
+    }
+    let targets: Vec<String> = targets.into_iter().map(flow).collect();
+    let unmatched = match default {
+        Some(d) => format!("unmatched events → {}", flow(d)),
+        None => "unmatched events dropped".to_owned(),
+    };
+    let n = rules.len();
+    format!("{}: {n} rule{} → {}; {unmatched}", route.name, if n == 1 { "" } else { "s" }, targets.join(", "))
 }
 
 /// Reads the configuration of `env` (or the top level) from a wrangler.toml text.
@@ -135,6 +176,37 @@ pub fn load_config(toml_text: &str, env: Option<&str>) -> Result<Config, Vec<Pro
     Config::from_json(&json)
 }
 
+/// Reads and validates the configuration of `env` (or the top level) in
+/// the wrangler configuration at `path`.
+///
+/// # Errors
+/// An unreadable file, or every problem, as `flowgate check` words them.
+pub fn read_config(path: &Path, env: Option<&str>) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    load_config(&text, env).map_err(|problems| {
+        let mut message = format!(
+            "{} has {} configuration problem(s); `flowgate check` explains them:",
+            path.display(),
+            problems.len()
+        );
+        for p in &problems {
+            message.push_str(&format!("\n  {}: {}\n      fix: {}", p.path, p.message, p.fix));
+        }
+        anyhow::anyhow!(message)
+    })
+}
+
+/// The route called `name`.
+///
+/// # Errors
+/// When there is none (the message lists the routes there are).
+pub fn find_route<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c Route> {
+    config.routes.get(name).ok_or_else(|| {
+        let names: Vec<&str> = config.routes.keys().map(String::as_str).collect();
+        anyhow::anyhow!("no route {name:?} in the configuration; its routes are: {}", names.join(", "))
+    })
+}
+
 /// Parses dotenv-style `NAME=value` lines (what wrangler reads from .dev.vars);
 /// `\n` inside double quotes stands for a newline, as dotenv has it.
 pub fn parse_dev_vars(text: &str) -> BTreeMap<String, String> {
@@ -153,42 +225,20 @@ pub fn parse_dev_vars(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A secret `.dev.vars` lacks.
+fn missing(name: &str) -> Problem {
+    problem(
+        &format!(".dev.vars.{name}"),
+        "not set",
+        format!("add {name}=... to .dev.vars for local runs; for a deployment run `npx wrangler secret put {name}`"),
+    )
+}
+
 fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut Report) {
-    let missing = |name: &str| {
-        problem(
-            &format!(".dev.vars.{name}"),
-            "not set",
-            format!(
-                "add {name}=... to .dev.vars for local runs; for a deployment run `npx wrangler secret put {name}`"
-            ),
-        )
-    };
-    for name in config.entra.bindings() {
-        if !vars.contains_key(name) {
-            report.errors.push(missing(name));
-        }
-    }
-    if let Credential::Certificate { private_key_binding, certificate_binding, algorithm } = &config.entra.credential {
-        if let (Some(key), Some(cert)) = (vars.get(private_key_binding), vars.get(certificate_binding)) {
-            if let Err(why) = CertificateCredential::from_pem(&Secret::new(key.clone()), cert, *algorithm) {
-                report.errors.push(problem(
-                    "entra.certificate",
-                    why,
-                    "store the PEM files with `wrangler secret put NAME < file.pem`",
-                ));
-            }
-        }
-    }
-    if let Some(name) = &config.entra.token_cache_key_binding {
-        if let Some(v) = vars.get(name) {
-            if let Err(why) = KvSeal::from_base64(&Secret::new(v.clone())) {
-                report.errors.push(problem(
-                    &format!(".dev.vars.{name}"),
-                    why,
-                    "make one with `openssl rand -base64 32`",
-                ));
-            }
-        }
+    let entra = std::iter::once(("entra".to_owned(), &config.entra));
+    let credentials = config.credentials.iter().map(|(name, c)| (format!("credentials.{name}"), c));
+    for (path, entra) in entra.chain(credentials) {
+        check_entra_secrets(&path, entra, vars, report);
     }
     for route in config.routes.values() {
         for name in &route.secret_bindings {
@@ -247,12 +297,15 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                 }
             }
         }
-        match vars.get(&route.flow_url_binding) {
-            None => report.errors.push(missing(&route.flow_url_binding)),
+    }
+    // Every flow's trigger URL: the flows table and single-flow routes.
+    for flow in config.flows.values() {
+        match vars.get(&flow.url_binding) {
+            None => report.errors.push(missing(&flow.url_binding)),
             Some(url) => {
                 if let Err(why) = check_flow_url(url) {
                     report.errors.push(problem(
-                        &format!(".dev.vars.{}", route.flow_url_binding),
+                        &format!(".dev.vars.{}", flow.url_binding),
                         why,
                         "store the trigger URL of a flow whose 'Who can trigger' is a tenant option",
                     ));
@@ -262,15 +315,55 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
     }
 }
 
+/// The secrets of one Entra credential (`[vars.FLOWGATE.entra]` or a named
+/// one, at `path`).
+fn check_entra_secrets(path: &str, entra: &EntraConfig, vars: &BTreeMap<String, String>, report: &mut Report) {
+    for name in entra.bindings() {
+        if !vars.contains_key(name) {
+            report.errors.push(missing(name));
+        }
+    }
+    if let Credential::Certificate { private_key_binding, certificate_binding, algorithm } = &entra.credential {
+        if let (Some(key), Some(cert)) = (vars.get(private_key_binding), vars.get(certificate_binding)) {
+            if let Err(why) = CertificateCredential::from_pem(&Secret::new(key.clone()), cert, *algorithm) {
+                report.errors.push(problem(
+                    &format!("{path}.certificate"),
+                    why,
+                    "store the PEM files with `wrangler secret put NAME < file.pem`",
+                ));
+            }
+        }
+    }
+    if let Some(name) = &entra.token_cache_key_binding {
+        if let Some(v) = vars.get(name) {
+            if let Err(why) = KvSeal::from_base64(&Secret::new(v.clone())) {
+                report.errors.push(problem(
+                    &format!(".dev.vars.{name}"),
+                    why,
+                    "make one with `openssl rand -base64 32`",
+                ));
+            }
+        }
+    }
+}
+
 fn print(report: &Report, file: &Path) {
     if report.errors.is_empty() && report.warnings.is_empty() {
         println!("{}: OK", file.display());
-        return;
+    } else {
+        println!("{}: {} problem(s), {} warning(s)", file.display(), report.errors.len(), report.warnings.len());
+        for (mark, p) in
+            report.errors.iter().map(|p| ("error", p)).chain(report.warnings.iter().map(|p| ("warning", p)))
+        {
+            println!("  {mark}: {}: {}", p.path, p.message);
+            println!("      fix: {}", p.fix);
+        }
     }
-    println!("{}: {} problem(s), {} warning(s)", file.display(), report.errors.len(), report.warnings.len());
-    for (mark, p) in report.errors.iter().map(|p| ("error", p)).chain(report.warnings.iter().map(|p| ("warning", p))) {
-        println!("  {mark}: {}: {}", p.path, p.message);
-        println!("      fix: {}", p.fix);
+    if report.errors.is_empty() && !report.routes.is_empty() {
+        println!("routes:");
+        for line in &report.routes {
+            println!("  {line}");
+        }
     }
 }
 
@@ -397,6 +490,87 @@ tenant = "common"
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         let r = check_text(&config, None, Some(&format!("{VARS}PLAID_CLIENT_ID=c\n")));
         assert_eq!(paths(&r.errors), [".dev.vars.PLAID_SECRET"]);
+    }
+
+    const RULES: &str = r#"
+[[kv_namespaces]]
+binding = "TOKEN_CACHE"
+id = "x"
+[vars.FLOWGATE.entra]
+tenant = "contoso.onmicrosoft.com"
+client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
+client_secret_binding = "ENTRA_CLIENT_SECRET"
+[vars.FLOWGATE.credentials.partner]
+tenant = "fabrikam.onmicrosoft.com"
+client_id = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+client_secret_binding = "PARTNER_SECRET"
+[vars.FLOWGATE.flows.deploys]
+url_binding = "FLOW_URL_DEPLOYS"
+[vars.FLOWGATE.flows.bugs]
+url_binding = "FLOW_URL_BUGS"
+payload = "envelope"
+credential = "partner"
+[vars.FLOWGATE.routes.gh]
+provider = "github"
+secret_bindings = ["GH"]
+[[vars.FLOWGATE.routes.gh.rules]]
+event = "push"
+flows = ["deploys"]
+[[vars.FLOWGATE.routes.gh.rules]]
+event = "issues"
+fields = { action = "labeled", "label.name" = "bug" }
+flows = ["bugs"]
+[vars.FLOWGATE.routes.all]
+provider = "github"
+secret_bindings = ["GH"]
+default_flow = "deploys"
+[vars.FLOWGATE.routes.single]
+provider = "github"
+secret_bindings = ["GH"]
+flow_url_binding = "FLOW_URL_SINGLE"
+payload = "envelope"
+"#;
+
+    #[test]
+    fn valid_configurations_summarise_each_route() {
+        let r = check_text(GOOD, None, None);
+        assert_eq!(r.routes, ["clerk: every event → clerk", "github: every event → github"]);
+        let r = check_text(RULES, None, None);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(
+            r.routes,
+            [
+                "all: no rules; every event → deploys",
+                "gh: 2 rules → deploys, bugs (envelope); unmatched events dropped",
+                "single: every event → single (envelope)",
+            ]
+        );
+        let with_default = RULES.replacen(
+            "secret_bindings = [\"GH\"]\n[[vars",
+            "secret_bindings = [\"GH\"]\ndefault_flow = \"deploys\"\n[[vars",
+            1,
+        );
+        let config = load_config(&with_default, None);
+        let config = config.unwrap_or_else(|p| panic!("{p:#?}"));
+        assert_eq!(
+            route_summary(&config, &config.routes["gh"]),
+            "gh: 2 rules → deploys, bugs (envelope); unmatched events → deploys"
+        );
+        // Problems in rules are reported, and no summary.
+        let r = check_text(&RULES.replace("flows = [\"deploys\"]\n[[", "flows = [\"deploy\"]\n[["), None, None);
+        assert_eq!(paths(&r.errors), ["vars.FLOWGATE.routes.gh.rules[0].flows[0]"]);
+        assert!(r.errors[0].fix.contains("bugs, deploys"), "{}", r.errors[0].fix);
+        assert!(r.routes.is_empty());
+    }
+
+    #[test]
+    fn dev_vars_cover_every_flow_and_credential() {
+        let vars = "ENTRA_CLIENT_SECRET=x\nGH=s\nFLOW_URL_DEPLOYS=https://x.example/powerautomate/a?api-version=1\n\
+                    FLOW_URL_SINGLE=https://x.example/powerautomate/b?api-version=1\n";
+        let r = check_text(RULES, None, Some(vars));
+        assert_eq!(paths(&r.errors), [".dev.vars.PARTNER_SECRET", ".dev.vars.FLOW_URL_BUGS"]);
+        let all = format!("{vars}PARTNER_SECRET=y\nFLOW_URL_BUGS=https://x.example/powerautomate/c?api-version=1\n");
+        assert!(check_text(RULES, None, Some(&all)).errors.is_empty());
     }
 
     #[test]

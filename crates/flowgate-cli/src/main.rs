@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flowgate_cli::{check, dlq, emulator, providers, send, token, verify_cmd};
+use flowgate_cli::{check, dlq, emulator, providers, route, schema, send, token, verify_cmd};
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "flowgate: signed SaaS webhooks → Entra token → Power Automate flow")]
@@ -21,6 +21,10 @@ enum Command {
     Send(send::SendArgs),
     /// Validate flowgate's configuration in wrangler.toml offline; print every problem and its fix.
     Check(check::CheckArgs),
+    /// Print the JSON Schema of a route's envelope, for the flow's "When an HTTP request is received" trigger.
+    Schema(schema::SchemaArgs),
+    /// Dry-run a route's rules on a captured event: which rules match, what each flow would receive (nothing is sent).
+    Route(route::RouteArgs),
     /// Obtain a token with the configured credential and explain its claims (for MisMatchingOAuthClaims).
     Token(token::TokenArgs),
     /// Check a captured request against a route's secret offline, and say why it fails.
@@ -44,6 +48,8 @@ async fn main() -> ExitCode {
         Command::Emulate(args) => emulator::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Send(args) => send::run(args).await,
         Command::Check(args) => check::run(&args),
+        Command::Schema(args) => schema::run(&args),
+        Command::Route(args) => route::run(&args),
         Command::Token(args) => token::run(&args).await,
         Command::Providers { markdown } => Ok(providers::run(markdown)),
         Command::Verify(args) => verify_cmd::run(&args),
