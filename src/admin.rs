@@ -12,8 +12,6 @@
 //! | `POST /admin/dead-letters/redrive` `{"route"?}` | redrive a page (≤ 50); `remaining` says if more wait |
 //! | `DELETE /admin/dead-letters/{route}/{id}` | delete it and its stored body (204) |
 
-use std::collections::BTreeSet;
-
 use flowgate_core::{Headers, Secret};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -175,8 +173,6 @@ async fn status(env: &Env) -> Reply {
         Err(_) => return Reply::Misconfigured,
     };
     let mut routes = Map::new();
-    let mut tokens = Vec::new();
-    let mut seen_keys = BTreeSet::new();
     let now = now_millis() / 1000;
     for route in config.routes.values() {
         let mut entry = match Ledger::of(env, &route.name) {
@@ -185,31 +181,44 @@ async fn status(env: &Env) -> Reply {
         };
         entry["mode"] = json!(route.mode.as_str());
         routes.insert(route.name.clone(), entry);
-        if let Ok(secrets) = deliver::route_secrets(env, route, &config) {
-            if seen_keys.insert(secrets.cache_key.clone()) {
-                let short: String = secrets.cache_key.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
-                let t = deliver::token_times(env, &secrets).await;
-                let (state, expires_at, place) = match t {
-                    None => ("absent", None, None),
-                    Some((obtained, expires, place)) => {
-                        let half = obtained + expires.saturating_sub(obtained) / 2;
-                        let state = if now >= expires {
-                            "expired"
-                        } else if now >= half {
-                            "refresh_due"
-                        } else {
-                            "fresh"
-                        };
-                        (state, Some(expires), Some(place))
-                    }
-                };
-                tokens.push(json!({
-                    "key": short, "state": state, "expires_at": expires_at,
-                    "expires_in_secs": expires_at.map(|e| e.saturating_sub(now)), "cached_in": place,
-                }));
-            }
-        }
     }
+    // One entry per credential (flows sharing one share its cache entry).
+    let mut by_key: Vec<(String, Value)> = Vec::new();
+    for flow in config.flows.values() {
+        let Ok(secrets) = deliver::flow_secrets(env, flow, &config) else { continue };
+        if let Some((_, entry)) = by_key.iter_mut().find(|(k, _)| *k == secrets.cache_key) {
+            if let Some(flows) = entry["flows"].as_array_mut() {
+                flows.push(json!(flow.name));
+            }
+            continue;
+        }
+        let short: String = secrets.cache_key.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+        let (state, expires_at, place) = match deliver::token_times(env, &secrets).await {
+            None => ("absent", None, None),
+            Some((obtained, expires, place)) => {
+                let half = obtained + expires.saturating_sub(obtained) / 2;
+                let state = if now >= expires {
+                    "expired"
+                } else if now >= half {
+                    "refresh_due"
+                } else {
+                    "fresh"
+                };
+                (state, Some(expires), Some(place))
+            }
+        };
+        let entra = config.credential(flow);
+        by_key.push((
+            secrets.cache_key.clone(),
+            json!({
+                "key": short, "credential": flow.credential.as_deref().unwrap_or("entra"), "tenant": entra.tenant,
+                "state": state, "expires_at": expires_at,
+                "expires_in_secs": expires_at.map(|e| e.saturating_sub(now)), "cached_in": place,
+                "flows": [flow.name],
+            }),
+        ));
+    }
+    let tokens: Vec<Value> = by_key.into_iter().map(|(_, v)| v).collect();
     ok(json!({"routes": routes, "token_cache": tokens}))
 }
 

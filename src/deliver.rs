@@ -2,10 +2,12 @@
 //! token refresh on a 401 — shared by `direct` routes (inline) and the queue
 //! consumer. Also the per-isolate route secrets everything here needs.
 
-use std::{cell::RefCell, collections::HashMap, rc::Rc, time::Duration};
+use std::{borrow::Cow, cell::RefCell, collections::HashMap, rc::Rc, time::Duration};
 
 use flowgate_core::{
-    config::{check_flow_url, Config, Credential, Route},
+    config::{check_flow_url, Config, Credential, Flow, Payload, Route},
+    envelope::{self, EnvelopeMeta},
+    Headers,
     delivery::AttemptOutcome,
     entra::{
         cache_key, CachedToken, CertificateCredential, ClientCredential, Io, KvSeal, TokenCache, TokenError,
@@ -34,18 +36,27 @@ thread_local! {
     // benchmark showed the per-request reads and derivations in the gap to a
     // bare pass-through Worker.
     static SECRETS: RefCell<HashMap<String, Rc<RouteSecrets>>> = RefCell::new(HashMap::new());
+    // The same for flows: trigger URL and credential, by flow name.
+    static FLOW_SECRETS: RefCell<HashMap<String, Rc<FlowSecrets>>> = RefCell::new(HashMap::new());
 }
 
-/// Everything a route needs from secrets, read before any work is done, and
-/// what is derived from them (the token's cache key, the KV seal, the
-/// prepared Entra request).
+/// What a route needs from secrets to verify its sender, read before any
+/// work is done.
 pub(crate) struct RouteSecrets {
     pub(crate) signing: Vec<Secret>,
     pub(crate) verify_token: Option<Secret>,
+}
+
+/// What a flow needs from secrets: its trigger URL, and its credential's
+/// derivations (the token's cache key, the KV seal, the prepared Entra
+/// request). Flows sharing a credential share its cache entry.
+pub(crate) struct FlowSecrets {
     pub(crate) flow_url: Secret,
     pub(crate) seal: KvSeal,
     pub(crate) cache_key: String,
     pub(crate) source: EntraClient,
+    pub(crate) timeout_secs: u64,
+    pub(crate) entra_timeout_secs: u64,
 }
 
 /// How one attempt ended, in more detail than the retry rules need (a
@@ -75,15 +86,31 @@ impl Attempt {
     }
 }
 
-/// POSTs `body` to the route's flow with a token; one refresh and retry
+/// What the flow receives: the body as sent (raw), or the envelope, with
+/// the content type to send.
+pub(crate) fn payload<'a>(
+    flow: &Flow,
+    route: &Route,
+    meta: &EnvelopeMeta<'_>,
+    headers: &Headers,
+    content_type: Option<&'a str>,
+    body: &'a [u8],
+) -> (Cow<'a, [u8]>, Option<&'a str>) {
+    match flow.payload {
+        Payload::Raw => (Cow::Borrowed(body), content_type),
+        Payload::Envelope => {
+            (Cow::Owned(envelope::build(meta, &route.envelope, headers, content_type, body)), Some("application/json"))
+        }
+    }
+}
+
+/// POSTs `body` to the flow with a token; one refresh and retry
 /// when a cached token is refused. Fills the token and upstream fields of `rec`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn attempt(
     env: &Env,
     ctx: &Context,
-    config: &Config,
-    route: &Route,
-    secrets: &RouteSecrets,
+    secrets: &FlowSecrets,
     provenance: &Provenance<'_>,
     content_type: Option<&str>,
     body: &[u8],
@@ -96,9 +123,9 @@ pub(crate) async fn attempt(
     let refusing = REFUSING.with(Rc::clone);
     // Wait on another request's token fetch a little longer than it may take
     // (three tries of the token endpoint's timeout).
-    let max_wait_ms = (config.entra.timeout_secs * 3 + 2) * 1000;
+    let max_wait_ms = (secrets.entra_timeout_secs * 3 + 2) * 1000;
     let io = Io { store: &store, source: &source, runtime: &WorkerRuntime, seal: &secrets.seal, max_wait_ms };
-    let timeout = Duration::from_secs(route.flow_timeout_secs);
+    let timeout = Duration::from_secs(secrets.timeout_secs);
 
     let mut refused: Option<CachedToken> = None;
     loop {
@@ -151,7 +178,7 @@ pub(crate) async fn attempt(
 /// (obtained, expires, where) of the token cached for the route's
 /// credential — this isolate's memory, else KV — for `GET /status`; never
 /// the token itself.
-pub(crate) async fn token_times(env: &Env, secrets: &RouteSecrets) -> Option<(u64, u64, &'static str)> {
+pub(crate) async fn token_times(env: &Env, secrets: &FlowSecrets) -> Option<(u64, u64, &'static str)> {
     if let Some((obtained, expires)) = TOKENS.with(|c| c.memory_times(&secrets.cache_key)) {
         return Some((obtained, expires, "memory"));
     }
@@ -185,31 +212,58 @@ fn refresh_in_background(
 
 /// The route's secrets from this isolate's memory, or read (and kept) now.
 /// Failures are not kept: each request reports them.
-pub(crate) fn route_secrets(env: &Env, route: &Route, config: &Rc<Config>) -> Result<Rc<RouteSecrets>, String> {
+pub(crate) fn route_secrets(env: &Env, route: &Route) -> Result<Rc<RouteSecrets>, String> {
     if let Some(s) = SECRETS.with(|m| m.borrow().get(&route.name).cloned()) {
         return Ok(s);
     }
-    let s = Rc::new(read_route_secrets(env, route, config)?);
-    SECRETS.with(|m| m.borrow_mut().insert(route.name.clone(), Rc::clone(&s)));
-    Ok(s)
-}
-
-fn read_route_secrets(env: &Env, route: &Route, config: &Rc<Config>) -> Result<RouteSecrets, String> {
-    let missing = |name: &str, what: &str| {
-        format!(
-            "route {}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)",
-            route.name
-        )
-    };
+    let missing = |name: &str, what: &str| missing(&format!("route {}", route.name), name, what);
     let mut signing = Vec::with_capacity(route.secret_bindings.len());
     for name in &route.secret_bindings {
         signing.push(bindings::secret(env, name).ok_or_else(|| missing(name, "webhook signing secret"))?);
     }
-    let flow_url = bindings::secret(env, &route.flow_url_binding)
-        .ok_or_else(|| missing(&route.flow_url_binding, "flow trigger URL"))?;
+    let verify_token = match &route.verify_token_binding {
+        Some(name) => Some(bindings::secret(env, name).ok_or_else(|| missing(name, "handshake verify token"))?),
+        None => None,
+    };
+    let s = Rc::new(RouteSecrets { signing, verify_token });
+    SECRETS.with(|m| m.borrow_mut().insert(route.name.clone(), Rc::clone(&s)));
+    Ok(s)
+}
+
+/// Every flow a route can deliver to has its secrets (checked before a
+/// webhook is accepted, so a misconfigured flow is a 500 the sender retries,
+/// not a delivery that can never succeed).
+pub(crate) fn check_route_flows(env: &Env, route: &Route, config: &Config) -> Result<(), String> {
+    for name in route.rules.flows() {
+        let flow = config.flows.get(name).ok_or_else(|| format!("route {}: no flow named {name}", route.name))?;
+        flow_secrets(env, flow, config)?;
+    }
+    Ok(())
+}
+
+/// The flow's secrets from this isolate's memory, or read (and kept) now.
+pub(crate) fn flow_secrets(env: &Env, flow: &Flow, config: &Config) -> Result<Rc<FlowSecrets>, String> {
+    if let Some(s) = FLOW_SECRETS.with(|m| m.borrow().get(&flow.name).cloned()) {
+        return Ok(s);
+    }
+    let s = Rc::new(read_flow_secrets(env, flow, config)?);
+    FLOW_SECRETS.with(|m| m.borrow_mut().insert(flow.name.clone(), Rc::clone(&s)));
+    Ok(s)
+}
+
+fn missing(owner: &str, name: &str, what: &str) -> String {
+    format!("{owner}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)")
+}
+
+fn read_flow_secrets(env: &Env, flow: &Flow, config: &Config) -> Result<FlowSecrets, String> {
+    let owner = format!("flow {}", flow.name);
+    let missing = |name: &str, what: &str| missing(&owner, name, what);
+    let flow_url =
+        bindings::secret(env, &flow.url_binding).ok_or_else(|| missing(&flow.url_binding, "flow trigger URL"))?;
     check_flow_url(flow_url.expose())
-        .map_err(|why| format!("route {}: secret {} (flow trigger URL) {why}", route.name, route.flow_url_binding))?;
-    let credential = match &config.entra.credential {
+        .map_err(|why| format!("{owner}: secret {} (flow trigger URL) {why}", flow.url_binding))?;
+    let entra = config.credential(flow);
+    let credential = match &entra.credential {
         Credential::ClientSecret { binding } => ClientCredential::Secret(
             bindings::secret(env, binding).ok_or_else(|| missing(binding, "Entra client secret"))?,
         ),
@@ -220,22 +274,25 @@ fn read_route_secrets(env: &Env, route: &Route, config: &Rc<Config>) -> Result<R
                 .ok_or_else(|| missing(certificate_binding, "certificate, PEM"))?;
             ClientCredential::Certificate(
                 CertificateCredential::from_pem(&key, cert.expose(), *algorithm)
-                    .map_err(|why| format!("entra.certificate: {why}"))?,
+                    .map_err(|why| format!("{owner}: certificate: {why}"))?,
             )
         }
     };
-    let seal = match &config.entra.token_cache_key_binding {
+    let seal = match &entra.token_cache_key_binding {
         Some(name) => {
             let key = bindings::secret(env, name).ok_or_else(|| missing(name, "token cache encryption key"))?;
             KvSeal::from_base64(&key).map_err(|why| format!("secret {name} (token cache encryption key) {why}"))?
         }
         None => KvSeal::derived_from(credential.secret_material()),
     };
-    let verify_token = match &route.verify_token_binding {
-        Some(name) => Some(bindings::secret(env, name).ok_or_else(|| missing(name, "handshake verify token"))?),
-        None => None,
-    };
-    let cache_key = cache_key(&config.entra, &credential);
-    let source = EntraClient::new(Rc::clone(config), &credential);
-    Ok(RouteSecrets { signing, verify_token, flow_url, seal, cache_key, source })
+    let cache_key = cache_key(entra, &credential);
+    let source = EntraClient::new(Rc::new(entra.clone()), &credential);
+    Ok(FlowSecrets {
+        flow_url,
+        seal,
+        cache_key,
+        source,
+        timeout_secs: flow.timeout_secs,
+        entra_timeout_secs: entra.timeout_secs,
+    })
 }

@@ -5,7 +5,7 @@
 use std::{rc::Rc, time::Duration};
 
 use flowgate_core::{
-    config::{AssertionAlgorithm, Config},
+    config::{AssertionAlgorithm, EntraConfig},
     entra::{
         assertion, client_assertion_form, client_secret_form, parse_token_response, CachedToken, CertificateCredential,
         ClientCredential, Runtime, TokenError, TokenSource,
@@ -42,7 +42,7 @@ impl Runtime for WorkerRuntime {
 /// Asks Entra for a token. Cheap to clone, so a background refresh can own one.
 #[derive(Clone)]
 pub(crate) struct EntraClient {
-    config: Rc<Config>,
+    config: Rc<EntraConfig>,
     /// The prepared form body (client secret) or the certificate to sign with.
     proof: Rc<Proof>,
 }
@@ -53,9 +53,9 @@ enum Proof {
 }
 
 impl EntraClient {
-    pub(crate) fn new(config: Rc<Config>, credential: &ClientCredential) -> Self {
+    pub(crate) fn new(config: Rc<EntraConfig>, credential: &ClientCredential) -> Self {
         let proof = match credential {
-            ClientCredential::Secret(s) => Proof::Form(Secret::new(client_secret_form(&config.entra, s))),
+            ClientCredential::Secret(s) => Proof::Form(Secret::new(client_secret_form(&config, s))),
             ClientCredential::Certificate(c) => Proof::Certificate(c.clone()),
         };
         Self { config, proof: Rc::new(proof) }
@@ -67,7 +67,7 @@ impl EntraClient {
             Proof::Certificate(cert) => {
                 let mut jti = [0u8; 16];
                 WorkerRuntime.fill_random(&mut jti);
-                let input = cert.signing_input(&self.config.entra, WorkerRuntime.now_secs(), &hex(&jti));
+                let input = cert.signing_input(&self.config, WorkerRuntime.now_secs(), &hex(&jti));
                 let started = now_millis();
                 let signature = sign(cert, input.as_bytes()).await.map_err(TokenError::Credential)?;
                 log::note(
@@ -75,7 +75,7 @@ impl EntraClient {
                     "assertion_signed",
                     &format!("{} in {} ms", cert.algorithm.name(), now_millis() - started),
                 );
-                Ok(Secret::new(client_assertion_form(&self.config.entra, &assertion::assemble(&input, &signature))))
+                Ok(Secret::new(client_assertion_form(&self.config, &assertion::assemble(&input, &signature))))
             }
         }
     }
@@ -85,9 +85,9 @@ impl TokenSource for EntraClient {
     async fn fetch(&self) -> Result<CachedToken, TokenError> {
         let body = self.body().await?;
         let headers = [("content-type", "application/x-www-form-urlencoded".to_owned())];
-        let timeout = Duration::from_secs(self.config.entra.timeout_secs);
+        let timeout = Duration::from_secs(self.config.timeout_secs);
         let answer = http::post(
-            &self.config.entra.token_endpoint(),
+            &self.config.token_endpoint(),
             &headers,
             body.expose().as_bytes(),
             timeout,

@@ -8,7 +8,9 @@
 //! ([`deliver::attempt`]) and relays the flow's answer.
 
 use flowgate_core::{
-    config::{DeliveryMode, Route},
+    config::{Config, DeliveryMode, Flow, Route},
+    envelope::EnvelopeMeta,
+    rules::{Decision, EventView},
     delivery::{keep_header, BodyRef, QueuedDelivery, MESSAGE_VERSION},
     entra::{TokenError, TokenStore},
     forward::{flow_failure_hint, Provenance},
@@ -73,7 +75,10 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     }
 
     // (2) Settings, before reading anything from the sender.
-    let secrets = match deliver::route_secrets(env, route, &config) {
+    let secrets = match deliver::route_secrets(env, route).and_then(|s| {
+        deliver::check_route_flows(env, route, &config)?;
+        Ok(s)
+    }) {
         Ok(s) => s,
         Err(message) => {
             rec.outcome = "misconfigured";
@@ -178,7 +183,35 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         return Reply::HandshakeReply(reply);
     }
 
-    // (6) Deliver: through the queue (answer now), or inline (relay the flow's answer).
+    // (6) Rules: which flows get the event (none: acknowledged and dropped).
+    let content_type = headers.get("content-type");
+    let view = EventView { event_type: verified.event_type(), headers: &headers, content_type, body: &body };
+    let (rule, flow_names) = match route.rules.evaluate(&view) {
+        Decision::Drop => {
+            rec.outcome = "dropped";
+            rec.message = Some("no rule matched and the route has no default_flow".to_owned());
+            match Ledger::of(env, &route.name) {
+                Ok(l) => {
+                    if let Err(e) = l.count("dropped", 1).await {
+                        log::warn("ledger_unavailable", &format!("route {}: drop not counted: {e}", route.name));
+                    }
+                }
+                Err(e) => log::warn("ledger_unavailable", &e),
+            }
+            return Reply::Dropped { route: route.name.clone() };
+        }
+        Decision::Deliver { rule, flows } => (rule, flows),
+    };
+    rec.rule = rule.map(str::to_owned);
+    rec.flow = Some(flow_names.join(","));
+    let mut targets = Vec::with_capacity(flow_names.len());
+    for name in flow_names {
+        // Validation guarantees every named flow exists.
+        let Some(flow) = config.flows.get(name) else { return Reply::Misconfigured };
+        targets.push(flow);
+    }
+
+    // (7) Deliver: through the queue (answer now), or inline (relay the flows' answer).
     let ledger = match Ledger::of(env, &route.name) {
         Ok(l) => l,
         Err(message) => {
@@ -187,90 +220,81 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             return Reply::Misconfigured;
         }
     };
-    // Queue mode: the message (and a large body in R2) is ready before the
-    // ledger records the webhook, so the ledger keeps a copy to recover from.
-    let message = match route.mode {
-        DeliveryMode::Queue => match queued_message(env, route, &verified, &headers, &body, rec.request_id).await {
-            Ok(m) => Some(m),
-            Err(e) => {
-                rec.outcome = "storage_unavailable";
-                rec.message = Some(e);
-                return Reply::Unavailable { what: "storage" };
+    // Queue mode: the messages (and large bodies in R2) are ready before the
+    // ledger records the webhook, so the ledger keeps copies to recover from.
+    let received_at = now_millis() / 1000;
+    let mut messages = Vec::new();
+    if route.mode == DeliveryMode::Queue {
+        for flow in &targets {
+            match queued_message(env, route, flow, &verified, &headers, &body, rec.request_id, received_at).await {
+                Ok(m) => messages.push(m),
+                Err(e) => {
+                    for m in &messages {
+                        queue::discard_body(env, m).await;
+                    }
+                    rec.outcome = "storage_unavailable";
+                    rec.message = Some(e);
+                    return Reply::Unavailable { what: "storage" };
+                }
             }
-        },
-        DeliveryMode::Direct => None,
-    };
-    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
+        }
+    }
+    let now = i64::try_from(received_at).unwrap_or(0);
     let accept = AcceptReq {
         id: rec.request_id.to_owned(),
         delivery_id: verified.delivery_id().map(str::to_owned),
         window_secs: route.dedupe_window_secs,
-        flows: vec![route.name.clone()],
-        messages: message.iter().filter_map(|m| serde_json::to_string(m).ok()).collect(),
-        due: message.as_ref().map(|_| now + i64::try_from(route.lost_after_secs).unwrap_or(900)),
-    };
-    let discard = |m: Option<QueuedDelivery>| async move {
-        if let Some(m) = m {
-            queue::discard_body(env, &m).await;
-        }
+        flows: targets.iter().map(|f| f.name.clone()).collect(),
+        messages: messages.iter().filter_map(|m| serde_json::to_string(m).ok()).collect(),
+        due: (!messages.is_empty()).then(|| now + i64::try_from(route.lost_after_secs).unwrap_or(900)),
     };
     match ledger.accept(&accept).await {
         Ok(false) => {}
         Ok(true) => {
-            discard(message).await;
+            discard(env, &messages).await;
             rec.outcome = "duplicate";
             return Reply::Duplicate { route: route.name.clone(), delivery_id: accept.delivery_id };
         }
         Err(e) => {
-            discard(message).await;
+            discard(env, &messages).await;
             rec.outcome = "ledger_unavailable";
             rec.message = Some(format!("route ledger (Durable Object) failed: {e}"));
             return Reply::Unavailable { what: "ledger" };
         }
     }
     let release = ReleaseReq { id: accept.id.clone(), delivery_id: accept.delivery_id.clone() };
-    let reply = match message {
-        Some(m) => match queue::send(env, &m, None).await {
-            Ok(()) => {
-                rec.outcome = "queued";
-                Reply::Queued { route: route.name.clone(), delivery_id: m.delivery_id, id: m.id }
+    let reply = if messages.is_empty() {
+        direct(env, ctx, &config, route, &targets, &verified, &headers, &body, received_at, &ledger, rec).await
+    } else {
+        let mut sent = 0;
+        let mut failed = None;
+        for m in &messages {
+            match queue::send(env, m, None).await {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
-            Err(e) => {
-                queue::discard_body(env, &m).await;
+        }
+        match failed {
+            None => {
+                rec.outcome = "queued";
+                Reply::Queued { route: route.name.clone(), delivery_id: accept.delivery_id.clone(), id: accept.id.clone() }
+            }
+            // A partly sent fan-out is not undone: the ledger keeps copies of
+            // the unsent messages and its alarm enqueues them.
+            Some(e) if sent > 0 => {
+                rec.outcome = "queued";
+                rec.message = Some(format!("{} message(s) not sent ({e}); the route ledger recovers them", messages.len() - sent));
+                Reply::Queued { route: route.name.clone(), delivery_id: accept.delivery_id.clone(), id: accept.id.clone() }
+            }
+            Some(e) => {
+                discard(env, &messages).await;
                 rec.outcome = "queue_unavailable";
                 rec.message = Some(e);
                 Reply::Unavailable { what: "queue" }
             }
-        },
-        None => {
-            let provenance = Provenance { flowgate_id: Some(rec.request_id), ..Provenance::of(&route.name, &verified) };
-            let attempt = deliver::attempt(
-                env,
-                ctx,
-                &config,
-                route,
-                &secrets,
-                &provenance,
-                headers.get("content-type"),
-                &body,
-                rec,
-            )
-            .await;
-            if let Attempt::Accepted { .. } = attempt {
-                let done = Outcome {
-                    id: accept.id.clone(),
-                    flow: route.name.clone(),
-                    state: "delivered".to_owned(),
-                    attempt: 1,
-                    status: rec.upstream_status,
-                    reason: String::new(),
-                    due: None,
-                };
-                if let Err(e) = ledger.finish(vec![done]).await {
-                    log::warn("ledger_unavailable", &format!("route {}: delivery not counted: {e}", route.name));
-                }
-            }
-            direct_reply(attempt, route, rec)
         }
     };
     if !reply.is_success() {
@@ -282,24 +306,96 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     reply
 }
 
-/// Queue mode: everything the consumer needs, with the body inline or in R2.
+async fn discard(env: &Env, messages: &[QueuedDelivery]) {
+    for m in messages {
+        queue::discard_body(env, m).await;
+    }
+}
+
+/// Direct mode: each target flow in turn, inline; the sender gets the first
+/// failure, or 202 when every flow took the run.
+#[allow(clippy::too_many_arguments)]
+async fn direct(
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    route: &Route,
+    targets: &[&Flow],
+    verified: &Verified<'_>,
+    headers: &Headers,
+    body: &[u8],
+    received_at: u64,
+    ledger: &Ledger,
+    rec: &mut Record<'_>,
+) -> Reply {
+    let mut last = None;
+    for flow in targets {
+        let secrets = match deliver::flow_secrets(env, flow, config) {
+            Ok(s) => s,
+            Err(message) => {
+                rec.outcome = "misconfigured";
+                rec.message = Some(message);
+                return Reply::Misconfigured;
+            }
+        };
+        let provenance = Provenance { flowgate_id: Some(rec.request_id), ..Provenance::of(&route.name, verified) };
+        let meta = EnvelopeMeta {
+            route: &route.name,
+            provider: verified.provider(),
+            event_type: verified.event_type(),
+            delivery_id: verified.delivery_id(),
+            flowgate_id: rec.request_id,
+            received_at_unix: received_at,
+        };
+        let (payload, content_type) = deliver::payload(flow, route, &meta, headers, headers.get("content-type"), body);
+        let attempt = deliver::attempt(env, ctx, &secrets, &provenance, content_type, &payload, rec).await;
+        match attempt {
+            Attempt::Accepted { .. } => {
+                let done = Outcome {
+                    id: rec.request_id.to_owned(),
+                    flow: flow.name.clone(),
+                    state: "delivered".to_owned(),
+                    attempt: 1,
+                    status: rec.upstream_status,
+                    reason: String::new(),
+                    due: None,
+                };
+                if let Err(e) = ledger.finish(vec![done]).await {
+                    log::warn("ledger_unavailable", &format!("route {}: delivery not counted: {e}", route.name));
+                }
+                last = Some((attempt, *flow));
+            }
+            failed => return direct_reply(failed, flow, route, rec),
+        }
+    }
+    match last {
+        Some((a, flow)) => direct_reply(a, flow, route, rec),
+        None => Reply::Misconfigured,
+    }
+}
+
+/// Queue mode: everything the consumer needs for one flow, with the body
+/// inline or in R2.
+#[allow(clippy::too_many_arguments)]
 async fn queued_message(
     env: &Env,
     route: &Route,
+    flow: &Flow,
     verified: &Verified<'_>,
     headers: &Headers,
     body: &[u8],
     id: &str,
+    received_at: u64,
 ) -> Result<QueuedDelivery, String> {
     let mut message = QueuedDelivery {
         v: MESSAGE_VERSION,
         id: id.to_owned(),
         route: route.name.clone(),
-        flow: route.name.clone(),
+        flow: flow.name.clone(),
         provider: verified.provider().to_owned(),
         delivery_id: verified.delivery_id().map(str::to_owned),
         event_type: verified.event_type().map(str::to_owned),
-        received_at: now_millis() / 1000,
+        received_at,
         content_type: headers.get("content-type").map(str::to_owned),
         headers: headers.iter().filter(|(k, _)| keep_header(k)).map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         body: BodyRef::Stored { key: String::new(), len: 0 },
@@ -309,7 +405,7 @@ async fn queued_message(
 }
 
 /// A `direct` route relays how its flow answered.
-fn direct_reply(attempt: Attempt, route: &Route, rec: &mut Record<'_>) -> Reply {
+fn direct_reply(attempt: Attempt, flow: &Flow, route: &Route, rec: &mut Record<'_>) -> Reply {
     match attempt {
         Attempt::Accepted { run_id } => {
             rec.outcome = "forwarded";
@@ -319,7 +415,7 @@ fn direct_reply(attempt: Attempt, route: &Route, rec: &mut Record<'_>) -> Reply 
         Attempt::NoToken(e) => token_failed(&e, rec),
         Attempt::Timeout => {
             rec.outcome = "flow_timeout";
-            rec.message = Some(format!("the flow did not answer within {} s", route.flow_timeout_secs));
+            rec.message = Some(format!("flow {} did not answer within {} s", flow.name, flow.timeout_secs));
             Reply::FlowFailed {
                 status: None,
                 code: None,

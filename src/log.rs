@@ -35,7 +35,10 @@ pub(crate) struct Record<'a> {
     pub(crate) error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) message: Option<String>,
-    /// The target flow (queue mode).
+    /// The rule that matched (routing rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rule: Option<String>,
+    /// The target flow(s).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) flow: Option<String>,
     /// The queue attempt, 1-based (queue mode).

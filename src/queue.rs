@@ -11,7 +11,9 @@ use flowgate_core::{
     delivery::{
         decide, payload_key, AttemptOutcome, BodyRef, Next, QueuedDelivery, INLINE_BODY_LIMIT, MAX_MESSAGE_BYTES,
     },
+    envelope::EnvelopeMeta,
     forward::Provenance,
+    Headers,
 };
 use futures::future::join_all;
 use js_sys::Reflect;
@@ -48,7 +50,8 @@ pub(crate) async fn store_body(env: &Env, message: &mut QueuedDelivery, body: &[
         }
     }
     let bucket = bindings::bucket(env)?;
-    let key = payload_key(&message.route, &message.id);
+    // One object per flow: each delivery deletes its own when done.
+    let key = payload_key(&message.route, &format!("{}.{}", message.id, message.flow));
     bucket.put(&key, body.to_vec()).execute().await.map_err(|e| format!("R2 put of the body failed: {e}"))?;
     message.body = BodyRef::Stored { key, len: body.len() as u64 };
     Ok(())
@@ -213,13 +216,17 @@ async fn run_attempt(
         let reason = format!("route {} is no longer configured; add it back and redrive, or delete the dead letter", m.route);
         return dead_letter(env, m, attempt, None, &reason).await;
     };
+    let Some(flow) = config.flows.get(&m.flow) else {
+        let reason = format!("flow {} is no longer configured; add it back and redrive, or delete the dead letter", m.flow);
+        return dead_letter(env, m, attempt, None, &reason).await;
+    };
     rec.provider = Some(route.provider.name);
     let ledger = match Ledger::of(env, &route.name) {
         Ok(l) => l,
         Err(e) => return Next::Retry { delay_secs: 60, reason: e },
     };
     let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
-    let lease_secs = i64::try_from(route.flow_timeout_secs).unwrap_or(120) + LEASE_SLACK_SECS;
+    let lease_secs = i64::try_from(flow.timeout_secs).unwrap_or(120) + LEASE_SLACK_SECS;
     let begin = BeginReq {
         items: vec![Key { id: m.id.clone(), flow: m.flow.clone() }],
         lease_until: now + lease_secs,
@@ -250,7 +257,7 @@ async fn run_attempt(
             return record(env, &ledger, m, attempt, next, None, route.lost_after_secs).await;
         }
     };
-    let outcome = match deliver::route_secrets(env, route, config) {
+    let outcome = match deliver::flow_secrets(env, flow, config) {
         Err(message) => AttemptOutcome::NoToken { retry_after: None, reason: message },
         Ok(secrets) => {
             let provenance = Provenance {
@@ -261,8 +268,18 @@ async fn run_attempt(
                 flowgate_id: Some(&m.id),
                 attempt: Some(attempt),
             };
-            let a = deliver::attempt(env, ctx, config, route, &secrets, &provenance, m.content_type.as_deref(), &body, rec)
-                .await;
+            let meta = EnvelopeMeta {
+                route: &m.route,
+                provider: &m.provider,
+                event_type: m.event_type.as_deref(),
+                delivery_id: m.delivery_id.as_deref(),
+                flowgate_id: &m.id,
+                received_at_unix: m.received_at,
+            };
+            let headers: Headers = m.headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let (payload, content_type) =
+                deliver::payload(flow, route, &meta, &headers, m.content_type.as_deref(), &body);
+            let a = deliver::attempt(env, ctx, &secrets, &provenance, content_type, &payload, rec).await;
             if let Attempt::Accepted { run_id } = &a {
                 rec.flow_run_id.clone_from(run_id);
             }

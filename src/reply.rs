@@ -32,6 +32,10 @@ pub(crate) enum Reply {
         route: String,
         delivery_id: Option<String>,
     },
+    /// No routing rule matched and the route has no default flow.
+    Dropped {
+        route: String,
+    },
     /// flowgate's own storage (ledger, queue, R2) failed; nothing was accepted.
     Unavailable {
         what: &'static str,
@@ -85,7 +89,7 @@ impl Reply {
             Reply::Health { config_ok: true, .. } | Reply::Handshake { .. } => 200,
             Reply::Health { config_ok: false, .. } | Reply::Misconfigured => 500,
             Reply::Accepted { .. } | Reply::Queued { .. } => 202,
-            Reply::Duplicate { .. } => 200,
+            Reply::Duplicate { .. } | Reply::Dropped { .. } => 200,
             Reply::Unavailable { .. } => 503,
             Reply::Json { status, .. } => *status,
             Reply::NotFound => 404,
@@ -114,6 +118,10 @@ impl Reply {
             Reply::Duplicate { route, delivery_id } => json!({
                 "status": "duplicate", "route": route, "delivery_id": delivery_id,
                 "message": "This delivery id was accepted before; it is not forwarded again.",
+            }),
+            Reply::Dropped { route } => json!({
+                "status": "dropped", "route": route,
+                "message": "No routing rule of this route matches the event; it was acknowledged and not forwarded.",
             }),
             Reply::Unavailable { what } => json!({
                 "error": "unavailable", "component": what,

@@ -6,6 +6,7 @@
 mod credentials;
 mod delivery;
 mod inbound;
+mod routing;
 mod senders;
 mod tokens;
 
