@@ -246,7 +246,7 @@ async fn a_form_encoded_slack_command_reaches_its_flow_as_an_envelope_matching_t
     let config = dir.join("wrangler.toml");
     std::fs::write(&config, format!("name = \"x\"\nmain = \"build/index.js\"\n{toml}")).unwrap();
     let out = Command::new(repo_root().join("target/debug/flowgate"))
-        .args(["schema", "slack", "--config"])
+        .args(["schema", "slack", "--body", "form", "--config"])
         .arg(&config)
         .output()
         .unwrap();
@@ -258,6 +258,9 @@ async fn a_form_encoded_slack_command_reaches_its_flow_as_an_envelope_matching_t
     let mut broken = envelope.clone();
     broken["body_encoding"] = Value::from("xml");
     assert!(!validator.is_valid(&broken), "the schema constrains body_encoding");
+    broken = envelope.clone();
+    broken["body"]["text"] = Value::from(5);
+    assert!(!validator.is_valid(&broken), "a form body is an object of strings");
     broken = envelope.clone();
     broken.as_object_mut().unwrap().remove("route");
     assert!(!validator.is_valid(&broken), "the schema requires route");
