@@ -152,9 +152,7 @@ pub(crate) async fn show(env: &Env, letter: &DeadLetter) -> Value {
     let m = &letter.message;
     let (body_base64, body_key) = match &m.body {
         BodyRef::Inline(b64) => (Some(b64.clone()), None),
-        BodyRef::Stored { key, len } if *len <= SHOW_BODY_LIMIT => {
-            (stored_base64(env, key).await, Some(key.clone()))
-        }
+        BodyRef::Stored { key, len } if *len <= SHOW_BODY_LIMIT => (stored_base64(env, key).await, Some(key.clone())),
         BodyRef::Stored { key, .. } => (None, Some(key.clone())),
     };
     let headers: serde_json::Map<String, Value> =

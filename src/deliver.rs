@@ -6,15 +6,14 @@ use std::{borrow::Cow, cell::RefCell, collections::HashMap, rc::Rc, time::Durati
 
 use flowgate_core::{
     config::{check_flow_url, Config, Credential, Flow, Payload, Route},
-    envelope::{self, EnvelopeMeta},
-    Headers,
     delivery::AttemptOutcome,
     entra::{
         cache_key, CachedToken, CertificateCredential, ClientCredential, Io, KvSeal, TokenCache, TokenError,
         TokenOrigin,
     },
+    envelope::{self, EnvelopeMeta},
     forward::{classify, flow_headers, FlowOutcome, Provenance, RefusingFlows},
-    Secret,
+    Headers, Secret,
 };
 use worker::{Context, Env};
 
@@ -252,7 +251,9 @@ pub(crate) fn flow_secrets(env: &Env, flow: &Flow, config: &Config) -> Result<Rc
 }
 
 fn missing(owner: &str, name: &str, what: &str) -> String {
-    format!("{owner}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)")
+    format!(
+        "{owner}: secret {name} ({what}) is not set; run `wrangler secret put {name}` (locally: add it to .dev.vars)"
+    )
 }
 
 fn read_flow_secrets(env: &Env, flow: &Flow, config: &Config) -> Result<FlowSecrets, String> {

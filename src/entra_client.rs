@@ -86,15 +86,10 @@ impl TokenSource for EntraClient {
         let body = self.body().await?;
         let headers = [("content-type", "application/x-www-form-urlencoded".to_owned())];
         let timeout = Duration::from_secs(self.config.timeout_secs);
-        let answer = http::post(
-            &self.config.token_endpoint(),
-            &headers,
-            body.expose().as_bytes(),
-            timeout,
-            "x-ms-request-id",
-        )
-        .await
-        .map_err(|f| TokenError::Transport(f.describe()))?;
+        let answer =
+            http::post(&self.config.token_endpoint(), &headers, body.expose().as_bytes(), timeout, "x-ms-request-id")
+                .await
+                .map_err(|f| TokenError::Transport(f.describe()))?;
         parse_token_response(answer.status, answer.retry_after, &answer.body, WorkerRuntime.now_secs())
     }
 }

@@ -9,11 +9,11 @@
 
 use flowgate_core::{
     config::{Config, DeliveryMode, Flow, Route},
-    envelope::EnvelopeMeta,
-    rules::{Decision, EventView},
     delivery::{keep_header, BodyRef, QueuedDelivery, MESSAGE_VERSION},
     entra::{TokenError, TokenStore},
+    envelope::EnvelopeMeta,
     forward::{flow_failure_hint, Provenance},
+    rules::{Decision, EventView},
     verify::{
         handshake::{self, Before},
         verify, Handshake, HandshakeReply, Inbound, Verified, VerifyError,
@@ -280,14 +280,25 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         match failed {
             None => {
                 rec.outcome = "queued";
-                Reply::Queued { route: route.name.clone(), delivery_id: accept.delivery_id.clone(), id: accept.id.clone() }
+                Reply::Queued {
+                    route: route.name.clone(),
+                    delivery_id: accept.delivery_id.clone(),
+                    id: accept.id.clone(),
+                }
             }
             // A partly sent fan-out is not undone: the ledger keeps copies of
             // the unsent messages and its alarm enqueues them.
             Some(e) if sent > 0 => {
                 rec.outcome = "queued";
-                rec.message = Some(format!("{} message(s) not sent ({e}); the route ledger recovers them", messages.len() - sent));
-                Reply::Queued { route: route.name.clone(), delivery_id: accept.delivery_id.clone(), id: accept.id.clone() }
+                rec.message = Some(format!(
+                    "{} message(s) not sent ({e}); the route ledger recovers them",
+                    messages.len() - sent
+                ));
+                Reply::Queued {
+                    route: route.name.clone(),
+                    delivery_id: accept.delivery_id.clone(),
+                    id: accept.id.clone(),
+                }
             }
             Some(e) => {
                 discard(env, &messages).await;

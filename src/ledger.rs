@@ -182,15 +182,23 @@ impl RouteLedger {
     async fn accept(&self, sql: &SqlStorage, a: AcceptReq) -> Result<Value> {
         let now = now_secs();
         if let (Some(did), Some(window)) = (&a.delivery_id, a.window_secs) {
-            let rows: Vec<SeenRow> =
-                sql.exec("SELECT id FROM seen WHERE delivery_id = ? AND expires >= ?", vec![did.as_str().into(), now.into()])?.to_array()?;
+            let rows: Vec<SeenRow> = sql
+                .exec(
+                    "SELECT id FROM seen WHERE delivery_id = ? AND expires >= ?",
+                    vec![did.as_str().into(), now.into()],
+                )?
+                .to_array()?;
             if let Some(first) = rows.into_iter().next() {
                 bump(sql, "duplicates", 1)?;
                 return Ok(json!({ "duplicate": true, "first_id": first.id }));
             }
             sql.exec(
                 "INSERT OR REPLACE INTO seen (delivery_id, id, expires) VALUES (?, ?, ?)",
-                vec![did.as_str().into(), a.id.as_str().into(), (now + i64::try_from(window).unwrap_or(i64::MAX / 2)).into()],
+                vec![
+                    did.as_str().into(),
+                    a.id.as_str().into(),
+                    (now + i64::try_from(window).unwrap_or(i64::MAX / 2)).into(),
+                ],
             )?;
         }
         for (i, flow) in a.flows.iter().enumerate() {
@@ -227,7 +235,10 @@ fn begin(sql: &SqlStorage, b: &BeginReq) -> Result<Value> {
     let mut states = Vec::with_capacity(b.items.len());
     for k in &b.items {
         let rows: Vec<LeaseRow> = sql
-            .exec("SELECT state, lease FROM deliveries WHERE id = ? AND flow = ?", vec![k.id.as_str().into(), k.flow.as_str().into()])?
+            .exec(
+                "SELECT state, lease FROM deliveries WHERE id = ? AND flow = ?",
+                vec![k.id.as_str().into(), k.flow.as_str().into()],
+            )?
             .to_array()?;
         let state = match rows.into_iter().next() {
             Some(r) if r.state == "delivered" => Some(r.state),
@@ -252,19 +263,31 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
     let mut histories = Vec::with_capacity(f.items.len());
     for o in f.items {
         let rows: Vec<HistoryRow> = sql
-            .exec("SELECT history FROM deliveries WHERE id = ? AND flow = ?", vec![o.id.as_str().into(), o.flow.as_str().into()])?
+            .exec(
+                "SELECT history FROM deliveries WHERE id = ? AND flow = ?",
+                vec![o.id.as_str().into(), o.flow.as_str().into()],
+            )?
             .to_array()?;
         let mut history: Vec<AttemptRecord> =
             rows.first().and_then(|r| serde_json::from_str(&r.history).ok()).unwrap_or_default();
         if o.state != "delivered" {
             push_history(
                 &mut history,
-                AttemptRecord { at: u64::try_from(now).unwrap_or(0), attempt: o.attempt, status: o.status, reason: o.reason },
+                AttemptRecord {
+                    at: u64::try_from(now).unwrap_or(0),
+                    attempt: o.attempt,
+                    status: o.status,
+                    reason: o.reason,
+                },
             );
         }
         let text = serde_json::to_string(&history).unwrap_or_else(|_| "[]".to_owned());
         // Delivered and dead deliveries drop their message copy and due time.
-        let due = if o.state == "retrying" { o.due.map_or(SqlStorageValue::Null, SqlStorageValue::Integer) } else { SqlStorageValue::Null };
+        let due = if o.state == "retrying" {
+            o.due.map_or(SqlStorageValue::Null, SqlStorageValue::Integer)
+        } else {
+            SqlStorageValue::Null
+        };
         let keep_message = i64::from(o.state == "retrying");
         sql.exec(
             "INSERT INTO deliveries (id, flow, state, attempts, history, updated, due, lease) VALUES (?, ?, ?, ?, ?, ?, ?, 0)

@@ -213,11 +213,13 @@ async fn run_attempt(
     rec: &mut Record<'_>,
 ) -> Next {
     let Some(route) = config.routes.get(&m.route) else {
-        let reason = format!("route {} is no longer configured; add it back and redrive, or delete the dead letter", m.route);
+        let reason =
+            format!("route {} is no longer configured; add it back and redrive, or delete the dead letter", m.route);
         return dead_letter(env, m, attempt, None, &reason).await;
     };
     let Some(flow) = config.flows.get(&m.flow) else {
-        let reason = format!("flow {} is no longer configured; add it back and redrive, or delete the dead letter", m.flow);
+        let reason =
+            format!("flow {} is no longer configured; add it back and redrive, or delete the dead letter", m.flow);
         return dead_letter(env, m, attempt, None, &reason).await;
     };
     rec.provider = Some(route.provider.name);
@@ -240,7 +242,10 @@ async fn run_attempt(
             }
             Some("busy") => {
                 // Another copy (a recovered one) is being attempted right now.
-                return Next::Retry { delay_secs: u32::try_from(lease_secs).unwrap_or(150), reason: "another copy of this delivery is being attempted".to_owned() };
+                return Next::Retry {
+                    delay_secs: u32::try_from(lease_secs).unwrap_or(150),
+                    reason: "another copy of this delivery is being attempted".to_owned(),
+                };
             }
             _ => {}
         },
@@ -348,7 +353,9 @@ async fn dead_letter(
     let letter = DeadLetter::new(m.clone(), reason, attempt, history.unwrap_or_default(), now_millis() / 1000);
     match dead_letters::put(env, &letter).await {
         Ok(()) => Next::Dead { reason: reason.to_owned() },
-        Err(e) => Next::Retry { delay_secs: 60, reason: format!("{reason}; but the dead letter could not be written ({e})") },
+        Err(e) => {
+            Next::Retry { delay_secs: 60, reason: format!("{reason}; but the dead letter could not be written ({e})") }
+        }
     }
 }
 
@@ -390,7 +397,10 @@ async fn load_body(env: &Env, body: &BodyRef) -> Result<Vec<u8>, BodyError> {
                 .await
                 .map_err(|e| BodyError::Unavailable(format!("R2 read of {key} failed: {e}")))?;
             if bytes.len() as u64 != *len {
-                return Err(BodyError::Gone(format!("the stored body {key} has {} bytes, {len} were accepted", bytes.len())));
+                return Err(BodyError::Gone(format!(
+                    "the stored body {key} has {} bytes, {len} were accepted",
+                    bytes.len()
+                )));
             }
             Ok(bytes)
         }

@@ -131,7 +131,8 @@ async fn a_flow_down_for_the_whole_run_dead_letters_everything_and_a_redrive_del
 
     // The flow is back: redrive all; each arrives once; no letters left.
     emulator.set_flow_behaviour(FlowBehaviour::default()).unwrap();
-    let (status, r) = worker.admin(Method::POST, "/admin/dead-letters/redrive", Some(json!({"route": "q"}))).await.unwrap();
+    let (status, r) =
+        worker.admin(Method::POST, "/admin/dead-letters/redrive", Some(json!({"route": "q"}))).await.unwrap();
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["redriven"], 5, "{r}");
     assert_eq!(r["remaining"], 0, "{r}");

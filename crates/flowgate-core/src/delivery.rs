@@ -327,11 +327,17 @@ mod tests {
         }
         // Absurd values are capped at Queues' 12 h; 0 becomes 1 s.
         let huge = AttemptOutcome::Answered { status: 429, retry_after: Some(10_000_000), code: None };
-        assert_eq!(decide(&huge, 1, &P, 0.0), Next::Retry { delay_secs: MAX_QUEUE_DELAY_SECS, reason: huge.describe() });
+        assert_eq!(
+            decide(&huge, 1, &P, 0.0),
+            Next::Retry { delay_secs: MAX_QUEUE_DELAY_SECS, reason: huge.describe() }
+        );
         let zero = AttemptOutcome::Answered { status: 503, retry_after: Some(0), code: None };
         assert!(matches!(decide(&zero, 1, &P, 0.0), Next::Retry { delay_secs: 1, .. }));
         // Without Retry-After: the backoff.
-        assert_eq!(decide(&answered(429), 2, &P, 0.0), Next::Retry { delay_secs: 10, reason: answered(429).describe() });
+        assert_eq!(
+            decide(&answered(429), 2, &P, 0.0),
+            Next::Retry { delay_secs: 10, reason: answered(429).describe() }
+        );
     }
 
     #[test]
