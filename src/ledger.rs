@@ -113,17 +113,14 @@ impl DurableObject for RouteLedger {
             vec![(now - DELIVERED_KEEP_SECS).into()],
         )?;
         // Next: the earliest due delivery, else the hourly prune while rows remain.
-        let next: Vec<DueRow> = sql
-            .exec(
-                "SELECT MIN(due) AS due, (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM deliveries) AS n FROM deliveries WHERE due IS NOT NULL",
-                None,
-            )?
-            .to_array()?;
-        let row = next.into_iter().next();
+        let next = first(sql.exec(
+            "SELECT MIN(due), (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM deliveries) FROM deliveries WHERE due IS NOT NULL",
+            None,
+        )?)?;
         let prune_at = now + PRUNE_EVERY_MS / 1000;
-        match row {
-            Some(DueRow { due: Some(due), .. }) => self.set_alarm_at(due.min(prune_at)).await?,
-            Some(DueRow { n, .. }) if n > 0 => self.set_alarm_at(prune_at).await?,
+        match next.as_deref() {
+            Some([due, _]) if int(due).is_some() => self.set_alarm_at(int(due).unwrap_or(now).min(prune_at)).await?,
+            Some([_, n]) if int(n).unwrap_or(0) > 0 => self.set_alarm_at(prune_at).await?,
             _ => {}
         }
         Response::ok("done")
@@ -133,13 +130,19 @@ impl DurableObject for RouteLedger {
 impl RouteLedger {
     /// Enqueues again every queued delivery whose attempt is overdue.
     async fn recover(&self, sql: &SqlStorage, now: i64) -> Result<()> {
-        let rows: Vec<Overdue> = sql
-            .exec(
-                "SELECT id, flow, message, attempts FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL AND due <= ? AND lease <= ? LIMIT ?",
-                vec![now.into(), now.into(), RECOVER_PER_ALARM.into()],
-            )?
-            .to_array()?;
-        for row in rows {
+        let rows = sql.exec(
+            "SELECT id, flow, message, attempts FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL AND due <= ? AND lease <= ? LIMIT ?",
+            vec![now.into(), now.into(), RECOVER_PER_ALARM.into()],
+        )?;
+        for row in rows.raw() {
+            let row = row?;
+            let [id, flow, message, attempts] = row.as_slice() else { continue };
+            let row = Overdue {
+                id: text(id),
+                flow: text(flow),
+                message: text(message),
+                attempts: int(attempts).unwrap_or(0),
+            };
             let Ok(message) = serde_json::from_str::<QueuedDelivery>(&row.message) else { continue };
             let lost_after = message_lost_after(&self.env, &message.route);
             match crate::queue::send(&self.env, &message, None).await {
@@ -182,15 +185,13 @@ impl RouteLedger {
     async fn accept(&self, sql: &SqlStorage, a: AcceptReq) -> Result<Value> {
         let now = now_secs();
         if let (Some(did), Some(window)) = (&a.delivery_id, a.window_secs) {
-            let rows: Vec<SeenRow> = sql
-                .exec(
-                    "SELECT id FROM seen WHERE delivery_id = ? AND expires >= ?",
-                    vec![did.as_str().into(), now.into()],
-                )?
-                .to_array()?;
-            if let Some(first) = rows.into_iter().next() {
+            let seen = first(sql.exec(
+                "SELECT id FROM seen WHERE delivery_id = ? AND expires >= ?",
+                vec![did.as_str().into(), now.into()],
+            )?)?;
+            if let Some(row) = seen {
                 bump(sql, "duplicates", 1)?;
-                return Ok(json!({ "duplicate": true, "first_id": first.id }));
+                return Ok(json!({ "duplicate": true, "first_id": row.first().map(text) }));
             }
             sql.exec(
                 "INSERT OR REPLACE INTO seen (delivery_id, id, expires) VALUES (?, ?, ?)",
@@ -234,13 +235,15 @@ fn begin(sql: &SqlStorage, b: &BeginReq) -> Result<Value> {
     let now = now_secs();
     let mut states = Vec::with_capacity(b.items.len());
     for k in &b.items {
-        let rows: Vec<LeaseRow> = sql
-            .exec(
-                "SELECT state, lease FROM deliveries WHERE id = ? AND flow = ?",
-                vec![k.id.as_str().into(), k.flow.as_str().into()],
-            )?
-            .to_array()?;
-        let state = match rows.into_iter().next() {
+        let row = first(sql.exec(
+            "SELECT state, lease FROM deliveries WHERE id = ? AND flow = ?",
+            vec![k.id.as_str().into(), k.flow.as_str().into()],
+        )?)?;
+        let row = match row.as_deref() {
+            Some([state, lease]) => Some(LeaseRow { state: text(state), lease: int(lease).unwrap_or(0) }),
+            _ => None,
+        };
+        let state = match row {
             Some(r) if r.state == "delivered" => Some(r.state),
             Some(r) if r.lease > now => Some("busy".to_owned()),
             Some(r) => {
@@ -262,14 +265,12 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
     let now = now_secs();
     let mut histories = Vec::with_capacity(f.items.len());
     for o in f.items {
-        let rows: Vec<HistoryRow> = sql
-            .exec(
-                "SELECT history FROM deliveries WHERE id = ? AND flow = ?",
-                vec![o.id.as_str().into(), o.flow.as_str().into()],
-            )?
-            .to_array()?;
+        let row = first(sql.exec(
+            "SELECT history FROM deliveries WHERE id = ? AND flow = ?",
+            vec![o.id.as_str().into(), o.flow.as_str().into()],
+        )?)?;
         let mut history: Vec<AttemptRecord> =
-            rows.first().and_then(|r| serde_json::from_str(&r.history).ok()).unwrap_or_default();
+            row.and_then(|r| r.first().map(text)).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default();
         if o.state != "delivered" {
             push_history(
                 &mut history,
@@ -337,15 +338,20 @@ fn status(sql: &SqlStorage) -> Result<Value> {
     for name in COUNTERS {
         out.insert(name.to_owned(), json!(0));
     }
-    let rows: Vec<CounterRow> = sql.exec("SELECT name, n FROM counters", None)?.to_array()?;
-    for r in rows {
-        out.insert(r.name, json!(r.n));
+    for r in sql.exec("SELECT name, n FROM counters", None)?.raw() {
+        if let [name, n] = r?.as_slice() {
+            out.insert(text(name), json!(int(n).unwrap_or(0)));
+        }
     }
-    let gauges: Vec<GaugeRow> =
-        sql.exec("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state", None)?.to_array()?;
-    for (state, key) in [("retrying", "retrying"), ("queued", "queued"), ("dead", "dead_letters_waiting")] {
-        let n = gauges.iter().find(|g| g.state == state).map_or(0, |g| g.n);
-        out.insert(key.to_owned(), json!(n));
+    for (_, key) in GAUGES {
+        out.insert(key.to_owned(), json!(0));
+    }
+    for r in sql.exec("SELECT state, COUNT(*) FROM deliveries GROUP BY state", None)?.raw() {
+        if let [state, n] = r?.as_slice() {
+            if let Some((_, key)) = GAUGES.iter().find(|(s, _)| *s == text(state)) {
+                out.insert((*key).to_owned(), json!(int(n).unwrap_or(0)));
+            }
+        }
     }
     Ok(Value::Object(out))
 }
@@ -362,35 +368,37 @@ fn now_secs() -> i64 {
     (worker::Date::now().as_millis() / 1000) as i64
 }
 
-#[derive(Deserialize)]
-struct SeenRow {
-    id: String,
+/// Delivery states shown as gauges in `GET /status`, and their names there.
+const GAUGES: [(&str, &str); 3] = [("retrying", "retrying"), ("queued", "queued"), ("dead", "dead_letters_waiting")];
+
+// Rows are read as raw values: typed rows would each bring a deserializer
+// into the bundle.
+
+/// The first row of a cursor, if any.
+fn first(cursor: worker::SqlCursor) -> Result<Option<Vec<SqlStorageValue>>> {
+    cursor.raw().next().transpose()
 }
-#[derive(Deserialize)]
-struct HistoryRow {
-    history: String,
+
+fn text(v: &SqlStorageValue) -> String {
+    match v {
+        SqlStorageValue::String(s) => s.clone(),
+        _ => String::new(),
+    }
 }
-#[derive(Deserialize)]
-struct CounterRow {
-    name: String,
-    n: i64,
+
+fn int(v: &SqlStorageValue) -> Option<i64> {
+    match v {
+        SqlStorageValue::Integer(n) => Some(*n),
+        SqlStorageValue::Float(f) => Some(*f as i64),
+        _ => None,
+    }
 }
-#[derive(Deserialize)]
-struct GaugeRow {
-    state: String,
-    n: i64,
-}
-#[derive(Deserialize)]
-struct DueRow {
-    due: Option<i64>,
-    n: i64,
-}
-#[derive(Deserialize)]
+
 struct LeaseRow {
     state: String,
     lease: i64,
 }
-#[derive(Deserialize)]
+
 struct Overdue {
     id: String,
     flow: String,
