@@ -113,11 +113,12 @@ fn authorized(headers: &Headers, expected: &Secret) -> bool {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim())
         .unwrap_or("");
-    flowgate_core::secret::ct_eq(presented.as_bytes(), expected.expose().as_bytes())
+    // A secret stored with a trailing newline (`echo … | wrangler secret put`) still matches.
+    flowgate_core::secret::ct_eq(presented.as_bytes(), expected.expose().trim().as_bytes())
 }
 
 fn key_of(letter: &DeadLetter) -> Key {
-    Key { id: letter.message.id.clone(), flow: letter.message.flow.clone() }
+    Key { id: letter.message.id.clone(), flow: letter.message.flow.clone(), copy: letter.message.copy }
 }
 
 /// Enqueues the letter's delivery again (same flowgate id, fresh attempts),
@@ -132,12 +133,14 @@ async fn redrive(env: &Env, letter: &DeadLetter) -> Result<(), String> {
         .unwrap_or(flowgate_core::config::DEFAULT_LOST_AFTER_SECS);
     let due = i64::try_from(now_millis() / 1000 + lost_after).unwrap_or(i64::MAX / 2);
     let ledger = Ledger::of(env, &m.route)?;
-    let copy = serde_json::to_string(m).map_err(|e| e.to_string())?;
-    ledger
-        .redriven(&Redriven { id: m.id.clone(), flow: m.flow.clone(), message: copy, due })
+    let text = serde_json::to_string(m).map_err(|e| e.to_string())?;
+    let copy = ledger
+        .redriven(&Redriven { id: m.id.clone(), flow: m.flow.clone(), message: text, due })
         .await
         .map_err(|e| format!("route ledger unavailable: {e}"))?;
-    queue::send(env, m, None).await?;
+    let mut m = m.clone();
+    m.copy = copy;
+    queue::send(env, &m, None).await?;
     dead_letters::delete(env, letter, false).await
 }
 

@@ -9,7 +9,7 @@
 
 use flowgate_core::{
     config::{Config, DeliveryMode, Flow, Route},
-    delivery::{keep_header, BodyRef, QueuedDelivery, MESSAGE_VERSION},
+    delivery::{BodyRef, QueuedDelivery, MESSAGE_VERSION},
     entra::{TokenError, TokenStore},
     envelope::EnvelopeMeta,
     forward::{flow_failure_hint, Provenance},
@@ -27,7 +27,7 @@ use crate::{
     deliver::{self, Attempt},
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
-    ledger::{AcceptReq, Ledger, Outcome, ReleaseReq},
+    ledger::{AcceptReq, Accepted, Ledger, Outcome, ReleaseReq},
     log::{self, now_millis, Record},
     plaid_keys, queue,
     reply::Reply,
@@ -247,10 +247,19 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         flows: targets.iter().map(|f| f.name.clone()).collect(),
         messages: messages.iter().filter_map(|m| serde_json::to_string(m).ok()).collect(),
         due: (!messages.is_empty()).then(|| now + i64::try_from(route.lost_after_secs).unwrap_or(900)),
+        // Direct mode: the id counts as seen once the flow took the run;
+        // meanwhile a re-sent copy is told to retry (the sender may give up
+        // on this request long before the flow answers).
+        pending_secs: (route.mode == DeliveryMode::Direct)
+            .then(|| i64::try_from(route.flow_timeout_secs * 2 + 60).unwrap_or(300)),
     };
     match ledger.accept(&accept).await {
-        Ok(false) => {}
-        Ok(true) => {
+        Ok(Accepted::New) => {}
+        Ok(Accepted::InProgress) => {
+            rec.outcome = "in_progress";
+            return Reply::InProgress;
+        }
+        Ok(Accepted::Duplicate) => {
             discard(env, &messages).await;
             rec.outcome = "duplicate";
             return Reply::Duplicate { route: route.name.clone(), delivery_id: accept.delivery_id };
@@ -308,6 +317,11 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             }
         }
     };
+    if reply.is_success() && route.mode == DeliveryMode::Direct && release.delivery_id.is_some() {
+        if let Err(e) = ledger.confirm(&release).await {
+            log::warn("ledger_unavailable", &format!("route {}: delivery id not confirmed: {e}", route.name));
+        }
+    }
     if !reply.is_success() {
         // Nothing was accepted: the sender's retry must not count as a duplicate.
         if let Err(e) = ledger.release(&release).await {
@@ -370,6 +384,7 @@ async fn direct(
                     status: rec.upstream_status,
                     reason: String::new(),
                     due: None,
+                    next_at: None,
                 };
                 if let Err(e) = ledger.finish(vec![done]).await {
                     log::warn("ledger_unavailable", &format!("route {}: delivery not counted: {e}", route.name));
@@ -408,8 +423,13 @@ async fn queued_message(
         event_type: verified.event_type().map(str::to_owned),
         received_at,
         content_type: headers.get("content-type").map(str::to_owned),
-        headers: headers.iter().filter(|(k, _)| keep_header(k)).map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        headers: headers
+            .iter()
+            .filter(|(k, _)| route.keeps_header(k))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         body: BodyRef::Stored { key: String::new(), len: 0 },
+        copy: 0,
     };
     queue::store_body(env, &mut message, body).await?;
     Ok(message)

@@ -12,9 +12,11 @@
 //! due. Its alarm enqueues again any delivery whose attempt is overdue by the
 //! route's `lost_after_secs`: a queue message lost (Queues' retention ran
 //! out, a local `wrangler dev` restarted — its queues live in memory) is
-//! recovered, not silently dropped. A lease taken when an attempt begins
-//! keeps a recovered copy and the original from attempting at once; an
-//! attempt finds a delivered one done.
+//! recovered, not silently dropped. Each enqueued copy carries a number; the
+//! row keeps the newest, so once a copy is recovered (or redriven) an older
+//! one that turns up late is acknowledged without an attempt. A lease taken
+//! when an attempt begins keeps two attempts from running at once, and an
+//! attempt finds a delivered or dead-lettered delivery done.
 //!
 //! Callers talk to it with small JSON requests (`POST https://ledger/<op>`);
 //! [`Ledger`] is the typed client.
@@ -37,11 +39,12 @@ const DELIVERED_KEEP_SECS: i64 = 7 * 86_400;
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS seen (delivery_id TEXT PRIMARY KEY, id TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (delivery_id TEXT PRIMARY KEY, id TEXT NOT NULL, expires INTEGER NOT NULL,
+  pending_until INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS deliveries (
   id TEXT NOT NULL, flow TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
   history TEXT NOT NULL, updated INTEGER NOT NULL, message TEXT, due INTEGER, lease INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (id, flow));
+  copy INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (id, flow));
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (due);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, updated);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -75,6 +78,25 @@ impl DurableObject for RouteLedger {
         let answer = match op.as_str() {
             "/accept" => self.accept(&sql, serde_json::from_value(body)?).await?,
             "/release" => release(&sql, &serde_json::from_value(body)?)?,
+            "/confirm" => {
+                let c: ReleaseReq = serde_json::from_value(body)?;
+                if let Some(did) = &c.delivery_id {
+                    sql.exec(
+                        "UPDATE seen SET pending_until = 0 WHERE delivery_id = ? AND id = ?",
+                        vec![did.as_str().into(), c.id.as_str().into()],
+                    )?;
+                }
+                json!({})
+            }
+            "/dead" => {
+                let k: Key = serde_json::from_value(body)?;
+                sql.exec(
+                    "UPDATE deliveries SET state = 'dead', due = NULL, lease = 0 WHERE id = ? AND flow = ?",
+                    vec![k.id.as_str().into(), k.flow.as_str().into()],
+                )?;
+                bump(&sql, "dead_lettered", 1)?;
+                json!({})
+            }
             "/begin" => begin(&sql, &serde_json::from_value(body)?)?,
             "/finish" => {
                 let f: Items<Outcome> = serde_json::from_value(body)?;
@@ -114,7 +136,7 @@ impl DurableObject for RouteLedger {
         )?;
         // Next: the earliest due delivery, else the hourly prune while rows remain.
         let next = first(sql.exec(
-            "SELECT MIN(due), (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM deliveries) FROM deliveries WHERE due IS NOT NULL",
+            "SELECT MIN(due), (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM deliveries) FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL",
             None,
         )?)?;
         let prune_at = now + PRUNE_EVERY_MS / 1000;
@@ -131,26 +153,29 @@ impl RouteLedger {
     /// Enqueues again every queued delivery whose attempt is overdue.
     async fn recover(&self, sql: &SqlStorage, now: i64) -> Result<()> {
         let rows = sql.exec(
-            "SELECT id, flow, message, attempts FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL AND due <= ? AND lease <= ? LIMIT ?",
+            "SELECT id, flow, message, attempts, copy FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL AND due <= ? AND lease <= ? LIMIT ?",
             vec![now.into(), now.into(), RECOVER_PER_ALARM.into()],
         )?;
         for row in rows.raw() {
             let row = row?;
-            let [id, flow, message, attempts] = row.as_slice() else { continue };
+            let [id, flow, message, attempts, copy] = row.as_slice() else { continue };
             let row = Overdue {
                 id: text(id),
                 flow: text(flow),
                 message: text(message),
                 attempts: int(attempts).unwrap_or(0),
             };
-            let Ok(message) = serde_json::from_str::<QueuedDelivery>(&row.message) else { continue };
+            let Ok(mut message) = serde_json::from_str::<QueuedDelivery>(&row.message) else { continue };
             let lost_after = message_lost_after(&self.env, &message.route);
+            // The new copy supersedes any older one still in the queue.
+            let next_copy = int(copy).unwrap_or(0) + 1;
+            message.copy = u32::try_from(next_copy).unwrap_or(u32::MAX);
+            sql.exec(
+                "UPDATE deliveries SET due = ?, copy = ? WHERE id = ? AND flow = ?",
+                vec![(now + lost_after).into(), next_copy.into(), row.id.as_str().into(), row.flow.as_str().into()],
+            )?;
             match crate::queue::send(&self.env, &message, None).await {
                 Ok(()) => {
-                    sql.exec(
-                        "UPDATE deliveries SET due = ? WHERE id = ? AND flow = ?",
-                        vec![(now + lost_after).into(), row.id.as_str().into(), row.flow.as_str().into()],
-                    )?;
                     bump(sql, "recovered", 1)?;
                     crate::log::note(
                         "warn",
@@ -161,7 +186,14 @@ impl RouteLedger {
                         ),
                     );
                 }
-                Err(e) => crate::log::note("error", "delivery_recovery_failed", &e),
+                Err(e) => {
+                    // Try again in a minute (not on every alarm tick).
+                    sql.exec(
+                        "UPDATE deliveries SET due = ? WHERE id = ? AND flow = ?",
+                        vec![(now + 60).into(), row.id.as_str().into(), row.flow.as_str().into()],
+                    )?;
+                    crate::log::note("error", "delivery_recovery_failed", &e);
+                }
             }
         }
         Ok(())
@@ -186,19 +218,31 @@ impl RouteLedger {
         let now = now_secs();
         if let (Some(did), Some(window)) = (&a.delivery_id, a.window_secs) {
             let seen = first(sql.exec(
-                "SELECT id FROM seen WHERE delivery_id = ? AND expires >= ?",
+                "SELECT id, pending_until FROM seen WHERE delivery_id = ? AND expires >= ?",
                 vec![did.as_str().into(), now.into()],
             )?)?;
-            if let Some(row) = seen {
-                bump(sql, "duplicates", 1)?;
-                return Ok(json!({ "duplicate": true, "first_id": row.first().map(text) }));
+            match seen.as_deref() {
+                // The first copy is still being forwarded (direct mode): the
+                // sender must ask again, not be told it arrived.
+                Some([_, pending]) if int(pending).unwrap_or(0) > now => {
+                    return Ok(json!({ "duplicate": false, "in_progress": true }));
+                }
+                // A pending entry whose request died: this copy takes over.
+                Some([_, pending]) if int(pending).unwrap_or(0) > 0 => {}
+                Some(_) => {
+                    bump(sql, "duplicates", 1)?;
+                    return Ok(json!({ "duplicate": true }));
+                }
+                None => {}
             }
+            let pending_until = a.pending_secs.map_or(0, |p| now + p);
             sql.exec(
-                "INSERT OR REPLACE INTO seen (delivery_id, id, expires) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO seen (delivery_id, id, expires, pending_until) VALUES (?, ?, ?, ?)",
                 vec![
                     did.as_str().into(),
                     a.id.as_str().into(),
                     (now + i64::try_from(window).unwrap_or(i64::MAX / 2)).into(),
+                    pending_until.into(),
                 ],
             )?;
         }
@@ -236,16 +280,22 @@ fn begin(sql: &SqlStorage, b: &BeginReq) -> Result<Value> {
     let mut states = Vec::with_capacity(b.items.len());
     for k in &b.items {
         let row = first(sql.exec(
-            "SELECT state, lease FROM deliveries WHERE id = ? AND flow = ?",
+            "SELECT state, lease, copy, next_at FROM deliveries WHERE id = ? AND flow = ?",
             vec![k.id.as_str().into(), k.flow.as_str().into()],
         )?)?;
         let row = match row.as_deref() {
-            Some([state, lease]) => Some(LeaseRow { state: text(state), lease: int(lease).unwrap_or(0) }),
+            Some([state, lease, copy, next_at]) => Some(LeaseRow {
+                state: text(state),
+                lease: int(lease).unwrap_or(0),
+                copy: int(copy).unwrap_or(0),
+                next_at: int(next_at).unwrap_or(0),
+            }),
             _ => None,
         };
         let state = match row {
-            Some(r) if r.state == "delivered" => Some(r.state),
-            Some(r) if r.lease > now => Some("busy".to_owned()),
+            Some(r) if r.state == "delivered" || r.state == "dead" => Some(r.state),
+            Some(r) if i64::from(k.copy) < r.copy => Some("stale".to_owned()),
+            Some(r) if r.lease > now || r.next_at > now => Some("busy".to_owned()),
             Some(r) => {
                 sql.exec(
                     "UPDATE deliveries SET lease = ?, due = ? WHERE id = ? AND flow = ?",
@@ -289,12 +339,13 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
         } else {
             SqlStorageValue::Null
         };
-        let keep_message = i64::from(o.state == "retrying");
+        let keep_message = i64::from(o.state != "delivered");
+        let next_at = o.next_at.unwrap_or(0);
         sql.exec(
-            "INSERT INTO deliveries (id, flow, state, attempts, history, updated, due, lease) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+            "INSERT INTO deliveries (id, flow, state, attempts, history, updated, due, lease, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
              ON CONFLICT (id, flow) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
              history = excluded.history, updated = excluded.updated, due = excluded.due, lease = 0,
-             message = CASE WHEN ? = 1 THEN message ELSE NULL END",
+             next_at = excluded.next_at, message = CASE WHEN ? = 1 THEN message ELSE NULL END",
             vec![
                 o.id.as_str().into(),
                 o.flow.as_str().into(),
@@ -303,6 +354,7 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
                 text.into(),
                 now.into(),
                 due,
+                next_at.into(),
                 keep_message.into(),
             ],
         )?;
@@ -317,14 +369,27 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
 }
 
 fn redriven(sql: &SqlStorage, r: &Redriven) -> Result<Value> {
+    // The redriven copy supersedes any copy still in the queue.
+    let current = first(sql.exec(
+        "SELECT copy FROM deliveries WHERE id = ? AND flow = ?",
+        vec![r.id.as_str().into(), r.flow.as_str().into()],
+    )?)?;
+    let copy = current.as_deref().and_then(|c| c.first()).and_then(int).unwrap_or(0) + 1;
     sql.exec(
-        "INSERT INTO deliveries (id, flow, state, attempts, history, updated, message, due, lease) VALUES (?, ?, 'queued', 0, '[]', ?, ?, ?, 0)
+        "INSERT INTO deliveries (id, flow, state, attempts, history, updated, message, due, lease, copy, next_at) VALUES (?, ?, 'queued', 0, '[]', ?, ?, ?, 0, ?, 0)
          ON CONFLICT (id, flow) DO UPDATE SET state = 'queued', updated = excluded.updated,
-         message = excluded.message, due = excluded.due, lease = 0",
-        vec![r.id.as_str().into(), r.flow.as_str().into(), now_secs().into(), r.message.as_str().into(), r.due.into()],
+         message = excluded.message, due = excluded.due, lease = 0, copy = excluded.copy, next_at = 0",
+        vec![
+            r.id.as_str().into(),
+            r.flow.as_str().into(),
+            now_secs().into(),
+            r.message.as_str().into(),
+            r.due.into(),
+            copy.into(),
+        ],
     )?;
     bump(sql, "redriven", 1)?;
-    Ok(json!({}))
+    Ok(json!({ "copy": copy }))
 }
 
 /// A dead letter was deleted by the operator.
@@ -397,6 +462,8 @@ fn int(v: &SqlStorageValue) -> Option<i64> {
 struct LeaseRow {
     state: String,
     lease: i64,
+    copy: i64,
+    next_at: i64,
 }
 
 struct Overdue {
@@ -425,6 +492,9 @@ pub(crate) struct AcceptReq {
     pub(crate) messages: Vec<String>,
     /// Queue mode: when the first attempt is overdue (Unix seconds).
     pub(crate) due: Option<i64>,
+    /// Direct mode: the delivery id counts as seen only once confirmed;
+    /// until then (at most this long) a re-sent copy is told to retry.
+    pub(crate) pending_secs: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -440,6 +510,7 @@ pub(crate) struct BeginReq {
 pub(crate) struct Redriven {
     pub(crate) id: String,
     pub(crate) flow: String,
+    /// The message, kept to recover from.
     pub(crate) message: String,
     pub(crate) due: i64,
 }
@@ -454,6 +525,9 @@ pub(crate) struct ReleaseReq {
 pub(crate) struct Key {
     pub(crate) id: String,
     pub(crate) flow: String,
+    /// The message copy being attempted (0: the first one sent).
+    #[serde(default)]
+    pub(crate) copy: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -461,8 +535,10 @@ pub(crate) struct Items<T> {
     pub(crate) items: Vec<T>,
 }
 
-/// One attempt's outcome: `state` is "delivered", "retrying" or "dead".
-#[derive(Serialize, Deserialize)]
+/// One attempt's outcome: `state` is "delivered" or "retrying" (a dead
+/// delivery is recorded as retrying, then marked dead once its letter is
+/// written).
+#[derive(Serialize, Deserialize, Clone)]
 pub(crate) struct Outcome {
     pub(crate) id: String,
     pub(crate) flow: String,
@@ -472,12 +548,21 @@ pub(crate) struct Outcome {
     pub(crate) reason: String,
     /// Retrying: when the next attempt is overdue (Unix seconds).
     pub(crate) due: Option<i64>,
+    /// Retrying: not before this time (the backoff or `Retry-After`).
+    pub(crate) next_at: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct CountReq {
     counter: String,
     n: i64,
+}
+
+/// What the ledger made of an accepted webhook.
+pub(crate) enum Accepted {
+    New,
+    Duplicate,
+    InProgress,
 }
 
 /// Typed client of one route's ledger.
@@ -506,14 +591,33 @@ impl Ledger {
         resp.json().await
     }
 
-    /// Records an accepted webhook; `Ok(true)` when its delivery id was seen
-    /// within the window (a duplicate: nothing recorded).
-    pub(crate) async fn accept(&self, req: &AcceptReq) -> Result<bool> {
+    /// Records an accepted webhook, unless its delivery id was seen within
+    /// the window (a duplicate) or is being forwarded right now.
+    pub(crate) async fn accept(&self, req: &AcceptReq) -> Result<Accepted> {
         #[derive(Deserialize)]
         struct A {
             duplicate: bool,
+            #[serde(default)]
+            in_progress: bool,
         }
-        Ok(self.call::<_, A>("accept", req).await?.duplicate)
+        let a = self.call::<_, A>("accept", req).await?;
+        Ok(if a.in_progress {
+            Accepted::InProgress
+        } else if a.duplicate {
+            Accepted::Duplicate
+        } else {
+            Accepted::New
+        })
+    }
+
+    /// Direct mode: the delivery id counts as seen from now on.
+    pub(crate) async fn confirm(&self, req: &ReleaseReq) -> Result<()> {
+        self.call::<_, Value>("confirm", req).await.map(drop)
+    }
+
+    /// The dead letter is written: the delivery is dead.
+    pub(crate) async fn dead(&self, key: &Key) -> Result<()> {
+        self.call::<_, Value>("dead", key).await.map(drop)
     }
 
     pub(crate) async fn release(&self, req: &ReleaseReq) -> Result<()> {
@@ -538,8 +642,13 @@ impl Ledger {
         Ok(self.call::<_, F>("finish", &Items { items: outcomes }).await?.histories)
     }
 
-    pub(crate) async fn redriven(&self, req: &Redriven) -> Result<()> {
-        self.call::<_, Value>("redriven", req).await.map(drop)
+    /// Records a redrive; returns the copy number the new message carries.
+    pub(crate) async fn redriven(&self, req: &Redriven) -> Result<u32> {
+        #[derive(Deserialize)]
+        struct R {
+            copy: u32,
+        }
+        Ok(self.call::<_, R>("redriven", req).await?.copy)
     }
 
     pub(crate) async fn forget(&self, key: &Key) -> Result<()> {

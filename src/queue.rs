@@ -131,7 +131,12 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
 
     let config = bindings::config(&env).ok();
     let safety_net = queue_name.ends_with(QUEUES_DLQ_SUFFIX);
-    let work = jobs.into_iter().map(|job| {
+    // Small messages are attempted together; messages whose body is in R2
+    // (up to max_body_bytes each) one at a time, so a batch of large bodies
+    // never holds more than one of them in the isolate's memory at once.
+    let (large, small): (Vec<Job>, Vec<Job>) =
+        jobs.into_iter().partition(|j| j.message.as_ref().is_some_and(|m| matches!(m.body, BodyRef::Stored { .. })));
+    let work = small.into_iter().map(|job| {
         let (env, ctx, config, queue_name) = (&env, &ctx, config.clone(), &queue_name);
         async move {
             let next = match (&job.message, config) {
@@ -140,7 +145,7 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
                     let reason = format!(
                         "Queues gave up on the message after its max_retries (queue {queue_name}); flowgate's own attempts did not finish"
                     );
-                    dead_letter(env, m, job.attempt, None, &reason).await
+                    give_up(env, m, job.attempt, &reason).await
                 }
                 (Some(m), Some(config)) => deliver_one(env, ctx, &config, m, job.attempt).await,
                 (Some(_), None) => Next::Retry {
@@ -152,6 +157,42 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
         }
     });
     join_all(work).await;
+    for job in large {
+        let next = match (&job.message, config.clone()) {
+            (Some(m), _) if safety_net => {
+                let reason = format!(
+                    "Queues gave up on the message after its max_retries (queue {queue_name}); flowgate's own attempts did not finish"
+                );
+                give_up(&env, m, job.attempt, &reason).await
+            }
+            (Some(m), Some(config)) => deliver_one(&env, &ctx, &config, m, job.attempt).await,
+            _ => Next::Retry {
+                delay_secs: 60,
+                reason: "flowgate's configuration is invalid; run `flowgate check`".to_owned(),
+            },
+        };
+        settle(&job.raw, &next);
+    }
+}
+
+/// Dead-letters a delivery that cannot be attempted (its route or flow is
+/// gone, or Queues gave up on it), and records that in the route's ledger so
+/// its recovery alarm does not send it again. A delivery already done is
+/// only acknowledged.
+async fn give_up(env: &Env, m: &QueuedDelivery, attempt: u32, reason: &str) -> Next {
+    let Ok(ledger) = Ledger::of(env, &m.route) else {
+        return dead_letter(env, m, attempt, None, reason).await;
+    };
+    let key = Key { id: m.id.clone(), flow: m.flow.clone(), copy: m.copy };
+    let done = ledger
+        .begin(&BeginReq { items: vec![key], lease_until: 0, due: 0 })
+        .await
+        .ok()
+        .and_then(|s| s.into_iter().next().flatten());
+    if matches!(done.as_deref(), Some("delivered" | "dead" | "stale")) {
+        return Next::Delivered;
+    }
+    record(env, &ledger, m, attempt, Next::Dead { reason: reason.to_owned() }, None, 0).await
 }
 
 /// Acknowledges or retries the message as decided.
@@ -215,12 +256,12 @@ async fn run_attempt(
     let Some(route) = config.routes.get(&m.route) else {
         let reason =
             format!("route {} is no longer configured; add it back and redrive, or delete the dead letter", m.route);
-        return dead_letter(env, m, attempt, None, &reason).await;
+        return give_up(env, m, attempt, &reason).await;
     };
     let Some(flow) = config.flows.get(&m.flow) else {
         let reason =
             format!("flow {} is no longer configured; add it back and redrive, or delete the dead letter", m.flow);
-        return dead_letter(env, m, attempt, None, &reason).await;
+        return give_up(env, m, attempt, &reason).await;
     };
     rec.provider = Some(route.provider.name);
     let ledger = match Ledger::of(env, &route.name) {
@@ -228,9 +269,12 @@ async fn run_attempt(
         Err(e) => return Next::Retry { delay_secs: 60, reason: e },
     };
     let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
-    let lease_secs = i64::try_from(flow.timeout_secs).unwrap_or(120) + LEASE_SLACK_SECS;
+    // The longest an attempt can take: a token fetch (three tries of the
+    // token endpoint), the call, a refresh and the call again after a 401.
+    let entra_secs = config.credential(flow).timeout_secs;
+    let lease_secs = i64::try_from(2 * flow.timeout_secs + 3 * entra_secs * 3).unwrap_or(600) + LEASE_SLACK_SECS;
     let begin = BeginReq {
-        items: vec![Key { id: m.id.clone(), flow: m.flow.clone() }],
+        items: vec![Key { id: m.id.clone(), flow: m.flow.clone(), copy: m.copy }],
         lease_until: now + lease_secs,
         due: now + lease_secs + i64::try_from(route.lost_after_secs).unwrap_or(900),
     };
@@ -240,11 +284,20 @@ async fn run_attempt(
                 rec.message = Some("already delivered (a second copy of the message)".to_owned());
                 return Next::Delivered;
             }
+            Some("dead") => {
+                rec.message = Some("already a dead letter (a second copy of the message)".to_owned());
+                return Next::Delivered;
+            }
+            Some("stale") => {
+                rec.message = Some("superseded by a newer copy (recovered or redriven)".to_owned());
+                return Next::Delivered;
+            }
             Some("busy") => {
-                // Another copy (a recovered one) is being attempted right now.
+                // Another copy is being attempted, or the next attempt is not due yet.
                 return Next::Retry {
-                    delay_secs: u32::try_from(lease_secs).unwrap_or(150),
-                    reason: "another copy of this delivery is being attempted".to_owned(),
+                    delay_secs: 30,
+                    reason: "another copy of this delivery is being attempted, or its next attempt is not due yet"
+                        .to_owned(),
                 };
             }
             _ => {}
@@ -299,8 +352,10 @@ async fn run_attempt(
     next
 }
 
-/// Records the attempt in the ledger; a dead delivery is written to R2 with
-/// its history first (and retried if that write fails: nothing is dropped).
+/// Records the attempt in the ledger. A dead delivery is first recorded as
+/// failing (its history comes back), then written to R2, and only then
+/// marked dead: if R2 refuses, the message is retried and the ledger still
+/// has it in flight.
 async fn record(
     env: &Env,
     ledger: &Ledger,
@@ -311,14 +366,14 @@ async fn record(
     lost_after_secs: u64,
 ) -> Next {
     let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
-    let (state, reason, due) = match &next {
-        Next::Delivered => ("delivered", String::new(), None),
-        Next::Retry { reason, delay_secs } => (
-            "retrying",
-            reason.clone(),
-            Some(now + i64::from(*delay_secs) + i64::try_from(lost_after_secs).unwrap_or(900)),
-        ),
-        Next::Dead { reason } => ("dead", reason.clone(), None),
+    let lost_after = i64::try_from(lost_after_secs).unwrap_or(900).max(60);
+    let (state, reason, due, next_at) = match &next {
+        Next::Delivered => ("delivered", String::new(), None, None),
+        Next::Retry { reason, delay_secs } => {
+            let at = now + i64::from(*delay_secs);
+            ("retrying", reason.clone(), Some(at + lost_after), Some(at))
+        }
+        Next::Dead { reason } => ("retrying", reason.clone(), Some(now + lost_after), None),
     };
     let outcome = Outcome {
         id: m.id.clone(),
@@ -328,16 +383,32 @@ async fn record(
         status,
         reason: reason.clone(),
         due,
+        next_at,
     };
-    let history = match ledger.finish(vec![outcome]).await {
-        Ok(mut h) => h.pop(),
-        Err(e) => {
-            log::warn("ledger_unavailable", &format!("route {}: attempt not recorded: {e}", m.route));
-            None
+    // A delivery the flow took must be recorded, or the recovery alarm
+    // would send it again: three tries.
+    let tries = if matches!(next, Next::Delivered) { 3 } else { 1 };
+    let mut history = None;
+    for _ in 0..tries {
+        match ledger.finish(vec![outcome.clone()]).await {
+            Ok(mut h) => {
+                history = h.pop();
+                break;
+            }
+            Err(e) => log::warn("ledger_unavailable", &format!("route {}: attempt not recorded: {e}", m.route)),
         }
-    };
+    }
     match next {
-        Next::Dead { reason } => dead_letter(env, m, attempt, history, &reason).await,
+        Next::Dead { reason } => {
+            let next = dead_letter(env, m, attempt, history, &reason).await;
+            if matches!(next, Next::Dead { .. }) {
+                let key = Key { id: m.id.clone(), flow: m.flow.clone(), copy: m.copy };
+                if let Err(e) = ledger.dead(&key).await {
+                    log::warn("ledger_unavailable", &format!("route {}: dead letter not recorded: {e}", m.route));
+                }
+            }
+            next
+        }
         other => other,
     }
 }

@@ -32,6 +32,8 @@ pub(crate) enum Reply {
         route: String,
         delivery_id: Option<String>,
     },
+    /// Direct mode: the same delivery id is being forwarded right now.
+    InProgress,
     /// No routing rule matched and the route has no default flow.
     Dropped {
         route: String,
@@ -91,6 +93,7 @@ impl Reply {
             Reply::Accepted { .. } | Reply::Queued { .. } => 202,
             Reply::Duplicate { .. } | Reply::Dropped { .. } => 200,
             Reply::Unavailable { .. } => 503,
+            Reply::InProgress => 409,
             Reply::Json { status, .. } => *status,
             Reply::NotFound => 404,
             Reply::HandshakeReply(r) => r.status,
@@ -118,6 +121,10 @@ impl Reply {
             Reply::Duplicate { route, delivery_id } => json!({
                 "status": "duplicate", "route": route, "delivery_id": delivery_id,
                 "message": "This delivery id was accepted before; it is not forwarded again.",
+            }),
+            Reply::InProgress => json!({
+                "error": "in_progress",
+                "message": "This delivery id is being forwarded right now; retry later to learn the outcome.",
             }),
             Reply::Dropped { route } => json!({
                 "status": "dropped", "route": route,
@@ -194,6 +201,9 @@ impl Reply {
         }
         if let Reply::Unavailable { .. } = &self {
             headers.set("retry-after", "30")?;
+        }
+        if let Reply::InProgress = &self {
+            headers.set("retry-after", "10")?;
         }
         if let Reply::Json { status: 204, .. } = &self {
             return Ok(Response::empty()?.with_status(204).with_headers(headers));

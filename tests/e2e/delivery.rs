@@ -330,3 +330,29 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_sent_while_the_first_is_still_being_forwarded_is_told_to_retry_not_that_it_arrived() {
+    let (emulator, worker) = stack().await;
+    // Direct mode; the flow takes 4 s to answer the first call.
+    emulator.inject_flow_faults(vec![FlowFault::delay_ms(4000)]);
+    let id = new_id();
+    let body = br#"{"slow":true}"#.to_vec();
+    let headers = github_signed(&body, &id);
+    let worker = std::sync::Arc::new(worker);
+    let first = {
+        let (worker, headers, body) = (std::sync::Arc::clone(&worker), headers.clone(), body.clone());
+        tokio::spawn(async move { worker.post_hook("gh", &headers, body).await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let meanwhile = worker.post_hook("gh", &headers, body.clone()).await.unwrap();
+    assert_eq!(meanwhile.status, 409, "{}", meanwhile.text);
+    assert_eq!(meanwhile.json["error"], "in_progress");
+    assert_eq!(meanwhile.retry_after.as_deref(), Some("10"));
+    let first = first.await.unwrap();
+    assert_eq!(first.status, 202, "{}", first.text);
+    let after = worker.post_hook("gh", &headers, body).await.unwrap();
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(after.json["status"], "duplicate");
+    assert_eq!(runs_for(&emulator, &id).len(), 1);
+}

@@ -448,6 +448,14 @@ pub struct Config {
     pub credentials: BTreeMap<String, EntraConfig>,
 }
 
+impl Route {
+    /// Whether a request header is kept with a queued delivery (and its dead
+    /// letter): never credentials, never this route's own secret header.
+    pub fn keeps_header(&self, name: &str) -> bool {
+        crate::delivery::keep_header(name) && !secret_headers(&self.scheme).iter().any(|h| h.eq_ignore_ascii_case(name))
+    }
+}
+
 impl Config {
     /// The Entra settings `flow` gets its token with: its named credential,
     /// else [`Config::entra`]. Each credential has its own token cache entry
@@ -842,8 +850,9 @@ fn parse_payload(path: &str, value: Option<&str>, p: &mut Problems) -> Payload {
 }
 
 /// Headers that carry the route's own secret, as its scheme receives it:
-/// never copied into an envelope (on top of [`crate::envelope::NEVER_COPIED`]).
-fn secret_headers(scheme: &Scheme) -> Vec<&str> {
+/// never copied into an envelope (on top of [`crate::envelope::NEVER_COPIED`]),
+/// a queue message or a dead letter.
+pub fn secret_headers(scheme: &Scheme) -> Vec<&str> {
     match scheme {
         Scheme::Token(h) | Scheme::BasicAuth(h) => vec![h.header.as_ref()],
         _ => Vec::new(),
@@ -1184,6 +1193,20 @@ fn validate_route(
         }
     }
     let rules = rules?;
+    if mode == DeliveryMode::Direct {
+        // Direct mode relays the flow's answer to the sender: with several
+        // flows there is no one answer, and a sender's retry after one flow
+        // failed would run the others again.
+        for (i, rule) in rules.rules().iter().enumerate() {
+            if rule.flows().len() > 1 {
+                p.add(
+                    format!("routes.{name}.rules[{i}].flows"),
+                    format!("{} names {} flows, but the route has mode = \"direct\"", rule, rule.flows().len()),
+                    "fan-out needs mode = \"queue\" (each flow gets its own delivery); or name one flow",
+                );
+            }
+        }
+    }
     let implicit = single_flow.then(|| Flow {
         name: name.to_owned(),
         url_binding: flow_url_binding.clone(),
@@ -1484,6 +1507,49 @@ fn is_domain(s: &str) -> bool {
     s.contains('.')
         && s.len() <= 253
         && s.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+#[cfg(test)]
+mod direct_mode_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn base() -> Value {
+        json!({
+            "entra": {"tenant": "contoso.onmicrosoft.com", "client_id": "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81",
+                      "client_secret_binding": "ENTRA_CLIENT_SECRET"},
+            "flows": {"a": {"url_binding": "FLOW_A"}, "b": {"url_binding": "FLOW_B"}},
+            "routes": {"gh": {"provider": "github", "secret_bindings": ["GH_SECRET"],
+                              "rules": [{"event": "push", "flows": ["a", "b"]}]}}
+        })
+    }
+
+    #[test]
+    fn direct_mode_refuses_fan_out_and_queue_mode_allows_it() {
+        assert!(Config::from_json(&base()).is_ok());
+        let mut v = base();
+        v["routes"]["gh"]["mode"] = json!("direct");
+        let problems = Config::from_json(&v).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "routes.gh.rules[0].flows");
+        assert!(problems[0].fix.contains("mode = \"queue\""), "{}", problems[0]);
+        v["routes"]["gh"]["rules"][0]["flows"] = json!(["a"]);
+        assert!(Config::from_json(&v).is_ok());
+    }
+
+    #[test]
+    fn a_token_schemes_secret_header_is_not_kept_with_a_delivery() {
+        let mut v = base();
+        v["routes"]["gl"] =
+            json!({"provider": "gitlab", "secret_bindings": ["GL_TOKEN"], "flow_url_binding": "FLOW_GL"});
+        let c = Config::from_json(&v).unwrap();
+        let gl = &c.routes["gl"];
+        assert!(!gl.keeps_header("X-Gitlab-Token"));
+        assert!(!gl.keeps_header("authorization"));
+        assert!(gl.keeps_header("x-gitlab-event"));
+        assert!(c.routes["gh"].keeps_header("x-hub-signature-256"));
+    }
 }
 
 #[cfg(test)]

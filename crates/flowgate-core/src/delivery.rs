@@ -243,6 +243,11 @@ pub struct QueuedDelivery {
     pub headers: Vec<(String, String)>,
     /// The exact body.
     pub body: BodyRef,
+    /// Which copy this is: 0 when first sent, then one more for each copy
+    /// the route ledger sends again (a lost message recovered, a redrive);
+    /// an older copy turning up late is acknowledged without an attempt.
+    #[serde(default)]
+    pub copy: u32,
 }
 
 /// Message format version written now.
@@ -417,6 +422,7 @@ mod tests {
             content_type: Some("application/json".into()),
             headers: vec![("x-github-event".into(), "push".into())],
             body: BodyRef::Inline("e30=".into()),
+            copy: 0,
         };
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<QueuedDelivery>(&json).unwrap(), m);
