@@ -253,7 +253,12 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         pending_secs: (route.mode == DeliveryMode::Direct)
             .then(|| i64::try_from(route.flow_timeout_secs * 2 + 60).unwrap_or(300)),
     };
-    match ledger.accept(&accept).await {
+    // Direct mode without a delivery id to remember has nothing to record
+    // before the call: the ledger only counts it, after the response.
+    let record_first =
+        route.mode == DeliveryMode::Queue || (accept.window_secs.is_some() && accept.delivery_id.is_some());
+    let verdict = if record_first { ledger.accept(&accept).await } else { Ok(Accepted::New) };
+    match verdict {
         Ok(Accepted::New) => {}
         Ok(Accepted::InProgress) => {
             rec.outcome = "in_progress";
@@ -273,7 +278,7 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     }
     let release = ReleaseReq { id: accept.id.clone(), delivery_id: accept.delivery_id.clone() };
     let reply = if messages.is_empty() {
-        direct(env, ctx, &config, route, &targets, &verified, &headers, &body, received_at, &ledger, rec).await
+        direct(env, ctx, &config, route, &targets, &verified, &headers, &body, received_at, !record_first, rec).await
     } else {
         let mut sent = 0;
         let mut failed = None;
@@ -317,12 +322,7 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             }
         }
     };
-    if reply.is_success() && route.mode == DeliveryMode::Direct && release.delivery_id.is_some() {
-        if let Err(e) = ledger.confirm(&release).await {
-            log::warn("ledger_unavailable", &format!("route {}: delivery id not confirmed: {e}", route.name));
-        }
-    }
-    if !reply.is_success() {
+    if !reply.is_success() && record_first {
         // Nothing was accepted: the sender's retry must not count as a duplicate.
         if let Err(e) = ledger.release(&release).await {
             log::warn("ledger_unavailable", &format!("route {}: could not release {}: {e}", route.name, release.id));
@@ -350,7 +350,7 @@ async fn direct(
     headers: &Headers,
     body: &[u8],
     received_at: u64,
-    ledger: &Ledger,
+    count_accepted: bool,
     rec: &mut Record<'_>,
 ) -> Reply {
     let mut last = None;
@@ -385,10 +385,21 @@ async fn direct(
                     reason: String::new(),
                     due: None,
                     next_at: None,
+                    confirm: verified.delivery_id().map(str::to_owned),
+                    count_accepted,
                 };
-                if let Err(e) = ledger.finish(vec![done]).await {
-                    log::warn("ledger_unavailable", &format!("route {}: delivery not counted: {e}", route.name));
-                }
+                // Bookkeeping after the response: the sender does not wait
+                // for it. Until it lands, a re-sent copy is told to retry.
+                let (env, route_name) = (env.clone(), route.name.clone());
+                ctx.wait_until(async move {
+                    let result = match Ledger::of(&env, &route_name) {
+                        Ok(l) => l.finish(vec![done]).await.map(drop).map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = result {
+                        log::warn("ledger_unavailable", &format!("route {route_name}: delivery not recorded: {e}"));
+                    }
+                });
                 last = Some((attempt, *flow));
             }
             failed => return direct_reply(failed, flow, route, rec),

@@ -60,6 +60,9 @@ const RECOVER_PER_ALARM: i64 = 100;
 pub struct RouteLedger {
     state: State,
     env: Env,
+    /// When the alarm is set to ring (ms), as far as this instance knows:
+    /// saves reading it back on every accept.
+    alarm_at: std::cell::Cell<Option<i64>>,
 }
 
 impl DurableObject for RouteLedger {
@@ -68,7 +71,7 @@ impl DurableObject for RouteLedger {
         if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
             crate::log::note("error", "ledger_schema_failed", &e.to_string());
         }
-        Self { state, env }
+        Self { state, env, alarm_at: std::cell::Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -78,16 +81,6 @@ impl DurableObject for RouteLedger {
         let answer = match op.as_str() {
             "/accept" => self.accept(&sql, serde_json::from_value(body)?).await?,
             "/release" => release(&sql, &serde_json::from_value(body)?)?,
-            "/confirm" => {
-                let c: ReleaseReq = serde_json::from_value(body)?;
-                if let Some(did) = &c.delivery_id {
-                    sql.exec(
-                        "UPDATE seen SET pending_until = 0 WHERE delivery_id = ? AND id = ?",
-                        vec![did.as_str().into(), c.id.as_str().into()],
-                    )?;
-                }
-                json!({})
-            }
             "/dead" => {
                 let k: Key = serde_json::from_value(body)?;
                 sql.exec(
@@ -126,6 +119,7 @@ impl DurableObject for RouteLedger {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_at.set(None);
         let sql = self.state.storage().sql();
         let now = now_secs();
         self.recover(&sql, now).await?;
@@ -201,8 +195,12 @@ impl RouteLedger {
 
     /// Makes sure the alarm rings by `due` (Unix seconds).
     async fn alarm_by(&self, due: i64) -> Result<()> {
-        let storage = self.state.storage();
-        match storage.get_alarm().await? {
+        if self.alarm_at.get().is_some_and(|at_ms| at_ms <= due * 1000) {
+            return Ok(());
+        }
+        let current = self.state.storage().get_alarm().await?;
+        self.alarm_at.set(current);
+        match current {
             Some(at_ms) if at_ms <= due * 1000 => Ok(()),
             _ => self.set_alarm_at(due).await,
         }
@@ -211,7 +209,9 @@ impl RouteLedger {
     async fn set_alarm_at(&self, at_secs: i64) -> Result<()> {
         let now_ms = worker::Date::now().as_millis() as i64;
         let offset = (at_secs * 1000 - now_ms).max(1000);
-        self.state.storage().set_alarm(offset).await
+        self.state.storage().set_alarm(offset).await?;
+        self.alarm_at.set(Some(now_ms + offset));
+        Ok(())
     }
 
     async fn accept(&self, sql: &SqlStorage, a: AcceptReq) -> Result<Value> {
@@ -246,7 +246,8 @@ impl RouteLedger {
                 ],
             )?;
         }
-        for (i, flow) in a.flows.iter().enumerate() {
+        // Direct mode (no messages) records its delivery when it is done.
+        for (i, flow) in a.flows.iter().enumerate().filter(|_| !a.messages.is_empty()) {
             let message = a.messages.get(i).cloned().map_or(SqlStorageValue::Null, SqlStorageValue::String);
             let due = a.due.map_or(SqlStorageValue::Null, SqlStorageValue::Integer);
             sql.exec(
@@ -358,6 +359,15 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
                 keep_message.into(),
             ],
         )?;
+        if let Some(did) = &o.confirm {
+            sql.exec(
+                "UPDATE seen SET pending_until = 0 WHERE delivery_id = ? AND id = ?",
+                vec![did.as_str().into(), o.id.as_str().into()],
+            )?;
+        }
+        if o.count_accepted {
+            bump(sql, "accepted", 1)?;
+        }
         match o.state.as_str() {
             "delivered" => bump(sql, "delivered", 1)?,
             "dead" => bump(sql, "dead_lettered", 1)?,
@@ -550,6 +560,12 @@ pub(crate) struct Outcome {
     pub(crate) due: Option<i64>,
     /// Retrying: not before this time (the backoff or `Retry-After`).
     pub(crate) next_at: Option<i64>,
+    /// Direct mode: this delivery id now counts as seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) confirm: Option<String>,
+    /// Direct mode without a prior accept: count the webhook as accepted too.
+    #[serde(default)]
+    pub(crate) count_accepted: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -608,11 +624,6 @@ impl Ledger {
         } else {
             Accepted::New
         })
-    }
-
-    /// Direct mode: the delivery id counts as seen from now on.
-    pub(crate) async fn confirm(&self, req: &ReleaseReq) -> Result<()> {
-        self.call::<_, Value>("confirm", req).await.map(drop)
     }
 
     /// The dead letter is written: the delivery is dead.

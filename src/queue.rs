@@ -384,6 +384,8 @@ async fn record(
         reason: reason.clone(),
         due,
         next_at,
+        confirm: None,
+        count_accepted: false,
     };
     // A delivery the flow took must be recorded, or the recovery alarm
     // would send it again: three tries.

@@ -31,6 +31,9 @@ pub(crate) struct Plan {
     pub(crate) body_bytes: usize,
     /// The floor writes one log line per request, as flowgate does.
     pub(crate) floor_logs: bool,
+    /// flowgate's route: `gh` (direct mode, duplicate suppression on, as
+    /// configured by default) or `gh-nodedupe` (direct mode without it).
+    pub(crate) route: String,
 }
 
 /// Which Worker a phase measured.
@@ -260,7 +263,7 @@ pub(crate) async fn run(plan: Plan) -> anyhow::Result<LoadResult> {
     let flowgate = WorkerProcess::start(&standard_setup(&emulator)).await?;
     let floor = WorkerProcess::start(&floor_setup(&emulator, &token, plan.floor_logs)).await?;
     let url = |t: Target| match t {
-        Target::Flowgate => flowgate.url("/hooks/gh"),
+        Target::Flowgate => flowgate.url(&format!("/hooks/{}", plan.route)),
         Target::Floor => floor.url("/hooks/gh"),
     };
     let before = emulator.stats();

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! flowgate-bench [--requests 400] [--reps 3] [--levels 1,16,64] [--body-bytes 1024]
-//!                [--floor-log] [--skip-load] [--out target/bench/results.md]
+//!                [--floor-log] [--skip-load] [--route gh] [--out target/bench/results.md]
 //! ```
 //!
 //! `--floor-log` makes the floor write one JSON log line per request, as
@@ -31,7 +31,14 @@ struct Args {
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut a = Args {
-        plan: load::Plan { requests: 400, reps: 3, levels: vec![1, 16, 64], body_bytes: 1024, floor_logs: false },
+        plan: load::Plan {
+            requests: 400,
+            reps: 3,
+            levels: vec![1, 16, 64],
+            body_bytes: 1024,
+            floor_logs: false,
+            route: "gh".to_owned(),
+        },
         skip_load: false,
         out: repo_root().join("target/bench/results.md"),
     };
@@ -49,6 +56,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--out" => a.out = PathBuf::from(value()?),
             "--skip-load" => a.skip_load = true,
             "--floor-log" => a.plan.floor_logs = true,
+            "--route" => a.plan.route = value()?,
             other => bail!("unknown argument {other}; see the top of tests/bench/main.rs"),
         }
     }

@@ -302,13 +302,15 @@ fn render_load(s: &mut String, load: &LoadResult) {
     let p = &load.plan;
     let _ = writeln!(
         s,
-        "Validly signed {:.0} KB GitHub deliveries (a fresh delivery id each) to route `gh` (2 rotation secrets); {} \
+        "Validly signed {:.0} KB GitHub deliveries (a fresh delivery id each) to route `{}` (direct mode, 2 rotation secrets{}); {} \
          requests per concurrency level and repetition, {} repetitions, flowgate and the floor back to back in each; \
          one keep-alive client per burst. The floor is `bench/floor-worker/`: it forwards the body to the same \
          emulator flow with a fixed token, without verifying, caching or {}. Both forward to the in-process \
          emulator, which checks the RS256 token on every request; the load generator, the emulator, wrangler and \
          workerd share the machine's cores. Throughput ratio: median over repetitions of flowgate/floor.\n",
         p.body_bytes as f64 / 1024.0,
+        p.route,
+        if p.route == "gh" { ", duplicate suppression on: one route-ledger call before the flow call, one after the response" } else { ", no duplicate suppression: no ledger call before the flow call" },
         p.requests,
         p.reps,
         if p.floor_logs {

@@ -99,6 +99,12 @@ provider = "github"
 secret_bindings = ["GH_SECRET"]
 flow_url_binding = "FLOW_SPECIFIC_OTHER"
 
+[vars.FLOWGATE.routes.gh-nodedupe]
+provider = "github"
+secret_bindings = ["GH_SECRET_OLD", "GH_SECRET"]
+flow_url_binding = "FLOW_ANY"
+dedupe = false
+
 [vars.FLOWGATE.routes.gh-small]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
