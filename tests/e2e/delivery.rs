@@ -129,6 +129,19 @@ async fn a_flow_down_for_the_whole_run_dead_letters_everything_and_a_redrive_del
     assert_eq!(s["routes"]["q"]["dead_lettered"], 5, "{s}");
     assert_eq!(s["routes"]["q"]["dead_letters_waiting"], 5, "{s}");
 
+    // The operator's CLI sees the same letters (the CLI ↔ Worker contract).
+    let list = cli(&worker, &["dlq", "list", "--route", "q", "--json"]);
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(5), "{listed}");
+    let show = cli(&worker, &["dlq", "show", &format!("q/{first}")]);
+    assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(shown.contains("503") && shown.contains("x-github-event"), "{shown}");
+    let status = cli(&worker, &["status", "--json"]);
+    let st: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(st["routes"]["q"]["dead_letters_waiting"], 5, "{st}");
+
     // The flow is back: redrive all; each arrives once; no letters left.
     emulator.set_flow_behaviour(FlowBehaviour::default()).unwrap();
     let (status, r) =
@@ -169,7 +182,8 @@ async fn a_permanent_refusal_goes_straight_to_dead_letters_and_can_be_deleted() 
     assert!(emulator.runs().is_empty());
 
     let path = format!("/admin/dead-letters/q-gone/{}", letters[0]["id"].as_str().unwrap());
-    assert_eq!(worker.admin(Method::DELETE, &path, None).await.unwrap().0, 204);
+    let deleted = cli(&worker, &["dlq", "delete", &format!("q-gone/{}", letters[0]["id"].as_str().unwrap())]);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
     assert_eq!(worker.admin(Method::GET, &path, None).await.unwrap().0, 404);
     assert!(worker.dead_letters(Some("q-gone")).await.unwrap().is_empty());
 }
@@ -324,6 +338,16 @@ async fn the_admin_api_is_off_without_its_secret_and_refuses_a_wrong_token() {
     assert_eq!(off.status(), 404);
     let v: Value = off.json().await.unwrap();
     assert_eq!(v["error"], "admin_disabled");
+}
+
+/// Runs the `flowgate` CLI against `worker`'s admin API.
+fn cli(worker: &WorkerProcess, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(flowgate_e2e::repo_root().join("target/debug/flowgate"))
+        .args(args)
+        .env("FLOWGATE_URL", worker.url(""))
+        .env("FLOWGATE_ADMIN_TOKEN", flowgate_e2e::ADMIN_TOKEN)
+        .output()
+        .expect("target/debug/flowgate runs (make build)")
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
