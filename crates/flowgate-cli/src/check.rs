@@ -57,6 +57,12 @@ fn problem(path: &str, message: impl Into<String>, fix: impl Into<String>) -> Pr
 /// Checks a wrangler.toml text. `dev_vars` is the content of the local
 /// secrets file, when one is checked.
 pub fn check_text(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>) -> Report {
+    check(toml_text, env, dev_vars, true)
+}
+
+/// `check_text`, with or without the platform bindings (commands that only
+/// read the configuration, such as `route` and `schema`, do not need them).
+fn check(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>, platform: bool) -> Report {
     let mut report = Report::default();
     let doc: toml::Value = match toml::from_str(toml_text) {
         Ok(d) => d,
@@ -118,11 +124,106 @@ pub fn check_text(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>) ->
             return report;
         }
     };
+    if platform {
+        check_platform_bindings(&doc, scope, &prefix, &config, &mut report);
+    }
     if let Some(text) = dev_vars {
         check_dev_vars(&config, &parse_dev_vars(text), &mut report);
     }
     report.routes = config.routes.values().map(|r| route_summary(&config, r)).collect();
     report
+}
+
+/// The Worker's bindings beyond KV: the route ledger (every route), and for
+/// queue-mode routes the delivery queue, its consumer and the R2 bucket.
+/// Without them the Worker answers 500 naming the binding; this says so
+/// before a deploy. Queues, R2 and Durable Object bindings are not
+/// inherited by `[env.*]` sections; `migrations` are (top level).
+fn check_platform_bindings(doc: &toml::Value, scope: &toml::Value, prefix: &str, config: &Config, report: &mut Report) {
+    let tables = |key: &str| scope.get(key).and_then(toml::Value::as_array).cloned().unwrap_or_default();
+    let text = |t: &toml::Value, key: &str| t.get(key).and_then(toml::Value::as_str).map(str::to_owned);
+    let dos = scope.get("durable_objects").and_then(|d| d.get("bindings")).and_then(toml::Value::as_array);
+    let ledger = dos.is_some_and(|b| {
+        b.iter().any(|d| {
+            text(d, "name").as_deref() == Some("LEDGER") && text(d, "class_name").as_deref() == Some("RouteLedger")
+        })
+    });
+    if !ledger {
+        report.errors.push(problem(
+            &format!("{prefix}durable_objects.bindings"),
+            "no Durable Object bound as LEDGER (class RouteLedger): every route records delivery ids and counters in it",
+            format!("add [[{prefix}durable_objects.bindings]] name = \"LEDGER\", class_name = \"RouteLedger\" (README.md, Deploying)"),
+        ));
+    }
+    let migrated = doc.get("migrations").and_then(toml::Value::as_array).is_some_and(|m| {
+        m.iter().any(|t| {
+            t.get("new_sqlite_classes")
+                .and_then(toml::Value::as_array)
+                .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("RouteLedger")))
+        })
+    });
+    if !migrated {
+        report.errors.push(problem(
+            "migrations",
+            "no migration creates the RouteLedger class with SQLite storage",
+            "add [[migrations]] tag = \"v1\", new_sqlite_classes = [\"RouteLedger\"] at the top level",
+        ));
+    }
+    let queued: Vec<&Route> =
+        config.routes.values().filter(|r| r.mode == flowgate_core::config::DeliveryMode::Queue).collect();
+    let Some(first) = queued.first() else { return };
+    let queues = scope.get("queues");
+    let list = |key: &str| queues.and_then(|q| q.get(key)).and_then(toml::Value::as_array).cloned().unwrap_or_default();
+    let producer = list("producers").into_iter().find(|p| text(p, "binding").as_deref() == Some("DELIVERIES"));
+    let Some(producer) = producer else {
+        report.errors.push(problem(
+            &format!("{prefix}queues.producers"),
+            format!("route {} (and every queue-mode route) needs a queue bound as DELIVERIES", first.name),
+            format!("add [[{prefix}queues.producers]] queue = \"flowgate-deliveries\", binding = \"DELIVERIES\", and its consumer (README.md, Deploying); or set mode = \"direct\""),
+        ));
+        return;
+    };
+    let queue = text(&producer, "queue").unwrap_or_default();
+    match list("consumers").into_iter().find(|c| text(c, "queue").as_deref() == Some(queue.as_str())) {
+        None => report.errors.push(problem(
+            &format!("{prefix}queues.consumers"),
+            format!("nothing consumes queue {queue}: accepted webhooks would wait there until Queues drops them"),
+            format!("add [[{prefix}queues.consumers]] queue = \"{queue}\", max_retries = 100, dead_letter_queue = \"{queue}-dlq\""),
+        )),
+        Some(consumer) => {
+            let retries = consumer.get("max_retries").and_then(toml::Value::as_integer).unwrap_or(3);
+            let most = queued.iter().map(|r| r.retry.max_attempts).max().unwrap_or(1);
+            if retries + 1 < i64::from(most) {
+                report.warnings.push(problem(
+                    &format!("{prefix}queues.consumers"),
+                    format!("max_retries = {retries} lets Queues give up before flowgate's max_attempts = {most}"),
+                    "set max_retries = 100 on the consumer: flowgate counts attempts itself",
+                ));
+            }
+            match text(&consumer, "dead_letter_queue") {
+                None => report.warnings.push(problem(
+                    &format!("{prefix}queues.consumers"),
+                    format!("queue {queue} has no dead_letter_queue: a message Queues gives up on is dropped by Queues"),
+                    format!("add dead_letter_queue = \"{queue}-dlq\" and a consumer for it (flowgate keeps those in R2 too)"),
+                )),
+                Some(dlq) if !list("consumers").iter().any(|c| text(c, "queue").as_deref() == Some(dlq.as_str())) => {
+                    report.warnings.push(problem(
+                        &format!("{prefix}queues.consumers"),
+                        format!("nothing consumes the dead-letter queue {dlq}"),
+                        format!("add [[{prefix}queues.consumers]] queue = \"{dlq}\": flowgate moves those messages to R2 dead letters"),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if !tables("r2_buckets").iter().any(|b| text(b, "binding").as_deref() == Some("DELIVERY_STORE")) {
+        report.errors.push(problem(
+            &format!("{prefix}r2_buckets"),
+            "no R2 bucket bound as DELIVERY_STORE: large bodies and dead letters are kept there",
+            format!("run `npx wrangler r2 bucket create flowgate-deliveries` and add [[{prefix}r2_buckets]] binding = \"DELIVERY_STORE\", bucket_name = \"flowgate-deliveries\""),
+        ));
+    }
 }
 
 /// One line on where `route` sends its events, e.g.
@@ -163,7 +264,7 @@ pub fn route_summary(config: &Config, route: &Route) -> String {
 /// # Errors
 /// Every problem, as `check` prints them.
 pub fn load_config(toml_text: &str, env: Option<&str>) -> Result<Config, Vec<Problem>> {
-    let report = check_text(toml_text, env, None);
+    let report = check(toml_text, env, None, false);
     if !report.errors.is_empty() {
         return Err(report.errors);
     }
@@ -392,7 +493,32 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = r#"
+    /// The queue, bucket and Durable Object bindings queue mode needs.
+    pub(crate) const PLATFORM: &str = r#"
+[[queues.producers]]
+queue = "q"
+binding = "DELIVERIES"
+[[queues.consumers]]
+queue = "q"
+max_retries = 100
+dead_letter_queue = "q-dlq"
+[[queues.consumers]]
+queue = "q-dlq"
+[[r2_buckets]]
+binding = "DELIVERY_STORE"
+bucket_name = "b"
+[[durable_objects.bindings]]
+name = "LEDGER"
+class_name = "RouteLedger"
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["RouteLedger"]
+"#;
+
+    /// A valid configuration with every binding (the platform ones last).
+    static GOOD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("{GOOD_VARS}{PLATFORM}"));
+
+    const GOOD_VARS: &str = r#"
 name = "flowgate"
 [[kv_namespaces]]
 binding = "TOKEN_CACHE"
@@ -422,7 +548,7 @@ tenant = "common"
 
     #[test]
     fn good_config_passes() {
-        let r = check_text(GOOD, None, Some(VARS));
+        let r = check_text(&GOOD, None, Some(VARS));
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }
@@ -440,17 +566,17 @@ tenant = "common"
 
     #[test]
     fn environment_is_checked_on_its_own() {
-        let r = check_text(GOOD, Some("production"), None);
+        let r = check_text(&GOOD, Some("production"), None);
         assert!(paths(&r.errors).contains(&"env.production.vars.FLOWGATE.entra.tenant"), "{:?}", r.errors);
         assert!(paths(&r.errors).contains(&"env.production.vars.FLOWGATE.routes"));
-        let r = check_text(GOOD, Some("staging"), None);
+        let r = check_text(&GOOD, Some("staging"), None);
         assert_eq!(paths(&r.errors), ["env.staging"]);
     }
 
     #[test]
     fn dev_vars_are_checked() {
         let vars = "GH=s\nCLERK=notbase64!\nFLOW=https://x.example/a?api-version=1&sig=abc\n";
-        let r = check_text(GOOD, None, Some(vars));
+        let r = check_text(&GOOD, None, Some(vars));
         assert_eq!(
             paths(&r.errors),
             [".dev.vars.ENTRA_CLIENT_SECRET", ".dev.vars.CLERK", ".dev.vars.FLOW", ".dev.vars.FLOW"]
@@ -480,9 +606,42 @@ tenant = "common"
     }
 
     #[test]
+    fn the_platform_bindings_queue_mode_needs_are_checked() {
+        assert!(check_text(&GOOD, None, None).errors.is_empty());
+        let without = |what: &str, instead: &str| GOOD.replace(what, instead);
+        let r = check_text(&without("name = \"LEDGER\"", "name = \"OTHER\""), None, None);
+        assert_eq!(paths(&r.errors), ["durable_objects.bindings"]);
+        let r =
+            check_text(&without("new_sqlite_classes = [\"RouteLedger\"]", "new_sqlite_classes = [\"X\"]"), None, None);
+        assert_eq!(paths(&r.errors), ["migrations"]);
+        let r = check_text(&without("binding = \"DELIVERIES\"", "binding = \"OTHER\""), None, None);
+        assert_eq!(paths(&r.errors), ["queues.producers"]);
+        assert!(r.errors[0].message.contains("route clerk"), "{}", r.errors[0]);
+        let r = check_text(&without("binding = \"DELIVERY_STORE\"", "binding = \"OTHER\""), None, None);
+        assert_eq!(paths(&r.errors), ["r2_buckets"]);
+        // A consumer for another queue does not consume ours.
+        let r = check_text(
+            &GOOD.replace("[[queues.consumers]]\nqueue = \"q\"\n", "[[queues.consumers]]\nqueue = \"other\"\n"),
+            None,
+            None,
+        );
+        assert_eq!(paths(&r.errors), ["queues.consumers"]);
+        let r = check_text(&GOOD.replace("max_retries = 100", "max_retries = 3"), None, None);
+        assert!(r.errors.is_empty());
+        assert!(r.warnings.iter().any(|w| w.message.contains("max_retries = 3")), "{:?}", r.warnings);
+        let r = check_text(&GOOD.replace("[[queues.consumers]]\nqueue = \"q-dlq\"", ""), None, None);
+        assert!(r.warnings.iter().any(|w| w.message.contains("q-dlq")), "{:?}", r.warnings);
+        // Direct-mode routes only: no queue or bucket needed, the ledger still is.
+        let direct = GOOD_VARS.replace("flow_url_binding = \"FLOW\"", "flow_url_binding = \"FLOW\"\nmode = \"direct\"");
+        let r = check_text(&direct, None, None);
+        assert_eq!(paths(&r.errors), ["durable_objects.bindings", "migrations"]);
+    }
+
+    #[test]
     fn plaid_credentials_must_be_set() {
+        let good = &*GOOD;
         let config = format!(
-            "{GOOD}[vars.FLOWGATE.routes.plaid]\nprovider = \"plaid\"\nplaid_client_id_binding = \"PLAID_CLIENT_ID\"\n\
+            "{good}[vars.FLOWGATE.routes.plaid]\nprovider = \"plaid\"\nplaid_client_id_binding = \"PLAID_CLIENT_ID\"\n\
              plaid_secret_binding = \"PLAID_SECRET\"\nflow_url_binding = \"FLOW\"\n"
         )
         .replace("[env.production.vars.FLOWGATE.entra]\ntenant = \"common\"\n", "");
@@ -490,6 +649,10 @@ tenant = "common"
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         let r = check_text(&config, None, Some(&format!("{VARS}PLAID_CLIENT_ID=c\n")));
         assert_eq!(paths(&r.errors), [".dev.vars.PLAID_SECRET"]);
+    }
+
+    fn rules() -> String {
+        format!("{RULES}{PLATFORM}")
     }
 
     const RULES: &str = r#"
@@ -533,9 +696,9 @@ payload = "envelope"
 
     #[test]
     fn valid_configurations_summarise_each_route() {
-        let r = check_text(GOOD, None, None);
+        let r = check_text(&GOOD, None, None);
         assert_eq!(r.routes, ["clerk: every event → clerk", "github: every event → github"]);
-        let r = check_text(RULES, None, None);
+        let r = check_text(&rules(), None, None);
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(
             r.routes,
@@ -545,7 +708,7 @@ payload = "envelope"
                 "single: every event → single (envelope)",
             ]
         );
-        let with_default = RULES.replacen(
+        let with_default = rules().replacen(
             "secret_bindings = [\"GH\"]\n[[vars",
             "secret_bindings = [\"GH\"]\ndefault_flow = \"deploys\"\n[[vars",
             1,
@@ -557,7 +720,7 @@ payload = "envelope"
             "gh: 2 rules → deploys, bugs (envelope); unmatched events → deploys"
         );
         // Problems in rules are reported, and no summary.
-        let r = check_text(&RULES.replace("flows = [\"deploys\"]\n[[", "flows = [\"deploy\"]\n[["), None, None);
+        let r = check_text(&rules().replace("flows = [\"deploys\"]\n[[", "flows = [\"deploy\"]\n[["), None, None);
         assert_eq!(paths(&r.errors), ["vars.FLOWGATE.routes.gh.rules[0].flows[0]"]);
         assert!(r.errors[0].fix.contains("bugs, deploys"), "{}", r.errors[0].fix);
         assert!(r.routes.is_empty());
@@ -567,10 +730,10 @@ payload = "envelope"
     fn dev_vars_cover_every_flow_and_credential() {
         let vars = "ENTRA_CLIENT_SECRET=x\nGH=s\nFLOW_URL_DEPLOYS=https://x.example/powerautomate/a?api-version=1\n\
                     FLOW_URL_SINGLE=https://x.example/powerautomate/b?api-version=1\n";
-        let r = check_text(RULES, None, Some(vars));
+        let r = check_text(&rules(), None, Some(vars));
         assert_eq!(paths(&r.errors), [".dev.vars.PARTNER_SECRET", ".dev.vars.FLOW_URL_BUGS"]);
         let all = format!("{vars}PARTNER_SECRET=y\nFLOW_URL_BUGS=https://x.example/powerautomate/c?api-version=1\n");
-        assert!(check_text(RULES, None, Some(&all)).errors.is_empty());
+        assert!(check_text(&rules(), None, Some(&all)).errors.is_empty());
     }
 
     #[test]

@@ -17,6 +17,30 @@ name = "flowgate"
 binding = "TOKEN_CACHE"
 id = "x"
 
+[[queues.producers]]
+queue = "flowgate-deliveries"
+binding = "DELIVERIES"
+
+[[queues.consumers]]
+queue = "flowgate-deliveries"
+max_retries = 100
+dead_letter_queue = "flowgate-deliveries-dlq"
+
+[[queues.consumers]]
+queue = "flowgate-deliveries-dlq"
+
+[[r2_buckets]]
+binding = "DELIVERY_STORE"
+bucket_name = "flowgate-deliveries"
+
+[[durable_objects.bindings]]
+name = "LEDGER"
+class_name = "RouteLedger"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["RouteLedger"]
+
 [vars.FLOWGATE.entra]
 tenant = "contoso.onmicrosoft.com"
 client_id = "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81"
