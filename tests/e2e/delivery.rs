@@ -312,8 +312,11 @@ async fn a_worker_restarted_mid_run_with_its_state_loses_nothing() {
 
     emulator.set_flow_behaviour(FlowBehaviour::default()).unwrap();
     let second = WorkerProcess::start(&setup).await.unwrap();
+    // An attempt cut off by the stop keeps its lease (as long as the longest
+    // attempt can take: 2 × 8 s flow + 3 × 3 × 5 s token + 30 s = 91 s)
+    // before the ledger recovers it.
     for id in &ids {
-        delivered(&emulator, id, 60).await;
+        delivered(&emulator, id, 180).await;
     }
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     for id in &ids {
