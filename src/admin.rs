@@ -12,7 +12,7 @@
 //! | `POST /admin/dead-letters/redrive` `{"route"?}` | redrive a page (≤ 50); `remaining` says if more wait |
 //! | `DELETE /admin/dead-letters/{route}/{id}` | delete it and its stored body (204) |
 
-use flowgate_core::{Headers, Secret};
+use flowgate_core::{entra::CachedToken, Headers, Secret};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{Env, Method, Request};
@@ -198,16 +198,17 @@ async fn status(env: &Env) -> Reply {
         let short: String = secrets.cache_key.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
         let (state, expires_at, place) = match deliver::token_times(env, &secrets).await {
             None => ("absent", None, None),
-            Some((obtained, expires, place)) => {
-                let half = obtained + expires.saturating_sub(obtained) / 2;
-                let state = if now >= expires {
+            Some((obtained_at, expires_at, place)) => {
+                // The cache's own rules (no token needed to apply them).
+                let t = CachedToken { access_token: Secret::new(""), obtained_at, expires_at };
+                let state = if !t.is_usable(now) {
                     "expired"
-                } else if now >= half {
+                } else if t.refresh_due(now) {
                     "refresh_due"
                 } else {
                     "fresh"
                 };
-                (state, Some(expires), Some(place))
+                (state, Some(expires_at), Some(place))
             }
         };
         let entra = config.credential(flow);

@@ -224,10 +224,14 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     // ledger records the webhook, so the ledger keeps copies to recover from.
     let received_at = now_millis() / 1000;
     let mut messages = Vec::new();
+    let mut copies = Vec::new();
     if route.mode == DeliveryMode::Queue {
         for flow in &targets {
             match queued_message(env, route, flow, &verified, &headers, &body, rec.request_id, received_at).await {
-                Ok(m) => messages.push(m),
+                Ok((m, json)) => {
+                    messages.push(m);
+                    copies.push(json);
+                }
                 Err(e) => {
                     for m in &messages {
                         queue::discard_body(env, m).await;
@@ -245,7 +249,7 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         delivery_id: verified.delivery_id().map(str::to_owned),
         window_secs: route.dedupe_window_secs,
         flows: targets.iter().map(|f| f.name.clone()).collect(),
-        messages: messages.iter().filter_map(|m| serde_json::to_string(m).ok()).collect(),
+        messages: copies,
         due: (!messages.is_empty()).then(|| now + i64::try_from(route.lost_after_secs).unwrap_or(900)),
         // Direct mode: the id counts as seen once the flow took the run;
         // meanwhile a re-sent copy is told to retry (the sender may give up
@@ -412,7 +416,7 @@ async fn direct(
 }
 
 /// Queue mode: everything the consumer needs for one flow, with the body
-/// inline or in R2.
+/// inline or in R2; and the same as JSON, for the ledger's copy.
 #[allow(clippy::too_many_arguments)]
 async fn queued_message(
     env: &Env,
@@ -423,7 +427,7 @@ async fn queued_message(
     body: &[u8],
     id: &str,
     received_at: u64,
-) -> Result<QueuedDelivery, String> {
+) -> Result<(QueuedDelivery, String), String> {
     let mut message = QueuedDelivery {
         v: MESSAGE_VERSION,
         id: id.to_owned(),
@@ -442,8 +446,8 @@ async fn queued_message(
         body: BodyRef::Stored { key: String::new(), len: 0 },
         copy: 0,
     };
-    queue::store_body(env, &mut message, body).await?;
-    Ok(message)
+    let json = queue::store_body(env, &mut message, body).await?;
+    Ok((message, json))
 }
 
 /// A `direct` route relays how its flow answered.

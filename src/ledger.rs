@@ -368,10 +368,8 @@ fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
         if o.count_accepted {
             bump(sql, "accepted", 1)?;
         }
-        match o.state.as_str() {
-            "delivered" => bump(sql, "delivered", 1)?,
-            "dead" => bump(sql, "dead_lettered", 1)?,
-            _ => {}
+        if o.state == "delivered" {
+            bump(sql, "delivered", 1)?;
         }
         histories.push(history);
     }
@@ -666,7 +664,6 @@ impl Ledger {
         self.call::<_, Value>("forget", key).await.map(drop)
     }
 
-    #[allow(dead_code)] // counts dropped events once routing rules exist
     pub(crate) async fn count(&self, counter: &str, n: i64) -> Result<()> {
         self.call::<_, Value>("count", &CountReq { counter: counter.to_owned(), n }).await.map(drop)
     }

@@ -40,13 +40,14 @@ const LEASE_SLACK_SECS: i64 = 30;
 const QUEUES_DLQ_SUFFIX: &str = "-dlq";
 
 /// Puts the body into the message, or into R2 when the message would pass
-/// Queues' size limit.
-pub(crate) async fn store_body(env: &Env, message: &mut QueuedDelivery, body: &[u8]) -> Result<(), String> {
+/// Queues' size limit. Returns the message as JSON (the route ledger keeps
+/// that copy), serialised once.
+pub(crate) async fn store_body(env: &Env, message: &mut QueuedDelivery, body: &[u8]) -> Result<String, String> {
     if body.len() <= INLINE_BODY_LIMIT {
         message.body = BodyRef::inline(body);
-        let size = serde_json::to_vec(message).map(|v| v.len()).unwrap_or(usize::MAX);
-        if size <= MAX_MESSAGE_BYTES {
-            return Ok(());
+        let json = serde_json::to_string(message).map_err(|e| e.to_string())?;
+        if json.len() <= MAX_MESSAGE_BYTES {
+            return Ok(json);
         }
     }
     let bucket = bindings::bucket(env)?;
@@ -54,7 +55,7 @@ pub(crate) async fn store_body(env: &Env, message: &mut QueuedDelivery, body: &[
     let key = payload_key(&message.route, &format!("{}.{}", message.id, message.flow));
     bucket.put(&key, body.to_vec()).execute().await.map_err(|e| format!("R2 put of the body failed: {e}"))?;
     message.body = BodyRef::Stored { key, len: body.len() as u64 };
-    Ok(())
+    serde_json::to_string(message).map_err(|e| e.to_string())
 }
 
 /// Deletes a stored body (after delivery, or when the message was never sent).
@@ -136,37 +137,37 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
     // never holds more than one of them in the isolate's memory at once.
     let (large, small): (Vec<Job>, Vec<Job>) =
         jobs.into_iter().partition(|j| j.message.as_ref().is_some_and(|m| matches!(m.body, BodyRef::Stored { .. })));
-    let work = small.into_iter().map(|job| {
-        let (env, ctx, config, queue_name) = (&env, &ctx, config.clone(), &queue_name);
-        async move {
-            let next = match (&job.message, config) {
-                (None, _) => unreadable(env, &job).await,
-                (Some(m), _) if safety_net => {
-                    let reason = format!(
-                        "Queues gave up on the message after its max_retries (queue {queue_name}); flowgate's own attempts did not finish"
-                    );
-                    give_up(env, m, job.attempt, &reason).await
-                }
-                (Some(m), Some(config)) => deliver_one(env, ctx, &config, m, job.attempt).await,
-                (Some(_), None) => Next::Retry {
-                    delay_secs: 60,
-                    reason: "flowgate's configuration is invalid; run `flowgate check`".to_owned(),
-                },
-            };
-            settle(&job.raw, &next);
-        }
-    });
-    join_all(work).await;
-    for job in large {
-        let next = match (&job.message, config.clone()) {
-            (Some(m), _) if safety_net => {
+    let queue = Consumed { env: &env, ctx: &ctx, config: config.as_ref(), name: &queue_name, safety_net };
+    join_all(small.iter().map(|job| queue.process(job))).await;
+    for job in &large {
+        queue.process(job).await;
+    }
+}
+
+/// What one batch's messages are processed with.
+struct Consumed<'a> {
+    env: &'a Env,
+    ctx: &'a Context,
+    config: Option<&'a Rc<Config>>,
+    name: &'a str,
+    /// Queues' own dead-letter queue: everything on it is dead-lettered.
+    safety_net: bool,
+}
+
+impl Consumed<'_> {
+    /// One message: attempted (or dead-lettered), then acknowledged or retried.
+    async fn process(&self, job: &Job) {
+        let next = match (&job.message, self.config) {
+            (None, _) => unreadable(self.env, job).await,
+            (Some(m), _) if self.safety_net => {
                 let reason = format!(
-                    "Queues gave up on the message after its max_retries (queue {queue_name}); flowgate's own attempts did not finish"
+                    "Queues gave up on the message after its max_retries (queue {}); flowgate's own attempts did not finish",
+                    self.name
                 );
-                give_up(&env, m, job.attempt, &reason).await
+                give_up(self.env, m, job.attempt, &reason).await
             }
-            (Some(m), Some(config)) => deliver_one(&env, &ctx, &config, m, job.attempt).await,
-            _ => Next::Retry {
+            (Some(m), Some(config)) => deliver_one(self.env, self.ctx, config, m, job.attempt).await,
+            (Some(_), None) => Next::Retry {
                 delay_secs: 60,
                 reason: "flowgate's configuration is invalid; run `flowgate check`".to_owned(),
             },
