@@ -3,6 +3,7 @@
 #   make test   install what is missing, build, run every test (unit + end to end)
 #   make check  formatting and lints
 #   make bench  benchmarks (not part of test): table in target/bench/results.md
+#   make fuzz   every fuzz target for FUZZ_SECS seconds (nightly; not part of test)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -11,6 +12,7 @@ SHELL := bash
 # wasm-bindgen version in Cargo.lock (pinned with `=` in Cargo.toml).
 WORKER_BUILD_VERSION := 0.8.7
 WASM_BINDGEN_VERSION := 0.2.130
+CARGO_FUZZ_VERSION := 0.13.2
 TOOLS := $(CURDIR)/.tools
 CARGO_FLAGS ?=
 
@@ -25,13 +27,14 @@ export WRANGLER_HIDE_BANNER := true
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 
-.PHONY: help tools build worker cli dev test unit e2e check bench clean
+.PHONY: help tools build worker cli dev test unit e2e check bench fuzz clean clients
 
 help:
 	@echo "make dev    run flowgate locally against the Entra/Power Automate emulator"
 	@echo "make test   run every test (installs the pinned tools on first use)"
 	@echo "make check  rustfmt + clippy"
-	@echo "make bench  benchmarks: verification, the Worker under load, bundle, CPU (target/bench/results.md)"
+	@echo "make bench  benchmarks: verification, flowgate/peer/floor under load with CPU per request, a CPU profile, bundle (target/bench/results.md)"
+	@echo "make fuzz   every fuzz target for FUZZ_SECS seconds each (default 60; installs nightly and cargo-fuzz)"
 
 ## tools: the wasm target, worker-build and wasm-bindgen-cli (project-local), npm packages from the lockfile.
 tools: $(TOOLS)/bin/worker-build $(TOOLS)/bin/wasm-bindgen node_modules/.package-lock.json
@@ -45,6 +48,18 @@ $(TOOLS)/bin/wasm-bindgen:
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@touch $@
+
+## clients: the real Microsoft clients the e2e test `clients` runs against
+## `flowgate emulate --tls` — Python ones in .venv-clients/ (from PyPI, pinned
+## in tests/clients/requirements.txt), msal-node and jose from the lockfile.
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv-clients
+clients: $(VENV)/.installed node_modules/.package-lock.json
+
+$(VENV)/.installed: tests/clients/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 	@touch $@
 
 ## build: the Worker bundle (build/) and the native CLI.
@@ -79,24 +94,39 @@ dev: build .dev.vars
 test: build unit e2e
 
 unit:
-	cargo test $(CARGO_FLAGS) -p flowgate-core -p flowgate-cli
+	cargo test $(CARGO_FLAGS) -p flowgate-core -p flowgate-emulator -p flowgate-cli
+	# The fuzz targets' seed corpora and saved crash inputs, replayed on stable.
+	cargo test $(CARGO_FLAGS) -p flowgate-fuzz
 	cargo test $(CARGO_FLAGS) -p flowgate-e2e --lib --bins
 
 # Last, so that the run closes on the end-to-end results.
-e2e:
-	cargo test $(CARGO_FLAGS) -p flowgate-e2e --test e2e -- --test-threads=2
+e2e: clients
+	FLOWGATE_CLIENTS_PYTHON=$(VENV)/bin/python cargo test $(CARGO_FLAGS) -p flowgate-e2e --test e2e -- --test-threads=2
 
 check:
 	cargo fmt --all -- --check
-	cargo clippy $(CARGO_FLAGS) -p flowgate-core -p flowgate-cli -p flowgate-e2e --all-targets -- -D warnings
+	cargo clippy $(CARGO_FLAGS) -p flowgate-core -p flowgate-emulator -p flowgate-cli -p flowgate-e2e -p flowgate-fuzz --all-targets -- -D warnings
 	cargo clippy $(CARGO_FLAGS) -p flowgate --target wasm32-unknown-unknown -- -D warnings
 
-## bench: verification vs bare primitives (criterion), the Worker under load
-## against a pass-through floor, bundle size, CPU estimate; never part of `test`.
-## BENCH_ARGS go to flowgate-bench, e.g. BENCH_ARGS="--requests 200 --reps 1".
+## bench: verification vs bare primitives (criterion); flowgate in each mode,
+## a hand-written JS peer and a pass-through floor under load side by side
+## (wrk; req/s, latency, workerd CPU per request); a V8 CPU profile of
+## flowgate; bundle size (fails over 300 KiB gzipped); never part of `test`.
+## BENCH_ARGS go to flowgate-bench, e.g. BENCH_ARGS="--secs 4 --rounds 1".
 BENCH_ARGS ?=
 bench: build
 	bash scripts/bench.sh $(BENCH_ARGS)
 
+## fuzz: each cargo-fuzz target (fuzz/) for FUZZ_SECS seconds, one after the
+## other, then a summary (targets, seconds, executions, crashes); crashes go to
+## fuzz/artifacts/<target>/, which `make test` replays. Nightly only for this.
+FUZZ_SECS ?= 60
+fuzz: $(TOOLS)/bin/cargo-fuzz
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	PATH="$(TOOLS)/bin:$$PATH" FUZZ_SECS=$(FUZZ_SECS) bash scripts/fuzz.sh
+
+$(TOOLS)/bin/cargo-fuzz:
+	cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --root $(TOOLS)
+
 clean:
-	rm -rf build target/e2e
+	rm -rf build target/e2e $(VENV)

@@ -11,8 +11,17 @@
 //! | `POST /admin/dead-letters/{route}/{id}/redrive` | enqueue it again (202) |
 //! | `POST /admin/dead-letters/redrive` `{"route"?}` | redrive a page (≤ 50); `remaining` says if more wait |
 //! | `DELETE /admin/dead-letters/{route}/{id}` | delete it and its stored body (204) |
+//! | `GET /admin/v1/routes/{route}/handshake` | the registration window and whether a handed-over secret is kept |
+//! | `POST /admin/v1/routes/{route}/handshake/open` `{"for_secs"}` | open the window (≤ 1 h) for Asana/Notion to hand over their secret |
+//! | `POST /admin/v1/routes/{route}/handshake/close` | close it |
+//! | `POST /admin/v1/routes/{route}/handshake/reset` | forget the kept secret (re-registration; logged) |
+//! | `POST /admin/v1/routes/{route}/handshake/reveal` | the kept secret (Notion's token, to paste into Notion; logged) |
 
-use flowgate_core::{entra::CachedToken, Headers, Secret};
+use flowgate_core::{
+    entra::CachedToken,
+    ledger::{DeliveryKey, HandshakeRequest, HandshakeWindow, RedriveRequest},
+    Headers, Secret,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{Env, Method, Request};
@@ -20,9 +29,9 @@ use worker::{Env, Method, Request};
 use crate::{
     bindings,
     dead_letters::{self, is_segment, DeadLetter},
-    deliver,
-    ledger::{Key, Ledger, Redriven},
-    log::now_millis,
+    deliver, handed_over,
+    ledger::Ledger,
+    log::{self, now_millis},
     queue,
     reply::Reply,
 };
@@ -77,6 +86,15 @@ pub(crate) async fn handle(mut req: Request, env: &Env, path: &str) -> Reply {
             }
             redrive_page(env, body.route.as_deref()).await
         }
+        (m, ["admin", "v1", "routes", route, "handshake", rest @ ..]) if is_segment(route) => {
+            let op = match (m, rest) {
+                (Method::Get, []) => "status",
+                (Method::Post, [op @ ("open" | "close" | "reset" | "reveal")]) => op,
+                _ => return Reply::MethodNotAllowed { allow: "GET, POST" },
+            };
+            let body: Value = if op == "open" { req.json().await.unwrap_or(Value::Null) } else { Value::Null };
+            handshake(env, route, op, &body).await
+        }
         (m, ["admin", "dead-letters", route, id, rest @ ..]) if is_segment(route) && is_segment(id) => {
             let letter = match dead_letters::get(env, route, id).await {
                 Ok(Some(l)) => l,
@@ -94,7 +112,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env, path: &str) -> Reply {
                         return unavailable(&e);
                     }
                     if let Ok(l) = Ledger::of(env, &letter.message.route) {
-                        let _ = l.forget(&key_of(&letter)).await;
+                        let _ = l.forget(key_of(&letter)).await;
                     }
                     Reply::Json { status: 204, body: Value::Null }
                 }
@@ -102,6 +120,71 @@ pub(crate) async fn handle(mut req: Request, env: &Env, path: &str) -> Reply {
             }
         }
         _ => Reply::NotFound,
+    }
+}
+
+/// The registration window of a route whose sender hands over its secret.
+async fn handshake(env: &Env, route_name: &str, op: &str, body: &Value) -> Reply {
+    let config = match bindings::config(env) {
+        Ok(c) => c,
+        Err(_) => return unavailable("flowgate's configuration is invalid; run `flowgate check`"),
+    };
+    let Some(route) = config.routes.get(route_name) else {
+        return Reply::Json {
+            status: 404,
+            body: json!({"error": "not_found", "message": format!("no route {route_name}")}),
+        };
+    };
+    let Some(name) = flowgate_core::verify::handshake::stored_secret_name(route.provider.name) else {
+        return bad_request("this route's sender does not hand over a secret (only Asana and Notion do)");
+    };
+    if !route.secret_bindings.is_empty() {
+        return bad_request("this route has secret_bindings: a handed-over secret is never kept for it");
+    }
+    let name = name.to_owned();
+    if op == "reveal" {
+        return match handed_over::kept(env, &config, route, &name).await {
+            Ok(Some(secret)) => {
+                log::note(
+                    "warn",
+                    "handshake_secret_revealed",
+                    &format!("route {route_name}: the kept {name} was revealed to an admin"),
+                );
+                ok(json!({"route": route_name, "name": name, "secret": secret.expose()}))
+            }
+            Ok(None) => Reply::Json {
+                status: 404,
+                body: json!({"error": "none_kept", "message": "no secret is kept for this route: open the window and register the webhook"}),
+            },
+            Err(e) => unavailable(&e),
+        };
+    }
+    let req = match op {
+        "open" => {
+            let for_secs = body.get("for_secs").and_then(Value::as_u64).unwrap_or(600);
+            if for_secs == 0 || for_secs > flowgate_core::ledger::MAX_REGISTRATION_WINDOW_SECS {
+                return bad_request("for_secs must be 1 to 3600");
+            }
+            HandshakeRequest::Open { name: name.clone(), for_secs }
+        }
+        "close" => HandshakeRequest::Close { name: name.clone() },
+        "reset" => HandshakeRequest::Reset { name: name.clone() },
+        _ => HandshakeRequest::Status { name: name.clone() },
+    };
+    match handed_over::operate(env, route, &req).await {
+        Ok(status) => {
+            if op != "status" {
+                log::note("warn", "handshake_window", &format!("route {route_name}: {op} by an admin"));
+            }
+            let window = HandshakeWindow {
+                route: route_name.to_owned(),
+                name,
+                open_until: status.open_until,
+                kept_at: status.kept_at,
+            };
+            ok(serde_json::to_value(window).unwrap_or(Value::Null))
+        }
+        Err(e) => unavailable(&e),
     }
 }
 
@@ -117,8 +200,8 @@ fn authorized(headers: &Headers, expected: &Secret) -> bool {
     flowgate_core::secret::ct_eq(presented.as_bytes(), expected.expose().trim().as_bytes())
 }
 
-fn key_of(letter: &DeadLetter) -> Key {
-    Key { id: letter.message.id.clone(), flow: letter.message.flow.clone(), copy: letter.message.copy }
+fn key_of(letter: &DeadLetter) -> DeliveryKey {
+    DeliveryKey { id: letter.message.id.clone(), flow: letter.message.flow.clone() }
 }
 
 /// Enqueues the letter's delivery again (same flowgate id, fresh attempts),
@@ -135,12 +218,12 @@ async fn redrive(env: &Env, letter: &DeadLetter) -> Result<(), String> {
     let ledger = Ledger::of(env, &m.route)?;
     let text = serde_json::to_string(m).map_err(|e| e.to_string())?;
     let copy = ledger
-        .redriven(&Redriven { id: m.id.clone(), flow: m.flow.clone(), message: text, due })
+        .redrive(&RedriveRequest { key: key_of(letter), message: text, due })
         .await
         .map_err(|e| format!("route ledger unavailable: {e}"))?;
     let mut m = m.clone();
     m.copy = copy;
-    queue::send(env, &m, None).await?;
+    queue::send(env, std::slice::from_ref(&m)).await?;
     dead_letters::delete(env, letter, false).await
 }
 

@@ -2,18 +2,19 @@
 //! token refresh on a 401 — shared by `direct` routes (inline) and the queue
 //! consumer. Also the per-isolate route secrets everything here needs.
 
-use std::{borrow::Cow, cell::RefCell, collections::HashMap, rc::Rc, time::Duration};
+use std::{cell::RefCell, collections::HashMap, rc::Rc, time::Duration};
 
 use flowgate_core::{
-    config::{check_flow_url, Config, Credential, Flow, Payload, Route},
+    config::{check_flow_url, shared_key_problem, Config, Credential, EntraConfig, Flow, Route},
     delivery::AttemptOutcome,
     entra::{
         cache_key, CachedToken, CertificateCredential, ClientCredential, Io, KvSeal, TokenCache, TokenError,
         TokenOrigin,
     },
-    envelope::{self, EnvelopeMeta},
-    forward::{classify, flow_headers, FlowOutcome, Provenance, RefusingFlows},
-    Headers, Secret,
+    envelope::EnvelopeSpec,
+    forward::{classify, FlowOutcome, FlowRequest, RefusingFlows, Webhook},
+    verify::key_material,
+    Secret,
 };
 use worker::{Context, Env};
 
@@ -37,6 +38,10 @@ thread_local! {
     static SECRETS: RefCell<HashMap<String, Rc<RouteSecrets>>> = RefCell::new(HashMap::new());
     // The same for flows: trigger URL and credential, by flow name.
     static FLOW_SECRETS: RefCell<HashMap<String, Rc<FlowSecrets>>> = RefCell::new(HashMap::new());
+    // Per route: why it shares its key with another route, if it does.
+    static SHARED_KEYS: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+    // The main credential's seal (handed-over handshake secrets).
+    static MAIN_SEAL: RefCell<Option<Rc<KvSeal>>> = const { RefCell::new(None) };
 }
 
 /// What a route needs from secrets to verify its sender, read before any
@@ -85,34 +90,19 @@ impl Attempt {
     }
 }
 
-/// What the flow receives: the body as sent (raw), or the envelope, with
-/// the content type to send.
-pub(crate) fn payload<'a>(
-    flow: &Flow,
-    route: &Route,
-    meta: &EnvelopeMeta<'_>,
-    headers: &Headers,
-    content_type: Option<&'a str>,
-    body: &'a [u8],
-) -> (Cow<'a, [u8]>, Option<&'a str>) {
-    match flow.payload {
-        Payload::Raw => (Cow::Borrowed(body), content_type),
-        Payload::Envelope => {
-            (Cow::Owned(envelope::build(meta, &route.envelope, headers, content_type, body)), Some("application/json"))
-        }
-    }
-}
-
-/// POSTs `body` to the flow with a token; one refresh and retry
-/// when a cached token is refused. Fills the token and upstream fields of `rec`.
+/// POSTs `webhook` to `flow` (its body raw or in the route's envelope) with
+/// a token; one refresh and retry when a cached token is refused. Only an
+/// accepted [`Webhook`] can be sent: the request is built from it
+/// ([`FlowRequest`]). Fills the token and upstream fields of `rec`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn attempt(
     env: &Env,
     ctx: &Context,
     secrets: &FlowSecrets,
-    provenance: &Provenance<'_>,
-    content_type: Option<&str>,
-    body: &[u8],
+    webhook: &Webhook,
+    flow: &Flow,
+    envelope: &EnvelopeSpec,
+    attempt_number: Option<u32>,
     rec: &mut Record<'_>,
 ) -> Attempt {
     let store = KvTokenStore(bindings::token_cache(env));
@@ -139,13 +129,12 @@ pub(crate) async fn attempt(
         if token.refresh_due(now) {
             refresh_in_background(ctx, &cache, &key, &store, &source, &secrets.seal, max_wait_ms);
         }
-        let out_headers = flow_headers(provenance, content_type, &token.access_token);
-        let answer =
-            match http::post(secrets.flow_url.expose(), &out_headers, body, timeout, "x-ms-workflow-run-id").await {
-                Ok(a) => a,
-                Err(http::Failure::Timeout) => return Attempt::Timeout,
-                Err(http::Failure::Network(e)) => return Attempt::Network(e),
-            };
+        let request = FlowRequest::new(webhook, flow.payload, envelope, attempt_number, &token.access_token);
+        let answer = match http::post_flow(secrets.flow_url.expose(), &request, timeout).await {
+            Ok(a) => a,
+            Err(http::Failure::Timeout) => return Attempt::Timeout,
+            Err(http::Failure::Network(e)) => return Attempt::Network(e),
+        };
         rec.upstream_status = Some(answer.status);
         match classify(answer.status, &answer.body) {
             FlowOutcome::Accepted => return Attempt::Accepted { run_id: answer.header },
@@ -229,6 +218,30 @@ pub(crate) fn route_secrets(env: &Env, route: &Route) -> Result<Rc<RouteSecrets>
     Ok(s)
 }
 
+/// Why `route` must not run because it holds the same key material as
+/// another route ([`shared_key_problem`]), computed once per isolate. Keys
+/// are compared as the verifiers derive them (a base64 secret decoded, a
+/// public key parsed), in constant time; routes whose secrets are not set
+/// are skipped (they answer 500 themselves).
+pub(crate) fn shared_key_problem_of(env: &Env, config: &Config, route: &Route) -> Option<String> {
+    if let Some(known) = SHARED_KEYS.with(|m| m.borrow().get(&route.name).cloned()) {
+        return known;
+    }
+    let keys = |r: &Route| route_secrets(env, r).map(|s| key_material(&r.scheme, &s.signing)).unwrap_or_default();
+    let mine = keys(route);
+    let problem = config.routes.values().filter(|o| o.name != route.name).find_map(|other| {
+        let theirs = keys(other);
+        let shared = mine.iter().any(|a| theirs.iter().any(|b| flowgate_core::secret::ct_eq(a, b)));
+        if shared {
+            shared_key_problem(route, other)
+        } else {
+            None
+        }
+    });
+    SHARED_KEYS.with(|m| m.borrow_mut().insert(route.name.clone(), problem.clone()));
+    problem
+}
+
 /// Every flow a route can deliver to has its secrets (checked before a
 /// webhook is accepted, so a misconfigured flow is a 500 the sender retries,
 /// not a delivery that can never succeed).
@@ -261,10 +274,27 @@ fn read_flow_secrets(env: &Env, flow: &Flow, config: &Config) -> Result<FlowSecr
     let missing = |name: &str, what: &str| missing(&owner, name, what);
     let flow_url =
         bindings::secret(env, &flow.url_binding).ok_or_else(|| missing(&flow.url_binding, "flow trigger URL"))?;
-    check_flow_url(flow_url.expose())
+    check_flow_url(flow_url.expose(), config.credential(flow).cloud, flow.allow_any_host)
         .map_err(|why| format!("{owner}: secret {} (flow trigger URL) {why}", flow.url_binding))?;
     let entra = config.credential(flow);
-    let credential = match &entra.credential {
+    let credential = credential(env, entra, &owner)?;
+    let seal = seal(env, entra, &credential)?;
+    let cache_key = cache_key(entra, &credential);
+    let source = EntraClient::new(Rc::new(entra.clone()), &credential);
+    Ok(FlowSecrets {
+        flow_url,
+        seal,
+        cache_key,
+        source,
+        timeout_secs: flow.timeout_secs,
+        entra_timeout_secs: entra.timeout_secs,
+    })
+}
+
+/// The client credential of `entra`, read from its secrets.
+fn credential(env: &Env, entra: &EntraConfig, owner: &str) -> Result<ClientCredential, String> {
+    let missing = |name: &str, what: &str| missing(owner, name, what);
+    Ok(match &entra.credential {
         Credential::ClientSecret { binding } => ClientCredential::Secret(
             bindings::secret(env, binding).ok_or_else(|| missing(binding, "Entra client secret"))?,
         ),
@@ -278,22 +308,31 @@ fn read_flow_secrets(env: &Env, flow: &Flow, config: &Config) -> Result<FlowSecr
                     .map_err(|why| format!("{owner}: certificate: {why}"))?,
             )
         }
-    };
-    let seal = match &entra.token_cache_key_binding {
-        Some(name) => {
-            let key = bindings::secret(env, name).ok_or_else(|| missing(name, "token cache encryption key"))?;
-            KvSeal::from_base64(&key).map_err(|why| format!("secret {name} (token cache encryption key) {why}"))?
-        }
-        None => KvSeal::derived_from(credential.secret_material()),
-    };
-    let cache_key = cache_key(entra, &credential);
-    let source = EntraClient::new(Rc::new(entra.clone()), &credential);
-    Ok(FlowSecrets {
-        flow_url,
-        seal,
-        cache_key,
-        source,
-        timeout_secs: flow.timeout_secs,
-        entra_timeout_secs: entra.timeout_secs,
     })
+}
+
+/// The key that seals what flowgate keeps at rest for `entra`'s credential
+/// (tokens in KV, handed-over secrets in the route ledger): the dedicated
+/// `token_cache_key_binding`, else derived from the credential.
+fn seal(env: &Env, entra: &EntraConfig, credential: &ClientCredential) -> Result<KvSeal, String> {
+    match &entra.token_cache_key_binding {
+        Some(name) => {
+            let key =
+                bindings::secret(env, name).ok_or_else(|| missing("entra", name, "token cache encryption key"))?;
+            KvSeal::from_base64(&key).map_err(|why| format!("secret {name} (token cache encryption key) {why}"))
+        }
+        None => Ok(KvSeal::derived_from(credential.secret_material())),
+    }
+}
+
+/// The seal of the main credential (`[vars.FLOWGATE.entra]`), per isolate:
+/// handed-over handshake secrets are sealed with it in the route ledger.
+pub(crate) fn main_seal(env: &Env, config: &Config) -> Result<Rc<KvSeal>, String> {
+    if let Some(s) = MAIN_SEAL.with(|m| m.borrow().clone()) {
+        return Ok(s);
+    }
+    let credential = credential(env, &config.entra, "entra")?;
+    let s = Rc::new(seal(env, &config.entra, &credential)?);
+    MAIN_SEAL.with(|m| *m.borrow_mut() = Some(Rc::clone(&s)));
+    Ok(s)
 }

@@ -2,21 +2,27 @@
 //!
 //! Steps, in order; each failure answers at once and forwards nothing:
 //! (1) route and method; (2) every setting the route needs (fail closed);
-//! (3) body size, then the raw bytes; (4) signature; (5) handshakes;
-//! (6) duplicate check in the route's ledger, then delivery: `queue` mode
-//! enqueues and answers 202 at once; `direct` mode forwards inline
-//! ([`deliver::attempt`]) and relays the flow's answer.
+//! (3) body size, then the raw bytes; unsigned handshakes; (4) signature —
+//! the body moves into the [`VerifiedRequest`], then into the accepted
+//! [`Webhook`], the only thing a flow can be sent; (5) signed handshakes;
+//! (6) rules; (7) delivery: `queue` mode enqueues — one queue send — and
+//! answers 202 at once (the consumer judges duplicates and replays);
+//! `direct` mode has the route ledger judge it (one call, when there is a
+//! delivery id or a signature to judge), forwards inline
+//! ([`deliver::attempt`]) and relays the flow's answer. Nothing after the
+//! flow call waits on the ledger: confirmations and counts ride on the
+//! route's next call ([`ledger::post`]).
 
 use flowgate_core::{
     config::{Config, DeliveryMode, Flow, Route},
-    delivery::{BodyRef, QueuedDelivery, MESSAGE_VERSION},
-    entra::{TokenError, TokenStore},
-    envelope::EnvelopeMeta,
-    forward::{flow_failure_hint, Provenance},
+    delivery::QueuedDelivery,
+    entra::TokenError,
+    forward::{flow_failure_hint, Webhook},
+    ledger::{Admission, AdmitPolicy, AdmitRequest, KeepRefused, Mailbox},
     rules::{Decision, EventView},
     verify::{
         handshake::{self, Before},
-        verify, Handshake, HandshakeReply, Inbound, Verified, VerifyError,
+        verify_request, Handshake, HandshakeReply, Received, VerifiedRequest, VerifyError,
     },
     Headers, Secret,
 };
@@ -25,12 +31,13 @@ use worker::{Context, Env, Method, Request};
 use crate::{
     bindings,
     deliver::{self, Attempt},
+    handed_over::{self, NotKept},
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
-    ledger::{AcceptReq, Accepted, Ledger, Outcome, ReleaseReq},
+    ledger::{self, Ledger},
     log::{self, now_millis, Record},
     plaid_keys, queue,
-    reply::Reply,
+    reply::{Ack, Reply},
 };
 
 pub(crate) async fn handle(mut req: Request, env: &Env, ctx: &Context, route_name: &str, request_id: &str) -> Reply {
@@ -68,7 +75,13 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     };
     rec.provider = Some(route.provider.name);
     let method = req.method();
-    let get_handshake = method == Method::Get && handshake::answers_get(route.provider.name);
+    // GET and HEAD only for the senders whose handshake uses them.
+    let handshake_method = match method {
+        Method::Get if handshake::answers_get(route.provider.name) => Some("GET"),
+        Method::Head if handshake::answers_head(route.provider.name) => Some("HEAD"),
+        _ => None,
+    };
+    let get_handshake = handshake_method.is_some();
     if method != Method::Post && !get_handshake {
         rec.outcome = "method_not_allowed";
         return Reply::MethodNotAllowed { allow: "POST" };
@@ -115,12 +128,21 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     rec.body_bytes = body.len();
     let headers: Headers = req.headers().entries().collect();
 
+    // A route holding another route's key: X's CRC answer would sign for
+    // it, and a request accepted on one would verify (be replayable) on the
+    // other unless both signatures bind the URL. Fail closed.
+    if let Some(problem) = deliver::shared_key_problem_of(env, &config, route) {
+        rec.outcome = "misconfigured";
+        rec.message = Some(problem);
+        return Reply::Misconfigured;
+    }
+
     // Unsigned handshakes (Meta, Dropbox, Okta, Microsoft Graph, Twitter,
-    // Asana, Notion), only on a route of that sender.
+    // Asana, Notion, …: `handshake.rs`), only on a route of that sender.
     let store = KvTokenStore(bindings::token_cache(env));
     let early = handshake::before_verification(
         route.provider.name,
-        if get_handshake { "GET" } else { "POST" },
+        handshake_method.unwrap_or("POST"),
         &url,
         &headers,
         &body,
@@ -138,9 +160,9 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             rec.message = Some(why.to_owned());
             return Reply::HandshakeRefused { status };
         }
-        Some(Before::Store { secret, reply }) => {
+        Some(Before::Keep { name, secret, reply }) => {
             rec.event_type = Some(reply.name.to_owned());
-            return keep_handshake_secret(&store, route, secret, reply, rec).await;
+            return keep_handed_over(env, &config, route, name, &secret, reply, rec).await;
         }
         None if get_handshake => {
             rec.outcome = "method_not_allowed";
@@ -148,11 +170,26 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         }
         None => {}
     }
-    // Senders that handed their secret over in a handshake: verify with it too.
+    // Senders that handed their secret over in a handshake: verify with it
+    // (only on routes without configured secret_bindings).
     let mut signing = secrets.signing.clone();
-    if let Some(name) = handshake::stored_secret_name(route.provider.name) {
-        if let Some(kept) = store.get(&handshake_key(&route.name, name)).await {
-            signing.push(Secret::new(kept));
+    if let (Some(name), true) = (handshake::stored_secret_name(route.provider.name), signing.is_empty()) {
+        match handed_over::kept(env, &config, route, name).await {
+            Ok(Some(kept)) => signing.push(kept),
+            Ok(None) => {
+                rec.outcome = "rejected";
+                rec.error_code = Some("no_secret_kept".to_owned());
+                rec.message = Some(format!(
+                    "route {}: the sender has not handed over its secret yet: run `flowgate handshake open {}`, then register the webhook",
+                    route.name, route.name
+                ));
+                return Reply::InvalidSignature;
+            }
+            Err(message) => {
+                rec.outcome = "misconfigured";
+                rec.message = Some(message);
+                return Reply::Misconfigured;
+            }
         }
     }
     // Plaid: the key its token names (memory → KV → Plaid's key endpoint).
@@ -163,46 +200,46 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         }
     }
 
-    // (4) Signature over the raw bytes.
-    let inbound = Inbound { headers: &headers, body: &body, now_secs: now_millis() / 1000, method: "POST", url: &url };
-    let verified = match verify(route.provider, &route.scheme, route.tolerance_override, &signing, inbound) {
+    // (4) Signature over the raw bytes; the body moves into the result.
+    let received_at = now_millis() / 1000;
+    let received = Received { headers: &headers, body, now_secs: received_at, method: "POST", url: &url };
+    let verified = match verify_request(route.provider, &route.scheme, route.tolerance_override, &signing, received) {
         Ok(v) => v,
         Err(e) => return rejected(e, route, rec),
     };
     rec.delivery_id = verified.delivery_id().map(str::to_owned);
     rec.event_type = verified.event_type().map(str::to_owned);
+    // What the sender needs in every answer to a verified request (Dropbox
+    // Sign's text, Adobe Acrobat Sign's client id).
+    let ack = Ack::of(route.provider.ack(), &headers);
 
     // (5) Handshakes are answered here; a flow could not answer in time.
     if let Some(Handshake::Ping(provider)) = verified.handshake() {
         rec.outcome = "handshake";
-        return Reply::Handshake { what: format!("{provider}-ping") };
+        return ack.apply(Reply::Handshake { what: format!("{provider}-ping") });
     }
-    if let Some(reply) = handshake::after_verification(&verified, &headers, &signing) {
+    if let Some(reply) = handshake::after_verification(&verified.view(), &headers, &signing) {
         rec.outcome = "handshake";
         rec.event_type = Some(reply.name.to_owned());
-        return Reply::HandshakeReply(reply);
+        return ack.apply(Reply::HandshakeReply(reply));
     }
 
     // (6) Rules: which flows get the event (none: acknowledged and dropped).
     let content_type = headers.get("content-type");
-    let view = EventView { event_type: verified.event_type(), headers: &headers, content_type, body: &body };
+    let view = EventView { event_type: verified.event_type(), headers: &headers, content_type, body: verified.body() };
     let (rule, flow_names) = match route.rules.evaluate(&view) {
         Decision::Drop => {
             rec.outcome = "dropped";
             rec.message = Some("no rule matched and the route has no default_flow".to_owned());
-            match Ledger::of(env, &route.name) {
-                Ok(l) => {
-                    if let Err(e) = l.count("dropped", 1).await {
-                        log::warn("ledger_unavailable", &format!("route {}: drop not counted: {e}", route.name));
-                    }
-                }
-                Err(e) => log::warn("ledger_unavailable", &e),
-            }
-            return Reply::Dropped { route: route.name.clone() };
+            // Counted without a call of its own (the route's next call, or a
+            // flush a few seconds from now, carries it).
+            ledger::post(&route.name, |m| m.counts.dropped += 1);
+            ledger::flush_later(env, ctx, &route.name);
+            return ack.apply(Reply::Dropped { route: route.name.clone() });
         }
-        Decision::Deliver { rule, flows } => (rule, flows),
+        Decision::Deliver { rule, flows } => (rule.map(str::to_owned), flows),
     };
-    rec.rule = rule.map(str::to_owned);
+    rec.rule = rule;
     rec.flow = Some(flow_names.join(","));
     let mut targets = Vec::with_capacity(flow_names.len());
     for name in flow_names {
@@ -210,129 +247,73 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         let Some(flow) = config.flows.get(name) else { return Reply::Misconfigured };
         targets.push(flow);
     }
+    let reply = accept_and_deliver(env, ctx, &config, route, &targets, verified, &headers, received_at, rec).await;
+    ack.apply(reply)
+}
 
-    // (7) Deliver: through the queue (answer now), or inline (relay the flows' answer).
-    let ledger = match Ledger::of(env, &route.name) {
-        Ok(l) => l,
-        Err(message) => {
-            rec.outcome = "misconfigured";
-            rec.message = Some(message);
-            return Reply::Misconfigured;
-        }
-    };
-    // Queue mode: the messages (and large bodies in R2) are ready before the
-    // ledger records the webhook, so the ledger keeps copies to recover from.
-    let received_at = now_millis() / 1000;
-    let mut messages = Vec::new();
-    let mut copies = Vec::new();
-    if route.mode == DeliveryMode::Queue {
-        for flow in &targets {
-            match queued_message(env, route, flow, &verified, &headers, &body, rec.request_id, received_at).await {
-                Ok((m, json)) => {
-                    messages.push(m);
-                    copies.push(json);
-                }
-                Err(e) => {
-                    for m in &messages {
-                        queue::discard_body(env, m).await;
-                    }
-                    rec.outcome = "storage_unavailable";
-                    rec.message = Some(e);
-                    return Reply::Unavailable { what: "storage" };
-                }
-            }
-        }
+/// (7) Delivered: through the queue (answer now), or inline (relay the
+/// flows' answer).
+#[allow(clippy::too_many_arguments)]
+async fn accept_and_deliver(
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    route: &Route,
+    targets: &[&Flow],
+    verified: VerifiedRequest,
+    headers: &Headers,
+    received_at: u64,
+    rec: &mut Record<'_>,
+) -> Reply {
+    // Every route needs its ledger (the consumer's, or direct mode's); the
+    // binding is checked without a request.
+    if let Err(message) = ledger::check_binding(env) {
+        rec.outcome = "misconfigured";
+        rec.message = Some(message);
+        return Reply::Misconfigured;
     }
-    let now = i64::try_from(received_at).unwrap_or(0);
-    let accept = AcceptReq {
-        id: rec.request_id.to_owned(),
-        delivery_id: verified.delivery_id().map(str::to_owned),
-        window_secs: route.dedupe_window_secs,
-        flows: targets.iter().map(|f| f.name.clone()).collect(),
-        messages: copies,
-        due: (!messages.is_empty()).then(|| now + i64::try_from(route.lost_after_secs).unwrap_or(900)),
-        // Direct mode: the id counts as seen once the flow took the run;
-        // meanwhile a re-sent copy is told to retry (the sender may give up
-        // on this request long before the flow answers).
-        pending_secs: (route.mode == DeliveryMode::Direct)
-            .then(|| i64::try_from(route.flow_timeout_secs * 2 + 60).unwrap_or(300)),
-    };
-    // Direct mode without a delivery id to remember has nothing to record
-    // before the call: the ledger only counts it, after the response.
-    let record_first =
-        route.mode == DeliveryMode::Queue || (accept.window_secs.is_some() && accept.delivery_id.is_some());
-    let verdict = if record_first { ledger.accept(&accept).await } else { Ok(Accepted::New) };
-    match verdict {
-        Ok(Accepted::New) => {}
-        Ok(Accepted::InProgress) => {
-            rec.outcome = "in_progress";
-            return Reply::InProgress;
-        }
-        Ok(Accepted::Duplicate) => {
+    let webhook = Webhook::accept(verified, route, rec.request_id, received_at, headers);
+    match route.mode {
+        DeliveryMode::Queue => enqueue(env, route, targets, &webhook, rec).await,
+        DeliveryMode::Direct => direct(env, ctx, config, route, targets, &webhook, rec).await,
+    }
+}
+
+/// Queue mode: one message per flow, sent in one queue operation (a body
+/// over 64 KiB goes to R2 first). Duplicates and replays are the
+/// consumer's to judge: a sender's re-sent copy is queued too, and dropped
+/// there without reaching the flow.
+async fn enqueue(env: &Env, route: &Route, targets: &[&Flow], webhook: &Webhook, rec: &mut Record<'_>) -> Reply {
+    let mut messages = Vec::with_capacity(targets.len());
+    for flow in targets {
+        let mut m = webhook.queue_message(&flow.name);
+        if let Err(e) = queue::store_body(env, &mut m, webhook.body()).await {
             discard(env, &messages).await;
-            rec.outcome = "duplicate";
-            return Reply::Duplicate { route: route.name.clone(), delivery_id: accept.delivery_id };
+            rec.outcome = "storage_unavailable";
+            rec.message = Some(e);
+            return Reply::Unavailable { what: "storage" };
+        }
+        messages.push(m);
+    }
+    // A resolved send is on disk (Queues' JavaScript APIs: "When the promise
+    // resolves, the message is confirmed to be written to disk"), so the
+    // webhook is accepted once it returns; a fan-out goes in one sendBatch.
+    match queue::send(env, &messages).await {
+        Ok(()) => {
+            rec.outcome = "queued";
+            Reply::Queued {
+                route: route.name.clone(),
+                delivery_id: webhook.delivery_id().map(str::to_owned),
+                id: webhook.flowgate_id().to_owned(),
+            }
         }
         Err(e) => {
             discard(env, &messages).await;
-            rec.outcome = "ledger_unavailable";
-            rec.message = Some(format!("route ledger (Durable Object) failed: {e}"));
-            return Reply::Unavailable { what: "ledger" };
+            rec.outcome = "queue_unavailable";
+            rec.message = Some(e);
+            Reply::Unavailable { what: "queue" }
         }
     }
-    let release = ReleaseReq { id: accept.id.clone(), delivery_id: accept.delivery_id.clone() };
-    let reply = if messages.is_empty() {
-        direct(env, ctx, &config, route, &targets, &verified, &headers, &body, received_at, !record_first, rec).await
-    } else {
-        let mut sent = 0;
-        let mut failed = None;
-        for m in &messages {
-            match queue::send(env, m, None).await {
-                Ok(()) => sent += 1,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        match failed {
-            None => {
-                rec.outcome = "queued";
-                Reply::Queued {
-                    route: route.name.clone(),
-                    delivery_id: accept.delivery_id.clone(),
-                    id: accept.id.clone(),
-                }
-            }
-            // A partly sent fan-out is not undone: the ledger keeps copies of
-            // the unsent messages and its alarm enqueues them.
-            Some(e) if sent > 0 => {
-                rec.outcome = "queued";
-                rec.message = Some(format!(
-                    "{} message(s) not sent ({e}); the route ledger recovers them",
-                    messages.len() - sent
-                ));
-                Reply::Queued {
-                    route: route.name.clone(),
-                    delivery_id: accept.delivery_id.clone(),
-                    id: accept.id.clone(),
-                }
-            }
-            Some(e) => {
-                discard(env, &messages).await;
-                rec.outcome = "queue_unavailable";
-                rec.message = Some(e);
-                Reply::Unavailable { what: "queue" }
-            }
-        }
-    };
-    if !reply.is_success() && record_first {
-        // Nothing was accepted: the sender's retry must not count as a duplicate.
-        if let Err(e) = ledger.release(&release).await {
-            log::warn("ledger_unavailable", &format!("route {}: could not release {}: {e}", route.name, release.id));
-        }
-    }
-    reply
 }
 
 async fn discard(env: &Env, messages: &[QueuedDelivery]) {
@@ -341,20 +322,97 @@ async fn discard(env: &Env, messages: &[QueuedDelivery]) {
     }
 }
 
-/// Direct mode: each target flow in turn, inline; the sender gets the first
-/// failure, or 202 when every flow took the run.
-#[allow(clippy::too_many_arguments)]
+/// Direct mode: the ledger judges the webhook when there is something to
+/// judge it by (one call, before the flow call); then each target flow in
+/// turn, inline. The sender gets the first failure, or 202 when every flow
+/// took the run. What the ledger must learn afterwards — the id confirmed,
+/// or released after a failure, and the counts — goes into this isolate's
+/// mailbox for the route's next call: nothing after the flow call waits on
+/// the ledger.
 async fn direct(
     env: &Env,
     ctx: &Context,
     config: &Config,
     route: &Route,
     targets: &[&Flow],
-    verified: &Verified<'_>,
-    headers: &Headers,
-    body: &[u8],
-    received_at: u64,
-    count_accepted: bool,
+    webhook: &Webhook,
+    rec: &mut Record<'_>,
+) -> Reply {
+    // Ids and proofs count as seen once the flow took the run; meanwhile a
+    // re-sent copy is told to retry (the sender may give up on this request
+    // long before the flow answers).
+    let policy = AdmitPolicy::of(route, Some(route.flow_timeout_secs * 2 + 60));
+    let judged = policy.needs_ledger(webhook.fingerprint());
+    if judged {
+        let req = AdmitRequest {
+            id: rec.request_id.to_owned(),
+            fingerprint: webhook.fingerprint().clone(),
+            policy,
+            mailbox: Mailbox::default(),
+        };
+        let verdict = match Ledger::of(env, &route.name) {
+            Ok(l) => l.admit(req).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let delivery_id = || webhook.delivery_id().map(str::to_owned);
+        match verdict {
+            Ok(Admission::New { id_reused }) => {
+                if id_reused {
+                    log_id_reused(&route.name);
+                }
+            }
+            Ok(Admission::InProgress) => {
+                rec.outcome = "in_progress";
+                return Reply::InProgress;
+            }
+            Ok(Admission::Duplicate) => {
+                rec.outcome = "duplicate";
+                return Reply::Duplicate { route: route.name.clone(), delivery_id: delivery_id() };
+            }
+            Ok(Admission::Replay) => {
+                // A captured request sent again under another id or body: never
+                // forwarded. Answered like a duplicate (2xx): senders disable
+                // webhooks that get 4xx, and an attacker learns nothing new.
+                rec.outcome = "replay_refused";
+                rec.message = Some("this signature was accepted before on another delivery id or body".to_owned());
+                return Reply::Duplicate { route: route.name.clone(), delivery_id: delivery_id() };
+            }
+            Err(e) => {
+                rec.outcome = "ledger_unavailable";
+                rec.message = Some(format!("route ledger (Durable Object) failed: {e}"));
+                return Reply::Unavailable { what: "ledger" };
+            }
+        }
+    }
+    let reply = call_flows(env, ctx, config, route, targets, webhook, rec).await;
+    let id = rec.request_id.to_owned();
+    let delivered = reply.is_success();
+    ledger::post(&route.name, |m| match (judged, delivered) {
+        (true, true) => {
+            m.confirmed.push(id);
+            m.counts.delivered += 1;
+        }
+        (false, true) => {
+            m.counts.accepted += 1;
+            m.counts.delivered += 1;
+        }
+        // Nothing was delivered: the sender's retry must not count as a
+        // duplicate, nor its signature as a replay.
+        (true, false) => m.released.push(id),
+        (false, false) => {}
+    });
+    ledger::flush_later(env, ctx, &route.name);
+    reply
+}
+
+/// Direct mode's flow calls.
+async fn call_flows(
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    route: &Route,
+    targets: &[&Flow],
+    webhook: &Webhook,
     rec: &mut Record<'_>,
 ) -> Reply {
     let mut last = None;
@@ -367,45 +425,9 @@ async fn direct(
                 return Reply::Misconfigured;
             }
         };
-        let provenance = Provenance { flowgate_id: Some(rec.request_id), ..Provenance::of(&route.name, verified) };
-        let meta = EnvelopeMeta {
-            route: &route.name,
-            provider: verified.provider(),
-            event_type: verified.event_type(),
-            delivery_id: verified.delivery_id(),
-            flowgate_id: rec.request_id,
-            received_at_unix: received_at,
-        };
-        let (payload, content_type) = deliver::payload(flow, route, &meta, headers, headers.get("content-type"), body);
-        let attempt = deliver::attempt(env, ctx, &secrets, &provenance, content_type, &payload, rec).await;
+        let attempt = deliver::attempt(env, ctx, &secrets, webhook, flow, &route.envelope, None, rec).await;
         match attempt {
-            Attempt::Accepted { .. } => {
-                let done = Outcome {
-                    id: rec.request_id.to_owned(),
-                    flow: flow.name.clone(),
-                    state: "delivered".to_owned(),
-                    attempt: 1,
-                    status: rec.upstream_status,
-                    reason: String::new(),
-                    due: None,
-                    next_at: None,
-                    confirm: verified.delivery_id().map(str::to_owned),
-                    count_accepted,
-                };
-                // Bookkeeping after the response: the sender does not wait
-                // for it. Until it lands, a re-sent copy is told to retry.
-                let (env, route_name) = (env.clone(), route.name.clone());
-                ctx.wait_until(async move {
-                    let result = match Ledger::of(&env, &route_name) {
-                        Ok(l) => l.finish(vec![done]).await.map(drop).map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = result {
-                        log::warn("ledger_unavailable", &format!("route {route_name}: delivery not recorded: {e}"));
-                    }
-                });
-                last = Some((attempt, *flow));
-            }
+            Attempt::Accepted { .. } => last = Some((attempt, *flow)),
             failed => return direct_reply(failed, flow, route, rec),
         }
     }
@@ -415,39 +437,15 @@ async fn direct(
     }
 }
 
-/// Queue mode: everything the consumer needs for one flow, with the body
-/// inline or in R2; and the same as JSON, for the ledger's copy.
-#[allow(clippy::too_many_arguments)]
-async fn queued_message(
-    env: &Env,
-    route: &Route,
-    flow: &Flow,
-    verified: &Verified<'_>,
-    headers: &Headers,
-    body: &[u8],
-    id: &str,
-    received_at: u64,
-) -> Result<(QueuedDelivery, String), String> {
-    let mut message = QueuedDelivery {
-        v: MESSAGE_VERSION,
-        id: id.to_owned(),
-        route: route.name.clone(),
-        flow: flow.name.clone(),
-        provider: verified.provider().to_owned(),
-        delivery_id: verified.delivery_id().map(str::to_owned),
-        event_type: verified.event_type().map(str::to_owned),
-        received_at,
-        content_type: headers.get("content-type").map(str::to_owned),
-        headers: headers
-            .iter()
-            .filter(|(k, _)| route.keeps_header(k))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        body: BodyRef::Stored { key: String::new(), len: 0 },
-        copy: 0,
-    };
-    let json = queue::store_body(env, &mut message, body).await?;
-    Ok((message, json))
+/// A delivery id seen before with another body is forwarded all the same:
+/// an id planted by a replay can never cost the real delivery.
+pub(crate) fn log_id_reused(route: &str) {
+    log::warn(
+        "delivery_id_reused",
+        &format!(
+            "route {route}: delivery id seen before with another body; forwarded (a replay may have been planted under it)"
+        ),
+    );
 }
 
 /// A `direct` route relays how its flow answered.
@@ -477,40 +475,54 @@ fn direct_reply(attempt: Attempt, flow: &Flow, route: &Route, rec: &mut Record<'
     }
 }
 
-/// Where a handed-over handshake secret is kept (in the `TOKEN_CACHE` namespace).
-fn handshake_key(route: &str, name: &str) -> String {
-    format!("handshake/v1/{route}/{name}")
-}
-
-/// Keeps a secret handed over in a handshake — never replacing one already
-/// kept, so nobody can re-register the route behind the operator's back —
-/// and answers the sender.
-async fn keep_handshake_secret(
-    store: &KvTokenStore,
+/// A secret handed over in a handshake (Asana, Notion): kept only on a route
+/// without configured secrets, only while the operator's registration
+/// window is open, never replacing one kept ([`handed_over`]).
+async fn keep_handed_over(
+    env: &Env,
+    config: &Config,
     route: &Route,
-    secret: Secret,
+    name: &'static str,
+    secret: &Secret,
     reply: HandshakeReply,
     rec: &mut Record<'_>,
 ) -> Reply {
-    let Some(name) = handshake::stored_secret_name(route.provider.name) else { return Reply::Misconfigured };
-    let key = handshake_key(&route.name, name);
-    if store.0.is_none() {
-        rec.outcome = "misconfigured";
-        rec.message = Some("the handshake's secret cannot be kept: bind a KV namespace as TOKEN_CACHE".to_owned());
-        return Reply::Misconfigured;
+    if !route.secret_bindings.is_empty() {
+        // The operator configured the secret: answer the echo, keep nothing.
+        rec.outcome = "handshake";
+        rec.message = Some(format!("route {} has secret_bindings: the handed-over {name} was not kept", route.name));
+        return Reply::HandshakeReply(reply);
     }
-    if store.get(&key).await.is_some() {
-        rec.outcome = "handshake_refused";
-        rec.message = Some(format!(
-            "a {name} is already kept for route {}; to register again, delete it: npx wrangler kv key delete --binding TOKEN_CACHE \"{key}\"",
-            route.name
-        ));
-        return Reply::HandshakeRefused { status: 409 };
+    match handed_over::keep(env, config, route, name, secret).await {
+        Ok(()) => {
+            rec.outcome = "handshake";
+            rec.level = "warn";
+            rec.message =
+                Some(format!("kept the {name} for route {} (the registration window is now closed)", route.name));
+            Reply::HandshakeReply(reply)
+        }
+        Err(NotKept::Refused(why)) => {
+            rec.outcome = "handshake_refused";
+            rec.error_code = Some(why.code().to_owned());
+            let (status, message) = match why {
+                KeepRefused::WindowClosed => (403, format!(
+                    "route {}: a {name} was handed over but no registration window is open; run `flowgate handshake open {} --for 10m`, then register the webhook again",
+                    route.name, route.name
+                )),
+                KeepRefused::AlreadyKept => (409, format!(
+                    "route {}: a {name} is kept already and is never replaced silently; to register again: `flowgate handshake reset {}`, then `flowgate handshake open {}`",
+                    route.name, route.name, route.name
+                )),
+            };
+            rec.message = Some(message);
+            Reply::HandshakeRefused { status }
+        }
+        Err(NotKept::Failed(message)) => {
+            rec.outcome = "ledger_unavailable";
+            rec.message = Some(message);
+            Reply::Unavailable { what: "ledger" }
+        }
     }
-    store.put_permanent(&key, secret.expose().to_owned()).await;
-    rec.outcome = "handshake";
-    rec.message = Some(format!("kept the {name} for route {} (KV key {key})", route.name));
-    Reply::HandshakeReply(reply)
 }
 
 fn flow_failed(status: u16, code: Option<String>, rec: &mut Record<'_>) -> Reply {

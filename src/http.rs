@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use flowgate_core::forward::FlowRequest;
+
 use futures::{
     future::{select, Either},
     StreamExt,
@@ -68,6 +70,12 @@ pub(crate) enum ReadError {
 
 /// POSTs `body` to `url` with `headers`, waiting at most `timeout`. The
 /// value of response header `keep_header` (if any) is returned too.
+/// POSTs a flow request ([`FlowRequest`]: only ever built from an accepted
+/// webhook), keeping the run id the trigger answers with.
+pub(crate) async fn post_flow(url: &str, request: &FlowRequest<'_>, timeout: Duration) -> Result<Answer, Failure> {
+    post(url, request.headers(), request.body(), timeout, "x-ms-workflow-run-id").await
+}
+
 pub(crate) async fn post(
     url: &str,
     headers: &[(&str, String)],

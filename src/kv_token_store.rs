@@ -10,20 +10,6 @@ use crate::log;
 #[derive(Clone)]
 pub(crate) struct KvTokenStore(pub(crate) Option<KvStore>);
 
-impl KvTokenStore {
-    /// Writes a value without expiry (handshake secrets).
-    pub(crate) async fn put_permanent(&self, key: &str, value: String) {
-        let Some(kv) = self.0.as_ref() else { return };
-        let result = match kv.put(key, value) {
-            Ok(b) => b.execute().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            log::warn("kv_put_failed", &e.to_string());
-        }
-    }
-}
-
 impl TokenStore for KvTokenStore {
     async fn get(&self, key: &str) -> Option<String> {
         let kv = self.0.as_ref()?;

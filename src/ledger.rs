@@ -1,32 +1,43 @@
 //! The route ledger: one Durable Object per route (SQLite storage) that
-//! remembers senders' delivery ids (duplicate suppression), each accepted
-//! delivery's state and attempt history, and the route's counters.
+//! remembers senders' delivery ids and signatures (duplicates, replays),
+//! where each queued delivery stands, and the route's counters.
 //!
 //! KV is eventually consistent and last-write-wins, so it cannot tell a
 //! re-sent delivery from a new one when both arrive within a minute; a
 //! Durable Object is one strongly consistent instance per name
 //! (workers-platform.md §5 "KV is not a lock or counter store").
 //!
-//! It also keeps a copy of each queued delivery's message until the flow has
-//! it or it is dead-lettered, with the time by which its next attempt is
-//! due. Its alarm enqueues again any delivery whose attempt is overdue by the
-//! route's `lost_after_secs`: a queue message lost (Queues' retention ran
-//! out, a local `wrangler dev` restarted — its queues live in memory) is
-//! recovered, not silently dropped. Each enqueued copy carries a number; the
-//! row keeps the newest, so once a copy is recovered (or redriven) an older
-//! one that turns up late is acknowledged without an attempt. A lease taken
-//! when an attempt begins keeps two attempts from running at once, and an
-//! attempt finds a delivered or dead-lettered delivery done.
+//! Every rule is in `flowgate_core::ledger` (the delivery state machine,
+//! admission, handshakes); this file stores rows ([`SqlLedger`], the core's
+//! ports over SQL), serves the core's requests (`POST https://ledger/<op>`,
+//! one [`LedgerCall`] type per operation), and sends recovered messages
+//! from its alarm. [`Ledger`] is the Worker's client; what an instance has
+//! not told a ledger yet waits in its mailbox ([`post`]) and rides on the
+//! route's next call, or is flushed on its own a few seconds later
+//! ([`flush_later`]).
 //!
-//! Callers talk to it with small JSON requests (`POST https://ledger/<op>`);
-//! [`Ledger`] is the typed client.
+//! How many calls a webhook costs: queue mode — none on the sender's
+//! request; the consumer makes one before a batch's attempts and one after
+//! them, per route. Direct mode — one before the flow call when there is a
+//! delivery id or a signature to judge, none otherwise; nothing after it.
 
-use flowgate_core::delivery::{push_history, AttemptRecord, QueuedDelivery};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use std::{
+    cell::{Cell, RefCell},
+    time::Duration,
+};
+
+use flowgate_core::{
+    delivery::AttemptRecord,
+    ledger::{
+        self as rules, Admission, AdmitRequest, BatchAnswer, BatchRequest, Counter, DeliveryKey, DeliveryRow,
+        DeliveryState, DeliveryStore, ForgetRequest, HandshakeRequest, HandshakeStore, KeptSecret, LedgerCall, Mailbox,
+        RedriveRequest, SeenEntry, SeenStore, StatusRequest,
+    },
+};
+use serde::{de::DeserializeOwned, Serialize};
 use worker::{
-    durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage,
-    SqlStorageValue, State, Stub,
+    durable_object, wasm_bindgen, Context, Delay, DurableObject, Env, Method, Request, RequestInit, Response, Result,
+    SqlStorage, SqlStorageValue, State, Stub,
 };
 
 /// Binding of the ledger's Durable Object namespace.
@@ -35,12 +46,32 @@ pub(crate) const LEDGER_BINDING: &str = "LEDGER";
 /// Delivered rows are kept this long (seconds) after delivery, so a
 /// redelivered queue message is recognised; then pruned.
 const DELIVERED_KEEP_SECS: i64 = 7 * 86_400;
+/// A row left without an outcome (its attempt's isolate died before the
+/// consumer recorded it, and Queues then gave up or the route was removed)
+/// is pruned after Queues' longest retention (14 days) and a day.
+const UNSETTLED_KEEP_SECS: i64 = 15 * 86_400;
 /// How often the pruning alarm runs, milliseconds.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
+/// Most overdue deliveries enqueued again per alarm.
+const RECOVER_PER_ALARM: usize = 100;
+/// A mailbox is flushed on its own this long after its first entry, unless
+/// a call to its route took it along before.
+const FLUSH_AFTER: Duration = Duration::from_secs(5);
+/// Most entries a mailbox list holds (a ledger down for long): the oldest go.
+const MAILBOX_LIMIT: usize = 10_000;
 
+// `seen` (delivery ids alone) became `seen_ids` (ids with their body) and
+// `seen_proofs` (the replay guard): the old table is dropped.
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS seen (delivery_id TEXT PRIMARY KEY, id TEXT NOT NULL, expires INTEGER NOT NULL,
-  pending_until INTEGER NOT NULL DEFAULT 0);
+DROP TABLE IF EXISTS seen;
+CREATE TABLE IF NOT EXISTS seen_ids (delivery_id TEXT NOT NULL, body TEXT NOT NULL, id TEXT NOT NULL,
+  expires INTEGER NOT NULL, pending_until INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (delivery_id, body));
+CREATE INDEX IF NOT EXISTS seen_ids_by_id ON seen_ids (id);
+CREATE TABLE IF NOT EXISTS seen_proofs (proof TEXT PRIMARY KEY, delivery_id TEXT, body TEXT NOT NULL,
+  id TEXT NOT NULL, expires INTEGER NOT NULL, pending_until INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS seen_proofs_by_id ON seen_proofs (id);
+CREATE TABLE IF NOT EXISTS handshake (name TEXT PRIMARY KEY, sealed TEXT NOT NULL, kept_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS registration (k INTEGER PRIMARY KEY CHECK (k = 1), open_until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
   id TEXT NOT NULL, flow TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
   history TEXT NOT NULL, updated INTEGER NOT NULL, message TEXT, due INTEGER, lease INTEGER NOT NULL DEFAULT 0,
@@ -50,19 +81,16 @@ CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, updated);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 ";
 
-/// The counters a route keeps (cumulative) — `GET /status`.
-const COUNTERS: [&str; 7] =
-    ["accepted", "delivered", "duplicates", "dead_lettered", "redriven", "dropped", "recovered"];
-/// Most overdue deliveries enqueued again per alarm.
-const RECOVER_PER_ALARM: i64 = 100;
-
 #[durable_object]
 pub struct RouteLedger {
     state: State,
     env: Env,
     /// When the alarm is set to ring (ms), as far as this instance knows:
-    /// saves reading it back on every accept.
-    alarm_at: std::cell::Cell<Option<i64>>,
+    /// saves reading it back on every call.
+    alarm_at: Cell<Option<i64>>,
+    /// Requests served since this instance started (`ledger_calls` in
+    /// `GET /status`: what the traffic cost in Durable Object calls).
+    calls: Cell<u64>,
 }
 
 impl DurableObject for RouteLedger {
@@ -71,51 +99,64 @@ impl DurableObject for RouteLedger {
         if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
             crate::log::note("error", "ledger_schema_failed", &e.to_string());
         }
-        Self { state, env, alarm_at: std::cell::Cell::new(None) }
+        Self { state, env, alarm_at: Cell::new(None), calls: Cell::new(0) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        self.calls.set(self.calls.get() + 1);
         let op = req.path();
-        let body: Value = if req.method() == Method::Post { req.json().await? } else { Value::Null };
+        // Parsed from text, as every other JSON in the Worker: one set of
+        // deserializer code (a byte-slice reader would compile another).
+        let body = req.text().await?;
         let sql = self.state.storage().sql();
-        let answer = match op.as_str() {
-            "/accept" => self.accept(&sql, serde_json::from_value(body)?).await?,
-            "/release" => release(&sql, &serde_json::from_value(body)?)?,
-            "/dead" => {
-                let k: Key = serde_json::from_value(body)?;
-                sql.exec(
-                    "UPDATE deliveries SET state = 'dead', due = NULL, lease = 0 WHERE id = ? AND flow = ?",
-                    vec![k.id.as_str().into(), k.flow.as_str().into()],
-                )?;
-                bump(&sql, "dead_lettered", 1)?;
-                json!({})
+        let store = &mut SqlLedger(&sql);
+        let now = now_secs();
+        let prune_at = now + PRUNE_EVERY_MS / 1000;
+        match op.trim_start_matches('/') {
+            AdmitRequest::OP => {
+                let admission = rules::admit_direct(store, parse(&body)?, now)?;
+                self.alarm_by(prune_at).await?;
+                answer::<AdmitRequest>(&admission)
             }
-            "/begin" => begin(&sql, &serde_json::from_value(body)?)?,
-            "/finish" => {
-                let f: Items<Outcome> = serde_json::from_value(body)?;
-                let next_due = f.items.iter().filter_map(|o| o.due).min();
-                let answer = finish(&sql, f)?;
-                if let Some(due) = next_due {
+            BatchRequest::OP => {
+                let (verdicts, due) = rules::judge_batch(store, parse(&body)?, now)?;
+                self.alarm_by(due.map_or(prune_at, |d| d.min(prune_at))).await?;
+                answer::<BatchRequest>(&verdicts)
+            }
+            Mailbox::OP => {
+                if let Some(due) = rules::apply_mailbox(store, parse(&body)?, now)? {
                     self.alarm_by(due).await?;
                 }
-                answer
+                answer::<Mailbox>(&())
             }
-            "/redriven" => {
-                let r: Redriven = serde_json::from_value(body)?;
-                let answer = redriven(&sql, &r)?;
-                self.alarm_by(r.due).await?;
-                answer
+            RedriveRequest::OP => {
+                let req: RedriveRequest = parse(&body)?;
+                let due = req.due;
+                let copy = rules::redrive(store, req, now)?;
+                self.alarm_by(due).await?;
+                answer::<RedriveRequest>(&copy)
             }
-            "/forget" => forget(&sql, &serde_json::from_value(body)?)?,
-            "/count" => {
-                let c: CountReq = serde_json::from_value(body)?;
-                bump(&sql, &c.counter, c.n)?;
-                json!({})
+            ForgetRequest::OP => {
+                let req: ForgetRequest = parse(&body)?;
+                store.delete_row(&req.key)?;
+                answer::<ForgetRequest>(&())
             }
-            "/status" => status(&sql)?,
-            _ => return Response::error("no such ledger operation", 404),
-        };
-        Response::from_json(&answer)
+            StatusRequest::OP => {
+                let mut status = rules::route_status(store, parse(&body)?, now)?;
+                status.ledger_calls = self.calls.get();
+                answer::<StatusRequest>(&status)
+            }
+            HandshakeRequest::OP => {
+                let req: HandshakeRequest = parse(&body)?;
+                let logged = matches!(req, HandshakeRequest::Keep { .. } | HandshakeRequest::Reset { .. });
+                let result = rules::handle_handshake(store, req, now)?;
+                if logged {
+                    crate::log::note("warn", "handshake_secret", &format!("route ledger: {result}"));
+                }
+                answer::<HandshakeRequest>(&result)
+            }
+            _ => Response::error("no such ledger operation", 404),
+        }
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -123,14 +164,15 @@ impl DurableObject for RouteLedger {
         let sql = self.state.storage().sql();
         let now = now_secs();
         self.recover(&sql, now).await?;
-        sql.exec("DELETE FROM seen WHERE expires < ?", vec![now.into()])?;
+        sql.exec("DELETE FROM seen_ids WHERE expires < ?", vec![now.into()])?;
+        sql.exec("DELETE FROM seen_proofs WHERE expires < ?", vec![now.into()])?;
         sql.exec(
-            "DELETE FROM deliveries WHERE state = 'delivered' AND updated < ?",
-            vec![(now - DELIVERED_KEEP_SECS).into()],
+            "DELETE FROM deliveries WHERE (state = 'delivered' AND updated < ?) OR (state = 'queued' AND message IS NULL AND updated < ?)",
+            vec![(now - DELIVERED_KEEP_SECS).into(), (now - UNSETTLED_KEEP_SECS).into()],
         )?;
         // Next: the earliest due delivery, else the hourly prune while rows remain.
         let next = first(sql.exec(
-            "SELECT MIN(due), (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM deliveries) FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL",
+            "SELECT MIN(due), (SELECT COUNT(*) FROM seen_ids) + (SELECT COUNT(*) FROM seen_proofs) + (SELECT COUNT(*) FROM deliveries) FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL",
             None,
         )?)?;
         let prune_at = now + PRUNE_EVERY_MS / 1000;
@@ -143,49 +185,38 @@ impl DurableObject for RouteLedger {
     }
 }
 
+/// A request body as the operation's type.
+fn parse<T: DeserializeOwned>(body: &str) -> Result<T> {
+    Ok(serde_json::from_str(body)?)
+}
+
+/// The answer of operation `C`.
+fn answer<C: LedgerCall>(a: &C::Answer) -> Result<Response> {
+    Response::from_json(a)
+}
+
 impl RouteLedger {
-    /// Enqueues again every queued delivery whose attempt is overdue.
+    /// Sends again every queued delivery whose attempt is overdue (the queue
+    /// lost its message: retention, or a local restart).
     async fn recover(&self, sql: &SqlStorage, now: i64) -> Result<()> {
-        let rows = sql.exec(
-            "SELECT id, flow, message, attempts, copy FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL AND due <= ? AND lease <= ? LIMIT ?",
-            vec![now.into(), now.into(), RECOVER_PER_ALARM.into()],
-        )?;
-        for row in rows.raw() {
-            let row = row?;
-            let [id, flow, message, attempts, copy] = row.as_slice() else { continue };
-            let row = Overdue {
-                id: text(id),
-                flow: text(flow),
-                message: text(message),
-                attempts: int(attempts).unwrap_or(0),
-            };
-            let Ok(mut message) = serde_json::from_str::<QueuedDelivery>(&row.message) else { continue };
-            let lost_after = message_lost_after(&self.env, &message.route);
-            // The new copy supersedes any older one still in the queue.
-            let next_copy = int(copy).unwrap_or(0) + 1;
-            message.copy = u32::try_from(next_copy).unwrap_or(u32::MAX);
-            sql.exec(
-                "UPDATE deliveries SET due = ?, copy = ? WHERE id = ? AND flow = ?",
-                vec![(now + lost_after).into(), next_copy.into(), row.id.as_str().into(), row.flow.as_str().into()],
-            )?;
-            match crate::queue::send(&self.env, &message, None).await {
+        let store = &mut SqlLedger(sql);
+        let messages = rules::recover(store, now, RECOVER_PER_ALARM, |m| message_lost_after(&self.env, &m.route))?;
+        for message in messages {
+            match crate::queue::send(&self.env, std::slice::from_ref(&message)).await {
                 Ok(()) => {
-                    bump(sql, "recovered", 1)?;
+                    store.bump(Counter::Recovered, 1)?;
                     crate::log::note(
                         "warn",
                         "delivery_recovered",
                         &format!(
-                            "route {} delivery {} to flow {} had no attempt in time (after attempt {}); enqueued again",
-                            message.route, row.id, row.flow, row.attempts
+                            "route {} delivery {} to flow {} had no attempt in time; enqueued again (copy {})",
+                            message.route, message.id, message.flow, message.copy
                         ),
                     );
                 }
                 Err(e) => {
-                    // Try again in a minute (not on every alarm tick).
-                    sql.exec(
-                        "UPDATE deliveries SET due = ? WHERE id = ? AND flow = ?",
-                        vec![(now + 60).into(), row.id.as_str().into(), row.flow.as_str().into()],
-                    )?;
+                    let key = DeliveryKey { id: message.id.clone(), flow: message.flow.clone() };
+                    rules::recovery_failed(store, &key, now)?;
                     crate::log::note("error", "delivery_recovery_failed", &e);
                 }
             }
@@ -213,236 +244,245 @@ impl RouteLedger {
         self.alarm_at.set(Some(now_ms + offset));
         Ok(())
     }
-
-    async fn accept(&self, sql: &SqlStorage, a: AcceptReq) -> Result<Value> {
-        let now = now_secs();
-        if let (Some(did), Some(window)) = (&a.delivery_id, a.window_secs) {
-            let seen = first(sql.exec(
-                "SELECT id, pending_until FROM seen WHERE delivery_id = ? AND expires >= ?",
-                vec![did.as_str().into(), now.into()],
-            )?)?;
-            match seen.as_deref() {
-                // The first copy is still being forwarded (direct mode): the
-                // sender must ask again, not be told it arrived.
-                Some([_, pending]) if int(pending).unwrap_or(0) > now => {
-                    return Ok(json!({ "duplicate": false, "in_progress": true }));
-                }
-                // A pending entry whose request died: this copy takes over.
-                Some([_, pending]) if int(pending).unwrap_or(0) > 0 => {}
-                Some(_) => {
-                    bump(sql, "duplicates", 1)?;
-                    return Ok(json!({ "duplicate": true }));
-                }
-                None => {}
-            }
-            let pending_until = a.pending_secs.map_or(0, |p| now + p);
-            sql.exec(
-                "INSERT OR REPLACE INTO seen (delivery_id, id, expires, pending_until) VALUES (?, ?, ?, ?)",
-                vec![
-                    did.as_str().into(),
-                    a.id.as_str().into(),
-                    (now + i64::try_from(window).unwrap_or(i64::MAX / 2)).into(),
-                    pending_until.into(),
-                ],
-            )?;
-        }
-        // Direct mode (no messages) records its delivery when it is done.
-        for (i, flow) in a.flows.iter().enumerate().filter(|_| !a.messages.is_empty()) {
-            let message = a.messages.get(i).cloned().map_or(SqlStorageValue::Null, SqlStorageValue::String);
-            let due = a.due.map_or(SqlStorageValue::Null, SqlStorageValue::Integer);
-            sql.exec(
-                "INSERT OR IGNORE INTO deliveries (id, flow, state, attempts, history, updated, message, due) VALUES (?, ?, 'queued', 0, '[]', ?, ?, ?)",
-                vec![a.id.as_str().into(), flow.as_str().into(), now.into(), message, due],
-            )?;
-        }
-        bump(sql, "accepted", 1)?;
-        self.alarm_by(a.due.unwrap_or(now + PRUNE_EVERY_MS / 1000)).await?;
-        Ok(json!({ "duplicate": false }))
-    }
 }
 
-/// Undoes an accept whose enqueue failed, so the sender's retry is not
-/// taken for a duplicate.
-fn release(sql: &SqlStorage, r: &ReleaseReq) -> Result<Value> {
-    if let Some(did) = &r.delivery_id {
-        sql.exec("DELETE FROM seen WHERE delivery_id = ? AND id = ?", vec![did.as_str().into(), r.id.as_str().into()])?;
-    }
-    sql.exec("DELETE FROM deliveries WHERE id = ?", vec![r.id.as_str().into()])?;
-    bump(sql, "accepted", -1)?;
-    Ok(json!({}))
-}
+/// The ledger's SQL tables as the core rules' storage port.
+struct SqlLedger<'a>(&'a SqlStorage);
 
-/// The state of each delivery about to be attempted, taking its lease:
-/// "delivered" ones are acknowledged without a new attempt (Queues
-/// delivers at least once); "busy" ones are being attempted by another
-/// copy of the message (a recovered one) and wait.
-fn begin(sql: &SqlStorage, b: &BeginReq) -> Result<Value> {
-    let now = now_secs();
-    let mut states = Vec::with_capacity(b.items.len());
-    for k in &b.items {
-        let row = first(sql.exec(
-            "SELECT state, lease, copy, next_at FROM deliveries WHERE id = ? AND flow = ?",
-            vec![k.id.as_str().into(), k.flow.as_str().into()],
-        )?)?;
-        let row = match row.as_deref() {
-            Some([state, lease, copy, next_at]) => Some(LeaseRow {
-                state: text(state),
-                lease: int(lease).unwrap_or(0),
-                copy: int(copy).unwrap_or(0),
-                next_at: int(next_at).unwrap_or(0),
-            }),
+fn seen_row(row: &[SqlStorageValue]) -> Option<SeenEntry> {
+    let [id, delivery_id, body, pending, expires] = row else { return None };
+    Some(SeenEntry {
+        flowgate_id: text(id),
+        delivery_id: match delivery_id {
+            SqlStorageValue::String(s) => Some(s.clone()),
             _ => None,
-        };
-        let state = match row {
-            Some(r) if r.state == "delivered" || r.state == "dead" => Some(r.state),
-            Some(r) if i64::from(k.copy) < r.copy => Some("stale".to_owned()),
-            Some(r) if r.lease > now || r.next_at > now => Some("busy".to_owned()),
-            Some(r) => {
-                sql.exec(
-                    "UPDATE deliveries SET lease = ?, due = ? WHERE id = ? AND flow = ?",
-                    vec![b.lease_until.into(), b.due.into(), k.id.as_str().into(), k.flow.as_str().into()],
-                )?;
-                Some(r.state)
-            }
-            None => None,
-        };
-        states.push(state);
-    }
-    Ok(json!({ "states": states }))
+        },
+        body: text(body),
+        pending_until: int(pending).unwrap_or(0),
+        expires: int(expires).unwrap_or(0),
+    })
 }
 
-/// Records attempts' outcomes; returns, per item, the attempt history.
-fn finish(sql: &SqlStorage, f: Items<Outcome>) -> Result<Value> {
-    let now = now_secs();
-    let mut histories = Vec::with_capacity(f.items.len());
-    for o in f.items {
-        let row = first(sql.exec(
-            "SELECT history FROM deliveries WHERE id = ? AND flow = ?",
-            vec![o.id.as_str().into(), o.flow.as_str().into()],
+impl SeenStore for SqlLedger<'_> {
+    type Error = worker::Error;
+    fn by_proof(&mut self, proof: &str, now: i64) -> Result<Option<SeenEntry>> {
+        let row = first(self.0.exec(
+            "SELECT id, delivery_id, body, pending_until, expires FROM seen_proofs WHERE proof = ? AND expires >= ?",
+            vec![proof.into(), now.into()],
         )?)?;
-        let mut history: Vec<AttemptRecord> =
-            row.and_then(|r| r.first().map(text)).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default();
-        if o.state != "delivered" {
-            push_history(
-                &mut history,
-                AttemptRecord {
-                    at: u64::try_from(now).unwrap_or(0),
-                    attempt: o.attempt,
-                    status: o.status,
-                    reason: o.reason,
-                },
-            );
-        }
-        let text = serde_json::to_string(&history).unwrap_or_else(|_| "[]".to_owned());
-        // Delivered and dead deliveries drop their message copy and due time.
-        let due = if o.state == "retrying" {
-            o.due.map_or(SqlStorageValue::Null, SqlStorageValue::Integer)
-        } else {
-            SqlStorageValue::Null
+        Ok(row.as_deref().and_then(seen_row))
+    }
+    fn by_delivery(&mut self, delivery_id: &str, body: &str, now: i64) -> Result<Option<SeenEntry>> {
+        let row = first(self.0.exec(
+            "SELECT id, delivery_id, body, pending_until, expires FROM seen_ids WHERE delivery_id = ? AND body = ? AND expires >= ?",
+            vec![delivery_id.into(), body.into(), now.into()],
+        )?)?;
+        Ok(row.as_deref().and_then(seen_row))
+    }
+    fn delivery_with_other_body(&mut self, delivery_id: &str, body: &str, now: i64) -> Result<bool> {
+        Ok(first(self.0.exec(
+            "SELECT 1 FROM seen_ids WHERE delivery_id = ? AND body != ? AND expires >= ? LIMIT 1",
+            vec![delivery_id.into(), body.into(), now.into()],
+        )?)?
+        .is_some())
+    }
+    fn put_proof(&mut self, proof: &str, e: SeenEntry) -> Result<()> {
+        let delivery_id = e.delivery_id.map_or(SqlStorageValue::Null, SqlStorageValue::String);
+        self.0.exec(
+            "INSERT OR REPLACE INTO seen_proofs (proof, delivery_id, body, id, expires, pending_until) VALUES (?, ?, ?, ?, ?, ?)",
+            vec![proof.into(), delivery_id, e.body.into(), e.flowgate_id.into(), e.expires.into(), e.pending_until.into()],
+        )?;
+        Ok(())
+    }
+    fn put_delivery(&mut self, e: SeenEntry) -> Result<()> {
+        let Some(delivery_id) = e.delivery_id else { return Ok(()) };
+        self.0.exec(
+            "INSERT OR REPLACE INTO seen_ids (delivery_id, body, id, expires, pending_until) VALUES (?, ?, ?, ?, ?)",
+            vec![delivery_id.into(), e.body.into(), e.flowgate_id.into(), e.expires.into(), e.pending_until.into()],
+        )?;
+        Ok(())
+    }
+    fn forget(&mut self, flowgate_id: &str) -> Result<()> {
+        self.0.exec("DELETE FROM seen_ids WHERE id = ?", vec![flowgate_id.into()])?;
+        self.0.exec("DELETE FROM seen_proofs WHERE id = ?", vec![flowgate_id.into()])?;
+        Ok(())
+    }
+    fn confirm(&mut self, flowgate_id: &str) -> Result<()> {
+        self.0.exec("UPDATE seen_ids SET pending_until = 0 WHERE id = ?", vec![flowgate_id.into()])?;
+        self.0.exec("UPDATE seen_proofs SET pending_until = 0 WHERE id = ?", vec![flowgate_id.into()])?;
+        Ok(())
+    }
+}
+
+impl HandshakeStore for SqlLedger<'_> {
+    type Error = worker::Error;
+    fn window(&mut self) -> Result<Option<i64>> {
+        let row = first(self.0.exec("SELECT open_until FROM registration WHERE k = 1", None)?)?;
+        Ok(row.as_deref().and_then(|r| r.first()).and_then(int))
+    }
+    fn set_window(&mut self, until: Option<i64>) -> Result<()> {
+        match until {
+            Some(u) => self.0.exec(
+                "INSERT INTO registration (k, open_until) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET open_until = excluded.open_until",
+                vec![u.into()],
+            )?,
+            None => self.0.exec("DELETE FROM registration", None)?,
         };
-        let keep_message = i64::from(o.state != "delivered");
-        let next_at = o.next_at.unwrap_or(0);
-        sql.exec(
-            "INSERT INTO deliveries (id, flow, state, attempts, history, updated, due, lease, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
+        Ok(())
+    }
+    fn kept(&mut self, name: &str) -> Result<Option<KeptSecret>> {
+        let row = first(self.0.exec("SELECT sealed, kept_at FROM handshake WHERE name = ?", vec![name.into()])?)?;
+        Ok(match row.as_deref() {
+            Some([sealed, kept_at]) => Some(KeptSecret { sealed: text(sealed), kept_at: int(kept_at).unwrap_or(0) }),
+            _ => None,
+        })
+    }
+    fn put_kept(&mut self, name: &str, secret: KeptSecret) -> Result<()> {
+        // Insert-if-absent: the Durable Object handles one request at a
+        // time and the rules checked none is kept; OR IGNORE holds anyway.
+        self.0.exec(
+            "INSERT OR IGNORE INTO handshake (name, sealed, kept_at) VALUES (?, ?, ?)",
+            vec![name.into(), secret.sealed.into(), secret.kept_at.into()],
+        )?;
+        Ok(())
+    }
+    fn delete_kept(&mut self, name: &str) -> Result<()> {
+        self.0.exec("DELETE FROM handshake WHERE name = ?", vec![name.into()])?;
+        Ok(())
+    }
+}
+
+// Deliveries. Columns as they have always been: `state` holds
+// `DeliveryState::as_str`, `lease` the lease's end, `message` the copy.
+macro_rules! row_columns {
+    () => {
+        "state, attempts, history, updated, message IS NOT NULL, due, lease, copy, next_at"
+    };
+}
+
+fn delivery_row(key: DeliveryKey, v: &[SqlStorageValue]) -> Option<DeliveryRow> {
+    let [state, attempts, history, updated, has_copy, due, lease, copy, next_at, ..] = v else { return None };
+    Some(DeliveryRow {
+        key,
+        // A state no version wrote: attempt it (a row is never lost to it).
+        state: DeliveryState::parse(&text(state)).unwrap_or(DeliveryState::Queued),
+        attempts: int(attempts).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+        history: serde_json::from_str::<Vec<AttemptRecord>>(&text(history)).unwrap_or_default(),
+        updated: int(updated).unwrap_or(0),
+        keeps_copy: int(has_copy).unwrap_or(0) != 0,
+        due: int(due),
+        lease_until: int(lease).unwrap_or(0),
+        copy: int(copy).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+        next_at: int(next_at).unwrap_or(0),
+    })
+}
+
+fn opt(v: Option<i64>) -> SqlStorageValue {
+    v.map_or(SqlStorageValue::Null, SqlStorageValue::Integer)
+}
+
+impl DeliveryStore for SqlLedger<'_> {
+    fn row(&mut self, key: &DeliveryKey) -> Result<Option<DeliveryRow>> {
+        let row = first(self.0.exec(
+            concat!("SELECT ", row_columns!(), " FROM deliveries WHERE id = ? AND flow = ?"),
+            vec![key.id.as_str().into(), key.flow.as_str().into()],
+        )?)?;
+        Ok(row.and_then(|r| delivery_row(key.clone(), &r)))
+    }
+    fn put_row(&mut self, r: &DeliveryRow) -> Result<()> {
+        let history = serde_json::to_string(&r.history).unwrap_or_else(|_| "[]".to_owned());
+        self.0.exec(
+            "INSERT INTO deliveries (id, flow, state, attempts, history, updated, due, lease, copy, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id, flow) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
-             history = excluded.history, updated = excluded.updated, due = excluded.due, lease = 0,
-             next_at = excluded.next_at, message = CASE WHEN ? = 1 THEN message ELSE NULL END",
+             history = excluded.history, updated = excluded.updated, due = excluded.due, lease = excluded.lease,
+             copy = excluded.copy, next_at = excluded.next_at",
             vec![
-                o.id.as_str().into(),
-                o.flow.as_str().into(),
-                o.state.as_str().into(),
-                i64::from(o.attempt).into(),
-                text.into(),
-                now.into(),
-                due,
-                next_at.into(),
-                keep_message.into(),
+                r.key.id.as_str().into(),
+                r.key.flow.as_str().into(),
+                r.state.as_str().into(),
+                i64::from(r.attempts).into(),
+                history.into(),
+                r.updated.into(),
+                opt(r.due),
+                r.lease_until.into(),
+                i64::from(r.copy).into(),
+                r.next_at.into(),
             ],
         )?;
-        if let Some(did) = &o.confirm {
-            sql.exec(
-                "UPDATE seen SET pending_until = 0 WHERE delivery_id = ? AND id = ?",
-                vec![did.as_str().into(), o.id.as_str().into()],
-            )?;
-        }
-        if o.count_accepted {
-            bump(sql, "accepted", 1)?;
-        }
-        if o.state == "delivered" {
-            bump(sql, "delivered", 1)?;
-        }
-        histories.push(history);
+        Ok(())
     }
-    Ok(json!({ "histories": histories }))
-}
-
-fn redriven(sql: &SqlStorage, r: &Redriven) -> Result<Value> {
-    // The redriven copy supersedes any copy still in the queue.
-    let current = first(sql.exec(
-        "SELECT copy FROM deliveries WHERE id = ? AND flow = ?",
-        vec![r.id.as_str().into(), r.flow.as_str().into()],
-    )?)?;
-    let copy = current.as_deref().and_then(|c| c.first()).and_then(int).unwrap_or(0) + 1;
-    sql.exec(
-        "INSERT INTO deliveries (id, flow, state, attempts, history, updated, message, due, lease, copy, next_at) VALUES (?, ?, 'queued', 0, '[]', ?, ?, ?, 0, ?, 0)
-         ON CONFLICT (id, flow) DO UPDATE SET state = 'queued', updated = excluded.updated,
-         message = excluded.message, due = excluded.due, lease = 0, copy = excluded.copy, next_at = 0",
-        vec![
-            r.id.as_str().into(),
-            r.flow.as_str().into(),
-            now_secs().into(),
-            r.message.as_str().into(),
-            r.due.into(),
-            copy.into(),
-        ],
-    )?;
-    bump(sql, "redriven", 1)?;
-    Ok(json!({ "copy": copy }))
-}
-
-/// A dead letter was deleted by the operator.
-fn forget(sql: &SqlStorage, k: &Key) -> Result<Value> {
-    sql.exec("DELETE FROM deliveries WHERE id = ? AND flow = ?", vec![k.id.as_str().into(), k.flow.as_str().into()])?;
-    Ok(json!({}))
-}
-
-fn status(sql: &SqlStorage) -> Result<Value> {
-    let mut out = serde_json::Map::new();
-    for name in COUNTERS {
-        out.insert(name.to_owned(), json!(0));
+    fn set_copy(&mut self, key: &DeliveryKey, message: Option<&str>) -> Result<()> {
+        let message = message.map_or(SqlStorageValue::Null, |m| m.into());
+        self.0.exec(
+            "UPDATE deliveries SET message = ? WHERE id = ? AND flow = ?",
+            vec![message, key.id.as_str().into(), key.flow.as_str().into()],
+        )?;
+        Ok(())
     }
-    for r in sql.exec("SELECT name, n FROM counters", None)?.raw() {
-        if let [name, n] = r?.as_slice() {
-            out.insert(text(name), json!(int(n).unwrap_or(0)));
-        }
+    fn delete_row(&mut self, key: &DeliveryKey) -> Result<()> {
+        self.0.exec(
+            "DELETE FROM deliveries WHERE id = ? AND flow = ?",
+            vec![key.id.as_str().into(), key.flow.as_str().into()],
+        )?;
+        Ok(())
     }
-    for (_, key) in GAUGES {
-        out.insert(key.to_owned(), json!(0));
+    fn has_rows_of(&mut self, id: &str) -> Result<bool> {
+        Ok(first(self.0.exec("SELECT 1 FROM deliveries WHERE id = ? LIMIT 1", vec![id.into()])?)?.is_some())
     }
-    for r in sql.exec("SELECT state, COUNT(*) FROM deliveries GROUP BY state", None)?.raw() {
-        if let [state, n] = r?.as_slice() {
-            if let Some((_, key)) = GAUGES.iter().find(|(s, _)| *s == text(state)) {
-                out.insert((*key).to_owned(), json!(int(n).unwrap_or(0)));
+    fn overdue(&mut self, now: i64, limit: usize) -> Result<Vec<(DeliveryRow, String)>> {
+        let rows = self.0.exec(
+            concat!(
+                "SELECT ",
+                row_columns!(),
+                ", id, flow, message FROM deliveries WHERE state IN ('queued', 'retrying') AND message IS NOT NULL AND due IS NOT NULL AND due <= ? AND lease <= ? LIMIT ?"
+            ),
+            vec![now.into(), now.into(), i64::try_from(limit).unwrap_or(100).into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows.raw() {
+            let row = row?;
+            let [.., id, flow, message] = row.as_slice() else { continue };
+            let key = DeliveryKey { id: text(id), flow: text(flow) };
+            if let Some(r) = delivery_row(key, &row) {
+                out.push((r, text(message)));
             }
         }
+        Ok(out)
     }
-    Ok(Value::Object(out))
-}
-
-fn bump(sql: &SqlStorage, name: &str, by: i64) -> Result<()> {
-    sql.exec(
-        "INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n",
-        vec![name.into(), SqlStorageValue::Integer(by)],
-    )?;
-    Ok(())
+    fn bump(&mut self, counter: Counter, by: i64) -> Result<()> {
+        self.0.exec(
+            "INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n",
+            vec![counter.as_str().into(), SqlStorageValue::Integer(by)],
+        )?;
+        Ok(())
+    }
+    fn counters(&mut self) -> Result<Vec<(Counter, i64)>> {
+        let mut out = Vec::new();
+        for r in self.0.exec("SELECT name, n FROM counters", None)?.raw() {
+            if let [name, n] = r?.as_slice() {
+                if let Some(c) = Counter::parse(&text(name)) {
+                    out.push((c, int(n).unwrap_or(0)));
+                }
+            }
+        }
+        Ok(out)
+    }
+    fn states(&mut self) -> Result<Vec<(DeliveryState, i64)>> {
+        let mut out = Vec::new();
+        for r in self.0.exec("SELECT state, COUNT(*) FROM deliveries GROUP BY state", None)?.raw() {
+            if let [state, n] = r?.as_slice() {
+                if let Some(s) = DeliveryState::parse(&text(state)) {
+                    out.push((s, int(n).unwrap_or(0)));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn now_secs() -> i64 {
     (worker::Date::now().as_millis() / 1000) as i64
 }
-
-/// Delivery states shown as gauges in `GET /status`, and their names there.
-const GAUGES: [(&str, &str); 3] = [("retrying", "retrying"), ("queued", "queued"), ("dead", "dead_letters_waiting")];
 
 // Rows are read as raw values: typed rows would each bring a deserializer
 // into the bundle.
@@ -467,136 +507,48 @@ fn int(v: &SqlStorageValue) -> Option<i64> {
     }
 }
 
-struct LeaseRow {
-    state: String,
-    lease: i64,
-    copy: i64,
-    next_at: i64,
-}
-
-struct Overdue {
-    id: String,
-    flow: String,
-    message: String,
-    attempts: i64,
-}
-
 /// The route's `lost_after_secs` (the default if the route is gone).
-fn message_lost_after(env: &Env, route: &str) -> i64 {
-    let secs = crate::bindings::config(env)
+fn message_lost_after(env: &Env, route: &str) -> u64 {
+    crate::bindings::config(env)
         .ok()
         .and_then(|c| c.routes.get(route).map(|r| r.lost_after_secs))
-        .unwrap_or(flowgate_core::config::DEFAULT_LOST_AFTER_SECS);
-    i64::try_from(secs).unwrap_or(900)
+        .unwrap_or(flowgate_core::config::DEFAULT_LOST_AFTER_SECS)
 }
 
-#[derive(Serialize, Deserialize)]
-pub(crate) struct AcceptReq {
-    pub(crate) id: String,
-    pub(crate) delivery_id: Option<String>,
-    pub(crate) window_secs: Option<u64>,
-    pub(crate) flows: Vec<String>,
-    /// Queue mode: each flow's message (JSON), kept until delivered.
-    pub(crate) messages: Vec<String>,
-    /// Queue mode: when the first attempt is overdue (Unix seconds).
-    pub(crate) due: Option<i64>,
-    /// Direct mode: the delivery id counts as seen only once confirmed;
-    /// until then (at most this long) a re-sent copy is told to retry.
-    pub(crate) pending_secs: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct BeginReq {
-    pub(crate) items: Vec<Key>,
-    /// Until when the attempt holds the delivery (Unix seconds).
-    pub(crate) lease_until: i64,
-    /// When the attempt after this one is overdue if nothing is recorded.
-    pub(crate) due: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Redriven {
-    pub(crate) id: String,
-    pub(crate) flow: String,
-    /// The message, kept to recover from.
-    pub(crate) message: String,
-    pub(crate) due: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ReleaseReq {
-    pub(crate) id: String,
-    pub(crate) delivery_id: Option<String>,
-}
-
-#[derive(Serialize, Deserialize, Clone)]
-pub(crate) struct Key {
-    pub(crate) id: String,
-    pub(crate) flow: String,
-    /// The message copy being attempted (0: the first one sent).
-    #[serde(default)]
-    pub(crate) copy: u32,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Items<T> {
-    pub(crate) items: Vec<T>,
-}
-
-/// One attempt's outcome: `state` is "delivered" or "retrying" (a dead
-/// delivery is recorded as retrying, then marked dead once its letter is
-/// written).
-#[derive(Serialize, Deserialize, Clone)]
-pub(crate) struct Outcome {
-    pub(crate) id: String,
-    pub(crate) flow: String,
-    pub(crate) state: String,
-    pub(crate) attempt: u32,
-    pub(crate) status: Option<u16>,
-    pub(crate) reason: String,
-    /// Retrying: when the next attempt is overdue (Unix seconds).
-    pub(crate) due: Option<i64>,
-    /// Retrying: not before this time (the backoff or `Retry-After`).
-    pub(crate) next_at: Option<i64>,
-    /// Direct mode: this delivery id now counts as seen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) confirm: Option<String>,
-    /// Direct mode without a prior accept: count the webhook as accepted too.
-    #[serde(default)]
-    pub(crate) count_accepted: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct CountReq {
-    counter: String,
-    n: i64,
-}
-
-/// What the ledger made of an accepted webhook.
-pub(crate) enum Accepted {
-    New,
-    Duplicate,
-    InProgress,
-}
+// ---------------------------------------------------------------------------
+// The Worker's side.
 
 /// Typed client of one route's ledger.
 pub(crate) struct Ledger {
     stub: Stub,
+    route: String,
+}
+
+/// Whether the ledger's binding is there (no request is made): every
+/// route needs it, so a missing one fails the request closed.
+pub(crate) fn check_binding(env: &Env) -> std::result::Result<(), String> {
+    env.durable_object(LEDGER_BINDING).map(drop).map_err(|_| missing_binding())
+}
+
+fn missing_binding() -> String {
+    format!("no Durable Object binding {LEDGER_BINDING}: add the [[durable_objects.bindings]] and [[migrations]] blocks of README.md, Deploying")
 }
 
 impl Ledger {
     /// The route's ledger; `Err` names the missing binding.
     pub(crate) fn of(env: &Env, route: &str) -> std::result::Result<Self, String> {
-        let ns = env.durable_object(LEDGER_BINDING).map_err(|_| {
-            format!("no Durable Object binding {LEDGER_BINDING}: add the [[durable_objects.bindings]] and [[migrations]] blocks of README.md, Deploying")
-        })?;
+        let ns = env.durable_object(LEDGER_BINDING).map_err(|_| missing_binding())?;
         let stub = ns.get_by_name(route).map_err(|e| format!("ledger for route {route}: {e}"))?;
-        Ok(Self { stub })
+        Ok(Self { stub, route: route.to_owned() })
     }
 
-    async fn call<T: Serialize, R: for<'de> Deserialize<'de>>(&self, op: &str, body: &T) -> Result<R> {
+    async fn call<C: LedgerCall>(&self, req: &C) -> Result<C::Answer> {
+        self.call_as(C::OP, req).await
+    }
+
+    async fn call_as<T: Serialize, R: DeserializeOwned>(&self, op: &str, req: &T) -> Result<R> {
         let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(serde_json::to_string(body)?.into()));
+        init.with_method(Method::Post).with_body(Some(serde_json::to_string(req)?.into()));
         let req = Request::new_with_init(&format!("https://ledger/{op}"), &init)?;
         let mut resp = self.stub.fetch_with_request(req).await?;
         if resp.status_code() != 200 {
@@ -605,70 +557,155 @@ impl Ledger {
         resp.json().await
     }
 
-    /// Records an accepted webhook, unless its delivery id was seen within
-    /// the window (a duplicate) or is being forwarded right now.
-    pub(crate) async fn accept(&self, req: &AcceptReq) -> Result<Accepted> {
-        #[derive(Deserialize)]
-        struct A {
-            duplicate: bool,
-            #[serde(default)]
-            in_progress: bool,
+    /// `req` with this instance's mailbox for the route in it; the mailbox
+    /// goes back if the call fails.
+    async fn carrying<C: LedgerCall>(&self, mut req: C, slot: impl Fn(&mut C) -> &mut Mailbox) -> Result<C::Answer> {
+        *slot(&mut req) = take(&self.route);
+        let result = self.call(&req).await;
+        if result.is_err() {
+            put_back(&self.route, std::mem::take(slot(&mut req)));
         }
-        let a = self.call::<_, A>("accept", req).await?;
-        Ok(if a.in_progress {
-            Accepted::InProgress
-        } else if a.duplicate {
-            Accepted::Duplicate
-        } else {
-            Accepted::New
-        })
+        result
     }
 
-    /// The dead letter is written: the delivery is dead.
-    pub(crate) async fn dead(&self, key: &Key) -> Result<()> {
-        self.call::<_, Value>("dead", key).await.map(drop)
+    /// Direct mode: judges a webhook before its flow call (and applies the mailbox).
+    pub(crate) async fn admit(&self, req: AdmitRequest) -> Result<Admission> {
+        self.carrying(req, |r| &mut r.mailbox).await
     }
 
-    pub(crate) async fn release(&self, req: &ReleaseReq) -> Result<()> {
-        self.call::<_, Value>("release", req).await.map(drop)
+    /// The queue consumer: judges a batch's messages for this route.
+    pub(crate) async fn batch(&self, req: BatchRequest) -> Result<BatchAnswer> {
+        self.carrying(req, |r| &mut r.mailbox).await
     }
 
-    /// Each key's state (`None` when the ledger has no row).
-    pub(crate) async fn begin(&self, req: &BeginReq) -> Result<Vec<Option<String>>> {
-        #[derive(Deserialize)]
-        struct B {
-            states: Vec<Option<String>>,
+    /// Tells the ledger `extra` (a batch's outcomes) and whatever this
+    /// instance's mailbox holds. On failure all of it stays in the mailbox.
+    pub(crate) async fn flush(&self, extra: Mailbox) -> Result<()> {
+        let mut m = take(&self.route);
+        m.merge(extra);
+        if m.is_empty() {
+            return Ok(());
         }
-        Ok(self.call::<_, B>("begin", req).await?.states)
+        let result = self.call(&m).await;
+        if result.is_err() {
+            put_back(&self.route, m);
+        }
+        result
     }
 
-    /// Records outcomes; returns each one's attempt history.
-    pub(crate) async fn finish(&self, outcomes: Vec<Outcome>) -> Result<Vec<Vec<AttemptRecord>>> {
-        #[derive(Deserialize)]
-        struct F {
-            histories: Vec<Vec<AttemptRecord>>,
-        }
-        Ok(self.call::<_, F>("finish", &Items { items: outcomes }).await?.histories)
+    /// A route's handed-over secret and registration window ([`HandshakeRequest`]).
+    pub(crate) async fn handshake<R: DeserializeOwned>(&self, req: &HandshakeRequest) -> Result<R> {
+        Ok(serde_json::from_value(self.call(req).await?)?)
     }
 
     /// Records a redrive; returns the copy number the new message carries.
-    pub(crate) async fn redriven(&self, req: &Redriven) -> Result<u32> {
-        #[derive(Deserialize)]
-        struct R {
-            copy: u32,
+    pub(crate) async fn redrive(&self, req: &RedriveRequest) -> Result<u32> {
+        self.call(req).await
+    }
+
+    /// A dead letter was deleted: forget its delivery.
+    pub(crate) async fn forget(&self, key: DeliveryKey) -> Result<()> {
+        self.call(&ForgetRequest { key }).await
+    }
+
+    /// The route's counters ([`flowgate_core::ledger::RouteStatus`]), this instance's mailbox
+    /// applied first — as the JSON the ledger wrote: the admin API passes it
+    /// on as it is, and reading it into the struct only to write it out again
+    /// would compile a deserializer for nothing.
+    pub(crate) async fn status(&self) -> Result<serde_json::Value> {
+        let mut req = StatusRequest { mailbox: take(&self.route) };
+        let result = self.call_as::<_, serde_json::Value>(StatusRequest::OP, &req).await;
+        if result.is_err() {
+            put_back(&self.route, std::mem::take(&mut req.mailbox));
         }
-        Ok(self.call::<_, R>("redriven", req).await?.copy)
+        result
     }
+}
 
-    pub(crate) async fn forget(&self, key: &Key) -> Result<()> {
-        self.call::<_, Value>("forget", key).await.map(drop)
-    }
+/// A route's mailbox in this isolate, and whether a flush is scheduled.
+struct Slot {
+    route: String,
+    mailbox: Mailbox,
+    flushing: bool,
+}
 
-    pub(crate) async fn count(&self, counter: &str, n: i64) -> Result<()> {
-        self.call::<_, Value>("count", &CountReq { counter: counter.to_owned(), n }).await.map(drop)
-    }
+thread_local! {
+    // Per route (a handful: a list): what this isolate has not told the ledger yet.
+    static MAILBOXES: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
 
-    pub(crate) async fn status(&self) -> Result<Value> {
-        self.call("status", &Value::Null).await
+fn with_slot<R>(route: &str, f: impl FnOnce(&mut Slot) -> R) -> R {
+    MAILBOXES.with(|m| {
+        let mut m = m.borrow_mut();
+        let i = match m.iter().position(|s| s.route == route) {
+            Some(i) => i,
+            None => {
+                m.push(Slot { route: route.to_owned(), mailbox: Mailbox::default(), flushing: false });
+                m.len() - 1
+            }
+        };
+        f(&mut m[i])
+    })
+}
+
+/// Adds to this isolate's mailbox for `route` (then call [`flush_later`]).
+pub(crate) fn post(route: &str, f: impl FnOnce(&mut Mailbox)) {
+    with_slot(route, |s| {
+        f(&mut s.mailbox);
+        bound(&mut s.mailbox);
+    });
+}
+
+fn take(route: &str) -> Mailbox {
+    with_slot(route, |s| std::mem::take(&mut s.mailbox))
+}
+
+fn put_back(route: &str, mut back: Mailbox) {
+    if back.is_empty() {
+        return;
     }
+    post(route, |m| {
+        // Older entries first, as they were.
+        std::mem::swap(m, &mut back);
+        m.merge(back);
+    });
+}
+
+fn bound(m: &mut Mailbox) {
+    fn cut<T>(v: &mut Vec<T>, what: &str) {
+        if v.len() > MAILBOX_LIMIT {
+            let excess = v.len() - MAILBOX_LIMIT;
+            v.drain(..excess);
+            crate::log::warn(
+                "ledger_mailbox_full",
+                &format!("{excess} {what} dropped: the route ledger has been unreachable"),
+            );
+        }
+    }
+    cut(&mut m.settled, "outcomes");
+    cut(&mut m.confirmed, "confirmations");
+    cut(&mut m.released, "releases");
+}
+
+/// Makes sure `route`'s mailbox reaches its ledger: unless a call to the
+/// route takes it along first, it is flushed [`FLUSH_AFTER`] from now,
+/// under `ctx.wait_until` (one flush per route and isolate at a time, so a
+/// busy route's mailbox costs at most one call per interval, and usually
+/// none: its next call carries it).
+pub(crate) fn flush_later(env: &Env, ctx: &Context, route: &str) {
+    if with_slot(route, |s| std::mem::replace(&mut s.flushing, true)) {
+        return;
+    }
+    let (env, route) = (env.clone(), route.to_owned());
+    ctx.wait_until(async move {
+        Delay::from(FLUSH_AFTER).await;
+        with_slot(&route, |s| s.flushing = false);
+        let result = match Ledger::of(&env, &route) {
+            Ok(l) => l.flush(Mailbox::default()).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            crate::log::warn("ledger_unavailable", &format!("route {route}: kept for the next call: {e}"));
+        }
+    });
 }

@@ -19,6 +19,7 @@ mod bindings;
 mod dead_letters;
 mod deliver;
 mod entra_client;
+mod handed_over;
 mod hooks;
 mod http;
 mod kv_token_store;

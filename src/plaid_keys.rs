@@ -9,19 +9,30 @@
 //! signature, `expired_at`, `iat` and the body hash.
 //!
 //! Keys are cached per Plaid host, so a sandbox key can never verify a
-//! production route that shares the KV namespace. A `kid` Plaid does not
-//! know is a forged request (401); Plaid refusing the credentials, or not
-//! answering, is a 502. The Plaid secret is never logged.
+//! production route that shares the KV namespace. When to ask Plaid and what
+//! its answer means are flowgate-core's rules (`verify::plaid::keys`): a
+//! `kid` Plaid does not know is a forged request (401) and is remembered for
+//! a minute per route; each isolate makes at most a small budget of key
+//! requests (a forger sending random kids costs Plaid that much, no more);
+//! Plaid's 429 (which also holds fetches back for its `Retry-After`), 5xx,
+//! a refusal of the credentials or no answer are 502. The Plaid secret is
+//! never logged.
 
 use std::{cell::RefCell, collections::HashMap, time::Duration};
 
 use flowgate_core::{
     config::{PlaidSettings, Route},
     entra::TokenStore,
-    verify::{plaid, VerifyError},
+    verify::{
+        plaid::{
+            self,
+            keys::{classify, FetchPolicy, KeyAnswer, Refusal, FETCH_BURST, FETCH_REFILL_SECS},
+        },
+        VerifyError,
+    },
     Headers, Secret,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::Env;
 
 use crate::{
@@ -41,6 +52,8 @@ const MAX_KEYS_IN_MEMORY: usize = 64;
 thread_local! {
     // cache key → (JWK JSON, fetched at, Unix seconds).
     static KEYS: RefCell<HashMap<String, (String, u64)>> = RefCell::new(HashMap::new());
+    // Unknown kids, the fetch budget and Plaid's 429 hold, for this isolate.
+    static POLICY: RefCell<FetchPolicy> = RefCell::new(FetchPolicy::new());
 }
 
 /// The JWK for the `kid` of the request's `Plaid-Verification` token, as a
@@ -99,6 +112,26 @@ pub(crate) async fn verification_key(
         return Ok(Secret::new(jwk));
     }
 
+    // Unknown kids are remembered per route: another route's credentials
+    // might be the ones Plaid refuses, and that must still be reported.
+    let unknown_key = format!("{}/{cache_key}", route.name);
+    let now_ms = now_millis();
+    if POLICY.with(|p| p.borrow().known_unknown(&unknown_key, now_ms)) {
+        let detail = "Plaid said it does not know the token's kid less than a minute ago; not asked again".to_owned();
+        return Err(rejected(rec, &VerifyError::SignatureMismatch, Some(detail)));
+    }
+    if let Err(refusal) = POLICY.with(|p| p.borrow_mut().admit(now_ms)) {
+        let message = match refusal {
+            Refusal::Held { retry_after_secs } => format!(
+                "Plaid's key endpoint ({host}) answered 429 (rate limited): not asked for {retry_after_secs} s more"
+            ),
+            Refusal::OverBudget { retry_after_secs } => format!(
+                "this isolate's Plaid key fetch budget ({FETCH_BURST}, one more every {FETCH_REFILL_SECS} s) is spent, by tokens naming kids not in the cache: Plaid not asked; the next fetch in {retry_after_secs} s"
+            ),
+        };
+        return Err(unavailable(rec, message));
+    }
+
     let body = json!({ "client_id": client_id.expose(), "secret": secret.expose(), "key_id": kid }).to_string();
     let request_headers = [("content-type", "application/json".to_owned())];
     let answer =
@@ -110,38 +143,37 @@ pub(crate) async fn verification_key(
                 return Err(unavailable(rec, format!("Plaid's key endpoint ({host}) failed: {}", e.describe())));
             }
         };
-    let parsed: Option<Value> = serde_json::from_slice(&answer.body).ok();
-    if answer.status == 200 {
-        let jwk = parsed.as_ref().and_then(|v| v.get("key")).filter(|k| k.is_object()).map(Value::to_string);
-        return match jwk.filter(|j| plaid::parse_jwk(j).is_ok_and(|k| k.kid == kid)) {
-            Some(jwk) => {
-                store.put(&cache_key, jwk.clone(), KEY_TTL_SECS).await;
-                remember(&cache_key, &jwk, now);
-                Ok(Secret::new(jwk))
-            }
-            None => Err(unavailable(
-                rec,
-                format!("Plaid's key endpoint ({host}) answered 200 without a P-256 JWK for the kid"),
-            )),
-        };
-    }
-    let code = parsed.as_ref().and_then(|v| v.get("error_code")).and_then(Value::as_str).map(str::to_owned);
-    match (answer.status, code) {
-        (400..=499, Some(code)) if code == "INVALID_API_KEYS" => Err(unavailable(
+    let verdict = classify(answer.status, answer.retry_after, &answer.body, &kid);
+    POLICY.with(|p| p.borrow_mut().record(&unknown_key, &verdict, now_millis()));
+    match verdict {
+        KeyAnswer::Key(jwk) => {
+            store.put(&cache_key, jwk.clone(), KEY_TTL_SECS).await;
+            remember(&cache_key, &jwk, now);
+            Ok(Secret::new(jwk))
+        }
+        // Plaid does not know the key the token names: not Plaid's webhook.
+        KeyAnswer::UnknownKid { code } => Err(rejected(
+            rec,
+            &VerifyError::SignatureMismatch,
+            Some(format!("Plaid does not know the token's kid ({code})")),
+        )),
+        KeyAnswer::BadCredentials { code } => Err(unavailable(
             rec,
             format!(
-                "Plaid refused the API credentials (INVALID_API_KEYS): check the secrets {} and {} and that plaid_environment ({host}) is the environment they belong to",
+                "Plaid refused the API credentials ({code}): check the secrets {} and {} and that plaid_environment ({host}) is the environment they belong to",
                 settings.client_id_binding, settings.secret_binding
             ),
         )),
-        // Plaid does not know the key the token names: not Plaid's webhook.
-        (400..=499, Some(code)) => Err(rejected(rec, &VerifyError::SignatureMismatch, Some(format!(
-            "Plaid does not know the token's kid ({code})"
-        )))),
-        (status, code) => Err(unavailable(
+        KeyAnswer::Throttled { retry_after_secs } => Err(unavailable(
             rec,
-            format!("Plaid's key endpoint ({host}) answered {status} {}", code.unwrap_or_default()),
+            format!(
+                "Plaid's key endpoint ({host}) answered 429 (rate limited, Retry-After {}): key fetches held back",
+                retry_after_secs.map_or_else(|| "none".to_owned(), |s| format!("{s} s"))
+            ),
         )),
+        KeyAnswer::Unavailable { reason } => {
+            Err(unavailable(rec, format!("Plaid's key endpoint ({host}) answered {reason}")))
+        }
     }
 }
 

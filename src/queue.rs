@@ -7,25 +7,27 @@
 use std::rc::Rc;
 
 use flowgate_core::{
-    config::Config,
+    config::{Config, Flow, DEFAULT_LOST_AFTER_SECS},
     delivery::{
-        decide, payload_key, AttemptOutcome, BodyRef, Next, QueuedDelivery, INLINE_BODY_LIMIT, MAX_MESSAGE_BYTES,
+        decide, payload_key, push_history, AttemptOutcome, AttemptRecord, BodyRef, Next, QueuedDelivery,
+        INLINE_BODY_LIMIT, MAX_MESSAGE_BYTES,
     },
-    envelope::EnvelopeMeta,
-    forward::Provenance,
-    Headers,
+    forward::Webhook,
+    ledger::{
+        AdmitPolicy, BatchItem, BatchRequest, DeliveryKey, Fingerprint, Mailbox, Outcome, Settlement, Skip, Verdict,
+    },
 };
 use futures::future::join_all;
 use js_sys::Reflect;
 use serde::Serialize;
 use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
-use worker::{worker_sys, Context, Env, MessageBuilder, QueueContentType};
+use worker::{worker_sys, Context, Env};
 
 use crate::{
     bindings,
     dead_letters::{self, DeadLetter},
     deliver::{self, Attempt},
-    ledger::{BeginReq, Key, Ledger, Outcome},
+    ledger::{self, Ledger},
     log::{self, now_millis, Record},
 };
 
@@ -69,16 +71,17 @@ pub(crate) async fn discard_body(env: &Env, message: &QueuedDelivery) {
     }
 }
 
-/// Sends one message, optionally delayed.
-pub(crate) async fn send(env: &Env, message: &QueuedDelivery, delay_secs: Option<u32>) -> Result<(), String> {
-    let queue = env.queue(QUEUE_BINDING).map_err(|_| {
+/// Sends messages in one queue operation (`sendBatch`: on disk together
+/// when it resolves) — a webhook's, one per flow, or a single one. One way
+/// of sending compiles one serialiser path.
+pub(crate) async fn send(env: &Env, messages: &[QueuedDelivery]) -> Result<(), String> {
+    queue(env)?.send_batch(messages.iter()).await.map_err(|e| format!("queue send failed: {e}"))
+}
+
+fn queue(env: &Env) -> Result<worker::Queue, String> {
+    env.queue(QUEUE_BINDING).map_err(|_| {
         format!("no queue binding {QUEUE_BINDING}: add the [[queues.producers]] and [[queues.consumers]] blocks of README.md, Deploying")
-    })?;
-    let mut builder = MessageBuilder::new(message).content_type(QueueContentType::Json);
-    if let Some(d) = delay_secs {
-        builder = builder.delay_seconds(d);
-    }
-    queue.send(builder.build()).await.map_err(|e| format!("queue send failed: {e}"))
+    })
 }
 
 /// The `queue` export, written out instead of `#[event(queue)]` because
@@ -94,11 +97,18 @@ pub fn queue_entry(batch: worker_sys::MessageBatch, env: Env, ctx: worker_sys::C
     })
 }
 
-/// One message and what became of it.
+/// One message and what becomes of it.
 struct Job {
     raw: worker_sys::Message,
     attempt: u32,
+    /// The message as sent (JSON): the copy the ledger keeps if it goes back to the queue.
+    json: String,
     message: Option<QueuedDelivery>,
+    /// Why it is dead-lettered without an attempt, if it is.
+    give_up: Option<String>,
+    verdict: Option<Verdict>,
+    next: Option<Next>,
+    settlement: Option<Outcome>,
 }
 
 #[derive(Serialize)]
@@ -113,7 +123,9 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
         log::note("error", "queue_batch_unreadable", "the batch's messages could not be read; Queues will retry it");
         return;
     };
-    let jobs: Vec<Job> = messages
+    let config = bindings::config(&env).ok();
+    let safety_net = queue_name.ends_with(QUEUES_DLQ_SUFFIX);
+    let mut jobs: Vec<Job> = messages
         .iter()
         .map(|m| {
             let raw: worker_sys::Message = wasm_bindgen::JsCast::unchecked_into(m);
@@ -121,79 +133,344 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
                 .ok()
                 .and_then(|v| v.as_f64())
                 .map_or(1, |n| n.max(1.0) as u32);
-            let message = raw
-                .body()
-                .ok()
-                .and_then(|b| js_sys::JSON::stringify(&b).ok())
-                .and_then(|s| serde_json::from_str::<QueuedDelivery>(&String::from(s)).ok());
-            Job { raw, attempt, message }
+            let json =
+                raw.body().ok().and_then(|b| js_sys::JSON::stringify(&b).ok()).map(String::from).unwrap_or_default();
+            let message = serde_json::from_str::<QueuedDelivery>(&json).ok();
+            let give_up = match (&message, &config) {
+                (Some(_), _) if safety_net => Some(format!(
+                    "Queues gave up on the message after its max_retries (queue {queue_name}); flowgate's own attempts did not finish"
+                )),
+                (Some(m), Some(c)) if !c.routes.contains_key(&m.route) => Some(format!(
+                    "route {} is no longer configured; add it back and redrive, or delete the dead letter",
+                    m.route
+                )),
+                (Some(m), Some(c)) if !c.flows.contains_key(&m.flow) => Some(format!(
+                    "flow {} is no longer configured; add it back and redrive, or delete the dead letter",
+                    m.flow
+                )),
+                _ => None,
+            };
+            Job { raw, attempt, json, message, give_up, verdict: None, next: None, settlement: None }
         })
         .collect();
 
-    let config = bindings::config(&env).ok();
-    let safety_net = queue_name.ends_with(QUEUES_DLQ_SUFFIX);
-    // Small messages are attempted together; messages whose body is in R2
-    // (up to max_body_bytes each) one at a time, so a batch of large bodies
-    // never holds more than one of them in the isolate's memory at once.
-    let (large, small): (Vec<Job>, Vec<Job>) =
-        jobs.into_iter().partition(|j| j.message.as_ref().is_some_and(|m| matches!(m.body, BodyRef::Stored { .. })));
-    let queue = Consumed { env: &env, ctx: &ctx, config: config.as_ref(), name: &queue_name, safety_net };
-    join_all(small.iter().map(|job| queue.process(job))).await;
-    for job in &large {
-        queue.process(job).await;
-    }
-}
-
-/// What one batch's messages are processed with.
-struct Consumed<'a> {
-    env: &'a Env,
-    ctx: &'a Context,
-    config: Option<&'a Rc<Config>>,
-    name: &'a str,
-    /// Queues' own dead-letter queue: everything on it is dead-lettered.
-    safety_net: bool,
-}
-
-impl Consumed<'_> {
-    /// One message: attempted (or dead-lettered), then acknowledged or retried.
-    async fn process(&self, job: &Job) {
-        let next = match (&job.message, self.config) {
-            (None, _) => unreadable(self.env, job).await,
-            (Some(m), _) if self.safety_net => {
-                let reason = format!(
-                    "Queues gave up on the message after its max_retries (queue {}); flowgate's own attempts did not finish",
-                    self.name
-                );
-                give_up(self.env, m, job.attempt, &reason).await
+    // Messages the ledger has no say in: not flowgate's, or no configuration
+    // to deliver them with.
+    for job in &mut jobs {
+        match (&job.message, &config) {
+            (None, _) => job.next = Some(unreadable(&env, job).await),
+            (Some(_), None) if job.give_up.is_none() => {
+                job.next = Some(Next::Retry {
+                    delay_secs: 60,
+                    reason: "flowgate's configuration is invalid; run `flowgate check`".to_owned(),
+                });
             }
-            (Some(m), Some(config)) => deliver_one(self.env, self.ctx, config, m, job.attempt).await,
-            (Some(_), None) => Next::Retry {
-                delay_secs: 60,
-                reason: "flowgate's configuration is invalid; run `flowgate check`".to_owned(),
-            },
-        };
+            _ => {}
+        }
+    }
+
+    // (1) One ledger call per route: each message judged before any attempt.
+    // (A batch seldom spans many routes: one call after the other.)
+    let mut routes: Vec<String> =
+        jobs.iter().filter(|j| j.next.is_none()).filter_map(|j| j.message.as_ref().map(|m| m.route.clone())).collect();
+    routes.sort();
+    routes.dedup();
+    for route in &routes {
+        let verdicts = judge(&env, config.as_deref(), route, &jobs).await;
+        let mine =
+            jobs.iter_mut().filter(|j| j.next.is_none() && j.message.as_ref().is_some_and(|m| &m.route == route));
+        match verdicts {
+            Ok(verdicts) => mine.zip(verdicts).for_each(|(j, v)| j.verdict = Some(v)),
+            Err(e) => mine.for_each(|j| {
+                j.next = Some(Next::Retry { delay_secs: 5, reason: format!("route ledger unavailable: {e}") });
+            }),
+        }
+    }
+
+    // (2) The attempts. Small messages together; messages whose body is in
+    // R2 (up to max_body_bytes each) one at a time, so a batch of large
+    // bodies never holds more than one of them in the isolate's memory.
+    let work = Work { env: &env, ctx: &ctx, config: config.as_ref() };
+    let (large, small): (Vec<&mut Job>, Vec<&mut Job>) = jobs
+        .iter_mut()
+        .filter(|j| j.next.is_none())
+        .partition(|j| j.message.as_ref().is_some_and(|m| matches!(m.body, BodyRef::Stored { .. })));
+    join_all(small.into_iter().map(|job| work.process(job))).await;
+    for job in large {
+        work.process(job).await;
+    }
+
+    // (3) One ledger call per route: the outcomes. Recorded before the
+    // messages are acknowledged; if the ledger cannot be reached they stay
+    // in this isolate's mailbox for the route's next call.
+    for route in &routes {
+        record(&env, &ctx, route, &jobs).await;
+    }
+    for job in &jobs {
+        // Every message is acknowledged or retried explicitly: one left alone
+        // would be acknowledged when the handler returns.
+        let next = job.next.clone().unwrap_or(Next::Retry { delay_secs: 30, reason: String::new() });
         settle(&job.raw, &next);
     }
 }
 
-/// Dead-letters a delivery that cannot be attempted (its route or flow is
-/// gone, or Queues gave up on it), and records that in the route's ledger so
-/// its recovery alarm does not send it again. A delivery already done is
-/// only acknowledged.
-async fn give_up(env: &Env, m: &QueuedDelivery, attempt: u32, reason: &str) -> Next {
-    let Ok(ledger) = Ledger::of(env, &m.route) else {
-        return dead_letter(env, m, attempt, None, reason).await;
-    };
-    let key = Key { id: m.id.clone(), flow: m.flow.clone(), copy: m.copy };
-    let done = ledger
-        .begin(&BeginReq { items: vec![key], lease_until: 0, due: 0 })
-        .await
-        .ok()
-        .and_then(|s| s.into_iter().next().flatten());
-    if matches!(done.as_deref(), Some("delivered" | "dead" | "stale")) {
-        return Next::Delivered;
+/// The batch call for `route`'s messages.
+async fn judge(env: &Env, config: Option<&Config>, route: &str, jobs: &[Job]) -> Result<Vec<Verdict>, String> {
+    let ledger = Ledger::of(env, route)?;
+    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
+    let route_config = config.and_then(|c| c.routes.get(route));
+    let mut lease_secs = 0;
+    let mut items = Vec::new();
+    for job in jobs.iter().filter(|j| j.next.is_none()) {
+        let Some(m) = job.message.as_ref().filter(|m| m.route == route) else { continue };
+        let flow = config.and_then(|c| Some((c, c.flows.get(&m.flow)?)));
+        if let (Some((c, flow)), None) = (flow, &job.give_up) {
+            lease_secs = lease_secs.max(lease_of(c, flow));
+        }
+        items.push(BatchItem {
+            key: DeliveryKey { id: m.id.clone(), flow: m.flow.clone() },
+            copy: m.copy,
+            fingerprint: job.give_up.is_none().then(|| Fingerprint {
+                delivery_id: m.delivery_id.clone(),
+                body: m.body_digest.clone().unwrap_or_default(),
+                proof: m.proof.clone(),
+            }),
+        });
     }
-    record(env, &ledger, m, attempt, Next::Dead { reason: reason.to_owned() }, None, 0).await
+    let lost_after = i64::try_from(route_config.map_or(DEFAULT_LOST_AFTER_SECS, |r| r.lost_after_secs)).unwrap_or(900);
+    let req = BatchRequest {
+        items,
+        policy: route_config
+            .map_or(AdmitPolicy { dedupe_window_secs: None, replay_window_secs: None, pending_secs: None }, |r| {
+                AdmitPolicy::of(r, None)
+            }),
+        lease_until: now + lease_secs,
+        due: now + lease_secs + lost_after,
+        mailbox: Mailbox::default(),
+    };
+    let asked = req.items.len();
+    let answer = ledger.batch(req).await.map_err(|e| e.to_string())?;
+    if answer.verdicts.len() != asked {
+        return Err(format!("{} verdicts for {asked} messages", answer.verdicts.len()));
+    }
+    Ok(answer.verdicts)
+}
+
+/// The longest an attempt to `flow` can take: a token fetch (three tries of
+/// the token endpoint), the call, a refresh and the call again after a 401.
+fn lease_of(config: &Config, flow: &Flow) -> i64 {
+    let entra_secs = config.credential(flow).timeout_secs;
+    i64::try_from(2 * flow.timeout_secs + 3 * entra_secs * 3).unwrap_or(600) + LEASE_SLACK_SECS
+}
+
+/// The outcome call for `route`'s messages.
+async fn record(env: &Env, ctx: &Context, route: &str, jobs: &[Job]) {
+    let settled: Vec<Settlement> = jobs
+        .iter()
+        .filter_map(|j| {
+            let m = j.message.as_ref().filter(|m| m.route == route)?;
+            Some(Settlement {
+                key: DeliveryKey { id: m.id.clone(), flow: m.flow.clone() },
+                copy: m.copy,
+                attempt: j.attempt,
+                outcome: j.settlement.clone()?,
+            })
+        })
+        .collect();
+    if settled.is_empty() {
+        return;
+    }
+    let result = match Ledger::of(env, route) {
+        Ok(l) => l.flush(Mailbox { settled, ..Mailbox::default() }).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        log::warn(
+            "ledger_unavailable",
+            &format!("route {route}: outcomes not recorded yet ({e}); kept for the next call"),
+        );
+        ledger::flush_later(env, ctx, route);
+    }
+}
+
+/// What a batch's attempts are made with.
+struct Work<'a> {
+    env: &'a Env,
+    ctx: &'a Context,
+    config: Option<&'a Rc<Config>>,
+}
+
+impl Work<'_> {
+    /// One judged message: skipped, put off, dead-lettered or attempted.
+    async fn process(&self, job: &mut Job) {
+        let Some(verdict) = job.verdict.take() else { return };
+        let (next, outcome) = self.judged(job, verdict).await;
+        job.next = Some(next);
+        job.settlement = outcome;
+    }
+
+    async fn judged(&self, job: &Job, verdict: Verdict) -> (Next, Option<Outcome>) {
+        let Some(m) = &job.message else { return (Next::Retry { delay_secs: 30, reason: String::new() }, None) };
+        let started = now_millis();
+        let mut rec = Record {
+            level: "info",
+            request_id: &m.id,
+            route: &m.route,
+            delivery_id: m.delivery_id.clone(),
+            event_type: m.event_type.clone(),
+            attempt: Some(job.attempt),
+            flow: Some(m.flow.clone()),
+            body_bytes: usize::try_from(m.body.len()).unwrap_or(usize::MAX),
+            ..Record::default()
+        };
+        let (next, outcome) = match verdict {
+            Verdict::Skip(why) => {
+                let (outcome, message) = match why {
+                    Skip::Delivered => ("skipped", "already delivered (a second copy of the message)"),
+                    Skip::Dead => ("skipped", "already a dead letter (a second copy of the message)"),
+                    Skip::Stale => ("skipped", "superseded by a newer copy (recovered or redriven)"),
+                    Skip::Duplicate => ("duplicate", "the sender re-sent a webhook accepted before; not forwarded"),
+                    Skip::Replay => (
+                        "replay_refused",
+                        "this signature was accepted before on another delivery id or body; not forwarded",
+                    ),
+                };
+                if matches!(why, Skip::Duplicate | Skip::Replay) {
+                    // Its own stored body (another flowgate id): not needed.
+                    discard_body(self.env, m).await;
+                }
+                rec.outcome = outcome;
+                rec.message = Some(message.to_owned());
+                (Next::Delivered, None)
+            }
+            Verdict::Busy => {
+                rec.outcome = "retry_scheduled";
+                rec.message = Some(
+                    "another copy of this delivery is being attempted, or its next attempt is not due yet".to_owned(),
+                );
+                (Next::Retry { delay_secs: 30, reason: String::new() }, None)
+            }
+            Verdict::Attempt { history, keeps_copy, id_reused } => {
+                if id_reused {
+                    crate::hooks::log_id_reused(&m.route);
+                }
+                let copy = (!keeps_copy).then(|| job.json.clone());
+                let (next, status) = match (&job.give_up, self.config) {
+                    (Some(reason), _) => (Next::Dead { reason: reason.clone() }, None),
+                    (None, Some(config)) => self.attempt(config, m, job.attempt, &mut rec).await,
+                    (None, None) => {
+                        (Next::Retry { delay_secs: 60, reason: "flowgate's configuration is invalid".to_owned() }, None)
+                    }
+                };
+                let (next, outcome) = self.outcome(m, job.attempt, next, status, history, copy).await;
+                log_attempt(&mut rec, &next);
+                (next, Some(outcome))
+            }
+        };
+        rec.duration_ms = now_millis().saturating_sub(started);
+        log::emit(&rec);
+        (next, outcome)
+    }
+
+    /// One attempt to the flow; what follows and the flow's status.
+    async fn attempt(
+        &self,
+        config: &Rc<Config>,
+        m: &QueuedDelivery,
+        attempt: u32,
+        rec: &mut Record<'_>,
+    ) -> (Next, Option<u16>) {
+        let (Some(route), Some(flow)) = (config.routes.get(&m.route), config.flows.get(&m.flow)) else {
+            return (Next::Retry { delay_secs: 60, reason: "route or flow missing".to_owned() }, None);
+        };
+        rec.provider = Some(route.provider.name);
+        let body = match load_body(self.env, &m.body).await {
+            Ok(b) => b,
+            Err(BodyError::Gone(reason)) => return (Next::Dead { reason }, None),
+            Err(BodyError::Unavailable(reason)) => {
+                return (Next::Retry { delay_secs: route.retry.backoff(attempt, jitter()), reason }, None)
+            }
+        };
+        let outcome = match deliver::flow_secrets(self.env, flow, config) {
+            Err(message) => AttemptOutcome::NoToken { retry_after: None, reason: message },
+            Ok(secrets) => {
+                // The documented way back in from the queue (flowgate wrote the
+                // message after verification).
+                let webhook = Webhook::from_queue(m, body);
+                let a =
+                    deliver::attempt(self.env, self.ctx, &secrets, &webhook, flow, &route.envelope, Some(attempt), rec)
+                        .await;
+                if let Attempt::Accepted { run_id } = &a {
+                    rec.flow_run_id.clone_from(run_id);
+                }
+                a.outcome()
+            }
+        };
+        let next = decide(&outcome, attempt, &route.retry, jitter());
+        if matches!(next, Next::Delivered) {
+            discard_body(self.env, m).await;
+        }
+        (next, outcome.status())
+    }
+
+    /// The ledger's outcome for `next`. A dead delivery's letter is written
+    /// to R2 first, with its history; if R2 refuses, it is retried instead
+    /// (and the ledger still has it in flight).
+    async fn outcome(
+        &self,
+        m: &QueuedDelivery,
+        attempt: u32,
+        next: Next,
+        status: Option<u16>,
+        mut history: Vec<AttemptRecord>,
+        copy: Option<String>,
+    ) -> (Next, Outcome) {
+        let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
+        let next = match next {
+            Next::Dead { reason } => {
+                let record =
+                    AttemptRecord { at: u64::try_from(now).unwrap_or(0), attempt, status, reason: reason.clone() };
+                push_history(&mut history, record);
+                dead_letter(self.env, m, attempt, history, &reason).await
+            }
+            other => other,
+        };
+        let outcome = match &next {
+            Next::Delivered => Outcome::Delivered,
+            Next::Dead { reason } => Outcome::Dead { status, reason: reason.clone() },
+            Next::Retry { delay_secs, reason } => {
+                let lost_after = self
+                    .config
+                    .and_then(|c| c.routes.get(&m.route))
+                    .map_or(DEFAULT_LOST_AFTER_SECS, |r| r.lost_after_secs);
+                let next_at = now + i64::from(*delay_secs);
+                Outcome::Retrying {
+                    status,
+                    reason: reason.clone(),
+                    next_at,
+                    due: next_at + i64::try_from(lost_after).unwrap_or(900).max(60),
+                    message: copy,
+                }
+            }
+        };
+        (next, outcome)
+    }
+}
+
+fn log_attempt(rec: &mut Record<'_>, next: &Next) {
+    match next {
+        Next::Delivered => rec.outcome = "delivered",
+        Next::Retry { delay_secs, reason } => {
+            rec.level = "warn";
+            rec.outcome = "retry_scheduled";
+            rec.message = Some(format!("{reason}; next attempt in {delay_secs} s"));
+        }
+        Next::Dead { reason } => {
+            rec.level = "error";
+            rec.outcome = "dead_lettered";
+            rec.message = Some(reason.clone());
+        }
+    }
 }
 
 /// Acknowledges or retries the message as decided.
@@ -213,218 +490,9 @@ fn settle(raw: &worker_sys::Message, next: &Next) {
     }
 }
 
-/// One attempt for one message, recorded in the route's ledger.
-async fn deliver_one(env: &Env, ctx: &Context, config: &Rc<Config>, m: &QueuedDelivery, attempt: u32) -> Next {
-    let started = now_millis();
-    let mut rec = Record {
-        level: "info",
-        request_id: &m.id,
-        route: &m.route,
-        delivery_id: m.delivery_id.clone(),
-        event_type: m.event_type.clone(),
-        attempt: Some(attempt),
-        flow: Some(m.flow.clone()),
-        body_bytes: usize::try_from(m.body.len()).unwrap_or(usize::MAX),
-        ..Record::default()
-    };
-    let next = run_attempt(env, ctx, config, m, attempt, &mut rec).await;
-    rec.duration_ms = now_millis().saturating_sub(started);
-    match &next {
-        Next::Delivered => rec.outcome = "delivered",
-        Next::Retry { delay_secs, reason } => {
-            rec.level = "warn";
-            rec.outcome = "retry_scheduled";
-            rec.message = Some(format!("{reason}; next attempt in {delay_secs} s"));
-        }
-        Next::Dead { reason } => {
-            rec.level = "error";
-            rec.outcome = "dead_lettered";
-            rec.message = Some(reason.clone());
-        }
-    }
-    log::emit(&rec);
-    next
-}
-
-async fn run_attempt(
-    env: &Env,
-    ctx: &Context,
-    config: &Rc<Config>,
-    m: &QueuedDelivery,
-    attempt: u32,
-    rec: &mut Record<'_>,
-) -> Next {
-    let Some(route) = config.routes.get(&m.route) else {
-        let reason =
-            format!("route {} is no longer configured; add it back and redrive, or delete the dead letter", m.route);
-        return give_up(env, m, attempt, &reason).await;
-    };
-    let Some(flow) = config.flows.get(&m.flow) else {
-        let reason =
-            format!("flow {} is no longer configured; add it back and redrive, or delete the dead letter", m.flow);
-        return give_up(env, m, attempt, &reason).await;
-    };
-    rec.provider = Some(route.provider.name);
-    let ledger = match Ledger::of(env, &route.name) {
-        Ok(l) => l,
-        Err(e) => return Next::Retry { delay_secs: 60, reason: e },
-    };
-    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
-    // The longest an attempt can take: a token fetch (three tries of the
-    // token endpoint), the call, a refresh and the call again after a 401.
-    let entra_secs = config.credential(flow).timeout_secs;
-    let lease_secs = i64::try_from(2 * flow.timeout_secs + 3 * entra_secs * 3).unwrap_or(600) + LEASE_SLACK_SECS;
-    let begin = BeginReq {
-        items: vec![Key { id: m.id.clone(), flow: m.flow.clone(), copy: m.copy }],
-        lease_until: now + lease_secs,
-        due: now + lease_secs + i64::try_from(route.lost_after_secs).unwrap_or(900),
-    };
-    match ledger.begin(&begin).await {
-        Ok(states) => match states.first().and_then(Option::as_deref) {
-            Some("delivered") => {
-                rec.message = Some("already delivered (a second copy of the message)".to_owned());
-                return Next::Delivered;
-            }
-            Some("dead") => {
-                rec.message = Some("already a dead letter (a second copy of the message)".to_owned());
-                return Next::Delivered;
-            }
-            Some("stale") => {
-                rec.message = Some("superseded by a newer copy (recovered or redriven)".to_owned());
-                return Next::Delivered;
-            }
-            Some("busy") => {
-                // Another copy is being attempted, or the next attempt is not due yet.
-                return Next::Retry {
-                    delay_secs: 30,
-                    reason: "another copy of this delivery is being attempted, or its next attempt is not due yet"
-                        .to_owned(),
-                };
-            }
-            _ => {}
-        },
-        Err(e) => return Next::Retry { delay_secs: 5, reason: format!("route ledger unavailable: {e}") },
-    }
-
-    let body = match load_body(env, &m.body).await {
-        Ok(b) => b,
-        Err(BodyError::Gone(reason)) => {
-            return record(env, &ledger, m, attempt, Next::Dead { reason }, None, route.lost_after_secs).await
-        }
-        Err(BodyError::Unavailable(reason)) => {
-            let next = Next::Retry { delay_secs: route.retry.backoff(attempt, jitter()), reason };
-            return record(env, &ledger, m, attempt, next, None, route.lost_after_secs).await;
-        }
-    };
-    let outcome = match deliver::flow_secrets(env, flow, config) {
-        Err(message) => AttemptOutcome::NoToken { retry_after: None, reason: message },
-        Ok(secrets) => {
-            let provenance = Provenance {
-                route: &m.route,
-                provider: &m.provider,
-                event_type: m.event_type.as_deref(),
-                delivery_id: m.delivery_id.as_deref(),
-                flowgate_id: Some(&m.id),
-                attempt: Some(attempt),
-            };
-            let meta = EnvelopeMeta {
-                route: &m.route,
-                provider: &m.provider,
-                event_type: m.event_type.as_deref(),
-                delivery_id: m.delivery_id.as_deref(),
-                flowgate_id: &m.id,
-                received_at_unix: m.received_at,
-            };
-            let headers: Headers = m.headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-            let (payload, content_type) =
-                deliver::payload(flow, route, &meta, &headers, m.content_type.as_deref(), &body);
-            let a = deliver::attempt(env, ctx, &secrets, &provenance, content_type, &payload, rec).await;
-            if let Attempt::Accepted { run_id } = &a {
-                rec.flow_run_id.clone_from(run_id);
-            }
-            a.outcome()
-        }
-    };
-    let next = decide(&outcome, attempt, &route.retry, jitter());
-    let next = record(env, &ledger, m, attempt, next, outcome.status(), route.lost_after_secs).await;
-    if matches!(next, Next::Delivered) {
-        discard_body(env, m).await;
-    }
-    next
-}
-
-/// Records the attempt in the ledger. A dead delivery is first recorded as
-/// failing (its history comes back), then written to R2, and only then
-/// marked dead: if R2 refuses, the message is retried and the ledger still
-/// has it in flight.
-async fn record(
-    env: &Env,
-    ledger: &Ledger,
-    m: &QueuedDelivery,
-    attempt: u32,
-    next: Next,
-    status: Option<u16>,
-    lost_after_secs: u64,
-) -> Next {
-    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
-    let lost_after = i64::try_from(lost_after_secs).unwrap_or(900).max(60);
-    let (state, reason, due, next_at) = match &next {
-        Next::Delivered => ("delivered", String::new(), None, None),
-        Next::Retry { reason, delay_secs } => {
-            let at = now + i64::from(*delay_secs);
-            ("retrying", reason.clone(), Some(at + lost_after), Some(at))
-        }
-        Next::Dead { reason } => ("retrying", reason.clone(), Some(now + lost_after), None),
-    };
-    let outcome = Outcome {
-        id: m.id.clone(),
-        flow: m.flow.clone(),
-        state: state.to_owned(),
-        attempt,
-        status,
-        reason: reason.clone(),
-        due,
-        next_at,
-        confirm: None,
-        count_accepted: false,
-    };
-    // A delivery the flow took must be recorded, or the recovery alarm
-    // would send it again: three tries.
-    let tries = if matches!(next, Next::Delivered) { 3 } else { 1 };
-    let mut history = None;
-    for _ in 0..tries {
-        match ledger.finish(vec![outcome.clone()]).await {
-            Ok(mut h) => {
-                history = h.pop();
-                break;
-            }
-            Err(e) => log::warn("ledger_unavailable", &format!("route {}: attempt not recorded: {e}", m.route)),
-        }
-    }
-    match next {
-        Next::Dead { reason } => {
-            let next = dead_letter(env, m, attempt, history, &reason).await;
-            if matches!(next, Next::Dead { .. }) {
-                let key = Key { id: m.id.clone(), flow: m.flow.clone(), copy: m.copy };
-                if let Err(e) = ledger.dead(&key).await {
-                    log::warn("ledger_unavailable", &format!("route {}: dead letter not recorded: {e}", m.route));
-                }
-            }
-            next
-        }
-        other => other,
-    }
-}
-
 /// Writes the dead letter; if R2 refuses, the message is retried instead.
-async fn dead_letter(
-    env: &Env,
-    m: &QueuedDelivery,
-    attempt: u32,
-    history: Option<Vec<flowgate_core::delivery::AttemptRecord>>,
-    reason: &str,
-) -> Next {
-    let letter = DeadLetter::new(m.clone(), reason, attempt, history.unwrap_or_default(), now_millis() / 1000);
+async fn dead_letter(env: &Env, m: &QueuedDelivery, attempt: u32, history: Vec<AttemptRecord>, reason: &str) -> Next {
+    let letter = DeadLetter::new(m.clone(), reason, attempt, history, now_millis() / 1000);
     match dead_letters::put(env, &letter).await {
         Ok(()) => Next::Dead { reason: reason.to_owned() },
         Err(e) => {
@@ -436,8 +504,7 @@ async fn dead_letter(
 /// A message that is not a flowgate delivery: kept as it came, acknowledged.
 async fn unreadable(env: &Env, job: &Job) -> Next {
     let id = job.raw.id().map(String::from).unwrap_or_default();
-    let raw = job.raw.body().ok().and_then(|b| js_sys::JSON::stringify(&b).ok()).map(String::from).unwrap_or_default();
-    match dead_letters::put_unreadable(env, &id, &raw).await {
+    match dead_letters::put_unreadable(env, &id, &job.json).await {
         Ok(()) => Next::Dead { reason: "the queue message is not a flowgate delivery".to_owned() },
         Err(e) => Next::Retry { delay_secs: 300, reason: format!("unreadable message, not kept: {e}") },
     }

@@ -83,6 +83,50 @@ pub(crate) enum Reply {
         code: Option<String>,
         hint: &'static str,
     },
+    /// A 2xx answer to a verified request, as its sender needs it
+    /// ([`flowgate_core::verify::Ack`]): a fixed text instead of the JSON, or
+    /// a header of the request echoed.
+    Acked {
+        inner: Box<Reply>,
+        text: Option<&'static str>,
+        headers: Vec<(&'static str, String)>,
+    },
+}
+
+/// What a sender needs added to the answers to its verified requests.
+pub(crate) struct Ack {
+    text: Option<&'static str>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Ack {
+    /// The provider's acknowledgement for a verified request with `headers`.
+    pub(crate) fn of(ack: flowgate_core::verify::Ack, headers: &flowgate_core::Headers) -> Self {
+        use flowgate_core::verify::Ack as A;
+        match ack {
+            A::Default => Self { text: None, headers: Vec::new() },
+            A::Text(t) => Self { text: Some(t), headers: Vec::new() },
+            // The header was verified (it is the route's credential); visible
+            // ASCII only, so it can be written back as it came.
+            A::EchoHeader(name) => Self {
+                text: None,
+                headers: headers
+                    .get(name)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty() && v.len() <= 512 && v.bytes().all(|b| b.is_ascii_graphic()))
+                    .map(|v| vec![(name, v.to_owned())])
+                    .unwrap_or_default(),
+            },
+        }
+    }
+
+    /// `reply` as the sender needs it, when it is a success.
+    pub(crate) fn apply(self, reply: Reply) -> Reply {
+        if !reply.is_success() || (self.text.is_none() && self.headers.is_empty()) {
+            return reply;
+        }
+        Reply::Acked { inner: Box::new(reply), text: self.text, headers: self.headers }
+    }
 }
 
 impl Reply {
@@ -103,6 +147,8 @@ impl Reply {
             Reply::PayloadTooLarge { .. } => 413,
             Reply::InvalidSignature => 401,
             Reply::TokenUnavailable { .. } | Reply::FlowFailed { .. } | Reply::VerificationKeyUnavailable => 502,
+            Reply::Acked { text: Some(_), .. } => 200,
+            Reply::Acked { inner, .. } => inner.status(),
         }
     }
 
@@ -169,6 +215,7 @@ impl Reply {
             Reply::FlowFailed { status, code, hint } => json!({
                 "error": "flow_failed", "flow_status": status, "flow_error": code, "message": hint,
             }),
+            Reply::Acked { inner, .. } => inner.body(),
         }
     }
 
@@ -178,6 +225,23 @@ impl Reply {
     }
 
     pub(crate) fn into_response(self, request_id: &str) -> Result<Response> {
+        if let Reply::Acked { inner, text, headers } = self {
+            let mut response = match text {
+                Some(t) => {
+                    let h = Headers::new();
+                    h.set("content-type", "text/plain; charset=utf-8")?;
+                    h.set("x-content-type-options", "nosniff")?;
+                    h.set("cache-control", "no-store")?;
+                    h.set("x-flowgate-request-id", request_id)?;
+                    Response::ok(t)?.with_headers(h)
+                }
+                None => inner.into_response(request_id)?,
+            };
+            for (k, v) in &headers {
+                response.headers_mut().set(k, v)?;
+            }
+            return Ok(response);
+        }
         if let Reply::HandshakeReply(r) = &self {
             // Exactly what the sender expects: its content type, its body.
             let headers = Headers::new();

@@ -1,22 +1,25 @@
-//! `flowgate-bench` — `make bench` after criterion and the wasm/native loop
-//! have run (scripts/bench.sh): measures the bundle, runs the Worker under
-//! load against the floor, and writes the whole table to
-//! `target/bench/results.md` (and prints it).
+//! `flowgate-bench` — `make bench` after criterion has run and the
+//! profiling build is made (scripts/bench.sh): measures the bundle, runs the
+//! Workers under load side by side (flowgate in each mode, a hand-written
+//! JavaScript peer, the pass-through floor), profiles flowgate, and writes
+//! the whole table to `target/bench/results.md` (and prints it).
 //!
 //! ```text
-//! flowgate-bench [--requests 400] [--reps 3] [--levels 1,16,64] [--body-bytes 1024]
-//!                [--floor-log] [--skip-load] [--route gh] [--out target/bench/results.md]
+//! flowgate-bench [--secs 8] [--rounds 2] [--levels 1,16,64] [--body-bytes 8192]
+//!                [--profile-secs 8] [--profile-connections 16]
+//!                [--profile-bundle target/bench/build-names/index.js]
+//!                [--skip-load] [--out target/bench/results.md]
 //! ```
 //!
-//! `--floor-log` makes the floor write one JSON log line per request, as
-//! flowgate does (under `wrangler dev` each line is relayed to wrangler's
-//! output, which costs CPU on the same 2 cores).
-//!
-//! Exits 1 when the gzipped upload is over its budget (after writing the table).
+//! `--profile-secs 0` skips the profile. Exits 1 when the gzipped upload is
+//! over its budget (after writing the table).
 
 mod bundle;
+mod cpu;
 mod load;
+mod profile;
 mod report;
+mod wrk;
 
 use std::{fs, path::PathBuf, process::ExitCode};
 
@@ -30,42 +33,52 @@ struct Args {
 }
 
 fn parse_args() -> anyhow::Result<Args> {
+    let root = repo_root();
     let mut a = Args {
-        plan: load::Plan {
-            requests: 400,
-            reps: 3,
-            levels: vec![1, 16, 64],
-            body_bytes: 1024,
-            floor_logs: false,
-            route: "gh".to_owned(),
-        },
+        plan: load::Plan { secs: 8, rounds: 2, levels: vec![1, 16, 64], body_bytes: 8192, profile: None },
         skip_load: false,
-        out: repo_root().join("target/bench/results.md"),
+        out: root.join("target/bench/results.md"),
     };
+    let (mut profile_secs, mut profile_connections) = (8, 16);
+    let mut profile_bundle = root.join("target/bench/build-names/index.js");
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--requests" => a.plan.requests = value()?.parse().context("--requests")?,
-            "--reps" => a.plan.reps = value()?.parse().context("--reps")?,
+            "--secs" => a.plan.secs = value()?.parse().context("--secs")?,
+            "--rounds" => a.plan.rounds = value()?.parse().context("--rounds")?,
             "--body-bytes" => a.plan.body_bytes = value()?.parse().context("--body-bytes")?,
             "--levels" => {
                 a.plan.levels =
                     value()?.split(',').map(|c| c.trim().parse()).collect::<Result<_, _>>().context("--levels")?;
             }
+            "--profile-secs" => profile_secs = value()?.parse().context("--profile-secs")?,
+            "--profile-connections" => profile_connections = value()?.parse().context("--profile-connections")?,
+            "--profile-bundle" => profile_bundle = PathBuf::from(value()?),
             "--out" => a.out = PathBuf::from(value()?),
             "--skip-load" => a.skip_load = true,
-            "--floor-log" => a.plan.floor_logs = true,
-            "--route" => a.plan.route = value()?,
             other => bail!("unknown argument {other}; see the top of tests/bench/main.rs"),
         }
     }
     // Bounded: the load part must stop by itself.
-    if a.plan.requests == 0 || a.plan.requests > 100_000 || a.plan.reps == 0 || a.plan.reps > 20 {
-        bail!("--requests must be 1..=100000 and --reps 1..=20");
+    if !(1..=300).contains(&a.plan.secs) || !(1..=20).contains(&a.plan.rounds) || profile_secs > 300 {
+        bail!("--secs must be 1..=300, --rounds 1..=20 and --profile-secs 0..=300");
     }
     if a.plan.levels.is_empty() || a.plan.levels.iter().any(|&c| c == 0 || c > 256) {
         bail!("--levels must be concurrency levels in 1..=256");
+    }
+    if !(1..=256).contains(&profile_connections) {
+        bail!("--profile-connections must be 1..=256");
+    }
+    if !(1024..=1_048_576).contains(&a.plan.body_bytes) {
+        bail!("--body-bytes must be 1024..=1048576");
+    }
+    if profile_secs > 0 {
+        if !profile_bundle.exists() {
+            bail!("{} is missing: scripts/bench.sh builds it (or pass --profile-secs 0)", profile_bundle.display());
+        }
+        a.plan.profile =
+            Some(load::ProfilePlan { secs: profile_secs, connections: profile_connections, bundle: profile_bundle });
     }
     Ok(a)
 }
@@ -86,10 +99,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         let p = &args.plan;
         eprintln!(
-            "load: {} requests × concurrency {:?} × {} repetitions, flowgate and the floor …",
-            p.requests, p.levels, p.reps
+            "load: {} s × concurrency {:?} × {} rounds, flowgate (3 modes), the peer and the floor …",
+            p.secs, p.levels, p.rounds
         );
-        Some(load::run(args.plan.clone()).await?)
+        Some(load::run(args.plan.clone(), &root.join("build/index.js")).await?)
     };
 
     let command = std::env::var("FLOWGATE_BENCH_COMMAND").unwrap_or_else(|_| "make bench".to_owned());
@@ -98,8 +111,6 @@ async fn main() -> anyhow::Result<ExitCode> {
         root: &root,
         command: &command,
         criterion: &root.join("target/criterion"),
-        native_loop: report::read_loop(&dir.join("wasm-factor-native.tsv")),
-        wasm_loop: report::read_loop(&dir.join("wasm-factor-wasm.tsv")),
         load: load.as_ref(),
         bundle: Some(&bundle),
     });

@@ -1,18 +1,16 @@
-//! The results table: criterion's medians (verification, per-request Rust
-//! work), the wasm/native loop, the load run and the bundle, as Markdown.
+//! The results table: criterion's medians (verification), the Workers under
+//! load side by side (throughput, latency, CPU per request), flowgate's CPU
+//! profiles and the bundle, as Markdown.
 
-use std::{collections::BTreeMap, fmt::Write as _, fs, path::Path, process::Command, time::Duration};
+use std::{fmt::Write as _, fs, path::Path, process::Command, time::Duration};
 
 use crate::{
     bundle::{Bundle, BUDGET_GZIP_KIB},
-    load::{LoadResult, Phase, Target},
+    load::{LoadResult, Phase, Profiled, Target},
 };
 
-/// Targets from the issue.
+/// Target from the issue.
 const VERIFY_RATIO_TARGET: f64 = 1.1;
-const THROUGHPUT_RATIO_TARGET: f64 = 0.8;
-/// Workers Free plan: CPU time per request.
-const FREE_PLAN_CPU_MS: f64 = 10.0;
 
 /// The scheme families of `crates/flowgate-core/benches/common/mod.rs`:
 /// (criterion group suffix, what it is, the primitive).
@@ -26,35 +24,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
 ];
 const SIZES: &[(&str, &str)] = &[("1KB", "1 KB"), ("64KB", "64 KB"), ("1MB", "1 MB")];
 
-/// Per-request workloads: (criterion id, what it is).
-const WORK: &[(&str, &str)] = &[
-    ("webhook/github-2-secrets/1KB", "per webhook, 1 KB GitHub delivery, 2 rotation secrets, client secret"),
-    ("webhook/github-2-secrets/64KB", "per webhook, 64 KB GitHub delivery, 2 rotation secrets"),
-    (
-        "webhook/certificate-extra/per-request",
-        "+ per webhook with a certificate credential (PEM parsed, seal key derived)",
-    ),
-    ("token-refresh/client-secret/rust-side", "token refresh, client secret (form, answer parsed, KV value sealed)"),
-    ("token-refresh/certificate/rust-side", "token refresh, certificate (+ assertion built; RSA signing not included)"),
-];
-
 /// Criterion's median for `id` (`group/function/parameter`), nanoseconds.
 pub(crate) fn criterion_median(dir: &Path, id: &str) -> Option<f64> {
     let text = fs::read_to_string(dir.join(id).join("new/estimates.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v["median"]["point_estimate"].as_f64()
-}
-
-/// `name<TAB>ns` lines (the wasm/native loop's output).
-pub(crate) fn read_loop(path: &Path) -> BTreeMap<String, f64> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let (name, ns) = l.split_once('\t')?;
-            Some((name.to_owned(), ns.trim().parse().ok()?))
-        })
-        .collect()
 }
 
 fn fmt_ns(ns: f64) -> String {
@@ -82,39 +56,6 @@ fn median_f64(mut v: Vec<f64>) -> f64 {
 
 fn median_duration(v: Vec<Duration>) -> Duration {
     Duration::from_secs_f64(median_f64(v.iter().map(Duration::as_secs_f64).collect()).max(0.0))
-}
-
-/// Median requests/s, p50 and p99 over the repetitions of one target and level.
-pub(crate) struct Summary {
-    /// Requests per second.
-    pub(crate) rps: f64,
-    /// Median of the per-run medians.
-    pub(crate) p50: Duration,
-    /// Median of the per-run 99th percentiles.
-    pub(crate) p99: Duration,
-    /// Non-202 answers over all runs.
-    pub(crate) errors: usize,
-}
-
-/// flowgate/floor throughput: the median over repetitions of the ratio of
-/// the two bursts of one repetition (run back to back, so slow phases of a
-/// shared machine hit both).
-fn paired_ratio(phases: &[Phase], concurrency: usize) -> f64 {
-    let rps = |t: Target, rep: usize| {
-        phases.iter().find(|p| p.target == t && p.concurrency == concurrency && p.rep == rep).map(|p| p.rps)
-    };
-    let reps = phases.iter().map(|p| p.rep).max().map_or(0, |m| m + 1);
-    median_f64((0..reps).filter_map(|r| Some(rps(Target::Flowgate, r)? / rps(Target::Floor, r)?)).collect())
-}
-
-pub(crate) fn summarise(phases: &[Phase], target: Target, concurrency: usize) -> Summary {
-    let mine: Vec<&Phase> = phases.iter().filter(|p| p.target == target && p.concurrency == concurrency).collect();
-    Summary {
-        rps: median_f64(mine.iter().map(|p| p.rps).collect()),
-        p50: median_duration(mine.iter().map(|p| p.p50).collect()),
-        p99: median_duration(mine.iter().map(|p| p.p99).collect()),
-        errors: mine.iter().map(|p| p.errors.values().sum::<usize>()).sum(),
-    }
 }
 
 /// One line about the machine: CPU, cores, memory, OS, toolchain.
@@ -188,8 +129,6 @@ pub(crate) struct Inputs<'a> {
     pub(crate) root: &'a Path,
     pub(crate) command: &'a str,
     pub(crate) criterion: &'a Path,
-    pub(crate) native_loop: BTreeMap<String, f64>,
-    pub(crate) wasm_loop: BTreeMap<String, f64>,
     pub(crate) load: Option<&'a LoadResult>,
     pub(crate) bundle: Option<&'a Bundle>,
 }
@@ -262,7 +201,10 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
     // 2. Load.
     let _ = writeln!(s, "\n## Worker under load (`wrangler dev`, workerd, loopback)\n");
     match i.load {
-        Some(load) => render_load(&mut s, load),
+        Some(load) => {
+            render_load(&mut s, load);
+            render_profiles(&mut s, load);
+        }
         None => {
             let _ = writeln!(s, "Not run (`--skip-load`).");
         }
@@ -293,142 +235,281 @@ pub(crate) fn render(i: &Inputs<'_>) -> String {
         }
     }
 
-    // 4. CPU.
-    render_cpu(&mut s, i);
     s
+}
+
+/// Median over rounds of one target and level.
+struct Cell {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu: Option<Duration>,
+    runtime_cpu: Option<Duration>,
+    node_cpu: Option<Duration>,
+    non202: u64,
+    errors: u64,
+    rounds: usize,
+}
+
+fn phases_of(phases: &[Phase], t: Target, c: usize) -> Vec<&Phase> {
+    phases.iter().filter(|p| p.target == t && p.concurrency == c).collect()
+}
+
+fn cell(phases: &[Phase], t: Target, c: usize) -> Cell {
+    let mine = phases_of(phases, t, c);
+    let cpus: Vec<f64> = mine.iter().filter_map(|p| p.cpu_per_request()).map(|d| d.as_secs_f64()).collect();
+    let per = |f: fn(&Phase) -> Duration| -> Vec<f64> {
+        mine.iter().filter_map(|p| p.per_request(f(p))).map(|d| d.as_secs_f64()).collect()
+    };
+    let (runtimes, nodes) = (per(|p| p.runtime_cpu), per(|p| p.node_cpu));
+    let dur = |v: Vec<f64>| (!v.is_empty()).then(|| Duration::from_secs_f64(median_f64(v).max(0.0)));
+    Cell {
+        rps: median_f64(mine.iter().map(|p| p.wrk.rps()).collect()),
+        p50: median_duration(mine.iter().map(|p| p.wrk.p50).collect()),
+        p99: median_duration(mine.iter().map(|p| p.wrk.p99).collect()),
+        cpu: dur(cpus),
+        runtime_cpu: dur(runtimes),
+        node_cpu: dur(nodes),
+        non202: mine.iter().map(|p| p.wrk.non202).sum(),
+        errors: mine.iter().map(|p| p.wrk.transport_errors).sum(),
+        rounds: mine.len(),
+    }
+}
+
+/// `t`/peer at level `c`: the median over rounds of the per-round ratio
+/// (bursts of one round ran within a minute of each other, so slow phases of
+/// a shared machine hit both).
+fn paired(phases: &[Phase], t: Target, c: usize, f: impl Fn(&Phase) -> Option<f64>) -> Option<f64> {
+    let rounds = phases.iter().map(|p| p.round).max().map_or(0, |m| m + 1);
+    let find = |t: Target, r: usize| phases.iter().find(|p| p.target == t && p.concurrency == c && p.round == r);
+    let v: Vec<f64> = (0..rounds)
+        .filter_map(|r| {
+            let (a, b) = (f(find(t, r)?)?, f(find(Target::Peer, r)?)?);
+            (b > 0.0).then(|| a / b)
+        })
+        .collect();
+    (!v.is_empty()).then(|| median_f64(v))
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
 fn render_load(s: &mut String, load: &LoadResult) {
     let p = &load.plan;
+    let loads: Vec<f64> = load.phases.iter().map(|p| p.load_average).filter(|l| l.is_finite()).collect();
+    let (lo, hi) = loads.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &l| (lo.min(l), hi.max(l)));
     let _ = writeln!(
         s,
-        "Validly signed {:.0} KB GitHub deliveries (a fresh delivery id each) to route `{}` (direct mode, 2 rotation secrets{}); {} \
-         requests per concurrency level and repetition, {} repetitions, flowgate and the floor back to back in each; \
-         one keep-alive client per burst. The floor is `bench/floor-worker/`: it forwards the body to the same \
-         emulator flow with a fixed token, without verifying, caching or {}. Both forward to the in-process \
-         emulator, which checks the RS256 token on every request; the load generator, the emulator, wrangler and \
-         workerd share the machine's cores. Throughput ratio: median over repetitions of flowgate/floor.\n",
+        "Validly signed {:.0} KB GitHub push deliveries (a fresh `X-GitHub-Delivery` each; the body differs only in \
+         its `after` commit id, so that flowgate's replay guard sees no replays), sent by `wrk` with \
+         `tests/bench/github.lua` for {} s per burst at each concurrency (connections), {} rounds; in each round every \
+         Worker gets one burst per level, the order rotating. Each Worker runs under its own `wrangler dev` (same \
+         workerd), all forwarding to one in-process emulator flow that checks the RS256 token on every request. \
+         flowgate's three routes share one `wrangler dev`, one secret each: `gh-nodedupe` (direct, `dedupe = false`; \
+         the replay guard still asks the route ledger), `gh` (direct, duplicate suppression on), `gh-queue` (queue \
+         mode, the default). The peer is `bench/peer-worker/` (hand-written JS: Web Crypto HMAC, token in memory \
+         then KV, forward, no log line); the floor `bench/floor-worker/` (forward with a fixed token, nothing else). \
+         wrk, the emulator, wrangler and workerd share the machine's cores (1-minute load average at the bursts' \
+         starts {lo:.2}–{hi:.2}).\n",
         p.body_bytes as f64 / 1024.0,
-        p.route,
-        if p.route == "gh" { ", duplicate suppression on: one route-ledger call before the flow call, one after the response" } else { ", no duplicate suppression: no ledger call before the flow call" },
-        p.requests,
-        p.reps,
-        if p.floor_logs {
-            "authenticating, but writing one log line per request as flowgate does (`--floor-log`)"
-        } else {
-            "logging"
-        }
+        p.secs,
+        p.rounds,
     );
     let _ = writeln!(
         s,
-        "| concurrency | flowgate req/s | floor req/s | flowgate/floor (target ≥ {THROUGHPUT_RATIO_TARGET}×) | flowgate p50 / p99 | floor p50 / p99 | non-202 |"
+        "**CPU per request** is user + system time (`/proc/<pid>/stat`) from the start of a burst until its flow \
+         runs stop arriving, divided by the flow runs the emulator accepted in that interval, so queue mode's \
+         consumer is counted with its ingest. *all workerd*: both workerd processes below the `wrangler dev` pid; \
+         *runtime*: the one that runs the Worker and Miniflare's local KV, Queues and Durable Object simulators \
+         (the other is wrangler's proxy: every request passes through its ProxyWorker, and its InspectorProxyWorker \
+         receives the runtime's console events). *Node*: wrangler's own process (it prints a line per request for \
+         every Worker, and relays flowgate's log line). Medians over rounds; ratios are to the peer, the median of \
+         per-round ratios.\n"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| concurrency | Worker | req/s | × peer | p50 / p99 | CPU/req, all workerd | × peer | runtime workerd | × peer | Node | non-202 / errors |"
+    );
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let opt_us = |d: Option<Duration>| d.map_or_else(|| "—".to_owned(), us);
     for &c in &p.levels {
-        let f = summarise(&load.phases, Target::Flowgate, c);
-        let b = summarise(&load.phases, Target::Floor, c);
-        let r = paired_ratio(&load.phases, c);
-        let _ = writeln!(
-            s,
-            "| {c} | {:.0} | {:.0} | {r:.2}× {} | {} / {} | {} / {} | {} / {} |",
-            f.rps,
-            b.rps,
-            mark(r >= THROUGHPUT_RATIO_TARGET),
-            fmt_ms(f.p50),
-            fmt_ms(f.p99),
-            fmt_ms(b.p50),
-            fmt_ms(b.p99),
-            f.errors,
-            b.errors
-        );
+        for t in Target::ALL {
+            let x = cell(&load.phases, t, c);
+            if x.rounds == 0 {
+                continue;
+            }
+            let ratio = |f: fn(&Phase) -> Option<f64>| {
+                if t == Target::Peer {
+                    "1".to_owned()
+                } else {
+                    paired(&load.phases, t, c, f).map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×"))
+                }
+            };
+            let _ = writeln!(
+                s,
+                "| {c} | {} | {:.0} | {} | {} / {} | {} | {} | {} | {} | {} | {} / {} |",
+                t.title(),
+                x.rps,
+                ratio(|p| Some(p.wrk.rps())),
+                fmt_ms(x.p50),
+                fmt_ms(x.p99),
+                opt_us(x.cpu),
+                ratio(|p| p.cpu_per_request().map(|d| d.as_secs_f64())),
+                opt_us(x.runtime_cpu),
+                ratio(|p| p.per_request(p.runtime_cpu).map(|d| d.as_secs_f64())),
+                opt_us(x.node_cpu),
+                x.non202,
+                x.errors
+            );
+        }
     }
+    let _ = writeln!(s);
+    let drains: Vec<String> = p
+        .levels
+        .iter()
+        .map(|&c| {
+            let d = median_duration(phases_of(&load.phases, Target::Queue, c).iter().map(|p| p.drain).collect());
+            format!("{:.1} s at {c}", d.as_secs_f64())
+        })
+        .collect();
     let _ = writeln!(
         s,
-        "\nToken requests flowgate made during the run (warm-up included): **{}** (target 1) {}. \
-         Flow runs accepted by the emulator: {} of {} requests sent ({} refused).",
-        load.token_requests,
-        mark(load.token_requests == 1),
-        load.flow_accepted,
-        load.sent,
+        "- Queue mode's req/s is ingest (202 once queued); its deliveries finished {} after the burst ended (median).",
+        drains.join(", ")
+    );
+    let not_drained = load.phases.iter().filter(|p| !p.drained).count();
+    if not_drained > 0 {
+        let _ = writeln!(s, "- **{not_drained} bursts did not drain within 180 s**: their CPU figures are low.");
+    }
+    let exhausted: u64 = load.phases.iter().map(|p| p.wrk.exhausted).sum();
+    if exhausted > 0 {
+        let _ = writeln!(s, "- wrk ran out of prepared deliveries {exhausted} times (repeats answered as duplicates).");
+    }
+    let idle: Vec<String> =
+        load.idle_cpu.iter().map(|(n, d)| format!("{n} {:.1} ms/s", d.as_secs_f64() * 1e3)).collect();
+    let procs: Vec<String> = load.workerd_processes.iter().map(|(n, k, r)| format!("{n} {k} ({r} runtime)")).collect();
+    let _ = writeln!(
+        s,
+        "- Idle workerd CPU before the load: {}; workerd processes per `wrangler dev`: {}.",
+        idle.join(", "),
+        procs.join(", ")
+    );
+    let measured = |peer: bool| -> u64 {
+        load.phases.iter().filter(|p| (p.target == Target::Peer) == peer).map(|p| p.token_requests).sum()
+    };
+    let (fg, pe) = (measured(false), measured(true));
+    let _ = writeln!(
+        s,
+        "- Entra token requests during the measured bursts: flowgate **{fg}**, peer {pe} {} (each fetched its token \
+         during its warm-up and kept it); over the whole run, warm-ups and the profiling runs included: flowgate {}, \
+         peer {}. Flow requests the emulator refused: {}.",
+        mark(fg == 0 && pe == 0),
+        load.flowgate_token_requests,
+        load.peer_token_requests,
         load.flow_rejected
     );
 }
 
-fn render_cpu(s: &mut String, i: &Inputs<'_>) {
-    let _ = writeln!(s, "\n## CPU per request (estimate)\n");
+/// Escapes a function name for a Markdown table cell, shortened.
+fn md_name(name: &str) -> String {
+    let short: String =
+        if name.chars().count() > 100 { name.chars().take(97).chain("…".chars()).collect() } else { name.to_owned() };
+    format!("`{}`", short.replace('|', "\\|").replace('`', "'"))
+}
+
+fn render_profiles(s: &mut String, load: &LoadResult) {
+    let _ = writeln!(s, "\n## Where flowgate's time goes (V8 CPU profile)\n");
+    let Some(pp) = &load.plan.profile else {
+        let _ = writeln!(s, "Not taken (`--profile-secs 0`).");
+        return;
+    };
+    let (profiled, release) = load.names;
     let _ = writeln!(
         s,
-        "workerd run locally reports no CPU time, so this is an estimate of the Worker's own Rust work: the same code \
-         timed natively (criterion) and compiled to wasm (`wasm32-wasip1`, release profile, no wasm-opt) under Node's \
-         V8 — the engine workerd embeds — in one loop program run both ways (`crates/flowgate-core/examples/wasm_factor.rs`).\n"
+        "Taken through `wrangler dev --inspector-port` (DevTools protocol: `Profiler.start`/`stop`, 200 µs sampling; \
+         target {:?}) while `wrk` sent {} s at {} connections to each mode (and, for comparison, to the peer), from \
+         a bench-only build of flowgate that keeps the wasm name section ({}; `scripts/bench.sh` runs worker-build \
+         into `target/bench/build-names/`: the same code, only the names section differs). The release bundle {} — \
+         `scripts/build-worker.sh` strips it — so a profile of it would show `wasm-function[N]`. V8 samples only \
+         while the Worker's isolate runs (JS, wasm and the natives they call); what workerd does outside it — HTTP, \
+         the local KV/Queues simulators, which are other workers, SQLite below the Durable Object — is in the \
+         workerd CPU figure but not here. Self time = samples × the median interval; shares are of the busy \
+         samples; “called from” is the nearest named caller, trampolines and anonymous frames skipped. The \
+         profiler roughly doubles CPU per request. The `.cpuprofile` files load in Chrome DevTools or speedscope.\n",
+        load.inspector_target,
+        pp.secs,
+        pp.connections,
+        if profiled { "it has one" } else { "**but it has none**" },
+        if release { "has one too" } else { "has none" }
     );
-    let _ = writeln!(
-        s,
-        "| path | native (criterion) | wasm in V8 | wasm/native | share of the Free plan's {FREE_PLAN_CPU_MS:.0} ms |"
-    );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
-    for (id, title) in WORK {
-        let native = criterion_median(i.criterion, id);
-        let loop_native = i.native_loop.get(*id).copied();
-        let wasm = i.wasm_loop.get(*id).copied();
-        let factor = match (wasm, loop_native) {
-            (Some(w), Some(n)) if n > 0.0 => Some(w / n),
-            _ => None,
+    for Profiled { target, summary, file, phase } in &load.profiles {
+        let busy = summary.busy;
+        let share = |n: u64| 100.0 * n as f64 / busy.max(1) as f64;
+        let kinds: Vec<String> = summary
+            .kinds
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| {
+                let name = match k.as_str() {
+                    "wasm" => "wasm",
+                    "js-bundle" => "the script's JS (flowgate: wasm-bindgen glue)",
+                    "js-other" => "other JS",
+                    "native" => "natives (Web APIs, DO storage, console)",
+                    "gc" => "GC",
+                    "program" => "(program): V8/workerd outside JS",
+                    other => other,
+                };
+                format!("{name} {:.0}%", share(*n))
+            })
+            .collect();
+        let crates: Vec<String> =
+            summary.wasm_crates.iter().take(10).map(|(c, n)| format!("{c} {:.0}%", share(*n))).collect();
+        let busy_time = summary.time(busy);
+        let per_request = |d: Duration| {
+            (phase.runs > 0)
+                .then(|| d / u32::try_from(phase.runs).unwrap_or(u32::MAX))
+                .map_or_else(|| "—".to_owned(), us)
         };
-        let cell = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), fmt_ns);
-        let share = wasm.map_or_else(|| "—".to_owned(), |w| format!("{:.2} %", w / (FREE_PLAN_CPU_MS * 1e6) * 100.0));
         let _ = writeln!(
             s,
-            "| {title} | {} | {} | {} | {share} |",
-            cell(native),
-            cell(wasm),
-            factor.map_or_else(|| "—".to_owned(), |f| format!("{f:.1}×"))
+            "### {} — {:.0} req/s; per request: {} in the isolate (sampled), {} runtime workerd CPU ({:.0}% of it), {} all workerd\n",
+            target.title(),
+            phase.wrk.rps(),
+            per_request(busy_time),
+            per_request(phase.runtime_cpu),
+            100.0 * busy_time.as_secs_f64() / phase.runtime_cpu.as_secs_f64().max(1e-9),
+            per_request(phase.cpu),
         );
-    }
-    let _ = writeln!(s, "\nVerification alone, compiled to wasm and run in V8 (per request, one secret):\n");
-    let _ = writeln!(s, "| scheme family | 1 KB | 64 KB |");
-    let _ = writeln!(s, "|---|---:|---:|");
-    for (name, title, _) in FAMILIES {
-        let cell = |size: &str| {
-            i.wasm_loop.get(&format!("verify-{name}/flowgate/{size}")).map_or_else(|| "—".to_owned(), |w| fmt_ns(*w))
-        };
-        let _ = writeln!(s, "| {title} | {} | {} |", cell("1KB"), cell("64KB"));
-    }
-    let factors: Vec<f64> = i
-        .wasm_loop
-        .iter()
-        .filter(|(k, _)| k.starts_with("verify-"))
-        .filter_map(|(k, w)| i.native_loop.get(k).map(|n| w / n))
-        .collect();
-    if !factors.is_empty() {
-        let lo = factors.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = factors.iter().copied().fold(0.0, f64::max);
         let _ = writeln!(
             s,
-            "\nwasm/native over the verification workloads (each family, 1 KB and 64 KB): {lo:.1}–{hi:.1}×, median {:.1}×.",
-            median_f64(factors)
+            "{} samples ({:.0} µs median interval), {} busy ({:.2} s): {}. Wasm by crate (% of busy): {}. \
+             Named wasm functions: {} of {}. File: `{}`.\n",
+            summary.samples,
+            summary.interval.as_secs_f64() * 1e6,
+            busy,
+            busy_time.as_secs_f64(),
+            kinds.join(" · "),
+            if crates.is_empty() { "—".to_owned() } else { crates.join(", ") },
+            summary.wasm_named.0,
+            summary.wasm_named.1,
+            file.strip_prefix(flowgate_e2e::repo_root()).unwrap_or(file).display()
         );
-    }
-    if let Some(load) = i.load {
-        let f = summarise(&load.phases, Target::Flowgate, 1);
-        let b = summarise(&load.phases, Target::Floor, 1);
-        if load.plan.levels.contains(&1) {
+        let _ = writeln!(s, "| self | % busy | function | where | called from (share) |");
+        let _ = writeln!(s, "|---:|---:|---|---|---|");
+        for e in &summary.top {
             let _ = writeln!(
                 s,
-                "\nEnd to end at concurrency 1, flowgate's median latency is {} against the floor's {} \
-                 ({:+.1} ms): wall time, an upper bound on what flowgate adds per request, CPU included.",
-                fmt_ms(f.p50),
-                fmt_ms(b.p50),
-                (f.p50.as_secs_f64() - b.p50.as_secs_f64()) * 1e3
+                "| {:.0} ms | {:.1}% | {} | {} | {} |",
+                summary.time(e.samples).as_secs_f64() * 1e3,
+                share(e.samples),
+                md_name(&e.function),
+                if e.location.is_empty() { "—" } else { &e.location },
+                e.caller
+                    .as_ref()
+                    .map_or_else(|| "—".to_owned(), |(c, f)| format!("{} ({:.0}%)", md_name(c), f * 100.0))
             );
         }
+        let _ = writeln!(s);
     }
-    let _ = writeln!(
-        s,
-        "\nWhat this is not: the JS side of a request (streaming the body into wasm, `fetch` to the flow, the log \
-         line, building the response) is not in these figures, and V8 in workerd is newer than Node's, so they are \
-         an estimate, not a measurement of the deployed Worker. The token-refresh path also signs the certificate \
-         assertion in Web Crypto (native code, outside the wasm): the Worker logs it as `assertion_signed`, 1–2 ms \
-         wall time in local workerd, once per token (about once an hour), never per webhook."
-    );
 }

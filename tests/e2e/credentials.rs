@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use flowgate_cli::emulator::{TokenFault, DEMO_FLOW_GCC_HIGH};
 use flowgate_core::{verify::github, Secret};
 use flowgate_e2e::{
     demo, fixture, runs_for, setup_with_entra, standard_setup, start_emulator, Emulator, EmulatorConfig, WorkerProcess,
     WorkerSetup, GITHUB_VECTOR_SECRET,
 };
+use flowgate_emulator::{TokenFault, DEMO_FLOW_GCC_HIGH};
 
 /// Sends one signed GitHub webhook to `route`; returns (delivery id, answer).
 async fn send(worker: &WorkerProcess, route: &str, n: usize) -> (String, flowgate_e2e::Answer) {

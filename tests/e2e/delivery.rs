@@ -5,7 +5,6 @@
 
 use std::{collections::BTreeSet, time::Instant};
 
-use flowgate_cli::emulator::{FlowBehaviour, FlowFault};
 use flowgate_core::{
     verify::{github, standard_webhooks},
     Secret,
@@ -14,6 +13,7 @@ use flowgate_e2e::{
     eventually, now_secs, runs_for, standard_setup, start_emulator, Emulator, EmulatorConfig, WorkerProcess,
     GITHUB_VECTOR_SECRET, STANDARD_WEBHOOKS_VECTOR_SECRET,
 };
+use flowgate_emulator::{FlowBehaviour, FlowFault};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -237,26 +237,32 @@ async fn the_same_delivery_sent_three_times_runs_the_flow_once() {
     let id = new_id();
     let body = br#"{"action":"opened"}"#.to_vec();
     let headers = github_signed(&body, &id);
-    let first = worker.post_hook("q", &headers, body.clone()).await.unwrap();
-    assert_eq!(first.status, 202, "{}", first.text);
-    for _ in 0..2 {
-        let again = worker.post_hook("q", &headers, body.clone()).await.unwrap();
-        assert_eq!(again.status, 200, "{}", again.text);
-        assert_eq!(again.json["status"], "duplicate");
+    // Queue mode answers every copy at once (one queue send, no ledger call):
+    // the consumer recognises the copies and drops them before the flow.
+    for _ in 0..3 {
+        let a = worker.post_hook("q", &headers, body.clone()).await.unwrap();
+        assert_eq!(a.status, 202, "{}", a.text);
+        assert_eq!(a.json["status"], "queued");
     }
-    // Direct mode suppresses duplicates too.
+    // Direct mode judges before the flow call: the copy is told it is one.
     let direct_id = new_id();
     let direct_headers = github_signed(&body, &direct_id);
     assert_eq!(worker.post_hook("gh", &direct_headers, body.clone()).await.unwrap().status, 202);
-    assert_eq!(worker.post_hook("gh", &direct_headers, body.clone()).await.unwrap().status, 200);
+    let again = worker.post_hook("gh", &direct_headers, body.clone()).await.unwrap();
+    assert_eq!((again.status, again.json["status"].as_str()), (200, Some("duplicate")), "{}", again.text);
 
     delivered(&emulator, &id, 30).await;
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let counted = eventually(30, "the two copies counted as duplicates", || async {
+        let (_, s) = worker.admin(Method::GET, "/status", None).await.ok()?;
+        (s["routes"]["q"]["duplicates"] == 2).then_some(s)
+    })
+    .await
+    .unwrap();
+    assert_eq!(counted["routes"]["q"]["accepted"], 1, "{counted}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(runs_for(&emulator, &id).len(), 1);
     assert_eq!(runs_for(&emulator, &direct_id).len(), 1);
-    let (_, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
-    assert_eq!(s["routes"]["q"]["duplicates"], 2, "{s}");
-    assert_eq!(s["routes"]["q"]["accepted"], 1, "{s}");
+    assert!(worker.wait_for_log(r#""outcome":"duplicate""#).await, "the consumer logs what it dropped");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -307,14 +313,25 @@ async fn a_worker_restarted_mid_run_with_its_state_loses_nothing() {
     for n in 0..20 {
         ids.push(send_queued(&first, "q-many", n).await);
     }
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // The ledger keeps a copy of a message once its first attempt failed (the
+    // consumer records it then); until the consumer has seen a message, it
+    // exists only in the queue — on Cloudflare on disk, under `wrangler dev`
+    // in memory. So the restart comes once every message has been attempted.
+    eventually(60, "every message attempted once and back in the queue", || async {
+        let (_, s) = first.admin(Method::GET, "/status", None).await.ok()?;
+        let r = &s["routes"]["q-many"];
+        (r["retrying"] == 20 && r["queued"] == 0).then_some(())
+    })
+    .await
+    .unwrap();
     first.stop();
 
     emulator.set_flow_behaviour(FlowBehaviour::default()).unwrap();
     let second = WorkerProcess::start(&setup).await.unwrap();
-    // An attempt cut off by the stop keeps its lease (as long as the longest
-    // attempt can take: 2 × 8 s flow + 3 × 3 × 5 s token + 30 s = 91 s)
-    // before the ledger recovers it.
+    // The restarted queue is empty: the ledger sends each copy again once its
+    // next attempt is overdue (at most 60 s after it was due; an attempt cut
+    // off by the stop keeps its lease first — as long as the longest attempt
+    // can take: 2 × 8 s flow + 3 × 3 × 5 s token + 30 s = 91 s).
     for id in &ids {
         delivered(&emulator, id, 180).await;
     }
@@ -322,6 +339,8 @@ async fn a_worker_restarted_mid_run_with_its_state_loses_nothing() {
     for id in &ids {
         assert_eq!(runs_for(&emulator, id).len(), 1, "{id} exactly once\n{}", second.log_tail());
     }
+    let (_, s) = second.admin(Method::GET, "/status", None).await.unwrap();
+    assert!(s["routes"]["q-many"]["recovered"].as_u64().unwrap_or(0) >= 20, "sent again by the ledger: {s}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -382,4 +401,82 @@ async fn a_copy_sent_while_the_first_is_still_being_forwarded_is_told_to_retry_n
     assert_eq!(after.status, 200, "{}", after.text);
     assert_eq!(after.json["status"], "duplicate");
     assert_eq!(runs_for(&emulator, &id).len(), 1);
+}
+
+/// The route ledger's request count (`ledger_calls`, counted by the Durable
+/// Object itself) for `route`; the status request that reads it is one.
+async fn ledger_calls(worker: &WorkerProcess, route: &str) -> u64 {
+    let (status, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
+    assert_eq!(status, 200, "{s}");
+    s["routes"][route]["ledger_calls"].as_u64().unwrap_or_else(|| panic!("no ledger_calls for {route}: {s}"))
+}
+
+/// Sends `n` GitHub webhooks to `route` at once; asserts the answer's status.
+async fn send_many(worker: &std::sync::Arc<WorkerProcess>, route: &str, n: usize, status: u16) -> Vec<String> {
+    let sends = (0..n).map(|i| {
+        let (worker, route) = (std::sync::Arc::clone(worker), route.to_owned());
+        tokio::spawn(async move {
+            let id = new_id();
+            let body = format!(r#"{{"calls":{i}}}"#).into_bytes();
+            let a = worker.post_hook(&route, &github_signed(&body, &id), body).await.unwrap();
+            assert_eq!(a.status, status, "{route}: {}", a.text);
+            id
+        })
+    });
+    futures::future::join_all(sends).await.into_iter().map(Result::unwrap).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_mode_costs_the_route_ledger_the_calls_its_guarantees_need_and_no_more() {
+    // Issue 12: one platform operation per webhook on the sender's request.
+    // Before: queue mode 3 ledger calls per webhook (accept on the request,
+    // begin and finish per attempt), direct mode 2 (accept, and the record
+    // after the response), 1 even with nothing to judge (the record).
+    let (emulator, worker) = stack().await;
+    let worker = std::sync::Arc::new(worker);
+    const N: usize = 20;
+    // (1) Direct, nothing to judge (no dedupe, no replay guard): none. The
+    // counts wait in the isolate's mailbox, which the status request carries.
+    let before = ledger_calls(&worker, "gh-nodedupe").await;
+    let ids = send_many(&worker, "gh-nodedupe", N, 202).await;
+    let direct_plain = ledger_calls(&worker, "gh-nodedupe").await.saturating_sub(before + 1);
+    assert!(direct_plain <= 1, "{direct_plain} calls for {N} webhooks (at most one mailbox flush)");
+    let (_, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
+    assert_eq!(
+        (&s["routes"]["gh-nodedupe"]["accepted"], &s["routes"]["gh-nodedupe"]["delivered"]),
+        (&json!(N), &json!(N)),
+        "{s}"
+    );
+    // (2) Direct with duplicate suppression: one before each flow call, none after.
+    let before = ledger_calls(&worker, "gh").await;
+    send_many(&worker, "gh", N, 202).await;
+    let direct_judged = ledger_calls(&worker, "gh").await.saturating_sub(before + 1);
+    assert!((N as u64..=N as u64 + 1).contains(&direct_judged), "{direct_judged} calls for {N} webhooks");
+    // (3) Queue mode: none on the request; the consumer's two per route and batch.
+    let before = ledger_calls(&worker, "q").await;
+    let queued = send_many(&worker, "q", N, 202).await;
+    for id in &queued {
+        delivered(&emulator, id, 30).await;
+    }
+    // Status reads are ledger calls too: count them, to count only the consumer's.
+    let mut reads = 0;
+    let after = loop {
+        let (_, s) = worker.admin(Method::GET, "/status", None).await.unwrap();
+        reads += 1;
+        let r = &s["routes"]["q"];
+        if r["delivered"] == N && r["queued"] == 0 {
+            break r["ledger_calls"].as_u64().unwrap();
+        }
+        assert!(reads < 60, "the outcomes were not recorded: {s}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let consumer = after.saturating_sub(before + reads);
+    eprintln!(
+        "ledger calls for {N} webhooks: direct without anything to judge {direct_plain}, direct with dedupe \
+         {direct_judged}, queue mode {consumer} (all the consumer's, batches of up to 10)"
+    );
+    assert!(consumer <= (N as u64) / 2, "{consumer} consumer calls for {N} webhooks");
+    for id in ids.iter().chain(&queued) {
+        assert_eq!(runs_for(&emulator, id).len(), 1);
+    }
 }

@@ -3,10 +3,16 @@
 //! asserted on what the emulator received. Run by `make test` (which builds
 //! the Worker first); not part of a bare `cargo test`.
 
+mod attacks;
+mod attacks_bounded;
+mod clients;
 mod credentials;
 mod delivery;
+mod flow_answers;
+mod handshake_senders;
 mod inbound;
 mod routing;
+mod sender_sdks;
 mod senders;
 mod tokens;
 

@@ -2,15 +2,15 @@
 //! signed exactly as each sender signs (`flowgate send`'s signer), their
 //! handshakes answered at the edge and never forwarded, and a custom scheme.
 
-use flowgate_cli::send::{sample_body, sign};
 use flowgate_core::{
     verify::{find_provider, scheme::HmacScheme, Scheme},
     Secret,
 };
 use flowgate_e2e::{
     now_secs, runs_for, standard_setup, start_emulator, EmulatorConfig, WorkerProcess, DISCORD_PRIVATE_KEY,
-    META_VERIFY_TOKEN, PLAID_PRIVATE_KEY, SENDER_SECRET,
+    META_VERIFY_TOKEN, PLAID_PRIVATE_KEY, SENDER_SECRET, TELNYX_PRIVATE_KEY, TWITTER_SECRET,
 };
+use flowgate_emulator::senders::{sample_body, sign};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -30,9 +30,16 @@ async fn send_signed(
 ) -> flowgate_e2e::Answer {
     let p = find_provider(provider).unwrap();
     let url = worker.url(&format!("/hooks/{route}"));
-    let secret = if provider == "discord" { DISCORD_PRIVATE_KEY } else { SENDER_SECRET };
+    let secret = match provider {
+        "discord" => DISCORD_PRIVATE_KEY,
+        "telnyx" => TELNYX_PRIVATE_KEY,
+        "twitter" => TWITTER_SECRET,
+        _ => SENDER_SECRET,
+    };
     let mut req = sign(p, &Secret::new(secret), body, p.sample_event, "application/json", &url, now_secs()).unwrap();
     for (k, v) in extra {
+        // Replacing what the sender sets by default (Twitch's message type).
+        req.headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
         req.headers.push(((*k).to_owned(), (*v).to_owned()));
     }
     worker.post_hook(route, &req.headers, req.body).await.unwrap()
@@ -58,8 +65,8 @@ async fn built_in_senders_verify_and_forward_through_the_worker() {
         let mut tampered = body.clone();
         tampered.push(b' ');
         let url = worker.url(&format!("/hooks/{provider}"));
-        let signed =
-            sign(p, &Secret::new(SENDER_SECRET), body, p.sample_event, "application/json", &url, now_secs()).unwrap();
+        let secret = if provider == "twitter" { TWITTER_SECRET } else { SENDER_SECRET };
+        let signed = sign(p, &Secret::new(secret), body, p.sample_event, "application/json", &url, now_secs()).unwrap();
         let a = worker.post_hook(provider, &signed.headers, tampered).await.unwrap();
         assert_eq!(a.status, 401, "{provider}: tampered body");
     }
@@ -143,7 +150,7 @@ async fn handshakes_are_answered_at_the_edge_and_never_reach_the_flow() {
     let r = c.get(worker.url("/hooks/twitter?crc_token=9b4507b3")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
-    let mut m = Hmac::<Sha256>::new_from_slice(SENDER_SECRET.as_bytes()).unwrap();
+    let mut m = Hmac::<Sha256>::new_from_slice(TWITTER_SECRET.as_bytes()).unwrap();
     m.update(b"9b4507b3");
     use base64::Engine;
     let expected = format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes()));
@@ -165,32 +172,63 @@ async fn handshakes_are_answered_at_the_edge_and_never_reach_the_flow() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn asana_and_notion_hand_over_their_secret_which_is_kept_and_used() {
+async fn asana_and_notion_hand_over_their_secret_only_in_the_operators_window() {
     let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
     let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
     let c = worker.client();
+    let window = |route: &str, op: &str| format!("/admin/v1/routes/{route}/handshake/{op}");
 
-    // Asana: the handshake's X-Hook-Secret is echoed and kept.
+    // Without a window opened by the operator, nothing is kept.
     let asana_secret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
+    let r =
+        c.post(worker.url("/hooks/asana")).header("x-hook-secret", "an-attackers-secret-0123").send().await.unwrap();
+    assert_eq!(r.status(), 403, "{}", worker.log_tail());
+    let (s, v) = worker.admin(reqwest::Method::GET, "/admin/v1/routes/asana/handshake", None).await.unwrap();
+    assert_eq!(
+        (s, v["kept_at"].clone(), v["open_until"].clone()),
+        (200, serde_json::Value::Null, serde_json::Value::Null)
+    );
+
+    // The operator opens it; Asana's handshake is echoed and kept, once.
+    let (s, v) = worker
+        .admin(reqwest::Method::POST, &window("asana", "open"), Some(serde_json::json!({"for_secs": 600})))
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{v}");
+    assert!(v["open_until"].as_i64().unwrap() > now_secs() as i64 + 500);
     let r = c.post(worker.url("/hooks/asana")).header("x-hook-secret", asana_secret).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-hook-secret"], asana_secret);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     // Events are then signed with it.
     let body = br#"{"events":[{"action":"changed","resource":{"gid":"1"}}]}"#.to_vec();
     let sig = hmac_hex(asana_secret, std::str::from_utf8(&body).unwrap());
     let a = worker.post_hook("asana", &[("x-hook-signature".into(), sig.clone())], body.clone()).await.unwrap();
     assert_eq!(a.status, 202, "{}\n{}", a.text, worker.log_tail());
-    // A second handshake cannot replace the kept secret.
-    let r = c.post(worker.url("/hooks/asana")).header("x-hook-secret", "an-attackers-secret").send().await.unwrap();
+    // The window closed with it: a second handshake is refused, and even in
+    // a new window the kept secret is never replaced silently.
+    let r =
+        c.post(worker.url("/hooks/asana")).header("x-hook-secret", "an-attackers-secret-0123").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    worker.admin(reqwest::Method::POST, &window("asana", "open"), None).await.unwrap();
+    let r =
+        c.post(worker.url("/hooks/asana")).header("x-hook-secret", "an-attackers-secret-0123").send().await.unwrap();
     assert_eq!(r.status(), 409);
-    let forged = hmac_hex("an-attackers-secret", std::str::from_utf8(&body).unwrap());
+    let forged = hmac_hex("an-attackers-secret-0123", std::str::from_utf8(&body).unwrap());
     assert_eq!(
         worker.post_hook("asana", &[("x-hook-signature".into(), forged)], body.clone()).await.unwrap().status,
         401
     );
-    assert_eq!(worker.post_hook("asana", &[("x-hook-signature".into(), sig)], body).await.unwrap().status, 202);
+    // Re-registering is explicit: reset, then the next handshake is kept.
+    let (s, v) = worker.admin(reqwest::Method::POST, &window("asana", "reset"), None).await.unwrap();
+    assert_eq!((s, v["kept_at"].clone()), (200, serde_json::Value::Null));
+    assert!(worker.wait_for_log("handshake_window").await);
 
-    // Notion: the verification token is kept, then verifies events.
+    // Notion: a blank token is refused (400), nothing kept; a real one is
+    // kept in the window and verifies events; the operator reads it back.
+    worker.admin(reqwest::Method::POST, &window("notion", "open"), None).await.unwrap();
+    let r = c.post(worker.url("/hooks/notion")).body(r#"{"verification_token":" "}"#).send().await.unwrap();
+    assert_eq!(r.status(), 400);
     let token = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl";
     let r = c
         .post(worker.url("/hooks/notion"))
@@ -199,11 +237,25 @@ async fn asana_and_notion_hand_over_their_secret_which_is_kept_and_used() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let (s, v) = worker.admin(reqwest::Method::POST, &window("notion", "reveal"), None).await.unwrap();
+    assert_eq!((s, v["secret"].as_str()), (200, Some(token)));
     let body = br#"{"id":"n-1","type":"page.created","entity":{"id":"p"}}"#.to_vec();
     let sig = format!("sha256={}", hmac_hex(token, std::str::from_utf8(&body).unwrap()));
     let a = worker.post_hook("notion", &[("x-notion-signature".into(), sig)], body).await.unwrap();
     assert_eq!(a.status, 202, "{}", a.text);
     assert_eq!(runs_for(&emulator, "n-1").len(), 1);
+
+    // A route with configured secret_bindings answers the echo and keeps nothing.
+    worker.admin(reqwest::Method::POST, &window("asana-configured", "open"), None).await.unwrap();
+    let r = c.post(worker.url("/hooks/asana-configured")).header("x-hook-secret", asana_secret).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let sig = hmac_hex(asana_secret, r#"{"events":[]}"#);
+    let a = worker
+        .post_hook("asana-configured", &[("x-hook-signature".into(), sig)], br#"{"events":[]}"#.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(a.status, 401, "the handed-over secret was not added to the route's secrets");
+
     assert!(!worker.log().contains(asana_secret) && !worker.log().contains(token), "kept secrets are never logged");
 }
 
@@ -306,5 +358,87 @@ async fn plaid_keys_are_fetched_once_by_kid_and_a_tampered_body_is_refused() {
     assert!(worker.wait_for_log("INVALID_API_KEYS").await, "{}", worker.log_tail());
     assert_eq!(emulator.stats().flow_accepted, 2);
     let log = worker.log();
-    assert!(!log.contains(flowgate_cli::emulator::DEMO_PLAID_SECRET) && !log.contains("not-the-plaid-secret"));
+    assert!(!log.contains(flowgate_emulator::DEMO_PLAID_SECRET) && !log.contains("not-the-plaid-secret"));
+}
+
+/// Telnyx, an Ed25519 sender end to end: signed over `timestamp|body` with
+/// the account's private key, verified by the Worker with the base64 public
+/// key, forwarded once with its labels; the same request again is a
+/// duplicate, a retry with `meta.attempt` counted up is forwarded (another
+/// body under the same id); an altered body, an old timestamp and Discord's
+/// `timestamp‖body` form are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn telnyx_ed25519_signatures_verify_and_forward_through_the_worker() {
+    use flowgate_core::verify::telnyx;
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let worker = WorkerProcess::start(&standard_setup(&emulator)).await.unwrap();
+    let p = find_provider("telnyx").unwrap();
+    let body = sample_body(p, p.sample_event, now_secs());
+    let a = send_signed(&worker, "telnyx", "telnyx", body.clone(), &[]).await;
+    assert_eq!(a.status, 202, "{}\n{}", a.text, worker.log_tail());
+    let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let id = event["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(a.json["delivery_id"].as_str(), Some(id.as_str()));
+    let runs = runs_for(&emulator, &id);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].headers["x-flowgate-provider"], "telnyx");
+    assert_eq!(runs[0].headers["x-flowgate-event"], "message.received");
+    assert_eq!(runs[0].body, body);
+
+    // The same request again: a duplicate, not forwarded twice.
+    let p = find_provider("telnyx").unwrap();
+    let url = worker.url("/hooks/telnyx");
+    let first =
+        sign(p, &Secret::new(TELNYX_PRIVATE_KEY), body.clone(), p.sample_event, "application/json", &url, now_secs())
+            .unwrap();
+    let again = worker.post_hook("telnyx", &first.headers, first.body.clone()).await.unwrap();
+    assert_eq!((again.status, again.json["status"].as_str()), (200, Some("duplicate")), "{}", again.text);
+    assert_eq!(runs_for(&emulator, &id).len(), 1, "a re-sent request is not forwarded twice");
+    // A retry that counts meta.attempt up is another body under the same
+    // data.id: the ledger forwards it (the same id with another body is
+    // logged, never dropped, so a planted id cannot swallow a real event).
+    let mut retry = event.clone();
+    retry["meta"]["attempt"] = 2.into();
+    let retry = serde_json::to_vec(&retry).unwrap();
+    let a = send_signed(&worker, "telnyx", "telnyx", retry, &[]).await;
+    assert_eq!(a.status, 202, "{}", a.text);
+    assert_eq!(runs_for(&emulator, &id).len(), 2);
+
+    let private = Secret::new(TELNYX_PRIVATE_KEY);
+    let fresh = |ts: u64| {
+        let mut e = event.clone();
+        e["data"]["id"] = format!("{id}-{ts}").into();
+        serde_json::to_vec(&e).unwrap()
+    };
+    // An altered body under a genuine signature.
+    let b = fresh(1);
+    let ts = now_secs().to_string();
+    let sig = telnyx::sign(&private, &ts, &b).unwrap();
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        (telnyx::SIGNATURE_HEADER.to_owned(), sig),
+        (telnyx::TIMESTAMP_HEADER.to_owned(), ts.clone()),
+    ];
+    let mut tampered = b.clone();
+    tampered.push(b' ');
+    assert_eq!(worker.post_hook("telnyx", &headers, tampered).await.unwrap().status, 401, "altered body");
+    // Signed six minutes ago: past Telnyx's 300 seconds.
+    let b = fresh(2);
+    let old = (now_secs() - 360).to_string();
+    let headers = vec![
+        (telnyx::SIGNATURE_HEADER.to_owned(), telnyx::sign(&private, &old, &b).unwrap()),
+        (telnyx::TIMESTAMP_HEADER.to_owned(), old),
+    ];
+    assert_eq!(worker.post_hook("telnyx", &headers, b).await.unwrap().status, 401, "too old");
+    // Discord's signed string (no '|') under the same key.
+    let b = fresh(3);
+    let discord_form = {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        let seed = hex::encode(STANDARD.decode(TELNYX_PRIVATE_KEY).unwrap());
+        let hex_sig = flowgate_core::verify::discord::sign(&Secret::new(seed), &ts, &b).unwrap();
+        STANDARD.encode(hex::decode(hex_sig).unwrap())
+    };
+    let headers = vec![(telnyx::SIGNATURE_HEADER.to_owned(), discord_form), (telnyx::TIMESTAMP_HEADER.to_owned(), ts)];
+    assert_eq!(worker.post_hook("telnyx", &headers, b).await.unwrap().status, 401, "timestamp‖body form");
+    assert_eq!(runs_for(&emulator, &id).len(), 2);
 }

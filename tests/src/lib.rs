@@ -17,11 +17,11 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
-pub use flowgate_cli::emulator::{Emulator, EmulatorConfig, FlowRun, Stats};
+pub use flowgate_emulator::{Emulator, EmulatorConfig, FlowRun, Stats};
 
 /// Demo tenant, app and flows of `EmulatorConfig::demo()`, under short names.
 pub mod demo {
-    pub use flowgate_cli::emulator::{
+    pub use flowgate_emulator::{
         DEMO_CLIENT_ID as CLIENT_ID, DEMO_CLIENT_SECRET as CLIENT_SECRET, DEMO_FLOW_ANY_USER as FLOW_ANY,
         DEMO_FLOW_SPECIFIC_DEMO_APP as FLOW_SPECIFIC_ALLOWED, DEMO_FLOW_SPECIFIC_OTHER as FLOW_SPECIFIC_OTHER,
         DEMO_SP_OBJECT_ID as SP_OBJECT_ID, DEMO_TENANT_DOMAIN as TENANT_DOMAIN, DEMO_TENANT_ID as TENANT_ID,
@@ -71,6 +71,9 @@ pub fn standard_setup(emulator: &Emulator) -> WorkerSetup {
 
 /// The standard routes with `entra_lines` (credential, cloud, ...) added to
 /// `[vars.FLOWGATE.entra]`; the credential's secrets are the caller's to add.
+/// Routes signed with `GH_SECRET`, `SW_SECRET` or `SENDER_SECRET` share them
+/// by choice, so each says `allow_shared_secret = true` (a real deployment
+/// gives each route its own secret: README, Security model).
 pub fn setup_with_entra(emulator: &Emulator, entra_lines: &str) -> WorkerSetup {
     let flowgate_toml = format!(
         r#"
@@ -82,38 +85,48 @@ client_id = "{client}"
 [vars.FLOWGATE.routes.gh]
 provider = "github"
 secret_bindings = ["GH_SECRET_OLD", "GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.sw]
 provider = "standard-webhooks"
 secret_bindings = ["SW_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.gh-allowed]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_SPECIFIC_ALLOWED"
 
 [vars.FLOWGATE.routes.gh-denied]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_SPECIFIC_OTHER"
 
+# Nothing to judge: no duplicate suppression and no replay guard, so a
+# webhook costs no route-ledger call (the load bench's `gh-nodedupe`).
 [vars.FLOWGATE.routes.gh-nodedupe]
 provider = "github"
 secret_bindings = ["GH_SECRET_OLD", "GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 dedupe = false
+replay_guard = false
 
 [vars.FLOWGATE.routes.gh-small]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 max_body_bytes = 1024
 
 [vars.FLOWGATE.routes.gh-unset]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_URL_NOT_SET"
 {senders}"#,
         senders = SENDER_ROUTES.replace("@EMULATOR_BASE_URL@", &emulator.base_url()),
@@ -131,11 +144,21 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         ("FLOW_GONE", emulator.flow_url("no-such-flow")),
         ("FLOWGATE_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
         ("SENDER_SECRET", SENDER_SECRET.to_owned()),
+        ("TWITTER_SECRET", TWITTER_SECRET.to_owned()),
         ("META_VERIFY_TOKEN", META_VERIFY_TOKEN.to_owned()),
         ("DISCORD_PUBLIC_KEY", discord_public_key()),
-        ("PLAID_CLIENT_ID", flowgate_cli::emulator::DEMO_PLAID_CLIENT_ID.to_owned()),
-        ("PLAID_SECRET", flowgate_cli::emulator::DEMO_PLAID_SECRET.to_owned()),
+        ("TELNYX_PUBLIC_KEY", telnyx_public_key()),
+        ("PLAID_CLIENT_ID", flowgate_emulator::DEMO_PLAID_CLIENT_ID.to_owned()),
+        ("PLAID_SECRET", flowgate_emulator::DEMO_PLAID_SECRET.to_owned()),
         ("PLAID_SECRET_WRONG", "not-the-plaid-secret".to_owned()),
+        ("TWILIO_SHARED_KEY", TWILIO_SHARED_KEY.to_owned()),
+        ("VERIFY_TOKEN", VERIFY_TOKEN.to_owned()),
+        ("LINKEDIN_SECRET", LINKEDIN_SECRET.to_owned()),
+        ("LINKEDIN_SHARED_SECRET", LINKEDIN_SHARED_SECRET.to_owned()),
+        // The same value under a second name: one binding named twice would
+        // fail the whole configuration; only the Worker sees two names, one key.
+        ("LINKEDIN_SHARED_GH_SECRET", LINKEDIN_SHARED_SECRET.to_owned()),
+        ("ADOBE_CLIENT_ID", ADOBE_CLIENT_ID.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -148,6 +171,7 @@ const QUEUE_ROUTES: &str = r#"
 [vars.FLOWGATE.routes.q]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 max_attempts = 4
 backoff_base_secs = 1
@@ -156,6 +180,7 @@ backoff_max_secs = 2
 [vars.FLOWGATE.routes.q-many]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 max_attempts = 12
 backoff_base_secs = 1
@@ -165,6 +190,7 @@ lost_after_secs = 5
 [vars.FLOWGATE.routes.q-sw]
 provider = "standard-webhooks"
 secret_bindings = ["SW_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 max_attempts = 3
 backoff_base_secs = 1
@@ -174,30 +200,59 @@ max_body_bytes = 8388608
 [vars.FLOWGATE.routes.q-gone]
 provider = "github"
 secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_GONE"
 "#;
 
 /// The admin API's bearer token in the test Worker.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
-/// The signing secret of every route in [`SENDER_ROUTES`].
+/// The SharedKey secret the `twilio` route also verifies with (HMAC-SHA256).
+pub const TWILIO_SHARED_KEY: &str = "whsk_e2e_shared_key_secret";
+
+/// The signing secret of every route in [`SENDER_ROUTES`] but `twitter`.
 pub const SENDER_SECRET: &str = "a-sender-signing-secret";
+/// The `twitter` route's own secret: X's CRC answers an HMAC under it of any
+/// token, so flowgate refuses CRCs on a route sharing its secret with another.
+pub const TWITTER_SECRET: &str = "an-x-consumer-secret";
 /// The Discord application's private key the tests sign with (RFC 8032 test 1).
 pub const DISCORD_PRIVATE_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
 /// The public key the `discord` route verifies with.
 pub fn discord_public_key() -> String {
     let discord = flowgate_core::verify::find_provider("discord").expect("discord is built in");
-    flowgate_cli::send::verifying_key(discord, &flowgate_core::Secret::new(DISCORD_PRIVATE_KEY))
+    flowgate_emulator::senders::verifying_key(discord, &flowgate_core::Secret::new(DISCORD_PRIVATE_KEY))
         .expect("a valid private key")
         .expect("discord verifies with a public key")
 }
 
+/// The Telnyx account's private key the tests sign with (RFC 8032 test 2's
+/// seed, in base64 as Telnyx writes its keys; not Discord's: two routes may
+/// not hold one key).
+pub const TELNYX_PRIVATE_KEY: &str = "TM0Imyj/ltqdtsNG7BFOD1uKMZ81q6Yk2oz27U+4pvs=";
+
+/// The public key the `telnyx` route verifies with.
+pub fn telnyx_public_key() -> String {
+    let telnyx = flowgate_core::verify::find_provider("telnyx").expect("telnyx is built in");
+    flowgate_emulator::senders::verifying_key(telnyx, &flowgate_core::Secret::new(TELNYX_PRIVATE_KEY))
+        .expect("a valid private key")
+        .expect("telnyx verifies with a public key")
+}
+
 /// The P-256 key the emulator's Plaid verification key is made of (signs `plaid` webhooks).
-pub const PLAID_PRIVATE_KEY: &str = flowgate_cli::emulator::DEMO_PLAID_PRIVATE_KEY;
+pub const PLAID_PRIVATE_KEY: &str = flowgate_emulator::DEMO_PLAID_PRIVATE_KEY;
 
 /// Meta's verify token on the `meta` route.
 pub const META_VERIFY_TOKEN: &str = "meta verify token";
+/// The verify token of the `strava` and `oura` routes.
+pub const VERIFY_TOKEN: &str = "a-verify-token-for-strava-and-oura";
+/// The `linkedin` route's own client secret (its validation answer is an
+/// HMAC under it of a code anyone chooses: no other route shares it).
+pub const LINKEDIN_SECRET: &str = "a-linkedin-client-secret";
+/// The key the `linkedin-shared` route shares with the GitHub route `linkedin-shared-gh`.
+pub const LINKEDIN_SHARED_SECRET: &str = "a-linkedin-key-held-by-two-routes";
+/// Adobe Acrobat Sign's client id on the `adobesign` route.
+pub const ADOBE_CLIENT_ID: &str = "CBJCHBCAABAAflowgateE2eClientId";
 
 /// One route per built-in sender the end-to-end tests exercise (route name =
 /// provider name), and a custom scheme written like Stripe's. Plaid's key
@@ -207,67 +262,83 @@ const SENDER_ROUTES: &str = r#"
 [vars.FLOWGATE.routes.stripe]
 provider = "stripe"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.slack]
 provider = "slack"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.zoom]
 provider = "zoom"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.twitch]
 provider = "twitch"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.meta]
 provider = "meta"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 verify_token_binding = "META_VERIFY_TOKEN"
 
 [vars.FLOWGATE.routes.dropbox]
 provider = "dropbox"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.twitter]
 provider = "twitter"
-secret_bindings = ["SENDER_SECRET"]
+secret_bindings = ["TWITTER_SECRET"]
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.xero]
 provider = "xero"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.square]
 provider = "square"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.okta]
 provider = "okta"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.msgraph]
 provider = "msgraph"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.monday]
 provider = "monday"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.discord]
 provider = "discord"
 secret_bindings = ["DISCORD_PUBLIC_KEY"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.telnyx]
+provider = "telnyx"
+secret_bindings = ["TELNYX_PUBLIC_KEY"]
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.asana]
@@ -276,6 +347,12 @@ flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.notion]
 provider = "notion"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.asana-configured]
+provider = "asana"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.plaid]
@@ -292,9 +369,134 @@ plaid_secret_binding = "PLAID_SECRET_WRONG"
 plaid_environment = "@EMULATOR_BASE_URL@"
 flow_url_binding = "FLOW_ANY"
 
+[vars.FLOWGATE.routes.mailgun]
+provider = "mailgun"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+# Mailgun with the 10 MiB global cap instead of its 1 MiB default, so that a
+# hostile body reaches the reading of its proof (tests/e2e/attacks_bounded.rs).
+[vars.FLOWGATE.routes.mailgun-big]
+provider = "mailgun"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+max_body_bytes = 10485760
+
+# The Auth Token and a SharedKey secret (HMAC-SHA256 signatures).
+[vars.FLOWGATE.routes.twilio]
+provider = "twilio"
+secret_bindings = ["SENDER_SECRET", "TWILIO_SHARED_KEY"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+# Issue 15: handshake senders (tests/e2e/handshake_senders.rs).
+[vars.FLOWGATE.routes.nylas]
+provider = "nylas"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.strava]
+provider = "strava"
+secret_bindings = ["SENDER_SECRET"]
+verify_token_binding = "VERIFY_TOKEN"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.oura]
+provider = "oura"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+verify_token_binding = "VERIFY_TOKEN"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.ringcentral]
+provider = "ringcentral"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.linkedin]
+provider = "linkedin"
+secret_bindings = ["LINKEDIN_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+# LinkedIn holding the key of a GitHub route: both are refused (the
+# validation answer would sign for the other).
+[vars.FLOWGATE.routes.linkedin-shared]
+provider = "linkedin"
+secret_bindings = ["LINKEDIN_SHARED_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.linkedin-shared-gh]
+provider = "github"
+secret_bindings = ["LINKEDIN_SHARED_GH_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.mailchimp]
+provider = "mailchimp"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.adobesign]
+provider = "adobesign"
+secret_bindings = ["ADOBE_CLIENT_ID"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.smartsheet]
+provider = "smartsheet"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.sharepoint]
+provider = "sharepoint"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.clio]
+provider = "clio"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.dropboxsign]
+provider = "dropboxsign"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.trello]
+provider = "trello"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.woocommerce]
+provider = "woocommerce"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.pagerduty]
+provider = "pagerduty"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.intercom]
+provider = "intercom"
+secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.figma]
+provider = "figma"
+secret_bindings = ["SENDER_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
 [vars.FLOWGATE.routes.acme]
 provider = "custom"
 secret_bindings = ["SENDER_SECRET"]
+allow_shared_secret = true
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.acme.scheme]
@@ -379,6 +581,7 @@ pub struct WorkerProcess {
     // and the wrapper script stops wrangler (see `WATCHDOG`).
     _stdin: Option<std::process::ChildStdin>,
     port: u16,
+    inspector_port: u16,
     dir: PathBuf,
     client: reqwest::Client,
 }
@@ -403,20 +606,34 @@ impl WorkerProcess {
     /// When the Worker is not built, or does not come up within 90 s (the
     /// error carries the tail of wrangler's log).
     pub async fn start(setup: &WorkerSetup) -> anyhow::Result<Self> {
+        Self::start_ready_when(setup, false).await
+    }
+
+    /// As [`WorkerProcess::start`], but returns once `/healthz` answers at
+    /// all — also 500 `misconfigured`, for a Worker whose configuration is
+    /// expected to be refused.
+    ///
+    /// # Errors
+    /// As [`WorkerProcess::start`].
+    pub async fn start_even_misconfigured(setup: &WorkerSetup) -> anyhow::Result<Self> {
+        Self::start_ready_when(setup, true).await
+    }
+
+    async fn start_ready_when(setup: &WorkerSetup, any_health: bool) -> anyhow::Result<Self> {
         // A free port is found by binding port 0 and releasing it; another
         // process can take it before workerd binds it. Then start again on
         // new ports (at most three times).
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::start_once(setup).await {
+            match Self::start_once(setup, any_health).await {
                 Err(e) if attempt < 3 && e.to_string().contains(PORT_TAKEN) => continue,
                 result => return result,
             }
         }
     }
 
-    async fn start_once(setup: &WorkerSetup) -> anyhow::Result<Self> {
+    async fn start_once(setup: &WorkerSetup, any_health: bool) -> anyhow::Result<Self> {
         let root = repo_root();
         let bundle = setup.main.clone().unwrap_or_else(|| root.join("build/index.js"));
         if !bundle.exists() {
@@ -486,12 +703,12 @@ id = "flowgate-e2e-token-cache"
         // connections after a few seconds, and a request that races that
         // close fails with "error sending request".
         let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
-        let mut w = WorkerProcess { child: Some(child), _stdin: stdin, port, dir, client };
-        w.wait_ready().await?;
+        let mut w = WorkerProcess { child: Some(child), _stdin: stdin, port, inspector_port: inspector, dir, client };
+        w.wait_ready(any_health).await?;
         Ok(w)
     }
 
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+    async fn wait_ready(&mut self, any_health: bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut() {
@@ -500,7 +717,7 @@ id = "flowgate-e2e-token-cache"
                 }
             }
             if let Ok(r) = self.client.get(self.url("/healthz")).send().await {
-                if r.status().is_success() {
+                if r.status().is_success() || (any_health && r.status().as_u16() == 500) {
                     return Ok(());
                 }
             }
@@ -539,6 +756,19 @@ id = "flowgate-e2e-token-cache"
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The DevTools inspector port `wrangler dev` was given (`make bench`
+    /// takes a CPU profile through it).
+    pub fn inspector_port(&self) -> u16 {
+        self.inspector_port
+    }
+
+    /// The pid of the process wrangler and workerd descend from (`make
+    /// bench` sums the CPU time of the workerd processes below it); `None`
+    /// once stopped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// An HTTP client.
@@ -596,6 +826,62 @@ id = "flowgate-e2e-token-cache"
         let mut answer = Vec::new();
         conn.read_to_end(&mut answer).await?;
         let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("no status line in {text:?}"))?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// Writes `head` (the request line and headers, each line ending in
+    /// CRLF, without the blank line; `Host`, `Content-Length` and
+    /// `Connection: close` are added) and `body` over a raw connection, so a
+    /// header can carry bytes no HTTP client sends (invalid UTF-8). Returns
+    /// the status and the body.
+    ///
+    /// # Errors
+    /// Transport errors or an unparseable answer.
+    pub async fn send_raw(&self, head: &[u8], body: &[u8]) -> anyhow::Result<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        let mut request = head.to_vec();
+        request.extend_from_slice(
+            format!("Host: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", self.port, body.len())
+                .as_bytes(),
+        );
+        request.extend_from_slice(body);
+        conn.write_all(&request).await?;
+        // Read the answer by its framing (Content-Length or chunked): the
+        // server may keep the connection open a while after it.
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 8192];
+        let complete = |a: &[u8]| -> Option<usize> {
+            let end = a.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+            let head = String::from_utf8_lossy(&a[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
+            match length {
+                Some(n) => (a.len() >= end + n).then_some(end + n),
+                None if head.contains("transfer-encoding: chunked") => {
+                    a[end..].windows(5).position(|w| w == b"0\r\n\r\n").map(|p| end + p + 5)
+                }
+                None => None,
+            }
+        };
+        let len = loop {
+            if let Some(len) = complete(&answer) {
+                break len;
+            }
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break answer.len();
+            }
+            answer.extend_from_slice(&buf[..n]);
+        };
+        let text = String::from_utf8_lossy(&answer[..len]).into_owned();
         let status = text
             .split_whitespace()
             .nth(1)
@@ -727,4 +1013,355 @@ pub fn runs_for(emulator: &Emulator, delivery: &str) -> Vec<FlowRun> {
         .into_iter()
         .filter(|r| r.headers.get("x-flowgate-delivery").map(String::as_str) == Some(delivery))
         .collect()
+}
+
+/// The attack suite's Worker (issue #11 item 9, `tests/e2e/attacks.rs`):
+/// one route per built-in sender, each with its own secret in the form its
+/// scheme needs, and the routes the attacks on handshakes, replays and the
+/// admin API need.
+pub mod attack {
+    use std::collections::BTreeMap;
+
+    use base64::{engine::general_purpose::STANDARD, Engine as _};
+    use flowgate_core::{
+        verify::{providers, scheme::SecretEncoding, Provider, Scheme},
+        Secret,
+    };
+    use sha2::{Digest as _, Sha256};
+
+    use super::{demo, direct_mode, Emulator, WorkerSetup, ADMIN_TOKEN};
+
+    /// How a sender's secret is written (what `flowgate send` signs with).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum SecretForm {
+        /// Used as typed (most HMAC senders, tokens).
+        Raw,
+        /// `whsec_` + base64 (Standard Webhooks, Svix).
+        Whsec,
+        /// Base64 of the key (Airtable).
+        Base64,
+        /// Hex of the key.
+        Hex,
+        /// `user:password` (Basic senders).
+        Basic,
+        /// 64 characters (Contentful).
+        Contentful,
+        /// An Ed25519 seed, 64 hex digits; the route holds the public key (Discord).
+        Ed25519,
+        /// An Ed25519 seed, base64; the route holds the public key (Telnyx).
+        Ed25519Base64,
+        /// A P-256 scalar, 64 hex digits; the route holds the public key (SendGrid).
+        P256,
+    }
+
+    /// The form of `p`'s secret.
+    pub fn secret_form(p: &Provider) -> SecretForm {
+        match p.scheme() {
+            Scheme::StandardWebhooks => SecretForm::Whsec,
+            Scheme::Hmac(h) => match h.secret {
+                SecretEncoding::Raw => SecretForm::Raw,
+                SecretEncoding::Base64 => SecretForm::Base64,
+                SecretEncoding::Hex => SecretForm::Hex,
+                SecretEncoding::Whsec => SecretForm::Whsec,
+            },
+            Scheme::BasicAuth(_) => SecretForm::Basic,
+            Scheme::Contentful => SecretForm::Contentful,
+            Scheme::Discord => SecretForm::Ed25519,
+            Scheme::Telnyx => SecretForm::Ed25519Base64,
+            Scheme::SendGrid | Scheme::Plaid => SecretForm::P256,
+            _ => SecretForm::Raw,
+        }
+    }
+
+    /// A signing secret in `form` made of `material` (the same material
+    /// always gives the same secret).
+    pub fn secret_in_form(form: SecretForm, material: &str) -> String {
+        match form {
+            SecretForm::Raw => material.to_owned(),
+            SecretForm::Whsec => format!("whsec_{}", STANDARD.encode(material)),
+            SecretForm::Base64 => STANDARD.encode(material),
+            SecretForm::Hex => hex::encode(material),
+            SecretForm::Basic => format!("{material}:pw-{}", material.len()),
+            SecretForm::Contentful => {
+                let mut s: String = material.chars().take(64).collect();
+                while s.len() < 64 {
+                    s.push('0');
+                }
+                s
+            }
+            SecretForm::Ed25519 | SecretForm::P256 => hex::encode(Sha256::digest(material.as_bytes())),
+            SecretForm::Ed25519Base64 => STANDARD.encode(Sha256::digest(material.as_bytes())),
+        }
+    }
+
+    /// The material of route `p-<name>`'s secret.
+    fn material(name: &str) -> String {
+        format!("atk-{name}-secret")
+    }
+
+    /// Every built-in sender in the suite's matrix: all but Plaid (its keys
+    /// come from the emulator's key endpoint, not from a route secret).
+    pub fn matrix_providers() -> Vec<&'static Provider> {
+        providers().iter().filter(|p| p.name != "plaid").collect()
+    }
+
+    /// The route of sender `p`: `/hooks/p-<name>`.
+    pub fn route_of(p: &Provider) -> String {
+        format!("p-{}", p.name)
+    }
+
+    fn binding_of(name: &str) -> String {
+        format!("ATK_{}", name.to_ascii_uppercase().replace('-', "_"))
+    }
+
+    /// What a sender of `p` signs with on its route.
+    pub fn signing_secret(p: &Provider) -> Secret {
+        Secret::new(secret_in_form(secret_form(p), &material(p.name)))
+    }
+
+    /// What `p`'s route verifies with (the public key for Discord and SendGrid).
+    pub fn route_secret(p: &Provider) -> Secret {
+        let signing = signing_secret(p);
+        match flowgate_emulator::senders::verifying_key(p, &signing).expect("a key in the sender's form") {
+            Some(public) => Secret::new(public),
+            None => signing,
+        }
+    }
+
+    /// Another route's secret, written in `p`'s form: the next sender in the
+    /// matrix's secret (exactly that route's secret when both forms agree).
+    pub fn other_routes_secret(p: &Provider) -> Secret {
+        let all = matrix_providers();
+        let at = all.iter().position(|q| q.name == p.name).expect("in the matrix");
+        let same_form = (1..all.len()).map(|k| all[(at + k) % all.len()]).find(|q| secret_form(q) == secret_form(p));
+        let q = same_form.unwrap_or(all[(at + 1) % all.len()]);
+        Secret::new(secret_in_form(secret_form(p), &material(q.name)))
+    }
+
+    /// The shared secret of `x-shared-a` (Twitter) and `x-shared-b` (GitHub).
+    pub const X_SHARED_SECRET: &str = "atk-x-shared-consumer-secret";
+    /// The secret of the `ho-asana-bound` route (Asana with `secret_bindings`).
+    pub const ASANA_BOUND_SECRET: &str = "atk-asana-bound-configured-secret";
+    /// The secret of the `ho-notion-bound` route (Notion with `secret_bindings`).
+    pub const NOTION_BOUND_SECRET: &str = "atk-notion-bound-configured-secret";
+    /// The X route `x-enc-a`'s consumer secret; `x-enc-b` (Airtable) holds
+    /// the same key written in base64, as Airtable's secrets are.
+    pub const X_ENCODED_KEY: &str = "atk-x-encoded-consumer-key";
+    /// The secret the two GitHub routes `gh-twin-a` and `gh-twin-b` share.
+    pub const TWIN_SECRET: &str = "atk-gh-twin-shared-secret";
+    /// The secret of the `atk-routed` route (GitHub, routed by event).
+    pub const ROUTED_SECRET: &str = "atk-routed-github-secret";
+    /// The secret of the `atk-q-gone` route (queue mode, its flow is gone).
+    pub const Q_GONE_SECRET: &str = "atk-q-gone-github-secret";
+    /// Meta's verify token on `p-meta`.
+    pub const META_VERIFY: &str = "atk-meta-verify-token";
+    /// Routes of senders that hand over their secret, without `secret_bindings`.
+    pub const HANDED_OVER_ROUTES: [(&str, &str); 7] = [
+        ("ho-asana-plant", "asana"),
+        ("ho-asana-admin", "asana"),
+        ("ho-asana-replace", "asana"),
+        ("ho-asana-race", "asana"),
+        ("ho-notion-plant", "notion"),
+        ("ho-notion-blank", "notion"),
+        ("ho-notion-race", "notion"),
+    ];
+
+    /// Every secret the suite's Worker is configured with (signing and
+    /// verifying forms), to check that none reaches its log.
+    pub fn configured_secrets() -> Vec<String> {
+        let mut all: Vec<String> = matrix_providers()
+            .into_iter()
+            .flat_map(|p| [signing_secret(p).expose().to_owned(), route_secret(p).expose().to_owned()])
+            .collect();
+        all.extend(
+            [
+                X_SHARED_SECRET,
+                X_ENCODED_KEY,
+                TWIN_SECRET,
+                ASANA_BOUND_SECRET,
+                NOTION_BOUND_SECRET,
+                ROUTED_SECRET,
+                Q_GONE_SECRET,
+                META_VERIFY,
+                ADMIN_TOKEN,
+            ]
+            .map(str::to_owned),
+        );
+        all.push(STANDARD.encode(X_ENCODED_KEY));
+        all
+    }
+
+    /// The suite's configuration: a route per sender (`p-<name>`, direct
+    /// mode, dedupe on: the defaults), two routes sharing a secret (an X
+    /// route and a GitHub route), an X route and an Airtable route holding
+    /// one key in two encodings, two GitHub routes sharing a secret with
+    /// different flows, routes for the handshake attacks, a GitHub
+    /// route whose rules send pushes and issues to different flows, and a
+    /// queue-mode route whose flow is gone (it makes dead letters).
+    pub fn setup(emulator: &Emulator) -> WorkerSetup {
+        let mut toml = format!(
+            r#"
+[vars.FLOWGATE.entra]
+authority = "{authority}"
+tenant = "{tenant}"
+client_id = "{client}"
+client_secret_binding = "ENTRA_CLIENT_SECRET"
+
+[vars.FLOWGATE.flows.atk-a]
+url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.flows.atk-b]
+url_binding = "FLOW_SPECIFIC_ALLOWED"
+"#,
+            authority = emulator.base_url(),
+            tenant = demo::TENANT_DOMAIN,
+            client = demo::CLIENT_ID,
+        );
+        let mut secrets: BTreeMap<String, String> = [
+            ("ENTRA_CLIENT_SECRET", demo::CLIENT_SECRET.to_owned()),
+            ("FLOW_ANY", emulator.flow_url(demo::FLOW_ANY)),
+            ("FLOW_SPECIFIC_ALLOWED", emulator.flow_url(demo::FLOW_SPECIFIC_ALLOWED)),
+            ("FLOW_GONE", emulator.flow_url("no-such-flow")),
+            ("FLOWGATE_ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+            ("ATK_META_VERIFY", META_VERIFY.to_owned()),
+            ("ATK_X_SHARED", X_SHARED_SECRET.to_owned()),
+            // The same value under a second name: `flowgate check` sees one
+            // binding named twice; only the Worker sees two names holding one key.
+            ("ATK_X_SHARED_TWIN", X_SHARED_SECRET.to_owned()),
+            ("ATK_X_ENCODED_RAW", X_ENCODED_KEY.to_owned()),
+            ("ATK_X_ENCODED_B64", STANDARD.encode(X_ENCODED_KEY)),
+            ("ATK_GH_TWIN", TWIN_SECRET.to_owned()),
+            ("ATK_GH_TWIN_B", TWIN_SECRET.to_owned()),
+            ("ATK_ASANA_BOUND", ASANA_BOUND_SECRET.to_owned()),
+            ("ATK_NOTION_BOUND", NOTION_BOUND_SECRET.to_owned()),
+            ("ATK_ROUTED", ROUTED_SECRET.to_owned()),
+            ("ATK_Q_GONE", Q_GONE_SECRET.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for p in matrix_providers() {
+            let binding = binding_of(p.name);
+            toml.push_str(&format!(
+                "\n[vars.FLOWGATE.routes.{route}]\nprovider = \"{name}\"\nsecret_bindings = [\"{binding}\"]\nflow_url_binding = \"FLOW_ANY\"\n",
+                route = route_of(p),
+                name = p.name,
+            ));
+            if flowgate_core::verify::handshake::needs_verify_token(p.name) {
+                toml.push_str("verify_token_binding = \"ATK_META_VERIFY\"\n");
+            }
+            secrets.insert(binding, route_secret(p).expose().to_owned());
+        }
+        for (route, provider) in HANDED_OVER_ROUTES {
+            toml.push_str(&format!(
+                "\n[vars.FLOWGATE.routes.{route}]\nprovider = \"{provider}\"\nflow_url_binding = \"FLOW_ANY\"\n"
+            ));
+        }
+        toml.push_str(
+            r#"
+[vars.FLOWGATE.routes.ho-asana-bound]
+provider = "asana"
+secret_bindings = ["ATK_ASANA_BOUND"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.ho-notion-bound]
+provider = "notion"
+secret_bindings = ["ATK_NOTION_BOUND"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.x-shared-a]
+provider = "twitter"
+secret_bindings = ["ATK_X_SHARED"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.x-shared-b]
+provider = "github"
+secret_bindings = ["ATK_X_SHARED_TWIN"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.x-enc-a]
+provider = "twitter"
+secret_bindings = ["ATK_X_ENCODED_RAW"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.x-enc-b]
+provider = "airtable"
+secret_bindings = ["ATK_X_ENCODED_B64"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.gh-twin-a]
+provider = "github"
+secret_bindings = ["ATK_GH_TWIN"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.gh-twin-b]
+provider = "github"
+secret_bindings = ["ATK_GH_TWIN_B"]
+flow_url_binding = "FLOW_SPECIFIC_ALLOWED"
+
+[vars.FLOWGATE.routes.atk-routed]
+provider = "github"
+secret_bindings = ["ATK_ROUTED"]
+
+[[vars.FLOWGATE.routes.atk-routed.rules]]
+name = "pushes"
+event = "push"
+flows = ["atk-a"]
+
+[[vars.FLOWGATE.routes.atk-routed.rules]]
+name = "bugs"
+event = "issues"
+fields = { action = "labeled", "label.name" = "bug" }
+flows = ["atk-b"]
+"#,
+        );
+        let toml = direct_mode(&toml)
+            + r#"
+[vars.FLOWGATE.routes.atk-q-gone]
+provider = "github"
+secret_bindings = ["ATK_Q_GONE"]
+flow_url_binding = "FLOW_GONE"
+max_attempts = 1
+"#;
+        WorkerSetup { flowgate_toml: toml, secrets, persist_to: None, main: None }
+    }
+
+    /// The secret of the length-extension Worker's one route.
+    pub const PREFIX_HASH_SECRET: &str = "atk-prefix-hash-secret-42";
+
+    /// A Worker with one custom route, `lx`, signed with the prefix hash
+    /// SHA-256(secret ‖ body), which length extension forges.
+    pub fn prefix_hash_setup(emulator: &Emulator) -> WorkerSetup {
+        let toml = format!(
+            r#"
+[vars.FLOWGATE.entra]
+authority = "{authority}"
+tenant = "{tenant}"
+client_id = "{client}"
+client_secret_binding = "ENTRA_CLIENT_SECRET"
+
+[vars.FLOWGATE.routes.lx]
+provider = "custom"
+secret_bindings = ["LX_SECRET"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.lx.scheme]
+algorithm = "sha256-secret-prefix"
+encoding = "hex"
+header = "X-Lx-Signature"
+"#,
+            authority = emulator.base_url(),
+            tenant = demo::TENANT_DOMAIN,
+            client = demo::CLIENT_ID,
+        );
+        let secrets = [
+            ("ENTRA_CLIENT_SECRET", demo::CLIENT_SECRET.to_owned()),
+            ("FLOW_ANY", emulator.flow_url(demo::FLOW_ANY)),
+            ("LX_SECRET", PREFIX_HASH_SECRET.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        WorkerSetup { flowgate_toml: direct_mode(&toml), secrets, persist_to: None, main: None }
+    }
 }

@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use flowgate_core::{
     config::{check_flow_url, Config, Credential, EntraConfig, Payload, Problem, Route, CONFIG_VAR},
     entra::{CertificateCredential, KvSeal},
-    verify::{contentful, discord, plaid, sendgrid, shared_secret, standard_webhooks, Scheme},
+    verify::{contentful, discord, plaid, sendgrid, shared_secret, standard_webhooks, telnyx, Scheme},
     Secret,
 };
 
@@ -356,6 +356,10 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             discord::decode_public_key(&secret).map(|_| ()),
                             "paste the application's Public Key (64 hex digits) from the Discord Developer Portal",
                         ),
+                        Scheme::Telnyx => (
+                            telnyx::decode_public_key(&secret).map(|_| ()),
+                            "paste the Public Key (base64) from Telnyx's Mission Control Portal, Keys & Credentials",
+                        ),
                         Scheme::SendGrid => (
                             sendgrid::decode_public_key(&secret).map(|_| ()),
                             "paste the Verification Key (base64) from SendGrid's Mail Settings > Event Webhook",
@@ -378,6 +382,8 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                         | Scheme::Figma
                         | Scheme::MsGraph
                         | Scheme::Token(_)
+                        | Scheme::QueryToken(_)
+                        | Scheme::DropboxSign
                         | Scheme::Netlify
                         | Scheme::Monday => (Ok(()), whole),
                     };
@@ -403,15 +409,16 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
     for flow in config.flows.values() {
         match vars.get(&flow.url_binding) {
             None => report.errors.push(missing(&flow.url_binding)),
-            Some(url) => {
-                if let Err(why) = check_flow_url(url) {
-                    report.errors.push(problem(
-                        &format!(".dev.vars.{}", flow.url_binding),
-                        why,
-                        "store the trigger URL of a flow whose 'Who can trigger' is a tenant option",
-                    ));
-                }
-            }
+            Some(url) => match check_flow_url(url, config.credential(flow).cloud, flow.allow_any_host) {
+                Err(why) => report.errors.push(problem(
+                    &format!(".dev.vars.{}", flow.url_binding),
+                    why,
+                    "store the trigger URL of a flow whose 'Who can trigger' is a tenant option, on its cloud's Power Automate host",
+                )),
+                Ok(warnings) => report.warnings.extend(warnings.into_iter().map(|w| {
+                    problem(&format!(".dev.vars.{}", flow.url_binding), w, "update the secret with the flow's new trigger URL")
+                })),
+            },
         }
     }
 }
@@ -540,10 +547,30 @@ tenant = "common"
 "#;
 
     const VARS: &str =
-        "ENTRA_CLIENT_SECRET=x\nGH=s\nCLERK=whsec_ZGVtbw==\nFLOW=https://x.example/powerautomate/a?api-version=1\n";
+        "ENTRA_CLIENT_SECRET=x\nGH=s\nCLERK=whsec_ZGVtbw==\nFLOW=https://e.01.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/a/triggers/manual/paths/invoke?api-version=1\n";
 
     fn paths(ps: &[Problem]) -> Vec<&str> {
         ps.iter().map(|p| p.path.as_str()).collect()
+    }
+
+    #[test]
+    fn flow_url_hosts_the_retired_logic_apps_host_and_the_opt_in() {
+        let vars = |flow: &str| format!("ENTRA_CLIENT_SECRET=x\nGH=s\nCLERK=whsec_ZGVtbw==\nFLOW={flow}\n");
+        // Both shapes pass; the public cloud's logic.azure.com host is warned about, with the fix.
+        let old = "https://prod-27.westeurope.logic.azure.com:443/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01";
+        let r = check_text(&GOOD, None, Some(&vars(old)));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(paths(&r.warnings), [".dev.vars.FLOW", ".dev.vars.FLOW"], "one per flow using it");
+        assert!(r.warnings[0].message.contains("30 November 2025"), "{:?}", r.warnings);
+        // Any other host is refused, unless the flow opts in.
+        let foreign = "https://flows.example/powerautomate/automations/direct/workflows/1/triggers/manual/paths/invoke";
+        let r = check_text(&GOOD, None, Some(&vars(foreign)));
+        assert_eq!(paths(&r.errors), [".dev.vars.FLOW", ".dev.vars.FLOW"]);
+        assert!(r.errors[0].message.contains("allow_any_flow_host = true"), "{:?}", r.errors);
+        let opted =
+            GOOD.replace("flow_url_binding = \"FLOW\"", "flow_url_binding = \"FLOW\"\nallow_any_flow_host = true");
+        let r = check_text(&opted, None, Some(&vars(foreign)));
+        assert!(r.errors.is_empty() && r.warnings.is_empty(), "{:?} {:?}", r.errors, r.warnings);
     }
 
     #[test]
@@ -575,7 +602,8 @@ tenant = "common"
 
     #[test]
     fn dev_vars_are_checked() {
-        let vars = "GH=s\nCLERK=notbase64!\nFLOW=https://x.example/a?api-version=1&sig=abc\n";
+        let vars =
+            "GH=s\nCLERK=notbase64!\nFLOW=https://e.01.environment.api.powerplatform.com/a?api-version=1&sig=abc\n";
         let r = check_text(&GOOD, None, Some(vars));
         assert_eq!(
             paths(&r.errors),
@@ -591,7 +619,7 @@ tenant = "common"
             .replace("provider = \"svix\"", "provider = \"sendgrid\"");
         let good_keys = "ENTRA_CLIENT_SECRET=x\nGH=d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a\n\
             CLERK=MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==\n\
-            FLOW=https://x.example/powerautomate/a?api-version=1\n";
+            FLOW=https://e.01.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/a/triggers/manual/paths/invoke?api-version=1\n";
         let r = check_text(&config, None, Some(good_keys));
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         // A shared secret where a public key belongs: both reported, with what to paste.
@@ -685,11 +713,11 @@ fields = { action = "labeled", "label.name" = "bug" }
 flows = ["bugs"]
 [vars.FLOWGATE.routes.all]
 provider = "github"
-secret_bindings = ["GH"]
+secret_bindings = ["GH_ALL"]
 default_flow = "deploys"
 [vars.FLOWGATE.routes.single]
 provider = "github"
-secret_bindings = ["GH"]
+secret_bindings = ["GH_SINGLE"]
 flow_url_binding = "FLOW_URL_SINGLE"
 payload = "envelope"
 "#;
@@ -728,11 +756,11 @@ payload = "envelope"
 
     #[test]
     fn dev_vars_cover_every_flow_and_credential() {
-        let vars = "ENTRA_CLIENT_SECRET=x\nGH=s\nFLOW_URL_DEPLOYS=https://x.example/powerautomate/a?api-version=1\n\
-                    FLOW_URL_SINGLE=https://x.example/powerautomate/b?api-version=1\n";
+        let vars = "ENTRA_CLIENT_SECRET=x\nGH=s\nGH_ALL=t\nGH_SINGLE=u\nFLOW_URL_DEPLOYS=https://e.01.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/a/triggers/manual/paths/invoke?api-version=1\n\
+                    FLOW_URL_SINGLE=https://e.01.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/b/triggers/manual/paths/invoke?api-version=1\n";
         let r = check_text(&rules(), None, Some(vars));
         assert_eq!(paths(&r.errors), [".dev.vars.PARTNER_SECRET", ".dev.vars.FLOW_URL_BUGS"]);
-        let all = format!("{vars}PARTNER_SECRET=y\nFLOW_URL_BUGS=https://x.example/powerautomate/c?api-version=1\n");
+        let all = format!("{vars}PARTNER_SECRET=y\nFLOW_URL_BUGS=https://e.01.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/c/triggers/manual/paths/invoke?api-version=1\n");
         assert!(check_text(&rules(), None, Some(&all)).errors.is_empty());
     }
 

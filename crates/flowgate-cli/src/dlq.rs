@@ -40,7 +40,7 @@ use reqwest::{Method, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::emulator::format_utc;
+use flowgate_emulator::format_utc;
 
 /// Environment variable with the admin token (the Worker secret's name too).
 pub const ADMIN_TOKEN_ENV: &str = "FLOWGATE_ADMIN_TOKEN";
@@ -590,6 +590,42 @@ impl AdminClient {
     pub async fn delete(&self, route: &str, id: &str) -> Result<(), AdminError> {
         self.call(Method::DELETE, self.url(&["admin", "dead-letters", route, id]), None).await.map(drop)
     }
+
+    /// `GET /admin/v1/routes/{route}/handshake` (`op` = `None`), or `POST
+    /// …/handshake/{op}` (`open` with `for_secs`, `close`, `reset`).
+    ///
+    /// # Errors
+    /// See [`AdminError`].
+    pub async fn handshake(
+        &self,
+        route: &str,
+        op: Option<&str>,
+        for_secs: Option<u64>,
+    ) -> Result<flowgate_core::ledger::HandshakeWindow, AdminError> {
+        let mut segments = vec!["admin", "v1", "routes", route, "handshake"];
+        match op {
+            None => self.call_json(Method::GET, self.url(&segments), None).await.map(|(v, _)| v),
+            Some(op) => {
+                segments.push(op);
+                let body = for_secs.map(|s| serde_json::json!({ "for_secs": s }));
+                self.call_json(Method::POST, self.url(&segments), body.as_ref()).await.map(|(v, _)| v)
+            }
+        }
+    }
+
+    /// `POST /admin/v1/routes/{route}/handshake/reveal`: the kept secret.
+    ///
+    /// # Errors
+    /// See [`AdminError`].
+    pub async fn reveal(&self, route: &str) -> Result<Secret, AdminError> {
+        #[derive(Deserialize)]
+        struct Revealed {
+            secret: String,
+        }
+        let url = self.url(&["admin", "v1", "routes", route, "handshake", "reveal"]);
+        let (r, _): (Revealed, _) = self.call_json(Method::POST, url, None).await?;
+        Ok(Secret::new(r.secret))
+    }
 }
 
 // ---- the commands ----
@@ -615,7 +651,7 @@ pub async fn run_dlq(args: DlqArgs) -> anyhow::Result<ExitCode> {
 
 /// Maps a command's outcome to the exit code: a refusal by the Worker is
 /// printed with its hint and gives 1; other errors go to `main` (2).
-fn finish(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+pub(crate) fn finish(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(code) => Ok(code),
         Err(e) => match e.downcast_ref::<AdminError>() {
@@ -640,7 +676,7 @@ fn finish(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

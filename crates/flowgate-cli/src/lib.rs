@@ -1,20 +1,21 @@
-//! The `flowgate` command-line tool, as a library so the end-to-end tests can
-//! run the emulator in-process and reuse the signers.
+//! The `flowgate` command-line tool, as a library so its integration tests
+//! can drive the commands (the emulator and the signers are flowgate-emulator's).
 //!
-//! - [`emulator`]: Entra token endpoint + Power Automate trigger, locally.
+//! - `flowgate emulate` is the emulator crate's (`flowgate_emulator::run`).
 //! - [`send`]: sign and POST a webhook as a given sender does.
 //! - [`providers`]: list the built-in senders.
 //! - [`check`]: offline validation of `wrangler.toml`.
 //! - [`schema`]: the JSON Schema of a route's envelope, for the flow's trigger.
 //! - [`route`]: a dry run of a route's rules on a captured event.
 //! - [`dlq`]: `flowgate status` and `flowgate dlq`, the Worker's admin API.
+//! - [`handshake_cmd`]: `flowgate handshake`, the registration window of Asana/Notion routes.
 //! - [`token`]: obtain a token and explain its claims.
 //! - [`verify_cmd`]: check a captured request offline and explain why it fails.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod dlq;
-pub mod emulator;
+pub mod handshake_cmd;
 pub mod providers;
 pub mod route;
 pub mod schema;

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flowgate_cli::{check, dlq, emulator, providers, route, schema, send, token, verify_cmd};
+use flowgate_cli::{check, dlq, handshake_cmd, providers, route, schema, send, token, verify_cmd};
+use flowgate_emulator as emulator;
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "flowgate: signed SaaS webhooks → Entra token → Power Automate flow")]
@@ -33,6 +34,8 @@ enum Command {
     Status(dlq::StatusArgs),
     /// List, show, redrive or delete dead letters (admin API; token from FLOWGATE_ADMIN_TOKEN).
     Dlq(dlq::DlqArgs),
+    /// Open the registration window of an Asana/Notion route, or reset, show or reveal its kept secret (admin API).
+    Handshake(handshake_cmd::HandshakeArgs),
     /// List the built-in senders: what is checked, the test evidence, their docs.
     Providers {
         /// Print a Markdown table.
@@ -55,6 +58,7 @@ async fn main() -> ExitCode {
         Command::Verify(args) => verify_cmd::run(&args),
         Command::Status(args) => dlq::run_status(args).await,
         Command::Dlq(args) => dlq::run_dlq(args).await,
+        Command::Handshake(args) => handshake_cmd::run(args).await,
     };
     match result {
         Ok(code) => code,

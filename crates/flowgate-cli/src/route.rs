@@ -746,7 +746,7 @@ fields = { action = "labeled", "label.name" = "bug" }
 flows = ["bugs", "deploys"]
 [vars.FLOWGATE.routes.everything]
 provider = "github"
-secret_bindings = ["GH"]
+secret_bindings = ["GH_EVERYTHING"]
 default_flow = "deploys"
 [vars.FLOWGATE.routes.single]
 provider = "svix"
@@ -964,9 +964,13 @@ flow_url_binding = "FLOW_URL_SINGLE"
                     "ZGVtby1zZWNyZXQ=".into()
                 }
                 verify::Scheme::Hmac(h) if h.secret == verify::scheme::SecretEncoding::Hex => "0a0b0c0d".into(),
+                verify::Scheme::Hmac(h) if h.secret == verify::scheme::SecretEncoding::Whsec => {
+                    "whsec_ZGVtby1zZWNyZXQ=".into()
+                }
                 verify::Scheme::BasicAuth(_) => "user:password".into(),
                 verify::Scheme::Contentful => "c".repeat(64),
                 verify::Scheme::Discord => "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60".into(),
+                verify::Scheme::Telnyx => "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=".into(),
                 verify::Scheme::SendGrid | verify::Scheme::Plaid => {
                     "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721".into()
                 }
@@ -978,6 +982,7 @@ flow_url_binding = "FLOW_URL_SINGLE"
             let req = send::sign(p, &signing, body, p.sample_event, "application/json", url, now)
                 .unwrap_or_else(|e| panic!("{}: {e}", p.name));
             let headers: Headers = req.headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let url = &req.url(url);
             let inbound = Inbound { headers: &headers, body: &req.body, now_secs: now, method: "POST", url };
             let v = verify_request(p, &p.scheme(), None, std::slice::from_ref(&verifying), inbound)
                 .unwrap_or_else(|e| panic!("{}: {e}", p.name));

@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{bail, Context as _};
 use flowgate_core::{
-    verify::{find_provider, verify, Inbound, Scheme, VerifyError},
+    verify::{find_provider, twilio, verify, Inbound, Scheme, VerifyError},
     Headers, Secret,
 };
 
@@ -65,20 +65,33 @@ pub fn diagnose(
         }
         Err(e) => lines.push(format!("NOT verified: {e}")),
     }
+    if scheme == Scheme::Twilio {
+        lines.push(twilio_algorithm(headers));
+    }
     let err = check(body, url, now).unwrap_err();
     match &err {
         VerifyError::MissingHeader(h) => lines.push(format!(
             "the request has no {h} header: is it really from {}? (`flowgate providers` shows what {} sends)",
             p.title, p.name
         )),
+        // (Twilio's settings header is explained above, with the algorithm it names.)
+        VerifyError::MalformedHeader(h) if h == twilio::SIGNATURE_SETTINGS_HEADER => {}
         VerifyError::MalformedHeader(h) => lines.push(format!("{h} is not in {}'s format: {}", p.title, p.checks)),
         VerifyError::TimestampTooOld | VerifyError::TimestampInFuture => {
             lines.push("the signature matches, but the signed timestamp is outside the replay window".into());
             lines.push("a captured request can be checked at its own time with --now <unix seconds>".into());
         }
+        VerifyError::BodyOverLimit(what) => lines.push(format!(
+            "the body is refused before its signature is checked ({what}): {} never sends such a body, so it is not from {}",
+            p.title, p.title
+        )),
         VerifyError::NoSecret | VerifyError::InvalidSecret { .. } => {
             lines.push(format!("the secret is not usable: {err}"))
         }
+        VerifyError::UnexpectedBody => lines.push(format!(
+            "{} sends JSON objects only ({}); this body is something else, so it is refused before its signature is checked",
+            p.title, p.checks
+        )),
         VerifyError::SignatureMismatch => {
             // Look for the usual culprits, each by one targeted retry.
             let mut found = false;
@@ -104,6 +117,25 @@ pub fn diagnose(
         }
     }
     Ok((false, lines))
+}
+
+/// Which MAC a Twilio request was checked with, and with which secret, as
+/// its `X-Twilio-Webhooks-Signature-Settings` announces. The announced text
+/// is the sender's: shown cut to printable ASCII.
+fn twilio_algorithm(headers: &Headers) -> String {
+    let shown = |v: &str| v.chars().filter(|c| c.is_ascii_graphic()).take(80).collect::<String>();
+    match twilio::announced(headers) {
+        twilio::Announced::AuthToken => "checked as HMAC_SHA1 with the Auth Token: the request has no X-Twilio-Webhooks-Signature-Settings header (a SharedKey signature would announce itself there)".to_owned(),
+        twilio::Announced::SharedKey { key, algorithm } => format!(
+            "checked as {} (announced in X-Twilio-Webhooks-Signature-Settings, SharedKey {}): the secret must be that SharedKey's secret, not the Auth Token",
+            algorithm.name(),
+            key.map_or_else(|| "(no key id)".to_owned(), shown),
+        ),
+        twilio::Announced::Unsupported { algorithm } => format!(
+            "X-Twilio-Webhooks-Signature-Settings announces algorithm {:?}, which neither Twilio's SDKs nor flowgate support (HMAC_SHA1, HMAC_SHA256): refused, never checked as HMAC_SHA1",
+            shown(algorithm)
+        ),
+    }
 }
 
 fn url_variants(url: &str) -> Vec<String> {
@@ -210,6 +242,47 @@ mod tests {
             diagnose("square", &[s], &signed, b"{}", "https://hooks.example/hooks/sq", "POST", 0).unwrap();
         assert!(!ok);
         assert!(lines.iter().any(|l| l.contains("matches the URL http://hooks.example/hooks/sq")), "{lines:?}");
+    }
+
+    #[test]
+    fn a_failing_twilio_request_names_the_announced_algorithm() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let body = b"CallSid=CA1&From=%2B14158675309";
+        let token = Secret::new("auth-token");
+        let shared = Secret::new("shared-key-secret");
+        let diagnose_with = |headers: &Headers, secret: &Secret| {
+            diagnose("twilio", std::slice::from_ref(secret), headers, body, url, "POST", 0).unwrap()
+        };
+        // SHA-256 with the SharedKey, checked with the Auth Token: fails, and says why.
+        let h = headers(&[
+            ("x-twilio-signature", &twilio::sign_with(twilio::Algorithm::HmacSha256, &shared, url, body)),
+            ("x-twilio-webhooks-signature-settings", "key=webhooks_sharedkey_01,algorithm=HMAC_SHA256"),
+        ]);
+        let (ok, lines) = diagnose_with(&h, &token);
+        assert!(!ok);
+        assert!(
+            lines.iter().any(|l| l.contains("checked as HMAC_SHA256")
+                && l.contains("webhooks_sharedkey_01")
+                && l.contains("SharedKey's secret")),
+            "{lines:?}"
+        );
+        assert!(diagnose_with(&h, &shared).0);
+        // The Auth Token signature: named as HMAC_SHA1.
+        let h = headers(&[("x-twilio-signature", &twilio::sign(&token, url, body))]);
+        let (ok, lines) = diagnose_with(&h, &shared);
+        assert!(!ok && lines.iter().any(|l| l.contains("HMAC_SHA1 with the Auth Token")), "{lines:?}");
+        // An unknown algorithm: named, and said to be refused.
+        let h = headers(&[
+            ("x-twilio-signature", &twilio::sign(&token, url, body)),
+            ("x-twilio-webhooks-signature-settings", "key=k,algorithm=HMAC_SHA3\u{7}"),
+        ]);
+        let (ok, lines) = diagnose_with(&h, &token);
+        assert!(!ok);
+        assert!(
+            lines.iter().any(|l| l.contains("\"HMAC_SHA3\"") && l.contains("never checked as HMAC_SHA1")),
+            "{lines:?}"
+        );
+        assert!(!lines.join("\n").contains("auth-token") && !lines.join("\n").contains("shared-key-secret"));
     }
 
     #[test]

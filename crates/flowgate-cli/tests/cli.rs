@@ -92,7 +92,7 @@ fn providers_lists_at_least_fifty_senders_with_their_docs() {
 mod token {
     use std::{net::SocketAddr, path::Path, process::Command};
 
-    use flowgate_cli::emulator::{Emulator, EmulatorConfig, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID};
+    use flowgate_emulator::{Emulator, EmulatorConfig, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID};
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)).unwrap()

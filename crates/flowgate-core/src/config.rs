@@ -27,7 +27,7 @@
 //! provider = "github"                           # or "standard-webhooks" / "svix"
 //! secret_bindings = ["GITHUB_WEBHOOK_SECRET"]   # several = rotation
 //! flow_url_binding = "FLOW_URL_GITHUB"
-//! # max_body_bytes = 10485760
+//! # max_body_bytes = 10485760                 # Mailgun, Figma: 1048576; Microsoft Graph: 4194304
 //! # tolerance_secs = 300                        # signed-timestamp schemes
 //! # mode = "queue"                              # or "direct" (relay the flow's answer)
 //! # max_attempts = 10                           # queue mode: then dead letters
@@ -35,6 +35,7 @@
 //! # backoff_max_secs = 3600
 //! # dedupe = true                               # by the sender's delivery id
 //! # dedupe_window_secs = 259200                 # 72 h
+//! # replay_guard = true                         # refuse a signature seen on another delivery
 //! # payload = "raw"                             # or "envelope" (this route's one flow)
 //! # envelope_headers = ["x-github-hook-id"]     # headers copied into envelopes
 //!
@@ -96,7 +97,7 @@ pub use crate::delivery::RetryPolicy;
 use crate::{
     delivery::{MAX_ATTEMPTS_LIMIT, MAX_QUEUE_DELAY_SECS},
     rules::parse_rules,
-    verify::{catalogue, custom, find_provider, providers, Provider, Scheme},
+    verify::{body_fields, catalogue, custom, find_provider, providers, Provider, Scheme},
 };
 pub use crate::{envelope::EnvelopeSpec, rules::RouteRules};
 
@@ -107,7 +108,9 @@ pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Default scope: the Power Automate flow service, **with the double slash**
 /// so the token's `aud` keeps its trailing slash (entra-power-automate.md §1.3).
 pub const DEFAULT_SCOPE: &str = "https://service.flow.microsoft.com//.default";
-/// Default cap on an inbound body (Hookdeck's ingest cap).
+/// Default cap on an inbound body (Hookdeck's ingest cap), except for the
+/// senders whose proof is inside the body
+/// ([`body_fields::body_proof_max_body_bytes`]).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// Largest `max_body_bytes` accepted. The flow takes 100 MB
 /// (entra-power-automate.md §4), but the Worker holds the body in memory,
@@ -331,6 +334,14 @@ pub struct Route {
     /// How long a sender's delivery id is remembered, seconds; `None` = no
     /// duplicate suppression.
     pub dedupe_window_secs: Option<u64>,
+    /// How long verified signatures are remembered to refuse replays
+    /// ([`crate::ledger`]), seconds; `None` = `replay_guard = false`.
+    pub replay_window_secs: Option<u64>,
+    /// The operator accepts that this route verifies with the same key as
+    /// another route although neither signature binds the route (see
+    /// [`shared_key_problem`]): a request accepted on one can be replayed once
+    /// to the other.
+    pub allow_shared_secret: bool,
     /// Queue mode: a delivery with no attempt for this long after it was
     /// due is presumed lost from the queue and enqueued again from the
     /// route ledger's copy, seconds.
@@ -341,6 +352,39 @@ pub struct Route {
     pub rules: RouteRules,
     /// Which request headers this route's envelopes carry (`envelope_headers`).
     pub envelope: EnvelopeSpec,
+}
+
+/// Why `route` must not run while it shares key material with `other`
+/// (both routes' [`crate::verify::key_material`] overlap), or `None`:
+/// - an X (Twitter) route answers CRCs, and a LinkedIn route its
+///   validation, with an HMAC under its key of any token: shared, that
+///   answer can sign requests for the other route — always refused;
+/// - two routes whose signatures do not bind the URL
+///   ([`crate::verify::binds_route`]) accept each other's requests: one
+///   captured on either can be replayed once to the other (each route's
+///   replay guard is its own) — refused unless both set
+///   `allow_shared_secret = true` (Slack slash commands of one app share its
+///   signing secret; there the timestamp bounds the window to minutes).
+pub fn shared_key_problem(route: &Route, other: &Route) -> Option<String> {
+    // X's CRC and LinkedIn's validation answer with an HMAC under the key of
+    // a value anyone chooses (crate::verify::handshake::answers_with_hmac).
+    let hmac_oracle = |r: &Route| crate::verify::handshake::answers_with_hmac(r.provider.name);
+    if hmac_oracle(route) || hmac_oracle(other) {
+        let which = if hmac_oracle(route) { route } else { other };
+        let answer = if which.provider.name == "twitter" { "X's CRC answer" } else { "LinkedIn's validation answer" };
+        return Some(format!(
+            "routes {} and {} verify with the same key, and {answer} (an HMAC of any value under it) would sign requests for the other; give each route its own secret",
+            route.name, other.name
+        ));
+    }
+    let bound = crate::verify::binds_route(&route.scheme) && crate::verify::binds_route(&other.scheme);
+    if bound || (route.allow_shared_secret && other.allow_shared_secret) {
+        return None;
+    }
+    Some(format!(
+        "routes {} and {} verify with the same key and neither signature covers the URL: a request accepted on one would verify on the other, and a captured one could be replayed there; give each route its own secret (or set allow_shared_secret = true on both, accepting that)",
+        route.name, other.name
+    ))
 }
 
 /// How a route delivers to its flow.
@@ -431,6 +475,10 @@ pub struct Flow {
     pub credential: Option<String>,
     /// Time allowed for the flow to answer, seconds.
     pub timeout_secs: u64,
+    /// The operator's opt-in to a trigger URL on a host that is not a Power
+    /// Automate host of the flow's cloud ([`check_flow_url`]): the Bearer
+    /// token goes there.
+    pub allow_any_host: bool,
 }
 
 /// The whole validated configuration.
@@ -486,6 +534,7 @@ struct RawFlow {
     payload: Option<String>,
     credential: Option<String>,
     timeout_secs: Option<u64>,
+    allow_any_flow_host: Option<bool>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -533,8 +582,11 @@ struct RawRoute {
     backoff_max_secs: Option<u64>,
     dedupe: Option<bool>,
     dedupe_window_secs: Option<u64>,
+    replay_guard: Option<bool>,
+    allow_shared_secret: Option<bool>,
     lost_after_secs: Option<u64>,
     payload: Option<String>,
+    allow_any_flow_host: Option<bool>,
     // Kept as JSON: `rules::parse_rules` and `EnvelopeSpec::from_config`
     // read them with their own messages.
     rules: Option<Value>,
@@ -646,6 +698,25 @@ impl Config {
                 routes.insert(name, route);
             }
         }
+        // Routes naming one secret binding hold one key (the Worker also
+        // compares the keys themselves: two bindings can hold one value).
+        let named: Vec<&Route> = routes.values().collect();
+        for (i, a) in named.iter().enumerate() {
+            for b in &named[i + 1..] {
+                let same_binding = a.secret_bindings.iter().any(|s| b.secret_bindings.contains(s));
+                if !same_binding || !crate::verify::secret_is_key(&a.scheme) || !crate::verify::secret_is_key(&b.scheme)
+                {
+                    continue;
+                }
+                if let Some(problem) = shared_key_problem(a, b) {
+                    p.add(
+                        format!("routes.{}.secret_bindings", b.name),
+                        problem,
+                        "bind a secret of its own to each route",
+                    );
+                }
+            }
+        }
 
         match entra {
             Some(entra) if p.0.is_empty() => Ok(Config { entra, routes, flows, credentials }),
@@ -685,10 +756,15 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const FLOW_FIELDS: [(&str, Kind); 4] =
-    [("url_binding", Kind::Text), ("payload", Kind::Text), ("credential", Kind::Text), ("timeout_secs", Kind::Count)];
+const FLOW_FIELDS: [(&str, Kind); 5] = [
+    ("url_binding", Kind::Text),
+    ("payload", Kind::Text),
+    ("credential", Kind::Text),
+    ("timeout_secs", Kind::Count),
+    ("allow_any_flow_host", Kind::Flag),
+];
 
-const ROUTE_FIELDS: [(&str, Kind); 22] = [
+const ROUTE_FIELDS: [(&str, Kind); 25] = [
     ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
@@ -696,6 +772,8 @@ const ROUTE_FIELDS: [(&str, Kind); 22] = [
     ("backoff_max_secs", Kind::Count),
     ("dedupe", Kind::Flag),
     ("dedupe_window_secs", Kind::Count),
+    ("replay_guard", Kind::Flag),
+    ("allow_shared_secret", Kind::Flag),
     ("provider", Kind::Text),
     ("scheme", Kind::Table),
     ("verify_token_binding", Kind::Text),
@@ -708,6 +786,7 @@ const ROUTE_FIELDS: [(&str, Kind); 22] = [
     ("tolerance_secs", Kind::Count),
     ("flow_timeout_secs", Kind::Count),
     ("payload", Kind::Text),
+    ("allow_any_flow_host", Kind::Flag),
     ("rules", Kind::TableList),
     ("default_flow", Kind::Text),
     ("envelope_headers", Kind::TextList),
@@ -831,6 +910,7 @@ fn validate_flow(name: &str, f: RawFlow, credentials: &[String], p: &mut Problem
         payload,
         credential: f.credential,
         timeout_secs,
+        allow_any_host: f.allow_any_flow_host.unwrap_or(false),
     })
 }
 
@@ -1035,8 +1115,8 @@ fn validate_route(
     };
 
     let secret_bindings = r.secret_bindings.unwrap_or_default();
-    // Asana and Notion hand their secret over in a handshake, which the
-    // Worker keeps: for them a configured secret is optional.
+    // Asana, Notion and Clio hand their secret over in a handshake, which
+    // the Worker keeps: for them a configured secret is optional.
     let secret_from_handshake =
         provider.is_some_and(|p| crate::verify::handshake::stored_secret_name(p.name).is_some());
     // Plaid's keys are fetched from Plaid by the token's kid.
@@ -1075,6 +1155,7 @@ fn validate_route(
     for (field, set, per_flow) in [
         ("payload", r.payload.is_some(), "payload"),
         ("flow_timeout_secs", r.flow_timeout_secs.is_some(), "timeout_secs"),
+        ("allow_any_flow_host", r.allow_any_flow_host.is_some(), "allow_any_flow_host"),
     ] {
         if set && uses_rules && !single_flow {
             p.add(
@@ -1088,7 +1169,12 @@ fn validate_route(
     }
     let payload = parse_payload(&at("payload"), r.payload.as_deref(), p);
 
-    let max_body_bytes = r.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    // Senders whose proof is inside the body have their body read before
+    // verification: a smaller default for them (issue #11).
+    let max_body_bytes = r
+        .max_body_bytes
+        .or_else(|| scheme.as_ref().and_then(body_fields::body_proof_max_body_bytes))
+        .unwrap_or(DEFAULT_MAX_BODY_BYTES);
     if max_body_bytes == 0 || max_body_bytes > MAX_BODY_BYTES_LIMIT {
         p.add(
             at("max_body_bytes"),
@@ -1112,6 +1198,11 @@ fn validate_route(
             at("verify_token_binding"),
             "missing: Meta's subscription check (GET hub.verify_token) cannot be answered",
             "choose a verify token, store it with `wrangler secret put META_VERIFY_TOKEN`, write verify_token_binding = \"META_VERIFY_TOKEN\", and enter the same token in the Meta app dashboard",
+        ),
+        (None, Some(name)) if crate::verify::handshake::needs_verify_token(name) => p.add(
+            at("verify_token_binding"),
+            "missing: the sender's subscription check (a GET with your verify token) cannot be answered",
+            "choose a verify token, store it with `wrangler secret put VERIFY_TOKEN`, write verify_token_binding = \"VERIFY_TOKEN\", and give the same token when creating the subscription (Strava: verify_token; Oura: verification_token)",
         ),
         _ => {}
     }
@@ -1161,6 +1252,10 @@ fn validate_route(
             Some(w)
         }
     };
+    // The replay guard remembers signatures as long as ids are remembered
+    // (72 h by default, also with dedupe = false).
+    let replay_window_secs =
+        (r.replay_guard != Some(false)).then(|| dedupe_window_secs.unwrap_or(DEFAULT_DEDUPE_WINDOW_SECS));
 
     // Where events go: the single flow, or rules over the flows table.
     let rules = if single_flow {
@@ -1213,6 +1308,7 @@ fn validate_route(
         payload,
         credential: None,
         timeout_secs: flow_timeout_secs,
+        allow_any_host: r.allow_any_flow_host.unwrap_or(false),
     });
     // A route with rules waits as long as its slowest flow may take.
     let flow_timeout_secs = if single_flow {
@@ -1241,6 +1337,8 @@ fn validate_route(
         mode,
         retry,
         dedupe_window_secs,
+        replay_window_secs,
+        allow_shared_secret: r.allow_shared_secret == Some(true),
         lost_after_secs,
         rules,
         envelope,
@@ -1442,12 +1540,50 @@ fn check_base_url(text: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Checks a flow trigger URL read from its secret.
+/// The hosts a cloud's flow triggers live on, by the suffix after the
+/// environment's own labels: Power Platform's (the trigger URLs since the
+/// move off Logic Apps, `https://<env>.<xx>.environment.api.powerplatform.com/powerautomate/…`)
+/// and Logic Apps' (the older `https://prod-NN.<region>.logic.azure.com/workflows/…`).
+/// From Microsoft's "IP address configuration" for the *When an HTTP request
+/// is received* trigger (power-automate-docs `ip-address-configuration.md`,
+/// 12/10/2025), one row per cloud.
+pub fn flow_host_suffixes(cloud: Cloud) -> [&'static str; 2] {
+    match cloud {
+        Cloud::Public => [".api.powerplatform.com", ".logic.azure.com"],
+        Cloud::Gcc => [".api.gov.powerplatform.microsoft.us", ".logic.azure.us"],
+        Cloud::GccHigh => [".api.high.powerplatform.microsoft.us", ".logic.azure.us"],
+        Cloud::Dod => [".api.appsplatform.us", ".logic.azure.us"],
+        Cloud::China => [".api.powerplatform.partner.microsoftonline.cn", ".logic.azure.cn"],
+    }
+}
+
+/// The date the public cloud's `logic.azure.com` trigger URLs stopped
+/// working (entra-power-automate.md §1.4: flows in Logic Apps-architecture
+/// environments; sovereign clouds were not affected).
+pub const LOGIC_APPS_HOST_RETIRED: &str = "30 November 2025";
+
+fn host_is_under(host: &str, suffix: &str) -> bool {
+    host.len() > suffix.len() && host.ends_with(suffix)
+}
+
+/// Checks a flow trigger URL read from its secret, for a flow whose tokens
+/// are for `cloud`: an https URL (or http to loopback: the emulator), with a
+/// path, without a SAS signature, on a Power Automate host of that cloud
+/// unless the operator allowed any host (`allow_any_flow_host = true`: the
+/// Bearer token goes to the URL's host, so it must not be anyone else's).
+/// Loopback hosts (the emulator) are always allowed. Both trigger URL
+/// shapes are accepted: `…environment.api.powerplatform.com/powerautomate/automations/direct/workflows/<id>/triggers/manual/paths/invoke?api-version=1`
+/// and the older `…logic.azure.com/workflows/<id>/triggers/manual/paths/invoke?api-version=2016-06-01`.
+///
+/// Returns warnings about a URL that is usable but should change (the
+/// retired `logic.azure.com` host in the public cloud, a path that is
+/// neither shape), each with its fix; the Worker ignores them, `flowgate
+/// check` prints them.
 ///
 /// # Errors
 /// What is wrong and what to do, for operators (never echoes the URL: a SAS
-/// URL is itself a credential).
-pub fn check_flow_url(text: &str) -> Result<(), String> {
+/// URL is itself a credential; the host is named, it is no secret).
+pub fn check_flow_url(text: &str, cloud: Cloud, allow_any_host: bool) -> Result<Vec<String>, String> {
     let paste = "; paste the trigger's 'HTTP URL' from the flow designer";
     let u = split_url(text.trim()).map_err(|why| format!("{why}{paste}"))?;
     scheme_and_host_ok(&u).map_err(|why| format!("{why}{paste}"))?;
@@ -1459,7 +1595,52 @@ pub fn check_flow_url(text: &str) -> Result<(), String> {
     if query.split('&').any(|kv| kv == "sig" || kv.starts_with("sig=")) {
         return Err("carries a SAS signature (sig=): it is an 'Anyone' trigger URL, and a Bearer token on it is rejected (DirectApiRequestHasMoreThanOneAuthorization). Set 'Who can trigger the flow' to 'Any user in my tenant' or 'Specific users in my tenant', save, and copy the new URL".to_owned());
     }
-    Ok(())
+    let host = u.host.to_ascii_lowercase();
+    let mut warnings = Vec::new();
+    if is_loopback(&host) {
+        return Ok(warnings);
+    }
+    let [power_platform, logic_apps] = flow_host_suffixes(cloud);
+    let on_power_platform = host_is_under(&host, power_platform);
+    let on_logic_apps = host_is_under(&host, logic_apps);
+    if !on_power_platform && !on_logic_apps && !allow_any_host {
+        let other = Cloud::ALL.into_iter().find(|c| flow_host_suffixes(*c).iter().any(|s| host_is_under(&host, s)));
+        let why = match other {
+            Some(c) => format!(
+                "is on host {host}, a Power Automate host of the {} cloud, but the flow's credential is for the {} cloud (its token would not be accepted there)",
+                c.name(),
+                cloud.name()
+            ),
+            None => format!(
+                "is on host {host}, which is not a Power Automate host of the {} cloud (*{power_platform} or *{logic_apps}): the flow's Bearer token would go there",
+                cloud.name()
+            ),
+        };
+        return Err(format!(
+            "{why}. Copy the trigger URL again from the flow designer; set cloud on the flow's credential if the flow is in another cloud; or, if this host is yours and forwards to the flow (an API gateway), set allow_any_flow_host = true on the flow"
+        ));
+    }
+    if cloud == Cloud::Public && on_logic_apps {
+        warnings.push(format!(
+            "is on {host}: Power Automate moved trigger URLs off logic.azure.com on {LOGIC_APPS_HOST_RETIRED}, and the old URLs of flows in Logic Apps-architecture environments stopped working. Open the flow, copy the trigger's new 'HTTP URL' (https://<environment>.<nn>.environment.api.powerplatform.com/powerautomate/automations/direct/workflows/…) and update the secret; `Get-AdminFlowWithMigratingTriggerUrl -EnvironmentName <env>` (Microsoft.PowerApps.Administration.PowerShell) lists the affected flows"
+        ));
+    }
+    // …/workflows/<id>/triggers/<name>/paths/invoke, after the new shape's
+    // `/powerautomate/automations/direct` or nothing (Logic Apps).
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let trigger_path = |prefix: &[&str]| {
+        let n = prefix.len();
+        segments.len() == n + 6
+            && segments[..n] == *prefix
+            && segments[n] == "workflows"
+            && segments[n + 2] == "triggers"
+            && segments[n + 4..] == ["paths", "invoke"]
+    };
+    let known_shape = trigger_path(&["powerautomate", "automations", "direct"]) || trigger_path(&[]);
+    if !known_shape && (on_power_platform || on_logic_apps) {
+        warnings.push("has a path that is not a trigger's (…/workflows/<id>/triggers/manual/paths/invoke): copy the whole 'HTTP URL' from the trigger".to_owned());
+    }
+    Ok(warnings)
 }
 
 /// Checks a wrangler secret *name*; says so when the value looks like the
@@ -1606,6 +1787,82 @@ mod tests {
         assert_eq!(gh.secret_bindings.len(), 2);
         assert_eq!(c.routes["clerk"].scheme, Scheme::StandardWebhooks);
         assert_eq!(c.routes["clerk"].tolerance_override, Some(120));
+    }
+
+    #[test]
+    fn routes_naming_one_signing_secret_are_refused_unless_both_allow_it() {
+        // GitHub and Svix on one binding: neither signature covers the URL.
+        let problems = with(|v| v["routes"]["clerk"]["secret_bindings"] = json!(["GITHUB_WEBHOOK_SECRET"]));
+        assert_eq!(paths(&problems), ["routes.github.secret_bindings"], "{problems:?}");
+        assert!(problems[0].message.contains("routes clerk and github verify with the same key"), "{}", problems[0]);
+        assert!(problems[0].message.contains("allow_shared_secret"), "{}", problems[0]);
+        // One side opting in is not enough; both is.
+        let one = with(|v| {
+            v["routes"]["clerk"]["secret_bindings"] = json!(["GITHUB_WEBHOOK_SECRET"]);
+            v["routes"]["clerk"]["allow_shared_secret"] = json!(true);
+        });
+        assert_eq!(one.len(), 1, "{one:?}");
+        let mut v = good();
+        v["routes"]["clerk"]["secret_bindings"] = json!(["GITHUB_WEBHOOK_SECRET"]);
+        for r in ["clerk", "github"] {
+            v["routes"][r]["allow_shared_secret"] = json!(true);
+        }
+        let c = Config::from_json(&v).unwrap();
+        assert!(c.routes["clerk"].allow_shared_secret && c.routes["github"].allow_shared_secret);
+    }
+
+    #[test]
+    fn an_x_route_sharing_its_secret_is_refused_even_when_allowed() {
+        let problems = with(|v| {
+            v["routes"]["x"] = json!({"provider": "twitter", "secret_bindings": ["GITHUB_WEBHOOK_SECRET"],
+                                      "flow_url_binding": "F", "allow_shared_secret": true});
+            v["routes"]["github"]["allow_shared_secret"] = json!(true);
+        });
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("X's CRC answer"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn a_linkedin_route_sharing_its_secret_is_refused_even_when_allowed() {
+        let problems = with(|v| {
+            v["routes"]["li"] = json!({"provider": "linkedin", "secret_bindings": ["GITHUB_WEBHOOK_SECRET"],
+                                       "flow_url_binding": "F", "allow_shared_secret": true});
+            v["routes"]["github"]["allow_shared_secret"] = json!(true);
+        });
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("LinkedIn's validation answer"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn url_bound_routes_and_credential_schemes_may_share_a_binding() {
+        let mut v = good();
+        // Twilio signs the URL: a request for one route does not verify on the other.
+        for r in ["tw-a", "tw-b"] {
+            v["routes"][r] =
+                json!({"provider": "twilio", "secret_bindings": ["TWILIO_AUTH_TOKEN"], "flow_url_binding": "F"});
+        }
+        // A token is sent as is: a captured request carries it anyway.
+        for r in ["gl-a", "gl-b"] {
+            v["routes"][r] = json!({"provider": "gitlab", "secret_bindings": ["GL_TOKEN"], "flow_url_binding": "F"});
+        }
+        Config::from_json(&v).unwrap();
+    }
+
+    #[test]
+    fn body_proof_senders_default_to_a_smaller_body_cap() {
+        let mut v = good();
+        for (name, provider) in [("mg", "mailgun"), ("fig", "figma"), ("graph", "msgraph"), ("tw", "twilio")] {
+            v["routes"][name] =
+                json!({"provider": provider, "secret_bindings": [format!("S_{name}")], "flow_url_binding": "F"});
+        }
+        v["routes"]["mg-big"] = json!({"provider": "mailgun", "secret_bindings": ["S_BIG"], "flow_url_binding": "F",
+                                       "max_body_bytes": 8_388_608});
+        let c = Config::from_json(&v).unwrap();
+        let cap = |r: &str| c.routes[r].max_body_bytes;
+        assert_eq!((cap("mg"), cap("fig"), cap("graph")), (1_048_576, 1_048_576, 4_194_304));
+        // Senders whose proof is in a header keep the global default; a set value always wins.
+        assert_eq!((cap("tw"), cap("github")), (DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));
+        assert_eq!(cap("mg-big"), 8_388_608);
     }
 
     #[test]
@@ -1756,7 +2013,10 @@ mod tests {
     fn rejects_missing_sections_and_bad_route_names() {
         let p = Config::from_json(&json!({})).unwrap_err();
         assert_eq!(paths(&p), ["entra", "routes"]);
-        let p = with(|v| v["routes"]["Bad Name"] = v["routes"]["github"].clone());
+        let p = with(|v| {
+            v["routes"]["Bad Name"] = v["routes"]["github"].clone();
+            v["routes"]["Bad Name"]["secret_bindings"] = json!(["ANOTHER_SECRET"]);
+        });
         assert_eq!(paths(&p), ["routes.Bad Name"]);
     }
 
@@ -1784,25 +2044,85 @@ mod tests {
 
     #[test]
     fn flow_url_checks() {
-        assert!(check_flow_url("https://x.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/1/triggers/manual/paths/invoke?api-version=1").is_ok());
-        assert!(check_flow_url("http://127.0.0.1:8790/powerautomate/x?api-version=1").is_ok());
+        let ok = |u: &str| check_flow_url(u, Cloud::Public, false);
+        let new_shape = "https://0a1b2c3d4e5f47a8b9c0d1e2f3a4b5c6.0a.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/1/triggers/manual/paths/invoke?api-version=1";
+        assert_eq!(ok(new_shape), Ok(vec![]));
+        assert!(ok("http://127.0.0.1:8790/powerautomate/x?api-version=1").is_ok());
         let sas = "https://prod-1.westus.logic.azure.com:443/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=abc";
-        let err = check_flow_url(sas).unwrap_err();
+        let err = ok(sas).unwrap_err();
         assert!(err.contains("DirectApiRequestHasMoreThanOneAuthorization"));
         assert!(!err.contains("sig=abc"));
-        assert!(check_flow_url("http://example.com/x").is_err());
-        assert!(check_flow_url("FLOW_URL").is_err());
-        assert!(check_flow_url("https://host.example").is_err(), "no path");
+        assert!(ok("http://example.com/x").is_err());
+        assert!(ok("FLOW_URL").is_err());
+        assert!(ok("https://host.example").is_err(), "no path");
         // Userinfo hides the real host: refused, and loopback is judged on the real host.
-        assert!(check_flow_url("http://localhost:80@evil.example/x?api-version=1").is_err());
-        assert!(check_flow_url("https://user:pw@x.example/x?api-version=1").is_err());
-        assert!(check_flow_url("http://[::1]:8790/x").is_ok());
-        assert!(check_flow_url("http://127.0.0.2:8790/x").is_ok());
-        assert!(check_flow_url("http://127.0.0.1.evil.example/x").is_err());
-        assert!(check_flow_url("http://localhost.evil.example/x").is_err());
-        assert!(check_flow_url("https://x.example:notaport/x").is_err());
-        assert!(check_flow_url("https://x.example/a b").is_err());
-        assert!(check_flow_url("https:///x").is_err());
+        assert!(ok("http://localhost:80@evil.example/x?api-version=1").is_err());
+        assert!(ok("https://user:pw@x.example/x?api-version=1").is_err());
+        assert!(ok("http://[::1]:8790/x").is_ok());
+        assert!(ok("http://127.0.0.2:8790/x").is_ok());
+        assert!(ok("https://127.0.0.1:8790/x").is_ok(), "the emulator over TLS");
+        assert!(ok("http://127.0.0.1.evil.example/x").is_err());
+        assert!(ok("http://localhost.evil.example/x").is_err());
+        assert!(ok("https://x.example:notaport/x").is_err());
+        assert!(ok("https://x.example/a b").is_err());
+        assert!(ok("https:///x").is_err());
+    }
+
+    #[test]
+    fn flow_url_hosts_must_be_power_automate_hosts_of_the_cloud_unless_allowed() {
+        let path = "/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01";
+        let pa = "/powerautomate/automations/direct/workflows/1/triggers/manual/paths/invoke?api-version=1";
+        // Each cloud's own hosts (both shapes); no warning outside the public cloud.
+        for (cloud, new_host, old_host) in [
+            (Cloud::Gcc, "e.01.environment.api.gov.powerplatform.microsoft.us", "prod-1.usgovtexas.logic.azure.us"),
+            (
+                Cloud::GccHigh,
+                "e.01.environment.api.high.powerplatform.microsoft.us",
+                "prod-1.usgovvirginia.logic.azure.us",
+            ),
+            (Cloud::Dod, "e.01.environment.api.appsplatform.us", "prod-1.usdodeast.logic.azure.us"),
+            (
+                Cloud::China,
+                "e.01.environment.api.powerplatform.partner.microsoftonline.cn",
+                "prod-1.chinaeast2.logic.azure.cn",
+            ),
+        ] {
+            assert_eq!(check_flow_url(&format!("https://{new_host}{pa}"), cloud, false), Ok(vec![]), "{cloud:?}");
+            assert_eq!(check_flow_url(&format!("https://{old_host}:443{path}"), cloud, false), Ok(vec![]), "{cloud:?}");
+        }
+        // The public cloud's retired Logic Apps host: accepted, with the fix.
+        let old = format!("https://prod-27.westeurope.logic.azure.com:443{path}");
+        let w = check_flow_url(&old, Cloud::Public, false).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("30 November 2025") && w[0].contains("environment.api.powerplatform.com"), "{}", w[0]);
+        assert!(w[0].contains("Get-AdminFlowWithMigratingTriggerUrl"), "{}", w[0]);
+        // Another cloud's host: refused, saying which cloud it is.
+        let gov = format!("https://prod-1.usgovtexas.logic.azure.us{path}");
+        let e = check_flow_url(&gov, Cloud::Public, false).unwrap_err();
+        assert!(e.contains("gcc") && e.contains("public"), "{e}");
+        // Anyone else's host: refused with the opt-in named, never echoing the URL's path or query.
+        for host in ["evil.example", "api.powerplatform.com.evil.example", "xapi.powerplatform.com", "logic.azure.com"]
+        {
+            let e = check_flow_url(&format!("https://{host}{pa}"), Cloud::Public, false).unwrap_err();
+            assert!(e.contains("allow_any_flow_host = true") && e.contains("Bearer token"), "{host}: {e}");
+            assert!(!e.contains("workflows/1"), "{e}");
+            assert_eq!(check_flow_url(&format!("https://{host}{pa}"), Cloud::Public, true), Ok(vec![]), "{host}");
+        }
+        // A Power Automate host with a path that is no trigger's: a warning.
+        let w = check_flow_url("https://e.01.environment.api.powerplatform.com/flows/1", Cloud::Public, false).unwrap();
+        assert!(w[0].contains("triggers/manual/paths/invoke"), "{w:?}");
+    }
+
+    #[test]
+    fn allow_any_flow_host_is_a_flow_setting() {
+        let mut v = multi();
+        v["flows"]["deploys"]["allow_any_flow_host"] = json!(true);
+        let c = Config::from_json(&v).unwrap();
+        assert!(c.flows["deploys"].allow_any_host);
+        assert!(!c.flows["bugs"].allow_any_host);
+        v["flows"]["deploys"]["allow_any_flow_host"] = json!("yes");
+        let p = Config::from_json(&v).unwrap_err();
+        assert_eq!(paths(&p), ["flows.deploys.allow_any_flow_host"]);
     }
 
     fn with_plaid(f: impl FnOnce(&mut Value)) -> Result<Config, Vec<Problem>> {
@@ -1972,7 +2292,8 @@ mod tests {
                 url_binding: "FLOW_URL_DEPLOYS".into(),
                 payload: Payload::Envelope,
                 credential: None,
-                timeout_secs: 20
+                timeout_secs: 20,
+                allow_any_host: false,
             }
         );
         assert_eq!(c.flows["everything"].payload, Payload::Raw);
@@ -2005,7 +2326,8 @@ mod tests {
                 url_binding: "FLOW_URL_GITHUB".into(),
                 payload: Payload::Raw,
                 credential: None,
-                timeout_secs: DEFAULT_FLOW_TIMEOUT_SECS
+                timeout_secs: DEFAULT_FLOW_TIMEOUT_SECS,
+                allow_any_host: false,
             }
         );
         let mut v = multi();
@@ -2106,7 +2428,10 @@ mod tests {
                 "flows.unused.url_binding",
             ]
         );
-        assert_eq!(p[2].fix, "remove it or use one of: url_binding, payload, credential, timeout_secs");
+        assert_eq!(
+            p[2].fix,
+            "remove it or use one of: url_binding, payload, credential, timeout_secs, allow_any_flow_host"
+        );
         assert!(p[3].fix.contains("wrangler secret put FLOW_URL_EVERYTHING"), "{}", p[3].fix);
         assert!(!p[3].to_string().contains("logic.azure.com"), "the value is not echoed");
         assert!(p[4].fix.contains("FLOW_URL_UNUSED"));

@@ -248,6 +248,13 @@ pub struct QueuedDelivery {
     /// an older copy turning up late is acknowledged without an attempt.
     #[serde(default)]
     pub copy: u32,
+    /// SHA-256 of the body, hex: how the route ledger tells two bodies under
+    /// one delivery id apart ([`crate::ledger::Fingerprint`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_digest: Option<String>,
+    /// The proof of the verified signature, hex ([`crate::verify::Proof`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 /// Message format version written now.
@@ -360,6 +367,31 @@ mod tests {
     }
 
     #[test]
+    fn power_automates_other_answers_are_permanent_or_transient_with_the_code_in_the_reason() {
+        let coded = |status: u16, code: &str, retry_after: Option<u64>| AttemptOutcome::Answered {
+            status,
+            retry_after,
+            code: Some(code.to_owned()),
+        };
+        for (status, code, fix) in [
+            (400, "WorkflowTriggerIsNotEnabled", "turn it on"),
+            (404, "WorkflowNotFound", "copy the trigger URL again"),
+            (400, "TriggerInputSchemaMismatch", "flowgate schema"),
+            (400, "DirectApiRequestHasMoreThanOneAuthorization", "SAS"),
+        ] {
+            let Next::Dead { reason } = decide(&coded(status, code, None), 1, &P, 0.5) else {
+                panic!("{code} is permanent")
+            };
+            assert!(reason.starts_with("permanent") && reason.contains(code) && reason.contains(fix), "{reason}");
+        }
+        // Over the invoke limit: after the flow's Retry-After, not the backoff.
+        let throttled = coded(429, "WorkflowRequestsThrottled", Some(4));
+        let Next::Retry { delay_secs, reason } = decide(&throttled, 1, &P, 0.9) else { panic!("429 is transient") };
+        assert_eq!(delay_secs, 4);
+        assert!(reason.contains("WorkflowRequestsThrottled"), "{reason}");
+    }
+
+    #[test]
     fn transient_failures_back_off_then_give_up() {
         let outcomes = [
             answered(500),
@@ -423,6 +455,8 @@ mod tests {
             headers: vec![("x-github-event".into(), "push".into())],
             body: BodyRef::Inline("e30=".into()),
             copy: 0,
+            body_digest: None,
+            proof: None,
         };
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<QueuedDelivery>(&json).unwrap(), m);

@@ -11,6 +11,9 @@
 //!   token-cache policy (memory → KV → Entra, one request in flight).
 //! - [`delivery`]: queue messages and the retry / dead-letter rules.
 //! - [`forward`]: what is sent to the flow and what the sender is answered.
+//! - [`ledger`]: the route ledger's rules: duplicates, replays, the delivery
+//!   state machine, handed-over secrets, and the requests and answers between
+//!   the Worker and its Durable Object.
 //! - [`rules`]: edge routing, which of a route's flows get an event.
 //! - [`envelope`]: the `envelope` payload shape and its JSON Schema.
 //! - [`secret`], [`clock`], [`headers`]: small shared types.
@@ -23,6 +26,7 @@ pub mod entra;
 pub mod envelope;
 pub mod forward;
 pub mod headers;
+pub mod ledger;
 pub mod rules;
 pub mod secret;
 pub mod verify;

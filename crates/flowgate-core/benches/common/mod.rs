@@ -1,5 +1,4 @@
-//! The workloads of `make bench`, shared by the criterion bench
-//! (`benches/verify.rs`) and the wasm/native loop (`examples/wasm_factor.rs`):
+//! The workloads of `make bench`'s criterion bench (`benches/verify.rs`):
 //! signed requests for each scheme family, the bare primitive over the same
 //! bytes, and the Rust work the Worker does per webhook and per token refresh.
 
@@ -16,8 +15,10 @@ use flowgate_core::{
         seal::KvSeal,
         ClientCredential,
     },
-    forward::{flow_headers, Provenance},
-    verify::{discord, find_provider, sendgrid, standard_webhooks, twilio, verify, Inbound, Scheme},
+    forward::{FlowRequest, Webhook as Accepted},
+    verify::{
+        discord, find_provider, sendgrid, standard_webhooks, twilio, verify, verify_request, Inbound, Received, Scheme,
+    },
     Headers, Secret,
 };
 use hmac::{Hmac, Mac};
@@ -331,16 +332,18 @@ impl Webhook {
     /// One webhook's Rust work; returns the number of forward headers.
     pub(crate) fn run(&self) -> usize {
         let route = self.config.routes.get("gh").expect("route gh");
-        check_flow_url(FLOW_URL).expect("valid flow URL");
+        check_flow_url(FLOW_URL, self.config.entra.cloud, false).expect("valid flow URL");
         let seal = KvSeal::derived_from(self.credential.secret_material());
         let headers: Headers = self.raw_headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        let inbound = Inbound { headers: &headers, body: &self.body, now_secs: NOW, method: "POST", url: URL };
-        let v =
-            verify(route.provider, &route.scheme, route.tolerance_override, &self.secrets, inbound).expect("verifies");
+        let received = Received { headers: &headers, body: self.body.clone(), now_secs: NOW, method: "POST", url: URL };
+        let v = verify_request(route.provider, &route.scheme, route.tolerance_override, &self.secrets, received)
+            .expect("verifies");
         let key = cache_key(&self.config.entra, &self.credential);
-        let out = flow_headers(&Provenance::of(&route.name, &v), headers.get("content-type"), &self.token);
+        let webhook = Accepted::accept(v, route, "0123456789abcdef", NOW, &headers);
+        let flow = self.config.flows.get("gh").expect("flow gh");
+        let out = FlowRequest::new(&webhook, flow.payload, &route.envelope, None, &self.token);
         black_box((seal, key));
-        out.len()
+        out.headers().len()
     }
 }
 

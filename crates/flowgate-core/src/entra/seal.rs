@@ -67,27 +67,43 @@ impl KvSeal {
 
     /// Seals `token` for `kv_key` with a fresh random `nonce`.
     pub fn seal(&self, kv_key: &str, token: &CachedToken, nonce: [u8; NONCE_LEN]) -> String {
-        let plaintext = token.to_json();
+        self.seal_bytes(kv_key, token.to_json().as_bytes(), nonce)
+    }
+
+    /// Opens a value sealed for `kv_key`; `None` if it was altered, sealed
+    /// under another key or for another KV key, or is not a sealed value.
+    pub fn open(&self, kv_key: &str, value: &str) -> Option<CachedToken> {
+        CachedToken::from_json(std::str::from_utf8(&self.open_bytes(kv_key, value)?).ok()?)
+    }
+
+    /// Seals a secret (a sender's handed-over signing secret) under the
+    /// name `aad` it is stored by, the same way.
+    pub fn seal_secret(&self, aad: &str, secret: &Secret, nonce: [u8; NONCE_LEN]) -> String {
+        self.seal_bytes(aad, secret.expose().as_bytes(), nonce)
+    }
+
+    /// Opens a secret sealed by [`KvSeal::seal_secret`] under `aad`.
+    pub fn open_secret(&self, aad: &str, value: &str) -> Option<Secret> {
+        String::from_utf8(self.open_bytes(aad, value)?).ok().map(Secret::new)
+    }
+
+    fn seal_bytes(&self, aad: &str, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> String {
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: kv_key.as_bytes() })
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: aad.as_bytes() })
             .expect("AES-GCM encryption of a small buffer cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         format!("{VERSION}{}", URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// Opens a value sealed for `kv_key`; `None` if it was altered, sealed
-    /// under another key or for another KV key, or is not a sealed value.
-    pub fn open(&self, kv_key: &str, value: &str) -> Option<CachedToken> {
+    fn open_bytes(&self, aad: &str, value: &str) -> Option<Vec<u8>> {
         let raw = URL_SAFE_NO_PAD.decode(value.strip_prefix(VERSION)?).ok()?;
         if raw.len() <= NONCE_LEN {
             return None;
         }
         let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
-        let plaintext =
-            self.cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: kv_key.as_bytes() }).ok()?;
-        CachedToken::from_json(std::str::from_utf8(&plaintext).ok()?)
+        self.cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: aad.as_bytes() }).ok()
     }
 }
 
@@ -124,6 +140,19 @@ mod tests {
         assert_eq!(seal.open("k", r#"{"access_token":"x","obtained_at":1,"expires_at":2}"#), None, "plaintext");
         assert_eq!(seal.open("k", "v1."), None);
         assert_eq!(seal.open("k", "v1.!!"), None);
+    }
+
+    #[test]
+    fn handed_over_secrets_round_trip_bound_to_their_name() {
+        let seal = KvSeal::from_key(&[7; 32]);
+        let v = seal.seal_secret("handshake/v1/asana/asana-x-hook-secret", &Secret::new("b537207f20cbfa02"), [3; 12]);
+        assert!(!v.contains("b537207f20cbfa02"));
+        assert_eq!(
+            seal.open_secret("handshake/v1/asana/asana-x-hook-secret", &v).map(|s| s.expose().to_owned()),
+            Some("b537207f20cbfa02".to_owned())
+        );
+        assert!(seal.open_secret("handshake/v1/other/asana-x-hook-secret", &v).is_none());
+        assert!(KvSeal::from_key(&[9; 32]).open_secret("handshake/v1/asana/asana-x-hook-secret", &v).is_none());
     }
 
     #[test]

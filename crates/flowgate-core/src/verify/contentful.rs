@@ -29,7 +29,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{parse_unix_secs, Inbound, Labels, Verified, VerifyError};
+use super::{parse_unix_secs, Inbound, Labels, Proof, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -203,17 +203,17 @@ pub(super) fn verify<'a>(
     }
     let (canonical, _) = canonical_headers(picked, ts_ms);
     let path = path_and_query(inbound.url);
-    let hits: Vec<bool> = secrets
-        .iter()
-        .map(|s| ct_eq(&mac(s.expose().as_bytes(), inbound.method, &path, &canonical, inbound.body), &sig))
-        .collect();
+    let macs: Vec<Vec<u8>> =
+        secrets.iter().map(|s| mac(s.expose().as_bytes(), inbound.method, &path, &canonical, inbound.body)).collect();
+    let hits: Vec<bool> = macs.iter().map(|m| ct_eq(m, &sig)).collect();
     let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
+    let proof = Proof::of_mac(&macs[secret_index]);
 
     let ttl_ms = tolerance_override.unwrap_or(TTL_SECS).saturating_mul(1000);
     if inbound.now_secs.saturating_mul(1000).saturating_sub(ts_ms) >= ttl_ms {
         return Err(VerifyError::TimestampTooOld);
     }
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers)).with_proof(proof))
 }
 
 /// The topic and the idempotency key, from their headers.

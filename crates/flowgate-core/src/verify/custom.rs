@@ -4,7 +4,8 @@
 //!
 //! ```toml
 //! [vars.FLOWGATE.routes.acme.scheme]
-//! algorithm = "sha256"                 # sha1 | sha256 | sha512
+//! algorithm = "sha256"                 # sha1 | sha256 | sha512 (HMACs; the prefix hash
+//!                                      # SHA-256(secret‖string) is refused: length-extendable)
 //! encoding = "hex"                     # hex | base64 | base64url
 //! header = "X-Acme-Signature"          # or headers = ["A", "B"]
 //! prefix = "sha256="                   # optional
@@ -14,7 +15,7 @@
 //! signature_key = "v1"                 # structured
 //! template = "{timestamp}.{body}"      # over {id} {timestamp} {body} {url} {method}; default "{body}"
 //! timestamp = "structured"             # or a header name, e.g. "X-Acme-Timestamp"
-//! timestamp_unit = "seconds"           # seconds | milliseconds | rfc3339
+//! timestamp_unit = "seconds"           # seconds | milliseconds | rfc3339 | iso8601-utc
 //! tolerance_secs = 300
 //! past_only = false
 //! id_header = "X-Acme-Id"              # for {id}
@@ -155,6 +156,18 @@ pub fn scheme_from_table(m: &Map<String, Value>) -> Result<HmacScheme, Vec<Schem
     if m.get("type").is_some_and(|t| t.as_str() != Some("hmac")) {
         p.push(("type".into(), "not an HMAC scheme".into(), "use from_table for token and basic-auth".into()));
     }
+    // The prefix hash SHA-256(secret ‖ message) is not a MAC: from one signed
+    // request anyone can compute the hash of a longer message (SHA-256 length
+    // extension), i.e. sign an extended body. Only HubSpot's legacy v1/v2
+    // signatures use it, and those are built in; a configured sender gets HMACs.
+    let prefix_hash = m.get("algorithm").and_then(Value::as_str) == Some(MacAlgorithm::Sha256SecretPrefix.name());
+    if prefix_hash {
+        p.push((
+            "algorithm".into(),
+            "\"sha256-secret-prefix\" (SHA-256 of secret‖string) is no longer offered for custom schemes: it is not a MAC, and anyone who has seen one signed request can sign a longer body with it (length extension)".into(),
+            "use an HMAC: algorithm = \"sha256\" (HMAC-SHA256; or \"sha512\", \"sha1\") and have the sender sign with that HMAC; HubSpot's v1/v2 signatures are the built-in providers hubspot-v1 and hubspot-v2".into(),
+        ));
+    }
     let mut choose = |k: &str, default: &str, names: &[&str]| -> String {
         let v = text(m, k, &mut p).unwrap_or(default).to_owned();
         if !names.contains(&v.as_str()) {
@@ -162,10 +175,11 @@ pub fn scheme_from_table(m: &Map<String, Value>) -> Result<HmacScheme, Vec<Schem
         }
         v
     };
-    let algorithm = choose("algorithm", "sha256", &["sha1", "sha256", "sha512", "sha256-secret-prefix"]);
+    let algorithm =
+        if prefix_hash { "sha256".to_owned() } else { choose("algorithm", "sha256", &["sha1", "sha256", "sha512"]) };
     let encoding = choose("encoding", "hex", &["hex", "base64", "base64url"]);
     let format = choose("format", "plain", &["plain", "list", "structured"]);
-    let unit = choose("timestamp_unit", "seconds", &["seconds", "milliseconds", "rfc3339"]);
+    let unit = choose("timestamp_unit", "seconds", &["seconds", "milliseconds", "rfc3339", "iso8601-utc"]);
     let secret = choose("secret_encoding", "raw", &["raw", "base64", "hex", "whsec"]);
 
     let headers: Vec<Cow<'static, str>> = match (m.get("header"), m.get("headers")) {
@@ -267,6 +281,7 @@ pub fn scheme_from_table(m: &Map<String, Value>) -> Result<HmacScheme, Vec<Schem
         secret: SecretEncoding::from_name(&secret).unwrap_or(SecretEncoding::Raw),
         event,
         delivery,
+        signature_in_query: false,
     };
     if p.is_empty() {
         if let Err(why) = scheme.validate() {
@@ -401,6 +416,39 @@ mod tests {
     }
 
     #[test]
+    fn the_prefix_hash_is_refused_with_the_fix() {
+        let t: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "algorithm": "sha256-secret-prefix", "encoding": "hex", "header": "X-Sig",
+        }))
+        .unwrap();
+        let problems = scheme_from_table(&t).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let (field, what, fix) = &problems[0];
+        assert_eq!(field, "algorithm");
+        assert!(what.contains("length extension") && what.contains("no longer offered"), "{what}");
+        assert!(fix.contains("algorithm = \"sha256\"") && fix.contains("hubspot-v2"), "{fix}");
+        // The same table with an HMAC is fine.
+        let mut hmac = t.clone();
+        hmac.insert("algorithm".into(), "sha256".into());
+        assert_eq!(scheme_from_table(&hmac).unwrap().algorithm, MacAlgorithm::HmacSha256);
+        // And the configuration (what `flowgate check` and the Worker both run) names it by path.
+        let config = serde_json::json!({
+            "entra": {"tenant": "contoso.onmicrosoft.com", "client_id": "5b6f2a10-7c1d-4e8f-9a2b-3c4d5e6f7a81",
+                      "client_secret_binding": "ENTRA_CLIENT_SECRET"},
+            "routes": {"acme": {"provider": "custom", "secret_bindings": ["ACME_SECRET"], "flow_url_binding": "FLOW",
+                                "scheme": t}},
+        });
+        let problems = crate::config::Config::from_json(&config).unwrap_err();
+        let p = problems.iter().find(|p| p.path == "routes.acme.scheme.algorithm").expect("the algorithm is named");
+        assert!(p.fix.contains("HMAC-SHA256"), "{p:?}");
+        // The built-in HubSpot v1/v2 presets keep it.
+        for name in ["hubspot-v1", "hubspot-v2"] {
+            let Scheme::Hmac(h) = find_provider(name).unwrap().scheme() else { panic!() };
+            assert_eq!(h.algorithm, MacAlgorithm::Sha256SecretPrefix, "{name}");
+        }
+    }
+
+    #[test]
     fn bad_tables_name_each_problem() {
         let t: Map<String, Value> = serde_json::from_value(serde_json::json!({
             "algorithm": "md5",
@@ -422,5 +470,37 @@ mod tests {
         let t: Map<String, Value> =
             serde_json::from_value(serde_json::json!({"header": "X-Sig", "template": "{id}"})).unwrap();
         assert!(scheme_from_table(&t).unwrap_err()[0].1.contains("{body}"));
+    }
+
+    #[test]
+    fn layouts_that_cannot_read_back_what_the_sender_writes_are_refused() {
+        // Each of these signs headers its own verifier cannot parse (found by
+        // the custom_scheme fuzz target: fuzz/artifacts/custom_scheme/).
+        for (extra, why) in [
+            (serde_json::json!({"format": "structured", "separator": "="}), "separator"),
+            (serde_json::json!({"format": "list", "separator": "a"}), "separator"),
+            (serde_json::json!({"format": "list", "encoding": "base64", "separator": "+"}), "separator"),
+            (serde_json::json!({"format": "list", "prefix": "v1,"}), "separator"),
+            (serde_json::json!({"prefix": " v1="}), "whitespace"),
+            (serde_json::json!({"format": "structured", "timestamp_key": "v1"}), "same"),
+            (serde_json::json!({"format": "structured", "signature_key": "s=g"}), "key"),
+            (serde_json::json!({"timestamp": "x-sig", "template": "{timestamp}{body}"}), "timestamp header"),
+            (
+                serde_json::json!({"id_header": "x-ts", "timestamp": "X-Ts", "template": "{id}{timestamp}{body}"}),
+                "the same",
+            ),
+        ] {
+            let mut t: Map<String, Value> = serde_json::from_value(serde_json::json!({"header": "X-Sig"})).unwrap();
+            t.extend(extra.as_object().unwrap().clone());
+            let problems = scheme_from_table(&t).unwrap_err();
+            assert!(problems[0].1.contains(why), "{t:?}: {problems:?}");
+        }
+        // What the built-in senders use stays valid.
+        let t: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "header": "X-Sig", "format": "structured", "separator": ";", "timestamp_key": "ts",
+            "signature_key": "h1", "timestamp": "structured", "template": "{timestamp}:{body}"
+        }))
+        .unwrap();
+        assert!(scheme_from_table(&t).is_ok());
     }
 }

@@ -19,9 +19,9 @@
 //! 1 = PING, 2 = APPLICATION_COMMAND, 3 = MESSAGE_COMPONENT, ...; webhook
 //! events: 0 = PING, 1 = event). Delivery id: the interaction's `id`.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 
-use super::{decode_keys, json_labels, optional_window, Inbound, Labels, Verified, VerifyError};
+use super::{decode_keys, ed25519, json_labels, optional_window, Inbound, Labels, Proof, Verified, VerifyError};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -31,7 +31,7 @@ pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
 
 fn key_bytes(secret: &Secret) -> Result<[u8; 32], &'static str> {
     let bytes = hex::decode(secret.expose().trim()).map_err(|_| "is not hex")?;
-    bytes.try_into().map_err(|_| "is not 32 bytes (64 hex digits)")
+    ed25519::exact_32(bytes, "is not 32 bytes (64 hex digits)")
 }
 
 /// The application public key in a route secret.
@@ -39,7 +39,7 @@ fn key_bytes(secret: &Secret) -> Result<[u8; 32], &'static str> {
 /// # Errors
 /// A fixed reason when it is not 64 hex digits of a valid Ed25519 point.
 pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> {
-    VerifyingKey::from_bytes(&key_bytes(secret)?).map_err(|_| "is not a valid Ed25519 public key")
+    ed25519::public_key(&key_bytes(secret)?)
 }
 
 /// A signing key from a hex 32-byte Ed25519 private key (seed): for
@@ -48,7 +48,7 @@ pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> 
 /// # Errors
 /// A fixed reason when it is not 64 hex digits.
 pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
-    Ok(SigningKey::from_bytes(&key_bytes(private)?))
+    Ok(ed25519::signing_key(&key_bytes(private)?))
 }
 
 /// The hex public key (the route secret) of a hex private key.
@@ -65,7 +65,7 @@ pub fn public_key_hex(private: &Secret) -> Result<String, &'static str> {
 /// As [`signing_key`].
 pub fn sign(private: &Secret, timestamp: &str, body: &[u8]) -> Result<String, &'static str> {
     let key = signing_key(private)?;
-    Ok(hex::encode(key.sign(&[timestamp.as_bytes(), body].concat()).to_bytes()))
+    Ok(hex::encode(ed25519::sign(&key, &[timestamp.as_bytes(), body].concat())))
 }
 
 pub(super) fn verify<'a>(
@@ -79,16 +79,15 @@ pub(super) fn verify<'a>(
     let ts = inbound.headers.get(TIMESTAMP_HEADER).ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER.into()))?;
     let sig = hex::decode(sig_text.trim())
         .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .map(|b| Signature::from_bytes(&b))
+        .and_then(|b| ed25519::signature(&b))
         .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
 
     // The timestamp is signed exactly as sent (Discord's SDK concatenates the header as is).
     let message = [ts.as_bytes(), inbound.body].concat();
-    let hits: Vec<bool> = keys.iter().map(|k| k.verify_strict(&message, &sig).is_ok()).collect();
-    let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
+    let secret_index = ed25519::matching_key(&keys, &message, &sig).ok_or(VerifyError::SignatureMismatch)?;
     optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
+        .with_proof(Proof::of_message(&[ts.as_bytes(), inbound.body])))
 }
 
 /// The interaction's `type` and `id`.

@@ -28,7 +28,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{body_fields::json_path, json_labels, Inbound, Labels, Verified, VerifyError};
+use super::{json_labels, Inbound, Labels, Proof, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -58,7 +58,11 @@ pub fn sign(secret: &Secret, claims: &Value) -> String {
 
 /// Verifies an HS256 token against each secret; returns the matching
 /// secret's index and the claims.
-fn verify_token(token: &str, header_name: &'static str, secrets: &[Secret]) -> Result<(usize, Value), VerifyError> {
+fn verify_token(
+    token: &str,
+    header_name: &'static str,
+    secrets: &[Secret],
+) -> Result<(usize, Value, Proof), VerifyError> {
     let malformed = || VerifyError::MalformedHeader(header_name.into());
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -81,7 +85,8 @@ fn verify_token(token: &str, header_name: &'static str, secrets: &[Secret]) -> R
     if !claims.is_object() {
         return Err(malformed());
     }
-    Ok((index, claims))
+    // The signing input is what the MAC covers, byte for byte.
+    Ok((index, claims, Proof::of_message(&[input.as_bytes()])))
 }
 
 /// Rejects a token whose numeric `exp` has passed.
@@ -102,7 +107,7 @@ pub(super) fn verify_netlify<'a>(
     inbound: Inbound<'a>,
 ) -> Result<Verified<'a>, VerifyError> {
     let token = inbound.headers.get(NETLIFY_HEADER).ok_or(VerifyError::MissingHeader(NETLIFY_HEADER.into()))?;
-    let (secret_index, claims) = verify_token(token.trim(), NETLIFY_HEADER, secrets)?;
+    let (secret_index, claims, proof) = verify_token(token.trim(), NETLIFY_HEADER, secrets)?;
     let iss_ok = claims.get("iss").and_then(Value::as_str) == Some("netlify");
     let digest = Sha256::digest(inbound.body);
     let hash_ok = claims
@@ -114,7 +119,8 @@ pub(super) fn verify_netlify<'a>(
         return Err(VerifyError::SignatureMismatch);
     }
     check_exp(&claims, inbound.now_secs)?;
-    Ok(Verified::labelled(provider, secret_index, inbound.body, netlify_labels(inbound.headers, inbound.body)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, netlify_labels(inbound.headers, inbound.body))
+        .with_proof(proof))
 }
 
 /// `X-Netlify-Event`, else the deploy's `state`; no delivery id (see the module docs).
@@ -122,7 +128,7 @@ pub(super) fn netlify_labels(headers: &Headers, body: &[u8]) -> Labels {
     let event_type = headers
         .get(NETLIFY_EVENT_HEADER)
         .map(str::to_owned)
-        .or_else(|| serde_json::from_slice::<Value>(body).ok().and_then(|b| json_path(&b, "state")));
+        .or_else(|| super::body_fields::json_path_in(body, "state"));
     Labels { event_type, delivery_id: None }
 }
 
@@ -153,7 +159,7 @@ pub(super) fn verify_monday<'a>(
     let value = inbound.headers.get(MONDAY_HEADER).ok_or(VerifyError::MissingHeader(MONDAY_HEADER.into()))?.trim();
     // monday.com sends the bare token; a `Bearer ` prefix is tolerated.
     let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or(value);
-    let (secret_index, claims) = verify_token(token.trim(), MONDAY_HEADER, secrets)?;
+    let (secret_index, claims, proof) = verify_token(token.trim(), MONDAY_HEADER, secrets)?;
     check_exp(&claims, inbound.now_secs)?;
     if let Some(aud) = claims.get("aud") {
         let ok = aud.as_str().is_some_and(|a| url_identity(a) == url_identity(inbound.url));
@@ -161,7 +167,7 @@ pub(super) fn verify_monday<'a>(
             return Err(VerifyError::SignatureMismatch);
         }
     }
-    Ok(Verified::labelled(provider, secret_index, inbound.body, monday_labels(inbound.body)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, monday_labels(inbound.body)).with_proof(proof))
 }
 
 /// monday.com's `event.type` and `event.triggerUuid`.

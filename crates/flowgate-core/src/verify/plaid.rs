@@ -25,9 +25,15 @@
 //! accepted, over the signing input exactly as received; the signature is
 //! the raw 64-byte `r‖s` of JWS (RFC 7518 §3.4), base64url without padding.
 //!
+//! When the Worker asks Plaid for a key, and what Plaid's answers mean
+//! (unknown kids remembered, a fetch budget per isolate, 429/5xx as 502):
+//! [`keys`].
+//!
 //! Plaid's token names no client: any Plaid customer can have Plaid send a
 //! validly signed webhook to any URL. The flow should check that the body's
 //! `item_id` is one of its own.
+
+pub mod keys;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use p256::{
@@ -40,7 +46,7 @@ use p256::{
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{body_fields::json_path, check_window, decode_keys, Inbound, Labels, Verified, VerifyError};
+use super::{body_fields::json_path, check_window, decode_keys, Inbound, Labels, Proof, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -220,7 +226,8 @@ pub(super) fn verify<'a>(
     if !hash_ok {
         return Err(VerifyError::SignatureMismatch);
     }
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
+        .with_proof(Proof::of_message(&[input.as_bytes()])))
 }
 
 /// `webhook_type.webhook_code` (either alone when the other is missing);

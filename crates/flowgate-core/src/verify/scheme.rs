@@ -21,7 +21,8 @@ use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::{
-    check_window, check_window_past_only, decode_keys, parse_unix_secs, time, Inbound, Labels, Verified, VerifyError,
+    check_window, check_window_past_only, decode_keys, parse_unix_secs, time, Inbound, Labels, Proof, Verified,
+    VerifyError,
 };
 use crate::{headers::Headers, secret::Secret};
 
@@ -37,7 +38,10 @@ pub enum MacAlgorithm {
     /// HMAC-SHA512.
     HmacSha512,
     /// SHA-256 of the secret followed by the signed string (not an HMAC:
-    /// HubSpot's v1 and v2 signatures).
+    /// HubSpot's v1 and v2 signatures). Weaker than an HMAC: SHA-256 is
+    /// length-extendable, so one signed request lets anyone sign the same
+    /// string with bytes appended. Kept for the built-in HubSpot presets only;
+    /// custom schemes refuse it (`custom.rs`).
     Sha256SecretPrefix,
 }
 
@@ -167,7 +171,8 @@ pub enum SignatureFormat {
     },
     /// `key=value` pairs (Stripe's `t=…,v1=…,v1=…`): the timestamp under
     /// `timestamp_key`, signatures under `signature_key` (several allowed);
-    /// other keys are ignored (Stripe's test-mode `v0`).
+    /// other keys are ignored (Stripe's test-mode `v0`). Whitespace also
+    /// separates pairs (Persona's `t=…,v1=… t=…,v1=…` during a rotation).
     Structured {
         /// Separator between pairs (`,` or `;`).
         separator: char,
@@ -279,6 +284,16 @@ pub enum TimestampUnit {
     Millis,
     /// RFC 3339 / ISO 8601 (`2024-01-02T03:04:05.123Z`).
     Rfc3339,
+    /// RFC 3339 whose zone may be left out, read as UTC
+    /// (`2024-03-27T15:42:29.551`: Orb's `X-Orb-Timestamp`, which Orb's SDKs
+    /// parse so).
+    Iso8601Utc,
+    /// A signed value that is not a time (Checkbook's `nonce`): it is part
+    /// of the signed string, and nothing checks it against the clock. Built-in
+    /// presets only (a configured scheme cannot choose it): a signed string
+    /// with a nonce and no time has no replay window, so the route ledger's
+    /// replay guard is what refuses a captured request sent again.
+    Nonce,
 }
 
 impl TimestampUnit {
@@ -288,12 +303,14 @@ impl TimestampUnit {
             TimestampUnit::Seconds => "seconds",
             TimestampUnit::Millis => "milliseconds",
             TimestampUnit::Rfc3339 => "rfc3339",
+            TimestampUnit::Iso8601Utc => "iso8601-utc",
+            TimestampUnit::Nonce => "nonce",
         }
     }
 
     /// Parses a configuration name.
     pub fn from_name(s: &str) -> Option<Self> {
-        [Self::Seconds, Self::Millis, Self::Rfc3339].into_iter().find(|u| u.name() == s)
+        [Self::Seconds, Self::Millis, Self::Rfc3339, Self::Iso8601Utc].into_iter().find(|u| u.name() == s)
     }
 
     /// Seconds since the epoch, or `None` if malformed.
@@ -302,6 +319,9 @@ impl TimestampUnit {
             TimestampUnit::Seconds => parse_unix_secs(s),
             TimestampUnit::Millis => parse_unix_secs(s).map(|ms| ms / 1000),
             TimestampUnit::Rfc3339 => time::parse_rfc3339(s),
+            TimestampUnit::Iso8601Utc => time::parse_rfc3339_utc_default(s),
+            // Not a time: any decimal number of up to 20 digits.
+            TimestampUnit::Nonce => parse_unix_secs(s).map(|_| 0),
         }
     }
 
@@ -311,6 +331,8 @@ impl TimestampUnit {
             TimestampUnit::Seconds => now.to_string(),
             TimestampUnit::Millis => (now * 1000).to_string(),
             TimestampUnit::Rfc3339 => time::format_rfc3339(now),
+            TimestampUnit::Iso8601Utc => time::format_rfc3339(now).trim_end_matches('Z').to_owned(),
+            TimestampUnit::Nonce => now.to_string(),
         }
     }
 }
@@ -375,6 +397,11 @@ pub struct HmacScheme {
     pub event: Vec<Field>,
     /// Where the delivery id is (first found wins).
     pub delivery: Vec<Field>,
+    /// The signature comes in the URL's query parameters named by
+    /// `signature_headers`, not in headers (PandaDoc's `?signature=`).
+    /// Built-in presets only; [`Self::sign`] writes such a signature as an
+    /// entry whose name is `?` followed by the parameter's name.
+    pub signature_in_query: bool,
 }
 
 /// At most this many signature candidates are tried (rotation needs a few;
@@ -487,6 +514,77 @@ impl HmacScheme {
         if self.uses(&Part::Id) && self.id_header.is_none() {
             return Err("signed string uses {id} but no id header is set".into());
         }
+        self.validate_layout()
+    }
+
+    /// Checks that the headers a sender of this scheme writes ([`Self::sign`])
+    /// read back: a separator that can occur inside what it separates, a
+    /// prefix that trimming removes, or one header name for two values would
+    /// make every request fail (found by fuzzing configured schemes).
+    fn validate_layout(&self) -> Result<(), String> {
+        let in_signature = |c: char| match self.encoding {
+            Encoding::Hex => c.is_ascii_hexdigit(),
+            Encoding::Base64 => c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='),
+            Encoding::Base64Url => c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '='),
+        };
+        if self.prefix.starts_with(char::is_whitespace) {
+            return Err("prefix starts with whitespace, which is trimmed from the header before it is read".into());
+        }
+        match &self.format {
+            SignatureFormat::Plain => {}
+            SignatureFormat::List { separator } => {
+                if in_signature(*separator) || self.prefix.contains(*separator) {
+                    return Err(format!("separator {separator:?} can occur inside a signature or its prefix"));
+                }
+            }
+            SignatureFormat::Structured { separator, timestamp_key, signature_key } => {
+                let rfc3339 = self.timestamp.as_ref().is_some_and(|t| {
+                    t.source == TimestampSource::Structured
+                        && matches!(t.unit, TimestampUnit::Rfc3339 | TimestampUnit::Iso8601Utc)
+                });
+                let in_timestamp =
+                    |c: char| c.is_ascii_digit() || (rfc3339 && matches!(c, '-' | ':' | 'T' | 'Z' | '.'));
+                if *separator == '='
+                    || in_signature(*separator)
+                    || in_timestamp(*separator)
+                    || self.prefix.contains(*separator)
+                    || timestamp_key.contains(*separator)
+                    || signature_key.contains(*separator)
+                {
+                    return Err(format!(
+                        "separator {separator:?} can occur inside a key, a timestamp, a signature or its prefix"
+                    ));
+                }
+                for key in [timestamp_key, signature_key] {
+                    if key.contains('=') || key.contains(char::is_whitespace) {
+                        return Err(format!("key {key:?} contains '=' or whitespace"));
+                    }
+                }
+                // Pairs are split on whitespace too (Persona's rotation form).
+                if self.prefix.contains(char::is_whitespace) {
+                    return Err("prefix contains whitespace, which separates structured pairs".into());
+                }
+                if timestamp_key == signature_key {
+                    return Err("timestamp_key and signature_key are the same".into());
+                }
+            }
+        }
+        let timestamp_header = match self.timestamp.as_ref().map(|t| &t.source) {
+            Some(TimestampSource::Header(h)) => Some(h),
+            _ => None,
+        };
+        let id_header = self.id_header.as_ref().filter(|_| self.uses(&Part::Id));
+        let same = |a: &Name, b: &Name| a.eq_ignore_ascii_case(b);
+        for (what, h) in [("timestamp", timestamp_header), ("id", id_header)] {
+            if h.is_some_and(|h| self.signature_headers.iter().any(|s| same(s, h))) {
+                return Err(format!("the {what} header is also a signature header"));
+            }
+        }
+        if let (Some(t), Some(i)) = (timestamp_header, id_header) {
+            if same(t, i) {
+                return Err("the timestamp header and the id header are the same".into());
+            }
+        }
         Ok(())
     }
 
@@ -507,8 +605,17 @@ impl HmacScheme {
         let mut candidates: Vec<Vec<u8>> = Vec::new();
         let mut structured_ts: Option<&str> = None;
         let mut seen_header = false;
-        for name in &self.signature_headers {
-            let Some(value) = inbound.headers.get(name) else { continue };
+        let from_query: Vec<Option<String>> = if self.signature_in_query {
+            self.signature_headers.iter().map(|name| query_param(inbound.url, name)).collect()
+        } else {
+            Vec::new()
+        };
+        for (i, name) in self.signature_headers.iter().enumerate() {
+            let value = match from_query.get(i) {
+                Some(q) => q.as_deref(),
+                None => inbound.headers.get(name),
+            };
+            let Some(value) = value else { continue };
             seen_header = true;
             let mut push = |text: &str| {
                 if candidates.len() < MAX_CANDIDATES {
@@ -526,7 +633,10 @@ impl HmacScheme {
                 SignatureFormat::Plain => push(value),
                 SignatureFormat::List { separator } => value.split(*separator).for_each(push),
                 SignatureFormat::Structured { separator, timestamp_key, signature_key } => {
-                    for pair in value.split(*separator) {
+                    // Whitespace separates pairs too: Persona sends two
+                    // `t=…,v1=…` groups, space-separated, while it rotates a
+                    // secret (and Sanity's SDK accepts `t=… v1=…`).
+                    for pair in value.split(|c: char| c == *separator || c.is_whitespace()) {
                         let Some((k, v)) = pair.trim().split_once('=') else { continue };
                         if k == timestamp_key.as_ref() {
                             structured_ts = Some(v);
@@ -570,19 +680,20 @@ impl HmacScheme {
             method: inbound.method,
         };
         // Every key is tried, whichever matches (no early exit).
-        let hits: Vec<bool> = keys
+        let macs: Vec<(bool, Vec<u8>)> = keys
             .iter()
             .map(|key| {
                 let expected = self.mac(key, &signed);
-                candidates.iter().fold(false, |hit, c| bool::from(expected.ct_eq(c)) | hit)
+                (candidates.iter().fold(false, |hit, c| bool::from(expected.ct_eq(c)) | hit), expected)
             })
             .collect();
-        let Some(secret_index) = hits.iter().position(|h| *h) else {
+        let Some(secret_index) = macs.iter().position(|(hit, _)| *hit) else {
             return Err(VerifyError::SignatureMismatch);
         };
+        let proof = Proof::of_mac(&macs[secret_index].1);
 
-        // (4) Replay window, after the signature matched.
-        if let Some(rule) = &self.timestamp {
+        // (4) Replay window, after the signature matched (a nonce is no time).
+        if let Some(rule) = self.timestamp.as_ref().filter(|r| r.unit != TimestampUnit::Nonce) {
             let tolerance = tolerance_override.unwrap_or(rule.tolerance_secs);
             let text = match &rule.source {
                 TimestampSource::JsonField(path) => json_field(inbound.body, path),
@@ -602,23 +713,15 @@ impl HmacScheme {
             }
         }
 
-        Ok(Verified::labelled(provider, secret_index, inbound.body, self.labels(inbound.headers, inbound.body)))
+        let verified =
+            Verified::labelled(provider, secret_index, inbound.body, self.labels(inbound.headers, inbound.body))
+                .with_proof(proof);
+        Ok(if self.template == [Part::Body] { verified.body_proof() } else { verified })
     }
 
     /// The event type and delivery id where this scheme says they are.
     pub(super) fn labels(&self, headers: &Headers, body: &[u8]) -> Labels {
-        // The body is parsed at most once, and only if a label lives in it
-        // (benchmarks showed a second parse for the delivery id costing as
-        // much as the HMAC of a 1 KB body).
-        let needs_json = self.event.iter().chain(&self.delivery).any(|f| matches!(f, Field::Json(_)));
-        let json: Option<serde_json::Value> = if needs_json { serde_json::from_slice(body).ok() } else { None };
-        let label = |fields: &[Field]| {
-            fields.iter().find_map(|f| match f {
-                Field::Header(h) => headers.get(h).map(str::to_owned),
-                Field::Json(p) => json.as_ref().and_then(|v| json_path(v, p)),
-            })
-        };
-        Labels { event_type: label(&self.event), delivery_id: label(&self.delivery) }
+        super::body_fields::labels_of(&self.event, &self.delivery, headers, body)
     }
 
     /// The headers a sender of this scheme sends for `body` (for
@@ -646,7 +749,12 @@ impl HmacScheme {
                 format!("{timestamp_key}={ts}{separator}{signature_key}={}{raw}", self.prefix)
             }
         };
-        let mut headers = vec![(self.first_header().into_owned(), value)];
+        let name = if self.signature_in_query {
+            format!("?{}", self.first_header())
+        } else {
+            self.first_header().into_owned()
+        };
+        let mut headers = vec![(name, value)];
         if let Some(TimestampRule { source: TimestampSource::Header(h), .. }) = &self.timestamp {
             headers.push((h.to_string(), ts.clone()));
         }
@@ -657,20 +765,31 @@ impl HmacScheme {
     }
 }
 
-/// A dotted path into a JSON body, as text (strings as-is, numbers written out).
-pub(super) fn json_field(body: &[u8], path: &str) -> Option<String> {
-    json_path(&serde_json::from_slice(body).ok()?, path)
+/// What [`HmacScheme::sign`] wrote, split as a sender sends it: the
+/// headers, and `url` with the entries named `?param` (a signature carried
+/// in the URL) added to its query.
+pub fn split_signed(url: &str, signed: &[(String, String)]) -> (Vec<(String, String)>, String) {
+    let mut url = url.to_owned();
+    let mut headers = Vec::new();
+    for (k, v) in signed {
+        match k.strip_prefix('?') {
+            Some(param) => {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&form_urlencoded::Serializer::new(String::new()).append_pair(param, v).finish());
+            }
+            None => headers.push((k.clone(), v.clone())),
+        }
+    }
+    (headers, url)
 }
 
-/// A dotted path into parsed JSON, as text.
-fn json_path(v: &serde_json::Value, path: &str) -> Option<String> {
-    let mut v = v;
-    for key in path.split('.') {
-        v = v.get(key)?;
-    }
-    match v {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+/// The first value of query parameter `key` in `url`, percent-decoded.
+pub(super) fn query_param(url: &str, key: &str) -> Option<String> {
+    let q = url.split_once('?')?.1.split('#').next().unwrap_or("");
+    form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+/// A dotted path into a JSON body, as text (strings as-is, numbers written out).
+pub(super) fn json_field(body: &[u8], path: &str) -> Option<String> {
+    super::body_fields::json_path_in(body, path)
 }

@@ -23,7 +23,7 @@ use p256::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{decode_keys, json_labels, optional_window, Inbound, Labels, Verified, VerifyError};
+use super::{decode_keys, json_labels, optional_window, Inbound, Labels, Proof, Verified, VerifyError};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -102,12 +102,15 @@ pub(super) fn verify<'a>(
     let hits: Vec<bool> = keys.iter().map(|k| k.verify_digest(digest(ts, inbound.body), &sig).is_ok()).collect();
     let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
     optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
+        .with_proof(Proof::of_message(&[ts.as_bytes(), inbound.body])))
 }
 
-/// The first event's `event` and `sg_event_id`.
+/// The first event's `event`. No delivery id: the body is a batch of events
+/// with no id of its own, and keying it on its first `sg_event_id` would drop
+/// a later batch that starts with a re-sent event, whole (delivery-id audit).
 pub(super) fn labels(body: &[u8]) -> Labels {
-    json_labels(body, "0.event", "0.sg_event_id")
+    Labels { delivery_id: None, ..json_labels(body, "0.event", "0.sg_event_id") }
 }
 
 #[cfg(test)]
@@ -144,7 +147,8 @@ mod tests {
     fn published_vector_verifies() {
         let v = run(&headers(SIG, TS), BODY, PUBLIC, None).unwrap();
         assert_eq!(v.event_type(), Some("dropped"));
-        assert_eq!(v.delivery_id(), Some("ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA"));
+        // A batch has no id of its own (its first sg_event_id is not one).
+        assert_eq!(v.delivery_id(), None);
         // The key as a PEM block verifies the same.
         let pem =
             format!("-----BEGIN PUBLIC KEY-----\n{}\n{}\n-----END PUBLIC KEY-----\n", &PUBLIC[..64], &PUBLIC[64..]);

@@ -14,6 +14,14 @@
 //!   as Basic auth; event `RecordType`, delivery `MessageID`) and Pipedrive
 //!   (`http_auth_user`/`http_auth_password` on the webhook; event `event` in
 //!   v1 payloads, `meta.action` in v2).
+//! - **URL token** ([`Scheme::QueryToken`](super::Scheme::QueryToken)): a query
+//!   parameter of the URL the sender was given (`/hooks/<route>?token=<secret>`)
+//!   equals the secret, for senders that sign nothing at all and whose only
+//!   secret is the URL (Mailchimp's documented advice: "a secret key in the
+//!   webhook URL"; Strava, whose events carry no signature). The URL is then
+//!   a credential: it appears wherever URLs are logged (Cloudflare's request
+//!   logs and `wrangler tail` show it; flowgate's own log lines never carry
+//!   a URL's query).
 //!
 //! Values are compared in constant time (`subtle`, through [`ct_eq`]). These
 //! senders sign nothing: anyone who sees one request can replay it or send
@@ -23,7 +31,7 @@ use std::borrow::Cow;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
-use super::{body_fields::label, scheme::Field, Inbound, Labels, Verified, VerifyError};
+use super::{body_fields::labels_of, scheme::Field, Inbound, Labels, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -49,12 +57,25 @@ fn labelled<'a>(h: &HeaderSecret, provider: &'static str, secret_index: usize, i
 
 /// The labels where `h` says they are; the body is parsed only if one is in it.
 pub(super) fn labels(h: &HeaderSecret, headers: &Headers, body: &[u8]) -> Labels {
-    let needs_body = h.event.iter().chain(&h.delivery).any(|f| matches!(f, Field::Json(_)));
-    let body: Option<serde_json::Value> = if needs_body { serde_json::from_slice(body).ok() } else { None };
-    Labels {
-        event_type: label(&h.event, headers, body.as_ref()),
-        delivery_id: label(&h.delivery, headers, body.as_ref()),
-    }
+    // A static credential does not bind the body: it is read without being
+    // parsed into a `Value` (a hostile body costs no more than its bytes).
+    labels_of(&h.event, &h.delivery, headers, body)
+}
+
+/// The query parameter a URL-token route's secret travels in.
+pub const URL_TOKEN_PARAM: &str = "token";
+
+pub(super) fn verify_query_token<'a>(
+    h: &HeaderSecret,
+    provider: &'static str,
+    secrets: &[Secret],
+    inbound: Inbound<'a>,
+) -> Result<Verified<'a>, VerifyError> {
+    let given = super::scheme::query_param(inbound.url, &h.header)
+        .ok_or_else(|| VerifyError::MissingHeader(Cow::Owned(format!("?{}", h.header))))?;
+    let hits: Vec<bool> = secrets.iter().map(|s| ct_eq(s.expose().trim().as_bytes(), given.as_bytes())).collect();
+    let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
+    Ok(labelled(h, provider, secret_index, inbound))
 }
 
 pub(super) fn verify_token<'a>(
@@ -132,7 +153,11 @@ mod tests {
         let v = run("gitlab", &h, br#"{"object_kind":"push"}"#, &["old", "glt-0123456789"]).unwrap();
         assert_eq!(v.secret_index(), 1);
         assert_eq!(v.event_type(), Some("Push Hook"));
-        assert_eq!(v.delivery_id(), Some("2f7a4c2e-1d7b-4f0e-8a53-1f5b7a9d0c11"));
+        // The Event-UUID is shared by recursive webhooks: never the delivery id.
+        assert_eq!(v.delivery_id(), None);
+        let h = h.with("Idempotency-Key", "7b1e0a4c-3f8e-4d7e-9d51-6c2f0b8a9e14");
+        let v = run("gitlab", &h, br#"{"object_kind":"push"}"#, &["glt-0123456789"]).unwrap();
+        assert_eq!(v.delivery_id(), Some("7b1e0a4c-3f8e-4d7e-9d51-6c2f0b8a9e14"));
         for bad in ["glt-012345678", "glt-01234567890", "GLT-0123456789", ""] {
             let h = Headers::new().with("X-Gitlab-Token", bad);
             assert_eq!(
@@ -171,7 +196,8 @@ mod tests {
         let body = br#"{"RecordType":"Delivery","MessageID":"883953f4-6105-42a2-a16a-77a8eac79483"}"#;
         let v = run("postmark", &h, body, &[secret.expose()]).unwrap();
         assert_eq!(v.event_type(), Some("Delivery"));
-        assert_eq!(v.delivery_id(), Some("883953f4-6105-42a2-a16a-77a8eac79483"));
+        // MessageID names the email (Delivery, Open, Click share it): no id.
+        assert_eq!(v.delivery_id(), None);
         assert!(run("basic-auth", &h, body, &[secret.expose()]).is_ok());
         // Lower-case scheme name is allowed (RFC 7617: case-insensitive).
         let lower = Headers::new().with("Authorization", basic_header(&secret).replace("Basic", "basic"));

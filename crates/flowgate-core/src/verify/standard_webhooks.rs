@@ -14,7 +14,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{check_window, decode_keys, parse_unix_secs, Inbound, Labels, Verified, VerifyError};
+use super::{check_window, decode_keys, parse_unix_secs, Inbound, Labels, Proof, Verified, VerifyError};
 use crate::{headers::Headers, secret::Secret};
 
 /// Default timestamp tolerance of the reference libraries, in seconds.
@@ -120,19 +120,21 @@ pub(super) fn verify<'a>(
 
     // The signature is checked before the time window, so an attacker learns
     // nothing about the window from unsigned requests; both must pass.
-    let hits: Vec<bool> = keys
+    let hits: Vec<(bool, Proof)> = keys
         .iter()
         .map(|key| {
             let expected = mac(key, id, ts_text, inbound.body);
-            candidates.iter().fold(false, |hit, c| expected.clone().verify_slice(c).is_ok() | hit)
+            let hit = candidates.iter().fold(false, |hit, c| expected.clone().verify_slice(c).is_ok() | hit);
+            (hit, Proof::of_mac(&expected.finalize().into_bytes()))
         })
         .collect();
-    let Some(secret_index) = hits.iter().position(|h| *h) else {
+    let Some(secret_index) = hits.iter().position(|(h, _)| *h) else {
         return Err(VerifyError::SignatureMismatch);
     };
     check_window(ts, inbound.now_secs, tolerance_override.unwrap_or(TOLERANCE_SECS))?;
 
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers, inbound.body)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers, inbound.body))
+        .with_proof(hits[secret_index].1))
 }
 
 /// The body's `type` and the id header. The id is read from the family of

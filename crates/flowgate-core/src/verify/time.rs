@@ -66,6 +66,14 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(t).ok()
 }
 
+/// [`parse_rfc3339`], but a date-time without a zone offset is read as UTC
+/// (`2024-03-27T15:42:29.551`, as Orb sends `X-Orb-Timestamp` and its SDKs
+/// read it).
+pub(crate) fn parse_rfc3339_utc_default(s: &str) -> Option<u64> {
+    let s = s.trim();
+    parse_rfc3339(s).or_else(|| parse_rfc3339(&format!("{s}Z")))
+}
+
 /// `2024-01-02T03:04:05Z` for `secs` since the epoch.
 pub(crate) fn format_rfc3339(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
@@ -106,6 +114,18 @@ mod tests {
         assert_eq!(format_rfc3339(1_698_796_800), "2023-11-01T00:00:00Z");
         for t in [0, 1, 951_782_400, 1_709_208_000, 4_102_444_799] {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t));
+        }
+    }
+
+    #[test]
+    fn a_date_time_without_a_zone_is_utc_where_the_sender_says_so() {
+        assert_eq!(parse_rfc3339("2023-11-01T00:00:00"), None);
+        assert_eq!(parse_rfc3339_utc_default("2023-11-01T00:00:00"), Some(1_698_796_800));
+        assert_eq!(parse_rfc3339_utc_default("2023-11-01T00:00:00.551"), Some(1_698_796_800));
+        assert_eq!(parse_rfc3339_utc_default("2023-11-01T02:00:00+02:00"), Some(1_698_796_800));
+        assert_eq!(parse_rfc3339_utc_default("2023-11-01T00:00:00Z"), Some(1_698_796_800));
+        for bad in ["", "2023-11-01", "2023-11-01T00:00", "2023-11-01T00:00:00ZZ", "1700000000"] {
+            assert_eq!(parse_rfc3339_utc_default(bad), None, "{bad}");
         }
     }
 }

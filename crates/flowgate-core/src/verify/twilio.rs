@@ -24,19 +24,39 @@
 //! `'` in a query as `%27`), so flowgate tries the query with `%27` → `'`
 //! and `'` → `%27` as well: at most six URLs per secret.
 //!
+//! **SharedKey signatures.** When a Webhook Rule of the account's Webhooks
+//! configuration matches the URL, Twilio signs with that Rule's SharedKey
+//! instead of the Auth Token and says so in
+//! `X-Twilio-Webhooks-Signature-Settings: key=<SharedKey id>,algorithm=HMAC_SHA256`.
+//! Only the MAC changes: the signature is still base64 in `X-Twilio-Signature`,
+//! over the same URL and parameters (twilio-node 6.3 `lib/webhooks/webhooks.js`,
+//! `SIGNATURE_SETTINGS_HEADER`, `getSignatureAlgorithm`; twilio-python 9.13
+//! `request_validator.py`, `get_signature_algorithm`). Both SDKs read the
+//! first non-empty `algorithm=` of the comma-separated pairs, compare it
+//! case-insensitively, take a header without one as `HMAC_SHA1`, and refuse
+//! any other algorithm. flowgate does the same ([`announced`]): an unknown
+//! algorithm is refused — never checked as HMAC-SHA1 — and a request that
+//! announces HMAC-SHA256 is never checked with HMAC-SHA1. The route's
+//! secrets are tried with the announced algorithm, so a route lists the Auth
+//! Token, the SharedKey secret(s), or both during a move (the key id is not a
+//! secret and does not pick one: any that matches will do, as for rotation).
+//!
+//! **Bounded work.** The form parameters are parsed before the MAC (they are
+//! what is signed), so a body of more than [`MAX_FORM_PARAMS`] is refused
+//! before any of them is decoded; the rest are decoded in place where they
+//! need no unescaping.
+//!
 //! No timestamp is signed. `I-Twilio-Idempotency-Token` (sent with retried
 //! webhooks) is the delivery id; Twilio sends no event-type header.
-//! Twilio's newer "Webhook rules" (HMAC-SHA256 with a shared key, announced
-//! by an `X-Twilio-Webhooks-Signature-Settings` header) are not supported:
-//! the SDK release that flowgate's sources were checked against has no trace
-//! of them.
+
+use std::borrow::Cow;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::{Inbound, Labels, Verified, VerifyError};
+use super::{Inbound, Labels, Proof, Verified, VerifyError};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -48,28 +68,133 @@ pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 pub const IDEMPOTENCY_HEADER: &str = "i-twilio-idempotency-token";
 /// The query parameter that switches to JSON-body mode.
 pub const BODY_HASH_PARAM: &str = "bodySHA256";
+/// The header that announces a SharedKey signature and its algorithm.
+pub const SIGNATURE_SETTINGS_HEADER: &str = "x-twilio-webhooks-signature-settings";
+/// Most form parameters read from a body before verification. The
+/// parameters Twilio documents for its webhooks (Voice, Messaging, status
+/// callbacks) number a few dozen per request, well under 100, so 1,000 is
+/// never reached by Twilio and bounds the parsing and sorting an unsigned
+/// `a&a&a&…` can ask for.
+pub const MAX_FORM_PARAMS: usize = 1000;
 
-fn mac(key: &[u8], url: &str, params: &[u8]) -> Vec<u8> {
-    let mut m = Hmac::<Sha1>::new_from_slice(key).expect("HMAC accepts any key length");
-    m.update(url.as_bytes());
-    m.update(params);
-    m.finalize().into_bytes().to_vec()
+/// The MAC a Twilio signature is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// HMAC-SHA1: the Auth Token signature, and the default.
+    HmacSha1,
+    /// HMAC-SHA256: SharedKey signatures that announce it.
+    HmacSha256,
 }
 
-/// The form parameters of `body` as Twilio signs them.
-fn signed_params(body: &[u8]) -> Vec<u8> {
-    let mut pairs: Vec<(String, String)> =
-        form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+impl Algorithm {
+    /// The name Twilio uses (`HMAC_SHA1`, `HMAC_SHA256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::HmacSha1 => "HMAC_SHA1",
+            Algorithm::HmacSha256 => "HMAC_SHA256",
+        }
+    }
+}
+
+/// What a request's `X-Twilio-Webhooks-Signature-Settings` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announced<'a> {
+    /// No such header: the Auth Token signature, HMAC-SHA1.
+    AuthToken,
+    /// A SharedKey signature with a supported algorithm (HMAC-SHA1 when the
+    /// header names none, as both SDKs read it).
+    SharedKey {
+        /// The SharedKey's id (`key=`), if given; not a secret.
+        key: Option<&'a str>,
+        /// The algorithm.
+        algorithm: Algorithm,
+    },
+    /// An algorithm neither SDK knows: the request is refused.
+    Unsupported {
+        /// The name as announced (attacker-controlled: never logged by flowgate).
+        algorithm: &'a str,
+    },
+}
+
+impl Announced<'_> {
+    /// The algorithm to verify with, or `None` when the request must be refused.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        match self {
+            Announced::AuthToken => Some(Algorithm::HmacSha1),
+            Announced::SharedKey { algorithm, .. } => Some(*algorithm),
+            Announced::Unsupported { .. } => None,
+        }
+    }
+}
+
+/// The first non-empty value of `name` among the header's `k=v` pairs.
+fn setting<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(',').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        (k.trim() == name && !v.trim().is_empty()).then(|| v.trim())
+    })
+}
+
+/// Reads `X-Twilio-Webhooks-Signature-Settings` as twilio-node 6.3 and
+/// twilio-python 9.13 do (see the module docs). An empty header counts as
+/// none, as twilio-node's middleware treats it.
+pub fn announced(headers: &Headers) -> Announced<'_> {
+    let Some(header) = headers.get(SIGNATURE_SETTINGS_HEADER).filter(|h| !h.trim().is_empty()) else {
+        return Announced::AuthToken;
+    };
+    let key = setting(header, "key");
+    match setting(header, "algorithm") {
+        None => Announced::SharedKey { key, algorithm: Algorithm::HmacSha1 },
+        Some(a) if a.eq_ignore_ascii_case("HMAC_SHA1") => Announced::SharedKey { key, algorithm: Algorithm::HmacSha1 },
+        Some(a) if a.eq_ignore_ascii_case("HMAC_SHA256") => {
+            Announced::SharedKey { key, algorithm: Algorithm::HmacSha256 }
+        }
+        Some(algorithm) => Announced::Unsupported { algorithm },
+    }
+}
+
+/// The value of `X-Twilio-Webhooks-Signature-Settings` for a SharedKey
+/// signature (`flowgate send`, tests).
+pub fn settings_header(key_id: &str, algorithm: Algorithm) -> String {
+    format!("key={key_id},algorithm={}", algorithm.name())
+}
+
+/// Form parameters as Twilio signs them: sorted, each `name ‖ value`.
+type Params<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+fn mac(algorithm: Algorithm, key: &[u8], url: &str, params: &Params<'_>) -> Vec<u8> {
+    // The signed string is fed piece by piece: it is never built in memory.
+    fn feed<M: Mac>(mut m: M, url: &str, params: &Params<'_>) -> Vec<u8> {
+        m.update(url.as_bytes());
+        for (k, v) in params {
+            m.update(k.as_bytes());
+            m.update(v.as_bytes());
+        }
+        m.finalize().into_bytes().to_vec()
+    }
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
+    match algorithm {
+        Algorithm::HmacSha1 => feed(Hmac::<Sha1>::new_from_slice(key).expect("any key length"), url, params),
+        Algorithm::HmacSha256 => feed(Hmac::<Sha256>::new_from_slice(key).expect("any key length"), url, params),
+    }
+}
+
+/// The form parameters of `body` as Twilio signs them, or `None` when the
+/// body has more than `max` of them (counted before anything is decoded).
+fn signed_params(body: &[u8], max: usize) -> Option<Params<'_>> {
+    // form_urlencoded skips empty pieces between '&'s, so these are exactly
+    // the pairs it yields.
+    let count = body.split(|b| *b == b'&').filter(|piece| !piece.is_empty()).count();
+    if count > max {
+        return None;
+    }
+    // Borrowed from the body unless a piece needs unescaping ('+', '%').
+    let mut pairs: Params<'_> = form_urlencoded::parse(body).collect();
     // Sorting the pairs sorts by name, then value; identical pairs are dropped
     // (both SDKs deduplicate a name's values).
     pairs.sort();
     pairs.dedup();
-    let mut out = Vec::new();
-    for (k, v) in pairs {
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(v.as_bytes());
-    }
-    out
+    Some(pairs)
 }
 
 /// The query part of `url` (without the fragment), if any.
@@ -125,10 +250,21 @@ fn url_variants(url: &str) -> Vec<String> {
 }
 
 /// The `X-Twilio-Signature` Twilio sends for `body` posted to `url` (form
-/// mode, or JSON mode when `url` carries `bodySHA256`).
+/// mode, or JSON mode when `url` carries `bodySHA256`), signed with the Auth
+/// Token (HMAC-SHA1).
 pub fn sign(secret: &Secret, url: &str, body: &[u8]) -> String {
-    let params = if query_param(url, BODY_HASH_PARAM).is_some() { Vec::new() } else { signed_params(body) };
-    STANDARD.encode(mac(secret.expose().as_bytes(), url, &params))
+    sign_with(Algorithm::HmacSha1, secret, url, body)
+}
+
+/// [`sign`] with `algorithm`: a SharedKey signature, sent with
+/// [`settings_header`] in [`SIGNATURE_SETTINGS_HEADER`].
+pub fn sign_with(algorithm: Algorithm, secret: &Secret, url: &str, body: &[u8]) -> String {
+    let params = if query_param(url, BODY_HASH_PARAM).is_some() {
+        Vec::new()
+    } else {
+        signed_params(body, usize::MAX).unwrap_or_default()
+    };
+    STANDARD.encode(mac(algorithm, secret.expose().as_bytes(), url, &params))
 }
 
 /// `url` with `bodySHA256=<hex SHA-256 of body>` appended, as Twilio calls
@@ -149,23 +285,38 @@ pub(super) fn verify<'a>(
         .ok()
         .filter(|s| !s.is_empty())
         .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
+    // Fail closed: an algorithm flowgate does not know is refused, not
+    // checked as HMAC-SHA1 (and HMAC-SHA256, once announced, is the only one tried).
+    let algorithm =
+        announced(inbound.headers).algorithm().ok_or(VerifyError::MalformedHeader(SIGNATURE_SETTINGS_HEADER.into()))?;
 
     let body_hash = query_param(inbound.url, BODY_HASH_PARAM);
-    let params = if body_hash.is_some() { Vec::new() } else { signed_params(inbound.body) };
+    let params = match body_hash {
+        Some(_) => Vec::new(),
+        None => signed_params(inbound.body, MAX_FORM_PARAMS)
+            .ok_or(VerifyError::BodyOverLimit("more than 1000 form parameters"))?,
+    };
     let urls = url_variants(inbound.url);
-    // Every secret and every URL form is tried (no early exit).
-    let hits: Vec<bool> = secrets
-        .iter()
-        .map(|s| urls.iter().fold(false, |hit, u| ct_eq(&mac(s.expose().as_bytes(), u, &params), &sig) | hit))
-        .collect();
-    let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
+    // Every secret and every URL form is tried (no early exit). The MAC that
+    // matched is the proof: the same for every URL form of one signed request.
+    let mut matched: Option<(usize, Vec<u8>)> = None;
+    for (index, s) in secrets.iter().enumerate() {
+        for u in &urls {
+            let expected = mac(algorithm, s.expose().as_bytes(), u, &params);
+            if ct_eq(&expected, &sig) && matched.is_none() {
+                matched = Some((index, expected));
+            }
+        }
+    }
+    let (secret_index, expected) = matched.ok_or(VerifyError::SignatureMismatch)?;
     if let Some(expected) = body_hash {
         let actual = Sha256::digest(inbound.body);
         if !hex::decode(expected.trim()).is_ok_and(|e| ct_eq(&e, &actual)) {
             return Err(VerifyError::SignatureMismatch);
         }
     }
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers)))
+    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.headers))
+        .with_proof(Proof::of_mac(&expected)))
 }
 
 /// Twilio names no event type; its delivery id is the idempotency header.
@@ -348,5 +499,172 @@ mod tests {
     fn rotation_and_secret_index() {
         let v = run(URL, Some(SIG), FORM, &["old-token", TOKEN]).unwrap();
         assert_eq!(v.secret_index(), 1);
+    }
+
+    /// A request with `X-Twilio-Signature: sig` and, when given, the settings header.
+    fn run_shared(
+        url: &str,
+        sig: &str,
+        settings: Option<&str>,
+        body: &[u8],
+        secrets: &[&str],
+    ) -> Result<Verified<'static>, VerifyError> {
+        let p = find_provider("twilio").unwrap();
+        let mut h = Headers::new().with("X-Twilio-Signature", sig);
+        if let Some(s) = settings {
+            h.insert("X-Twilio-Webhooks-Signature-Settings", s);
+        }
+        let h: &'static Headers = Box::leak(Box::new(h));
+        let body: &'static [u8] = Box::leak(body.to_vec().into_boxed_slice());
+        let url: &'static str = Box::leak(url.to_owned().into_boxed_str());
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        verify_any(p, &p.scheme(), None, &secrets, Inbound { headers: h, body, now_secs: 0, method: "POST", url })
+    }
+
+    // Computed with the SDKs themselves on the published vector's URL and
+    // parameters: twilio-node 6.3.1 `getExpectedTwilioSignature(secret, url,
+    // params, "HMAC_SHA256")` and twilio-python 9.13.0
+    // `RequestValidator(secret).compute_signature(url, params, "HMAC_SHA256")`
+    // give the same values.
+    const SHARED_KEY: &str = "whsk_test_shared_key_secret_0123456789";
+    const SHA256_TOKEN: &str = "033hgUJA9M/hXIZsYjwkerEP/DBm35nEri5FhCYjA5s=";
+    const SHA256_SHARED: &str = "wjHJM72LOTkEDvDysme5Vc5kuViojpoRl6meohYN7QE=";
+    const SHA1_SHARED: &str = "JRXLwFVNCHY0Zv3YQ635I+AZvno=";
+    const SETTINGS: &str = "key=webhooks_sharedkey_01,algorithm=HMAC_SHA256";
+
+    #[test]
+    fn sdk_made_shared_key_signatures_verify() {
+        assert_eq!(sign_with(Algorithm::HmacSha256, &Secret::new(TOKEN), URL, FORM), SHA256_TOKEN);
+        assert_eq!(sign_with(Algorithm::HmacSha256, &Secret::new(SHARED_KEY), URL, FORM), SHA256_SHARED);
+        assert_eq!(sign_with(Algorithm::HmacSha1, &Secret::new(SHARED_KEY), URL, FORM), SHA1_SHARED);
+        let v = run_shared(URL, SHA256_SHARED, Some(SETTINGS), FORM, &[TOKEN, SHARED_KEY]).unwrap();
+        assert_eq!(v.secret_index(), 1);
+        assert!(run_shared(URL, SHA256_TOKEN, Some(SETTINGS), FORM, &[TOKEN]).is_ok());
+        // A SharedKey that announces HMAC_SHA1 (or no algorithm): HMAC-SHA1 with its secret.
+        for settings in ["key=webhooks_sharedkey_01,algorithm=HMAC_SHA1", "key=webhooks_sharedkey_01"] {
+            assert!(run_shared(URL, SHA1_SHARED, Some(settings), FORM, &[SHARED_KEY]).is_ok(), "{settings}");
+        }
+        // The port rule holds as for HMAC-SHA1 (twilio-node: validateRequest on :443 is true).
+        assert!(run_shared(
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            SHA256_TOKEN,
+            Some(SETTINGS),
+            FORM,
+            &[TOKEN]
+        )
+        .is_ok());
+        // twilio-python's duplicate-parameter vector, SHA-256 (twilio-node gives the same).
+        let dup = b"Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234&Digits=1234";
+        assert_eq!(
+            sign_with(Algorithm::HmacSha256, &Secret::new(TOKEN), URL, dup),
+            "jco7II1lvHpqANwxYMpqhOGVonnkKyDh1cL2ZUBvMDs="
+        );
+        // JSON mode: the URL with bodySHA256 is signed (twilio-python validate() with the body is True).
+        let json = br#"{"property": "value", "boolean": true}"#;
+        let url = url_with_body_hash(URL, json);
+        assert_eq!(
+            sign_with(Algorithm::HmacSha256, &Secret::new(TOKEN), &url, json),
+            "+UOCWf84gdgo/5Hpg4m5/EgKnJA2/TbOw5sPNVr3bPk="
+        );
+        assert!(
+            run_shared(&url, "+UOCWf84gdgo/5Hpg4m5/EgKnJA2/TbOw5sPNVr3bPk=", Some(SETTINGS), json, &[TOKEN]).is_ok()
+        );
+        assert_eq!(
+            run_shared(&url, "+UOCWf84gdgo/5Hpg4m5/EgKnJA2/TbOw5sPNVr3bPk=", Some(SETTINGS), b"{}", &[TOKEN])
+                .unwrap_err(),
+            VerifyError::SignatureMismatch
+        );
+    }
+
+    #[test]
+    fn the_announced_algorithm_is_the_only_one_tried() {
+        // HMAC-SHA256 announced: the SHA-1 signature of the same request is refused
+        // (twilio-node: validateRequest(..., "HMAC_SHA256") with the SHA-1 value is false).
+        assert_eq!(run_shared(URL, SIG, Some(SETTINGS), FORM, &[TOKEN]).unwrap_err(), VerifyError::SignatureMismatch);
+        // Nothing announced: a SHA-256 signature is refused.
+        assert_eq!(run_shared(URL, SHA256_TOKEN, None, FORM, &[TOKEN]).unwrap_err(), VerifyError::SignatureMismatch);
+        // An unknown algorithm is refused whatever the signature, never checked as SHA-1.
+        for settings in ["key=k,algorithm=HMAC_SHA512", "algorithm=MD5,algorithm=HMAC_SHA256", "algorithm=none"] {
+            for sig in [SIG, SHA256_TOKEN] {
+                assert_eq!(
+                    run_shared(URL, sig, Some(settings), FORM, &[TOKEN]).unwrap_err(),
+                    VerifyError::MalformedHeader(SIGNATURE_SETTINGS_HEADER.into()),
+                    "{settings}"
+                );
+            }
+        }
+        // Tampering still fails under SHA-256: a parameter, the URL, the secret.
+        let changed =
+            b"CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1235&From=%2B14158675309&To=%2B18005551212";
+        assert!(run_shared(URL, SHA256_TOKEN, Some(SETTINGS), changed, &[TOKEN]).is_err());
+        assert!(run_shared(
+            "https://mycompany.com/myapp.php?foo=1&bar=3",
+            SHA256_TOKEN,
+            Some(SETTINGS),
+            FORM,
+            &[TOKEN]
+        )
+        .is_err());
+        assert!(run_shared(URL, SHA256_TOKEN, Some(SETTINGS), FORM, &["54321"]).is_err());
+    }
+
+    // Each header next to what getSignatureAlgorithm (twilio-node 6.3.1) and
+    // get_signature_algorithm (twilio-python 9.13.0) return for it, and the
+    // SDKs' verdict: SHA1/SHA256 case-insensitive, anything else unsupported.
+    #[test]
+    fn settings_headers_are_read_as_the_sdks_read_them() {
+        let read = |v: &str| {
+            let h = Headers::new().with("X-Twilio-Webhooks-Signature-Settings", v);
+            announced(&h).algorithm()
+        };
+        let cases = [
+            ("key=webhooks_sharedkey_01,algorithm=HMAC_SHA256", Some(Algorithm::HmacSha256)),
+            ("algorithm=hmac_sha256, key=x", Some(Algorithm::HmacSha256)),
+            (" algorithm = HMAC_SHA256 ", Some(Algorithm::HmacSha256)),
+            ("key=x", Some(Algorithm::HmacSha1)),
+            ("key=x,algorithm=", Some(Algorithm::HmacSha1)),
+            ("algorithm=HMAC_SHA1", Some(Algorithm::HmacSha1)),
+            ("", Some(Algorithm::HmacSha1)),
+            ("algorithm=HMAC_SHA512", None),
+            ("algorithm=MD5,algorithm=HMAC_SHA256", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(read(header), expected, "{header:?}");
+        }
+        assert_eq!(announced(&Headers::new()), Announced::AuthToken);
+        let h = Headers::new().with("x-twilio-webhooks-signature-settings", SETTINGS);
+        assert_eq!(
+            announced(&h),
+            Announced::SharedKey { key: Some("webhooks_sharedkey_01"), algorithm: Algorithm::HmacSha256 }
+        );
+        assert_eq!(settings_header("webhooks_sharedkey_01", Algorithm::HmacSha256), SETTINGS);
+    }
+
+    #[test]
+    fn form_parameters_are_capped_before_any_mac() {
+        let form = |n: usize| (0..n).map(|i| format!("P{i}=v")).collect::<Vec<_>>().join("&").into_bytes();
+        let at_cap = form(MAX_FORM_PARAMS);
+        let sig = sign(&Secret::new(TOKEN), URL, &at_cap);
+        assert!(run(URL, Some(&sig), &at_cap, &[TOKEN]).is_ok());
+        let over = form(MAX_FORM_PARAMS + 1);
+        let sig = sign(&Secret::new(TOKEN), URL, &over);
+        let err = run(URL, Some(&sig), &over, &[TOKEN]).unwrap_err();
+        assert_eq!(err, VerifyError::BodyOverLimit("more than 1000 form parameters"));
+        assert!(!err.is_config_error());
+        // Empty pieces are not parameters (form_urlencoded skips them), so they do not count.
+        let mut sparse = at_cap.clone();
+        sparse.extend_from_slice(&b"&".repeat(5000));
+        let sig = sign(&Secret::new(TOKEN), URL, &sparse);
+        assert!(run(URL, Some(&sig), &sparse, &[TOKEN]).is_ok());
+        // The count is exactly form_urlencoded's.
+        for body in [&b"a&&b"[..], b"&", b"", b"a=1&a=1&b", b"%26=%26&x"] {
+            let pieces = body.split(|b| *b == b'&').filter(|p| !p.is_empty()).count();
+            assert_eq!(pieces, form_urlencoded::parse(body).count(), "{}", String::from_utf8_lossy(body));
+        }
+        // JSON mode signs no parameters: a body of any shape is only hashed.
+        let json = form(MAX_FORM_PARAMS * 2);
+        let url = url_with_body_hash(URL, &json);
+        let sig = sign(&Secret::new(TOKEN), &url, &json);
+        assert!(run(&url, Some(&sig), &json, &[TOKEN]).is_ok());
     }
 }
