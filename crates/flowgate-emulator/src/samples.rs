@@ -312,6 +312,134 @@ pub(crate) fn shaped(provider: &str, event: &str, id: &str, now: u64) -> Option<
             json!({"resource": "event", "id": format!("event_{short}"), "type": event, "entityId": "pl_qng5gbbv8NAZ5gpM5ZYgx",
                            "createdAt": iso, "_embedded": {"entity": {"resource": "payment-link", "id": "pl_qng5gbbv8NAZ5gpM5ZYgx"}}})
         }
+        "coinbase" => json!({
+            "attempt_number": 1, "id": uuid(short, "c01"), "scheduled_for": iso,
+            "event": {"api_version": "2018-03-22", "created_at": iso, "id": uuid(short, "e01"), "resource": "event", "type": event,
+                      "data": {"code": "66BEOV2A", "name": "flowgate sample", "pricing_type": "fixed_price",
+                               "pricing": {"local": {"amount": "42.00", "currency": "USD"}}}},
+        }),
+        "aftership" => json!({
+            "event": event, "event_id": uuid(short, "a01"), "is_tracking_first_tracking": false, "ts": now,
+            "msg": {"id": format!("5b74f4958776db0e00{}", &short[..6]), "tracking_number": "1Z9999999999999999",
+                    "slug": "ups", "tag": "InTransit", "subtag": "InTransit_001", "updated_at": iso},
+        }),
+        "alchemy" => json!({
+            "webhookId": "wh_octjglnywaupz6th", "id": format!("whevt_{short}"), "createdAt": iso, "type": event,
+            "event": {"network": "ETH_MAINNET", "activity": [{"fromAddress": "0x503828976d22510aad0201ac7ec88293211d23da",
+                      "toAddress": "0xbe3f4b43db5eb49d1f48f53443b9abce45da3b79", "blockNum": "0xdf34a3", "value": 293.092129,
+                      "asset": "USDC", "category": "token"}]},
+        }),
+        "terraform" => json!({
+            "payload_version": 1, "notification_configuration_id": "nc-AeUQ2zfKZzW9TiGZ",
+            "run_url": "https://app.terraform.io/app/flowgate/flowgate-ws/runs/run-FwnENkvDnrpyFC7M",
+            "run_id": "run-FwnENkvDnrpyFC7M", "run_message": "flowgate sample", "run_created_at": iso, "run_created_by": "flowgate",
+            "workspace_id": "ws-XdeUVMWShTesDMME", "workspace_name": "flowgate-ws", "organization_name": "flowgate",
+            "notifications": [{"message": "Run Completed", "trigger": event, "run_status": "applied",
+                               "run_updated_at": iso, "run_updated_by": "flowgate"}],
+        }),
+        "sonatype" => json!({
+            "timestamp": iso.replace('Z', "+0000"), "nodeId": "7FFA7361-6ED33978-36997BD4-47095CC4-331356BE",
+            "initiator": "admin/127.0.0.1", "repositoryName": "npm-proxy", "action": "CREATED",
+            "component": {"id": short, "componentId": short, "format": "npm", "name": "flowgate", "version": "1.0.0"},
+        }),
+        "frameio" => json!({
+            "type": event, "resource": {"type": "asset", "id": uuid(short, "f01")},
+            "account": {"id": "6bdcb4d9-4548-4548-a9a4-a1a7f2ac8b0a"}, "team": {"id": "35543cd2-954a-c6ee-4aa1-ce9e19602aa9"},
+            "user": {"id": "56d4ba1a-2e7b-4c5c-9b59-27b4a1a7b0e3"}, "project": {"id": "7e46e495-4444-4555-8649-bee4d391a997"},
+        }),
+        "bolt" => json!({
+            "type": event, "object": "transaction",
+            "data": {"id": format!("TA{short}"), "reference": "LBLJ-TWW7-R9VC", "type": "cc_payment", "status": "completed",
+                     "amount": {"amount": 4200, "currency": "USD", "currency_symbol": "$"}, "date": now * 1000},
+        }),
+        "castle" => json!({
+            "api_version": "v1", "app_id": "643237282357921", "type": event, "created_at": iso,
+            "data": {"id": short, "device_token": "eyJhbGciOiJIUzI1NiJ9.flowgate", "user_id": "flowgate-sample",
+                     "trigger": "$login.succeeded", "context": {"ip": "203.0.113.7"}},
+        }),
+        "clearbit" => json!({
+            "id": "flowgate-sample", "status": 200, "type": event,
+            "body": {"id": uuid(short, "b01"), "name": {"fullName": "Alex Sample", "givenName": "Alex", "familyName": "Sample"},
+                     "email": "alex@example.com", "location": "San Francisco, CA, US", "employment": {"name": "Flowgate"}},
+        }),
+        "mongodb" => json!({
+            "id": format!("5d1113b25a115342{}", &short[..8]), "alertConfigId": "5d1113b25a115342acc2d1ab",
+            "eventTypeName": "OUTSIDE_METRIC_THRESHOLD", "metricName": "ASSERT_REGULAR", "status": "OPEN",
+            "created": iso, "updated": iso, "groupId": "5d1113b25a115342acc2d1ac", "clusterName": "Cluster0",
+            "currentValue": {"number": 2.0, "units": "RAW"}, "humanReadable": "flowgate sample alert",
+        }),
+        "worldline" => json!({
+            "apiVersion": "v1", "id": uuid(short, "d01"), "created": iso.replace('Z', ".000+0000"), "merchantId": "20000",
+            "type": event,
+            "payment": {"id": "000000850010000188180000200001", "paymentOutput": {"amountOfMoney": {"amount": 4200, "currencyCode": "EUR"}},
+                        "status": "CAPTURED", "statusOutput": {"statusCategory": "COMPLETED", "statusCode": 9}},
+        }),
+        "modern-treasury" => json!({
+            "event": event,
+            "data": {"id": uuid(short, "a02"), "object": "payment_order", "type": "ach", "direction": "credit", "amount": 1000,
+                     "currency": "USD", "status": event, "live_mode": false, "created_at": iso, "updated_at": iso},
+        }),
+        "pusher" => json!({"time_ms": now * 1000, "events": [{"name": event, "channel": "presence-flowgate"}]}),
+        "autodesk" => json!({
+            "version": "1.0", "resourceUrn": "urn:adsk.wipprod:fs.file:vf.flowgate?version=1",
+            "hook": {"hookId": uuid(short, "ad1"), "tenant": "urn:adsk.wipprod:fs.folder:co.flowgate", "system": "data",
+                     "event": event, "callbackUrl": "https://flowgate.example/hooks/autodesk", "scope": {"folder": "urn:adsk.wipprod:fs.folder:co.flowgate"}},
+            "payload": {"name": "model.rvt", "version": "1", "source": "urn:adsk.wipprod:fs.file:vf.flowgate?version=1",
+                        "createdTime": iso, "creator": "flowgate"},
+        }),
+        "coinify" => json!({
+            "id": uuid(short, "c02"), "event": event, "time": iso,
+            "context": {"id": uuid(short, "c03"), "state": "completed", "amount": "42.00", "currency": "EUR"},
+        }),
+        "cashfree" => json!({
+            "data": {"order": {"order_id": format!("order_{short}"), "order_amount": 42.0, "order_currency": "INR"},
+                     "payment": {"cf_payment_id": 12_376_123, "payment_status": "SUCCESS", "payment_amount": 42.0,
+                                 "payment_time": iso, "payment_group": "upi"},
+                     "customer_details": {"customer_id": "flowgate-sample", "customer_email": "someone@example.com"}},
+            "event_time": iso, "type": event,
+        }),
+        "gitea" | "forgejo" | "gogs" => json!({
+            "ref": "refs/heads/main", "before": "28e1879d029cb852e4844d9c718537df08844e03",
+            "after": "bffeb74224043ba2feb48d137756c8a9331c449a",
+            "compare_url": "https://git.example/flowgate/app/compare/28e1879d029cb852e4844d9c718537df08844e03...bffeb74224043ba2feb48d137756c8a9331c449a",
+            "commits": [{"id": "bffeb74224043ba2feb48d137756c8a9331c449a", "message": "Update README (flowgate sample)\n",
+                         "url": "https://git.example/flowgate/app/commit/bffeb74224043ba2feb48d137756c8a9331c449a",
+                         "author": {"name": "flowgate", "email": "flowgate@example.com", "username": "flowgate"}, "timestamp": iso}],
+            "repository": {"id": 1, "name": "app", "full_name": "flowgate/app", "private": false,
+                           "html_url": "https://git.example/flowgate/app", "default_branch": "main",
+                           "owner": {"id": 1, "login": "flowgate", "username": "flowgate"}},
+            "pusher": {"id": 1, "login": "flowgate", "username": "flowgate"},
+            "sender": {"id": 1, "login": "flowgate", "username": "flowgate"},
+        }),
+        "quickbooks" => json!({"eventNotifications": [{"realmId": "1185883450", "dataChangeEvent": {"entities": [
+            {"name": "Customer", "id": "1", "operation": event, "lastUpdated": iso},
+        ]}}]}),
+        "webflow" => json!({
+            "triggerType": event,
+            "payload": {"name": "Contact form", "siteId": "65427cf400e02b306eaa049c", "formId": "65429eadebe8a9f3a30f62d0",
+                        "data": {"Email": "someone@example.com", "Name": "Flowgate Sample"},
+                        "submittedAt": iso, "id": format!("6321ca84df3949bf{}", &short[..8])},
+        }),
+        "todoist" => json!({
+            "event_name": event, "user_id": "2671355", "version": "9", "triggered_at": iso,
+            "initiator": {"id": "2671355", "email": "someone@example.com", "full_name": "Flowgate Sample"},
+            "event_data": {"id": "2995104339", "content": "Buy Milk", "project_id": "2203306141", "checked": false, "added_at": iso},
+        }),
+        "checkout" => json!({
+            "id": format!("evt_{}", &id[4..30]), "type": event, "version": "1.0.33", "created_on": iso,
+            "data": {"id": format!("pay_{}", &id[4..30]), "action_id": format!("act_{}", &id[4..30]), "amount": 4200,
+                     "currency": "GBP", "processed_on": iso, "reference": "ORD-5023-4E89"},
+            "_links": {"self": {"href": format!("https://api.sandbox.checkout.com/workflows/events/evt_{}", &id[4..30])}},
+        }),
+        "elevenlabs" => json!({
+            "type": event, "event_timestamp": now,
+            "data": {"agent_id": "agent_flowgate", "conversation_id": format!("conv_{short}"), "status": "done",
+                     "transcript": [{"role": "agent", "message": "Hello from flowgate's sample", "time_in_call_secs": 0}]},
+        }),
+        "storyblok" => json!({
+            "text": "The user someone@example.com published the Story flowgate sample (flowgate-sample)",
+            "action": event, "space_id": 1_000_001, "story_id": 2_000_002, "full_slug": "flowgate-sample",
+        }),
         "nango" => {
             json!({"type": event, "from": "nango", "connectionId": "flowgate-sample", "providerConfigKey": "github",
                           "syncName": "issues", "model": "GithubIssue", "responseResults": {"added": 1, "updated": 0, "deleted": 0},
@@ -319,6 +447,28 @@ pub(crate) fn shaped(provider: &str, event: &str, id: &str, now: u64) -> Option<
         }
         _ => return None,
     })
+}
+
+/// A UUID made of a sample's short id (12 hex digits) and a tag.
+fn uuid(short: &str, tag: &str) -> String {
+    format!("{}-{}-4{}-8{:0>3}-{}", &short[..8], &short[8..12], &short[..3], tag, &short[..12])
+}
+
+/// Maxio's (Chargify's) form-encoded webhook (`id=…&event=…&payload[…]=…`):
+/// the webhook's id, again in `X-Chargify-Webhook-Id`.
+pub(crate) fn chargify_form(event: &str, webhook_id: &str, now: u64) -> Vec<u8> {
+    let at = crate::senders::rfc3339(now);
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("id", webhook_id)
+        .append_pair("event", event)
+        .append_pair("payload[subscription][id]", "15236")
+        .append_pair("payload[subscription][state]", "active")
+        .append_pair("payload[subscription][customer][email]", "someone@example.com")
+        .append_pair("payload[transaction][amount_in_cents]", "4200")
+        .append_pair("payload[event_id]", webhook_id)
+        .append_pair("created_at", &at)
+        .finish()
+        .into_bytes()
 }
 
 /// Mailchimp's form-encoded event (`type=subscribe&fired_at=…&data[…]=…`).
@@ -387,6 +537,23 @@ pub(crate) fn headers(provider: &str, event: &str, delivery: &str, now: u64) -> 
         "webex" => vec![("user-agent", "Webex-Webhook-Client".into())],
         "nylas" => vec![("user-agent", "Nylas-Webhooks".into())],
         "ringcentral" => vec![("user-agent", "RingCentral-Webhook/8.3".into())],
+        "worldline" => vec![("x-gcs-keyid", "flowgate-sample-key".into())],
+        "pusher" => vec![("x-pusher-key", "278d425bdf160c739803".into())],
+        "todoist" => vec![("user-agent", "Todoist-Webhooks".into())],
+        // Gitea and Forgejo send the other forges' headers too.
+        "gitea" => vec![
+            ("x-gitea-event-type", event.to_owned()),
+            ("x-gogs-event", event.to_owned()),
+            ("x-gogs-delivery", delivery.to_owned()),
+            ("x-github-event", event.to_owned()),
+            ("x-github-delivery", delivery.to_owned()),
+        ],
+        "forgejo" => vec![
+            ("x-forgejo-event-type", event.to_owned()),
+            ("x-gitea-event", event.to_owned()),
+            ("x-gitea-event-type", event.to_owned()),
+            ("x-gitea-delivery", delivery.to_owned()),
+        ],
         _ => Vec::new(),
     }
 }

@@ -54,6 +54,11 @@ pub fn sample_body(provider: &Provider, event: &str, now: u64) -> Vec<u8> {
     if provider.name == "mailchimp" {
         return samples::mailchimp_form(event, now);
     }
+    if provider.name == "chargify" {
+        // Maxio's webhook ids are numbers.
+        let webhook_id = u64::from_str_radix(&id[4..12], 16).unwrap_or(1).to_string();
+        return samples::chargify_form(event, &webhook_id, now);
+    }
     let mut v = samples::shaped(provider.name, event, &id, now).unwrap_or_else(|| {
         serde_json::json!({
             "id": id,
@@ -84,10 +89,10 @@ pub fn standard_webhooks_prefix(provider: &Provider) -> &'static str {
 }
 
 /// The content type of `provider`'s sample body ([`sample_body`]): form
-/// encoding for Twilio and Mailchimp, JSON for the others (Dropbox Sign's
+/// encoding for Twilio, Mailchimp and Maxio (Chargify), JSON for the others (Dropbox Sign's
 /// signer makes its own multipart body).
 pub fn sample_content_type(provider: &Provider) -> &'static str {
-    if provider.scheme() == Scheme::Twilio || provider.name == "mailchimp" {
+    if provider.scheme() == Scheme::Twilio || matches!(provider.name, "mailchimp" | "chargify") {
         "application/x-www-form-urlencoded"
     } else {
         "application/json"
@@ -557,6 +562,26 @@ pub fn sign(
                 *v = v.to_ascii_uppercase();
             }
         }
+        // Maxio's X-Chargify-Webhook-Id is the form's `id`.
+        "chargify" => {
+            let id = form_urlencoded::parse(&body).find(|(k, _)| k == "id").map(|(_, v)| v.into_owned());
+            for (_, v) in headers.iter_mut().filter(|(k, _)| k == "x-chargify-webhook-id") {
+                v.clone_from(id.as_ref().unwrap_or(v));
+            }
+        }
+        // Gitea signs once and sends the signature under the other forges'
+        // names too (Forgejo under Gitea's).
+        "gitea" | "forgejo" => {
+            let own = if provider.name == "gitea" { "x-gitea-signature" } else { "x-forgejo-signature" };
+            if let Some(sig) = headers.iter().find(|(k, _)| k == own).map(|(_, v)| v.clone()) {
+                if provider.name == "gitea" {
+                    headers.push(("x-gogs-signature".to_owned(), sig.clone()));
+                    headers.push(("x-hub-signature-256".to_owned(), format!("sha256={sig}")));
+                } else {
+                    headers.push(("x-gitea-signature".to_owned(), sig));
+                }
+            }
+        }
         // GitHub sends the legacy SHA-1 signature beside the SHA-256 one.
         "github" | "github-sha1" => {
             let other = if provider.name == "github" { "github-sha1" } else { "github" };
@@ -702,6 +727,8 @@ mod tests {
                     | "sharepoint"
                     | "clio"
                     | "mailchimp"
+                    | "chargify"
+                    | "quickbooks"
             ) {
                 // (Those senders carry no event type flowgate reads; Slack's is
                 // the inner event's, `message` in an `event_callback`.)
@@ -859,6 +886,99 @@ mod tests {
         let p = find_provider("cursor").unwrap();
         let req = sign(p, &Secret::new("s"), sample_body(p, "statusChange", 1), "statusChange", "a", url, 1).unwrap();
         assert!(req.headers.contains(&("user-agent".to_owned(), "Cursor-Agent-Webhook/1.0".to_owned())));
+    }
+
+    /// The senders added after Hookdeck's list: `send` writes every header
+    /// the sender documents and a body in its shape.
+    #[test]
+    fn more_senders_send_their_documented_headers() {
+        let url = "http://127.0.0.1:8787/hooks/x";
+        let expected: &[(&str, &[&str])] = &[
+            ("coinbase", &["x-cc-webhook-signature"]),
+            ("chargify", &["x-chargify-webhook-signature-hmac-sha-256", "x-chargify-webhook-id"]),
+            ("aftership", &["aftership-hmac-sha256"]),
+            ("alchemy", &["x-alchemy-signature"]),
+            ("terraform", &["x-tfe-notification-signature"]),
+            ("sonatype", &["x-nexus-webhook-signature", "x-nexus-webhook-id", "x-nexus-webhook-delivery"]),
+            ("frameio", &["x-frameio-signature", "x-frameio-request-timestamp"]),
+            ("bolt", &["x-bolt-hmac-sha256"]),
+            ("castle", &["x-castle-signature"]),
+            ("clearbit", &["x-request-signature"]),
+            ("mongodb", &["x-mms-signature", "x-mms-event"]),
+            ("worldline", &["x-gcs-signature", "x-gcs-keyid"]),
+            ("modern-treasury", &["x-signature", "x-webhook-id"]),
+            ("pusher", &["x-pusher-signature", "x-pusher-key"]),
+            ("autodesk", &["x-adsk-signature"]),
+            ("coinify", &["x-coinify-webhook-signature"]),
+            ("cashfree", &["x-webhook-signature", "x-webhook-timestamp"]),
+            (
+                "gitea",
+                &[
+                    "x-gitea-signature",
+                    "x-gitea-event",
+                    "x-gitea-event-type",
+                    "x-gitea-delivery",
+                    "x-gogs-signature",
+                    "x-gogs-event",
+                    "x-gogs-delivery",
+                    "x-github-event",
+                    "x-github-delivery",
+                    "x-hub-signature-256",
+                ],
+            ),
+            (
+                "forgejo",
+                &[
+                    "x-forgejo-signature",
+                    "x-forgejo-event",
+                    "x-forgejo-event-type",
+                    "x-forgejo-delivery",
+                    "x-gitea-signature",
+                    "x-gitea-event",
+                    "x-gitea-event-type",
+                    "x-gitea-delivery",
+                ],
+            ),
+            ("gogs", &["x-gogs-signature", "x-gogs-event", "x-gogs-delivery"]),
+            ("quickbooks", &["intuit-signature"]),
+            ("webflow", &["x-webflow-signature", "x-webflow-timestamp"]),
+            ("todoist", &["x-todoist-hmac-sha256", "x-todoist-delivery-id", "user-agent"]),
+            ("checkout", &["cko-signature"]),
+            ("elevenlabs", &["elevenlabs-signature"]),
+            ("storyblok", &["webhook-signature"]),
+        ];
+        for (name, headers) in expected {
+            let p = find_provider(name).unwrap_or_else(|| panic!("{name}"));
+            let (signing, _) = secrets_for(p);
+            let now = 1_700_000_000;
+            let body = sample_body(p, p.sample_event, now);
+            let req = sign(p, &signing, body, p.sample_event, sample_content_type(p), url, now).unwrap();
+            let mut names: Vec<&str> =
+                req.headers.iter().map(|(k, _)| k.as_str()).filter(|k| *k != "content-type").collect();
+            names.sort_unstable();
+            let mut want = headers.to_vec();
+            want.sort_unstable();
+            assert_eq!(names, want, "{name}");
+            if *name != "chargify" {
+                serde_json::from_slice::<serde_json::Value>(&req.body).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(
+                    crate::samples::shaped(name, p.sample_event, "evt_0123456789abcdef0123456789abcdef", now).is_some(),
+                    "{name}: its own sample"
+                );
+            }
+        }
+        // Values that say something: Maxio's id is the form's, Gitea's copies are its signature.
+        let p = find_provider("chargify").unwrap();
+        let req = sign(p, &Secret::new("s"), sample_body(p, "payment_success", 1), "payment_success", "a", url, 1).unwrap();
+        let id = header(&req, "x-chargify-webhook-id").unwrap().to_owned();
+        assert!(String::from_utf8_lossy(&req.body).starts_with(&format!("id={id}&event=payment_success&")));
+        assert_eq!(sample_content_type(p), "application/x-www-form-urlencoded");
+        let p = find_provider("gitea").unwrap();
+        let req = sign(p, &Secret::new("s"), sample_body(p, "push", 1), "push", "a", url, 1).unwrap();
+        let sig = header(&req, "x-gitea-signature").unwrap();
+        assert_eq!(header(&req, "x-gogs-signature"), Some(sig));
+        assert_eq!(header(&req, "x-hub-signature-256").map(str::to_owned), Some(format!("sha256={sig}")));
+        assert_eq!(header(&req, "x-github-delivery"), header(&req, "x-gitea-delivery"));
     }
 
     #[test]

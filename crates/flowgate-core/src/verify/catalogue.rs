@@ -445,6 +445,10 @@ use super::{
 };
 
 macro_rules! provider {
+    // A preset whose sender's documentation was read on `$read`.
+    (read $read:literal; $($rest:tt)*) => {
+        Provider { docs_read: $read, ..provider!($($rest)*) }
+    };
     ($name:literal, $title:literal, $docs:literal, $checks:literal, $evidence:expr, $sample:literal, $scheme:expr) => {
         Provider {
             name: $name,
@@ -2115,7 +2119,321 @@ static CATALOGUE: &[Provider] = &[
         "sync",
         Scheme::Hmac(body_mac(HmacSha256, Hex, "x-nango-hmac-sha256", "").event(j("type")))
     ),
+
+    // Issue 15, continued: senders of Hookdeck's and ngrok's lists
+    // (not_built_in.txt) and others whose published scheme the HMAC engine
+    // expresses exactly. Docs read 2026-12-02 (each preset's `docs`); the
+    // delivery id is a documented per-event id kept across retries, or none.
+    provider!(read "2026-12-02";
+        "coinbase",
+        "Coinbase Commerce",
+        "https://docs.cdp.coinbase.com/commerce/api-arcitecture/webhooks-security",
+        "X-CC-Webhook-Signature: hex HMAC-SHA256(body), the webhook shared secret",
+        SdkStyleRoundTrip,
+        "charge:confirmed",
+        // The body wraps the event; its id is the event's (the outer `id` and
+        // `attempt_number` describe the attempt, which changes on a retry).
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-cc-webhook-signature", "").event(j("event.type")).delivery(j("event.id")))
+    ),
+    provider!(read "2026-12-02";
+        "chargify",
+        "Maxio Advanced Billing (Chargify)",
+        "https://docs.maxio.com/hc/en-us/articles/24266136649869-Webhooks-Reference",
+        "X-Chargify-Webhook-Signature-Hmac-Sha-256: hex HMAC-SHA256(body), the site's shared key",
+        SdkStyleRoundTrip,
+        "payment_success",
+        Scheme::Hmac(
+            // Form-encoded bodies (`id=…&event=…&payload[…]=…`): the event is
+            // not read. The webhook's id "is not changed on a retry/replay of
+            // the same webhook" (Maxio's Webhook model).
+            body_mac(HmacSha256, Hex, "x-chargify-webhook-signature-hmac-sha-256", "")
+                .delivery(h("x-chargify-webhook-id"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "aftership",
+        "AfterShip Tracking",
+        "https://www.aftership.com/docs/tracking/webhook/webhook-signature",
+        "aftership-hmac-sha256: base64 HMAC-SHA256(body), the account's webhook secret",
+        SdkStyleRoundTrip,
+        "tracking_update",
+        Scheme::Hmac(body_mac(HmacSha256, Base64, "aftership-hmac-sha256", "").event(j("event")).delivery(j("event_id")))
+    ),
+    provider!(read "2026-12-02";
+        "alchemy",
+        "Alchemy Notify",
+        "https://www.alchemy.com/docs/reference/notify-api-quickstart",
+        "X-Alchemy-Signature: hex HMAC-SHA256(body), the webhook's signing key",
+        SdkStyleRoundTrip,
+        "ADDRESS_ACTIVITY",
+        // `id` is the event's (whevt_…), `webhookId` the subscription's.
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-alchemy-signature", "").event(j("type")).delivery(j("id")))
+    ),
+    provider!(read "2026-12-02";
+        "terraform",
+        "HCP Terraform / Terraform Enterprise notifications",
+        "https://developer.hashicorp.com/terraform/cloud-docs/api-docs/notification-configurations",
+        "X-TFE-Notification-Signature: hex HMAC-SHA512(body), the notification configuration's token",
+        SdkStyleRoundTrip,
+        "run:completed",
+        // No delivery id: `run_id` is shared by every notification of a run.
+        Scheme::Hmac(body_mac(HmacSha512, Hex, "x-tfe-notification-signature", "").event(j("notifications.0.trigger")))
+    ),
+    provider!(read "2026-12-02";
+        "sonatype",
+        "Sonatype Nexus Repository",
+        "https://help.sonatype.com/en/webhooks.html",
+        "X-Nexus-Webhook-Signature: hex HMAC-SHA1(body), the webhook's secret key",
+        SdkStyleRoundTrip,
+        "rm:repository:component",
+        Scheme::Hmac(
+            body_mac(HmacSha1, Hex, "x-nexus-webhook-signature", "")
+                .event(h("x-nexus-webhook-id"))
+                .delivery(h("x-nexus-webhook-delivery"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "frameio",
+        "Frame.io",
+        "https://developer.frame.io/docs/automations-webhooks/webhooks-overview",
+        "X-Frameio-Signature: v0=hex HMAC-SHA256(v0:ts:body), X-Frameio-Request-Timestamp, ±5 min",
+        SdkStyleRoundTrip,
+        "asset.created",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-frameio-signature", "v0=")
+                .template("v0:{timestamp}:{body}")
+                .ts(hdr("x-frameio-request-timestamp"), Seconds, 300, false)
+                .event(j("type"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "bolt",
+        "Bolt",
+        "https://help.bolt.com/developers/webhooks/",
+        "X-Bolt-Hmac-Sha256: base64 HMAC-SHA256(body), the signing secret",
+        SdkStyleRoundTrip,
+        "capture",
+        Scheme::Hmac(body_mac(HmacSha256, Base64, "x-bolt-hmac-sha256", "").event(j("type")))
+    ),
+    provider!(read "2026-12-02";
+        "castle",
+        "Castle",
+        "https://docs.castle.io/docs/webhooks",
+        "X-Castle-Signature: base64 HMAC-SHA256(body), the API secret",
+        SdkStyleRoundTrip,
+        "$incident.confirmed",
+        Scheme::Hmac(body_mac(HmacSha256, Base64, "x-castle-signature", "").event(j("type")))
+    ),
+    Provider {
+        no_replay_guard: Some(IDENTICAL_BODIES),
+        ..provider!(read "2026-12-02";
+            "clearbit",
+            "Clearbit",
+            "https://dashboard.clearbit.com/docs#webhooks",
+            "X-Request-Signature: sha1=hex HMAC-SHA1(body), the API key",
+            SdkStyleRoundTrip,
+            "person",
+            // No delivery id: `id` is the webhook_id the caller chose for its lookup.
+            Scheme::Hmac(body_mac(HmacSha1, Hex, "x-request-signature", "sha1=").event(j("type")))
+        )
+    },
+    Provider {
+        no_replay_guard: Some(IDENTICAL_BODIES),
+        ..provider!(read "2026-12-02";
+            "mongodb",
+            "MongoDB Atlas (alert webhooks)",
+            "https://www.mongodb.com/docs/atlas/tutorial/webhook-integration/",
+            "X-MMS-Signature: base64 HMAC-SHA1(body), the integration's webhook secret",
+            SdkStyleRoundTrip,
+            "alert.open",
+            // No delivery id: `id` is the alert's, shared by its open, update and
+            // close notifications.
+            Scheme::Hmac(body_mac(HmacSha1, Base64, "x-mms-signature", "").event(h("x-mms-event")))
+        )
+    },
+    provider!(read "2026-12-02";
+        "worldline",
+        "Worldline (Direct / Connect)",
+        "https://docs.connect.worldline-solutions.com/documentation/webhooks/event-structure/",
+        "X-GCS-Signature: base64 HMAC-SHA256(body), the webhooks secret key (X-GCS-KeyId names it)",
+        SdkStyleRoundTrip,
+        "payment.captured",
+        // "The unique id of this event. You should use this id to verify that
+        // you did not already receive this event."
+        Scheme::Hmac(body_mac(HmacSha256, Base64, "x-gcs-signature", "").event(j("type")).delivery(j("id")))
+    ),
+    provider!(read "2026-12-02";
+        "modern-treasury",
+        "Modern Treasury",
+        "https://docs.moderntreasury.com/platform/reference/webhooks",
+        "X-Signature: hex HMAC-SHA256(body), the organization's webhook key",
+        SdkStyleRoundTrip,
+        "completed",
+        // "Each webhook has a unique ID … passed through as the HTTP header
+        // X-Webhook-ID" (Webhook Idempotency).
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-signature", "").event(j("event")).delivery(h("x-webhook-id")))
+    ),
+    provider!(read "2026-12-02";
+        "pusher",
+        "Pusher Channels",
+        "https://pusher.com/docs/channels/server_api/webhooks/",
+        "X-Pusher-Signature: hex HMAC-SHA256(body), the app secret (X-Pusher-Key names the app)",
+        SdkStyleRoundTrip,
+        "channel_occupied",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-pusher-signature", "").event(j("events.0.name")))
+    ),
+    provider!(read "2026-12-02";
+        "autodesk",
+        "Autodesk Platform Services (webhooks)",
+        "https://aps.autodesk.com/en/docs/webhooks/v1/tutorials/how-to-verify-payload-signature/",
+        "x-adsk-signature: sha1hash=hex HMAC-SHA1(body), the secret token",
+        SdkStyleRoundTrip,
+        "dm.version.added",
+        Scheme::Hmac(body_mac(HmacSha1, Hex, "x-adsk-signature", "sha1hash=").event(j("hook.event")))
+    ),
+    provider!(read "2026-12-02";
+        "coinify",
+        "Coinify",
+        "https://coinify.readme.io/docs/webhook-signature",
+        "X-Coinify-Webhook-Signature: hex HMAC-SHA256(body), the shared secret",
+        PublishedVector,
+        "payment-intent.completed",
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-coinify-webhook-signature", "").event(j("event")))
+    ),
+    provider!(read "2026-12-02";
+        "cashfree",
+        "Cashfree Payments",
+        "https://www.cashfree.com/docs/payments/online/webhooks/signature-verification",
+        "x-webhook-signature: base64 HMAC-SHA256(x-webhook-timestamp‖body), timestamp ms, ±5 min (window unconfirmed)",
+        SdkStyleRoundTrip,
+        "PAYMENT_SUCCESS_WEBHOOK",
+        Scheme::Hmac(
+            // timestamp‖body, no separator: a JSON body starts with '{', so no
+            // digit can move between the two.
+            body_mac(HmacSha256, Base64, "x-webhook-signature", "")
+                .template("{timestamp}{body}")
+                .ts(hdr("x-webhook-timestamp"), Millis, 300, false)
+                .event(j("type"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "gitea",
+        "Gitea",
+        "https://docs.gitea.com/usage/webhooks",
+        "X-Gitea-Signature: hex HMAC-SHA256(body), the webhook's secret",
+        SdkStyleRoundTrip,
+        "push",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-gitea-signature", "").event(h("x-gitea-event")).delivery(h("x-gitea-delivery"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "forgejo",
+        "Forgejo",
+        "https://forgejo.org/docs/latest/user/webhooks/",
+        "X-Forgejo-Signature: hex HMAC-SHA256(body), the webhook's secret",
+        SdkStyleRoundTrip,
+        "push",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-forgejo-signature", "")
+                .event(h("x-forgejo-event"))
+                .delivery(h("x-forgejo-delivery"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "gogs",
+        "Gogs",
+        "https://gogs.io/docs/features/webhook",
+        "X-Gogs-Signature: hex HMAC-SHA256(body), the webhook's secret",
+        SdkStyleRoundTrip,
+        "push",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-gogs-signature", "").event(h("x-gogs-event")).delivery(h("x-gogs-delivery"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "quickbooks",
+        "QuickBooks Online (Intuit)",
+        "https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks",
+        "intuit-signature: base64 HMAC-SHA256(body), the app's webhooks verifier token",
+        SdkStyleRoundTrip,
+        "Create",
+        // No event type or delivery id: one notification lists changes to
+        // several entities, none of them an id of the notification.
+        Scheme::Hmac(body_mac(HmacSha256, Base64, "intuit-signature", ""))
+    ),
+    provider!(read "2026-12-02";
+        "webflow",
+        "Webflow",
+        "https://developers.webflow.com/data/docs/working-with-webhooks",
+        "x-webflow-signature: hex HMAC-SHA256(ts:body), x-webflow-timestamp ms, 5 min",
+        SdkStyleRoundTrip,
+        "form_submission",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-webflow-signature", "")
+                .template("{timestamp}:{body}")
+                .ts(hdr("x-webflow-timestamp"), Millis, 300, false)
+                .event(j("triggerType"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "todoist",
+        "Todoist",
+        "https://developer.todoist.com/sync/v9/#webhooks",
+        "X-Todoist-Hmac-SHA256: base64 HMAC-SHA256(body), the app's client secret",
+        SdkStyleRoundTrip,
+        "item:added",
+        Scheme::Hmac(
+            // X-Todoist-Delivery-ID stays the same when a notification is retried.
+            body_mac(HmacSha256, Base64, "x-todoist-hmac-sha256", "")
+                .event(j("event_name"))
+                .delivery(h("x-todoist-delivery-id"))
+        )
+    ),
+    provider!(read "2026-12-02";
+        "checkout",
+        "Checkout.com",
+        "https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks",
+        "Cko-Signature: hex HMAC-SHA256(body), the webhook's signature key",
+        SdkStyleRoundTrip,
+        "payment_captured",
+        // `id` is the event's (evt_…).
+        Scheme::Hmac(body_mac(HmacSha256, Hex, "cko-signature", "").event(j("type")).delivery(j("id")))
+    ),
+    provider!(read "2026-12-02";
+        "elevenlabs",
+        "ElevenLabs",
+        "https://elevenlabs.io/docs/product-guides/administration/webhooks",
+        "ElevenLabs-Signature: t=…,v0=hex HMAC-SHA256(t.body), 30 min (past only)",
+        SdkStyleRoundTrip,
+        "post_call_transcription",
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "elevenlabs-signature", "")
+                .structured(',', "t", "v0")
+                .template("{timestamp}.{body}")
+                // The SDKs refuse a timestamp older than 30 minutes, and no future one.
+                .ts(TimestampSource::Structured, Seconds, 1800, true)
+                .event(j("type"))
+        )
+    ),
+    Provider {
+        no_replay_guard: Some(IDENTICAL_BODIES),
+        ..provider!(read "2026-12-02";
+            "storyblok",
+            "Storyblok",
+            "https://www.storyblok.com/docs/concepts/webhooks",
+            "webhook-signature: hex HMAC-SHA1(body), the webhook secret",
+            SdkStyleRoundTrip,
+            "published",
+            Scheme::Hmac(body_mac(HmacSha1, Hex, "webhook-signature", "").event(j("action")))
+        )
+    },
 ];
+
+#[cfg(test)]
+mod hookdeck_list;
+#[cfg(test)]
+mod more_senders;
 
 #[cfg(test)]
 mod tests {
