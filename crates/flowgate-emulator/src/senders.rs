@@ -564,9 +564,10 @@ pub fn sign(
         }
         // Maxio's X-Chargify-Webhook-Id is the form's `id`.
         "chargify" => {
-            let id = form_urlencoded::parse(&body).find(|(k, _)| k == "id").map(|(_, v)| v.into_owned());
-            for (_, v) in headers.iter_mut().filter(|(k, _)| k == "x-chargify-webhook-id") {
-                v.clone_from(id.as_ref().unwrap_or(v));
+            if let Some(id) = form_urlencoded::parse(&body).find(|(k, _)| k == "id").map(|(_, v)| v.into_owned()) {
+                for (_, v) in headers.iter_mut().filter(|(k, _)| k == "x-chargify-webhook-id") {
+                    v.clone_from(&id);
+                }
             }
         }
         // Gitea signs once and sends the signature under the other forges'
@@ -969,7 +970,8 @@ mod tests {
         }
         // Values that say something: Maxio's id is the form's, Gitea's copies are its signature.
         let p = find_provider("chargify").unwrap();
-        let req = sign(p, &Secret::new("s"), sample_body(p, "payment_success", 1), "payment_success", "a", url, 1).unwrap();
+        let req =
+            sign(p, &Secret::new("s"), sample_body(p, "payment_success", 1), "payment_success", "a", url, 1).unwrap();
         let id = header(&req, "x-chargify-webhook-id").unwrap().to_owned();
         assert!(String::from_utf8_lossy(&req.body).starts_with(&format!("id={id}&event=payment_success&")));
         assert_eq!(sample_content_type(p), "application/x-www-form-urlencoded");

@@ -53,8 +53,14 @@ fn run(name: &str, secret: &str, headers: &[(&str, String)], body: &[u8], now: u
     let p = find_provider(name).unwrap_or_else(|| panic!("{name} is built in"));
     let h: Headers = headers.iter().map(|(k, v)| (*k, v.clone())).collect();
     let url = "https://flowgate.example/hooks/more";
-    verify(p, &p.scheme(), None, &[Secret::new(secret)], Inbound { headers: &h, body, now_secs: now, method: "POST", url })
-        .map(|v| Labels { event: v.event_type().map(str::to_owned), delivery: v.delivery_id().map(str::to_owned) })
+    verify(
+        p,
+        &p.scheme(),
+        None,
+        &[Secret::new(secret)],
+        Inbound { headers: &h, body, now_secs: now, method: "POST", url },
+    )
+    .map(|v| Labels { event: v.event_type().map(str::to_owned), delivery: v.delivery_id().map(str::to_owned) })
 }
 
 /// One sender's request, signed as the sender signs it; the signature
@@ -190,10 +196,7 @@ fn cases() -> Vec<Case> {
     let body = r#"{"apiVersion":"v1","id":"97a4fcdf-9a08-4a59-a0c0-69bfd7e1d59d","created":"2023-11-14T22:13:20.000+0000","merchantId":"20000","type":"payment.captured","payment":{"id":"000000850010000188180000200001","status":"CAPTURED"}}"#;
     case(
         "worldline",
-        vec![
-            ("x-gcs-signature", STANDARD.encode(hmac256(k, &[body.as_bytes()]))),
-            ("x-gcs-keyid", "key-1".to_owned()),
-        ],
+        vec![("x-gcs-signature", STANDARD.encode(hmac256(k, &[body.as_bytes()]))), ("x-gcs-keyid", "key-1".to_owned())],
         body,
         labels(Some("payment.captured"), Some("97a4fcdf-9a08-4a59-a0c0-69bfd7e1d59d")),
     );
@@ -415,10 +418,13 @@ fn timestamped_senders_refuse_requests_outside_their_window() {
         assert_eq!(early.is_ok(), rule.past_only, "{}: from the future", c.name);
     }
     assert_eq!(timed, ["frameio", "cashfree", "webflow", "elevenlabs"]);
-    assert_eq!(find_provider("elevenlabs").map(|p| p.scheme()).and_then(|s| match s {
-        Scheme::Hmac(h) => h.timestamp.map(|t| t.tolerance_secs),
-        _ => None,
-    }), Some(1800));
+    assert_eq!(
+        find_provider("elevenlabs").map(|p| p.scheme()).and_then(|s| match s {
+            Scheme::Hmac(h) => h.timestamp.map(|t| t.tolerance_secs),
+            _ => None,
+        }),
+        Some(1800)
+    );
 }
 
 // coinify.readme.io "Webhook Signature": shared secret `my-shared-secret`,
@@ -431,7 +437,10 @@ fn coinify_published_vector() {
     )];
     let body = br#"{"examplePayload":true}"#;
     assert_eq!(run("coinify", "my-shared-secret", &sig, body, NOW), Ok(labels(None, None)));
-    assert_eq!(run("coinify", "my-shared-secret", &sig, br#"{"examplePayload":false}"#, NOW), Err(VerifyError::SignatureMismatch));
+    assert_eq!(
+        run("coinify", "my-shared-secret", &sig, br#"{"examplePayload":false}"#, NOW),
+        Err(VerifyError::SignatureMismatch)
+    );
     assert_eq!(run("coinify", "my-shared-secreT", &sig, body, NOW), Err(VerifyError::SignatureMismatch));
 }
 
