@@ -2133,7 +2133,9 @@ static CATALOGUE: &[Provider] = &[
         "charge:confirmed",
         // The body wraps the event; its id is the event's (the outer `id` and
         // `attempt_number` describe the attempt, which changes on a retry).
-        Scheme::Hmac(body_mac(HmacSha256, Hex, "x-cc-webhook-signature", "").event(j("event.type")).delivery(j("event.id")))
+        Scheme::Hmac(
+            body_mac(HmacSha256, Hex, "x-cc-webhook-signature", "").event(j("event.type")).delivery(j("event.id"))
+        )
     ),
     provider!(read "2026-12-02";
         "chargify",
@@ -2157,7 +2159,9 @@ static CATALOGUE: &[Provider] = &[
         "aftership-hmac-sha256: base64 HMAC-SHA256(body), the account's webhook secret",
         SdkStyleRoundTrip,
         "tracking_update",
-        Scheme::Hmac(body_mac(HmacSha256, Base64, "aftership-hmac-sha256", "").event(j("event")).delivery(j("event_id")))
+        Scheme::Hmac(
+            body_mac(HmacSha256, Base64, "aftership-hmac-sha256", "").event(j("event")).delivery(j("event_id"))
+        )
     ),
     provider!(read "2026-12-02";
         "alchemy",
