@@ -444,6 +444,19 @@ use super::{
     shared_secret,
 };
 
+/// A documentation text of the catalogue: kept with the `docs` feature (the
+/// CLI), empty in the Worker's build, which never shows it, so that the
+/// text is not in its bundle.
+macro_rules! doc {
+    ($text:expr) => {
+        if cfg!(feature = "docs") {
+            $text
+        } else {
+            ""
+        }
+    };
+}
+
 macro_rules! provider {
     // A preset whose sender's documentation was read on `$read`.
     (read $read:literal; $($rest:tt)*) => {
@@ -452,14 +465,14 @@ macro_rules! provider {
     ($name:literal, $title:literal, $docs:literal, $checks:literal, $evidence:expr, $sample:literal, $scheme:expr) => {
         Provider {
             name: $name,
-            title: $title,
-            docs: $docs,
-            checks: $checks,
+            title: doc!($title),
+            docs: doc!($docs),
+            checks: doc!($checks),
             evidence: $evidence,
             // The first 65 presets' docs were last read in the delivery-id
             // audit of issue #11 (2026-12-01); new presets set their own.
             docs_read: "2026-12-01",
-            sample_event: $sample,
+            sample_event: doc!($sample),
             scheme: || $scheme,
             ping_event: None,
             json_object_body: false,
