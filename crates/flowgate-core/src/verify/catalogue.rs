@@ -2135,8 +2135,11 @@ static CATALOGUE: &[Provider] = &[
 
     // Issue 15, continued: senders of Hookdeck's and ngrok's lists
     // (not_built_in.txt) and others whose published scheme the HMAC engine
-    // expresses exactly. Docs read 2026-12-02 (each preset's `docs`); the
-    // delivery id is a documented per-event id kept across retries, or none.
+    // expresses exactly. Each scheme was checked on 2026-12-02 against the
+    // sender's documentation (each preset's `docs`) or official SDK source
+    // (named in a comment where it was the SDK); the delivery id is a
+    // documented per-event id kept across retries, the per-delivery id of a
+    // sender that does not retry (the forges, Nexus), or none.
     provider!(read "2026-12-02";
         "coinbase",
         "Coinbase Commerce",
@@ -2199,11 +2202,14 @@ static CATALOGUE: &[Provider] = &[
     provider!(read "2026-12-02";
         "sonatype",
         "Sonatype Nexus Repository",
-        "https://help.sonatype.com/en/webhooks.html",
+        "https://help.sonatype.com/en/enabling-a-repository-webhook-capability.html",
         "X-Nexus-Webhook-Signature: hex HMAC-SHA1(body), the webhook's secret key",
         SdkStyleRoundTrip,
         "rm:repository:component",
         Scheme::Hmac(
+            // X-Nexus-Webhook-Id is the event type, X-Nexus-Webhook-Delivery
+            // "a unique UUID identifying the event" (Example Headers And
+            // Payloads); no retry is documented.
             body_mac(HmacSha1, Hex, "x-nexus-webhook-signature", "")
                 .event(h("x-nexus-webhook-id"))
                 .delivery(h("x-nexus-webhook-delivery"))
@@ -2212,7 +2218,7 @@ static CATALOGUE: &[Provider] = &[
     provider!(read "2026-12-02";
         "frameio",
         "Frame.io",
-        "https://developer.frame.io/docs/automations-webhooks/webhooks-overview",
+        "https://developer.adobe.com/frameio/guides/Webhooks/",
         "X-Frameio-Signature: v0=hex HMAC-SHA256(v0:ts:body), X-Frameio-Request-Timestamp, ±5 min",
         SdkStyleRoundTrip,
         "asset.created",
@@ -2226,7 +2232,7 @@ static CATALOGUE: &[Provider] = &[
     provider!(read "2026-12-02";
         "bolt",
         "Bolt",
-        "https://help.bolt.com/developers/webhooks/",
+        "https://help.bolt.com/developers/webhooks/hook-verification",
         "X-Bolt-Hmac-Sha256: base64 HMAC-SHA256(body), the signing secret",
         SdkStyleRoundTrip,
         "capture",
@@ -2239,6 +2245,7 @@ static CATALOGUE: &[Provider] = &[
         "X-Castle-Signature: base64 HMAC-SHA256(body), the API secret",
         SdkStyleRoundTrip,
         "$incident.confirmed",
+        // castle-rb lib/castle/webhooks/verify.rb: base64 HMAC-SHA256 of the raw body.
         Scheme::Hmac(body_mac(HmacSha256, Base64, "x-castle-signature", "").event(j("type")))
     ),
     Provider {
@@ -2250,7 +2257,9 @@ static CATALOGUE: &[Provider] = &[
             "X-Request-Signature: sha1=hex HMAC-SHA1(body), the API key",
             SdkStyleRoundTrip,
             "person",
-            // No delivery id: `id` is the webhook_id the caller chose for its lookup.
+            // clearbit-ruby lib/clearbit/webhook_signature.rb: 'sha1=' + hex
+            // HMAC-SHA1 of the body under the API key. No delivery id: `id` is
+            // the webhook_id the caller chose for its lookup.
             Scheme::Hmac(body_mac(HmacSha1, Hex, "x-request-signature", "sha1=").event(j("type")))
         )
     },
@@ -2341,6 +2350,11 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "push",
         Scheme::Hmac(
+            // services/webhook/deliver.go addDefaultHeaders: hex HMAC-SHA256 of
+            // the payload bytes sent (Forgejo's and Gogs' likewise).
+            // X-Gitea-Delivery is the hook task's UUID. Gitea does not retry a
+            // failed delivery; a manual Replay copies the task under a new
+            // UUID (models/webhook ReplayHookTask), so it is not de-duplicated.
             body_mac(HmacSha256, Hex, "x-gitea-signature", "").event(h("x-gitea-event")).delivery(h("x-gitea-delivery"))
         )
     ),
@@ -2352,6 +2366,7 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "push",
         Scheme::Hmac(
+            // As Gitea's: the hook task's UUID, new on a manual Replay.
             body_mac(HmacSha256, Hex, "x-forgejo-signature", "")
                 .event(h("x-forgejo-event"))
                 .delivery(h("x-forgejo-delivery"))
@@ -2365,13 +2380,15 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "push",
         Scheme::Hmac(
+            // The hook task's UUID; Gogs' Redelivery re-sends the same task,
+            // so a redelivered hook keeps it.
             body_mac(HmacSha256, Hex, "x-gogs-signature", "").event(h("x-gogs-event")).delivery(h("x-gogs-delivery"))
         )
     ),
     provider!(read "2026-12-02";
         "quickbooks",
         "QuickBooks Online (Intuit)",
-        "https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks",
+        "https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/managing-webhooks-notifications",
         "intuit-signature: base64 HMAC-SHA256(body), the app's webhooks verifier token",
         SdkStyleRoundTrip,
         "Create",
@@ -2387,6 +2404,9 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "form_submission",
         Scheme::Hmac(
+            // Only webhooks created by an OAuth app are signed (with its client
+            // secret); those made in the site dashboard or with a site API key
+            // carry no signature and are refused here.
             body_mac(HmacSha256, Hex, "x-webflow-signature", "")
                 .template("{timestamp}:{body}")
                 .ts(hdr("x-webflow-timestamp"), Millis, 300, false)
@@ -2401,6 +2421,8 @@ static CATALOGUE: &[Provider] = &[
         SdkStyleRoundTrip,
         "item:added",
         Scheme::Hmac(
+            // Doist's todoist-sdk-typescript verifyWebhookSignature: base64
+            // HMAC-SHA256 of the raw body under the client secret.
             // X-Todoist-Delivery-ID stays the same when a notification is retried.
             body_mac(HmacSha256, Base64, "x-todoist-hmac-sha256", "")
                 .event(j("event_name"))
@@ -2410,7 +2432,7 @@ static CATALOGUE: &[Provider] = &[
     provider!(read "2026-12-02";
         "checkout",
         "Checkout.com",
-        "https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks",
+        "https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver",
         "Cko-Signature: hex HMAC-SHA256(body), the webhook's signature key",
         SdkStyleRoundTrip,
         "payment_captured",
@@ -2428,7 +2450,9 @@ static CATALOGUE: &[Provider] = &[
             body_mac(HmacSha256, Hex, "elevenlabs-signature", "")
                 .structured(',', "t", "v0")
                 .template("{timestamp}.{body}")
-                // The SDKs refuse a timestamp older than 30 minutes, and no future one.
+                // elevenlabs-python src/elevenlabs/webhooks_custom.py: "v0=" + hex
+                // HMAC-SHA256 of "{t}.{body}"; it refuses a timestamp older
+                // than 30 minutes, and no future one.
                 .ts(TimestampSource::Structured, Seconds, 1800, true)
                 .event(j("type"))
         )
@@ -2438,7 +2462,7 @@ static CATALOGUE: &[Provider] = &[
         ..provider!(read "2026-12-02";
             "storyblok",
             "Storyblok",
-            "https://www.storyblok.com/docs/concepts/webhooks",
+            "https://www.storyblok.com/tp/webhook-secret-with-different-technologies",
             "webhook-signature: hex HMAC-SHA1(body), the webhook secret",
             SdkStyleRoundTrip,
             "published",
