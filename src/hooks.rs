@@ -22,7 +22,7 @@ use flowgate_core::{
     rules::{Decision, EventView},
     verify::{
         handshake::{self, Before},
-        verify_request, Handshake, HandshakeReply, Received, VerifiedRequest, VerifyError,
+        verify_request_with, Handshake, HandshakeReply, Received, VerifiedRequest, VerifyError,
     },
     Headers, Secret,
 };
@@ -38,6 +38,7 @@ use crate::{
     log::{self, now_millis, Record},
     plaid_keys, queue,
     reply::{Ack, Reply},
+    web_crypto::WebCrypto,
 };
 
 pub(crate) async fn handle(mut req: Request, env: &Env, ctx: &Context, route_name: &str, request_id: &str) -> Reply {
@@ -218,9 +219,19 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     }
 
     // (4) Signature over the raw bytes; the body moves into the result.
+    // Asymmetric signatures are checked by Web Crypto (`web_crypto.rs`).
     let received_at = now_millis() / 1000;
     let received = Received { headers: &headers, body, now_secs: received_at, method: "POST", url: &url };
-    let verified = match verify_request(route.provider, &route.scheme, route.tolerance_override, &signing, received) {
+    let verified = match verify_request_with(
+        &WebCrypto,
+        route.provider,
+        &route.scheme,
+        route.tolerance_override,
+        &signing,
+        received,
+    )
+    .await
+    {
         Ok(v) => v,
         Err(e) => return rejected(e, route, rec),
     };

@@ -28,6 +28,7 @@ mod log;
 mod plaid_keys;
 mod queue;
 mod reply;
+mod web_crypto;
 
 pub use ledger::RouteLedger;
 

@@ -231,6 +231,8 @@ pub(crate) fn families() -> Vec<Family> {
             case: |n| Case::discord(json_body(n)),
             primitive: |c| {
                 let key = discord::decode_public_key(&c.secrets[0]).expect("key");
+                let key =
+                    ed25519_dalek::VerifyingKey::from_bytes(key.bytes().try_into().expect("32 bytes")).expect("key");
                 let sig = hex::decode(c.headers.get("x-signature-ed25519").expect("signature")).expect("hex");
                 let sig = ed25519_dalek::Signature::from_slice(&sig).expect("64 bytes");
                 let message = c.ts_body("x-signature-timestamp");
@@ -246,6 +248,7 @@ pub(crate) fn families() -> Vec<Family> {
                 use base64::Engine;
                 use p256::ecdsa::signature::Verifier;
                 let key = sendgrid::decode_public_key(&c.secrets[0]).expect("key");
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(key.bytes()).expect("key");
                 let der = base64::engine::general_purpose::STANDARD
                     .decode(c.headers.get("x-twilio-email-event-webhook-signature").expect("signature"))
                     .expect("base64");

@@ -279,6 +279,12 @@ impl Provider {
         self.ack
     }
 
+    /// The provider's name and setup-ping event, for a [`super::Pending`]
+    /// check to judge its result by.
+    pub(super) fn ping_rule(&self) -> Option<(&'static str, &'static str)> {
+        self.ping_event.map(|e| (self.name, e))
+    }
+
     /// The handshake a verified request is, if any.
     pub(super) fn ping(&self, v: &Verified<'_>) -> Option<Handshake> {
         match (self.ping_event, v.event_type()) {

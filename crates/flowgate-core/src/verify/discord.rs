@@ -19,9 +19,10 @@
 //! 1 = PING, 2 = APPLICATION_COMMAND, 3 = MESSAGE_COMPONENT, ...; webhook
 //! events: 0 = PING, 1 = event). Delivery id: the interaction's `id`.
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
-
-use super::{decode_keys, ed25519, json_labels, optional_window, Inbound, Labels, Proof, Verified, VerifyError};
+use super::{
+    asymmetric::{KeyOrigin, Pending, PublicKey},
+    decode_keys, ed25519, json_labels, optional_window, Inbound, Labels, Proof, Verified, VerifyError,
+};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -38,7 +39,7 @@ fn key_bytes(secret: &Secret) -> Result<[u8; 32], &'static str> {
 ///
 /// # Errors
 /// A fixed reason when it is not 64 hex digits of a valid Ed25519 point.
-pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> {
+pub fn decode_public_key(secret: &Secret) -> Result<PublicKey, &'static str> {
     ed25519::public_key(&key_bytes(secret)?)
 }
 
@@ -47,7 +48,8 @@ pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> 
 ///
 /// # Errors
 /// A fixed reason when it is not 64 hex digits.
-pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
+#[cfg(any(test, feature = "native-crypto"))]
+pub fn signing_key(private: &Secret) -> Result<ed25519_dalek::SigningKey, &'static str> {
     Ok(ed25519::signing_key(&key_bytes(private)?))
 }
 
@@ -55,6 +57,7 @@ pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
 ///
 /// # Errors
 /// As [`signing_key`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn public_key_hex(private: &Secret) -> Result<String, &'static str> {
     Ok(hex::encode(signing_key(private)?.verifying_key().as_bytes()))
 }
@@ -63,6 +66,7 @@ pub fn public_key_hex(private: &Secret) -> Result<String, &'static str> {
 ///
 /// # Errors
 /// As [`signing_key`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn sign(private: &Secret, timestamp: &str, body: &[u8]) -> Result<String, &'static str> {
     let key = signing_key(private)?;
     Ok(hex::encode(ed25519::sign(&key, &[timestamp.as_bytes(), body].concat())))
@@ -73,7 +77,7 @@ pub(super) fn verify<'a>(
     tolerance_override: Option<u64>,
     secrets: &[Secret],
     inbound: Inbound<'a>,
-) -> Result<Verified<'a>, VerifyError> {
+) -> Result<Pending<'a>, VerifyError> {
     let keys = decode_keys(provider, secrets, decode_public_key)?;
     let sig_text = inbound.headers.get(SIGNATURE_HEADER).ok_or(VerifyError::MissingHeader(SIGNATURE_HEADER.into()))?;
     let ts = inbound.headers.get(TIMESTAMP_HEADER).ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER.into()))?;
@@ -81,13 +85,18 @@ pub(super) fn verify<'a>(
         .ok()
         .and_then(|b| ed25519::signature(&b))
         .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
+    if !ed25519::strict_shape(&sig) {
+        return Err(VerifyError::SignatureMismatch);
+    }
 
     // The timestamp is signed exactly as sent (Discord's SDK concatenates the header as is).
     let message = [ts.as_bytes(), inbound.body].concat();
-    let secret_index = ed25519::matching_key(&keys, &message, &sig).ok_or(VerifyError::SignatureMismatch)?;
-    optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
-        .with_proof(Proof::of_message(&[ts.as_bytes(), inbound.body])))
+    let then = move |secret_index| {
+        optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
+        Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
+            .with_proof(Proof::of_message(&[ts.as_bytes(), inbound.body])))
+    };
+    Ok(Pending::new(provider, message, sig.to_vec(), ed25519::candidates(keys), KeyOrigin::RouteSecret, then))
 }
 
 /// The interaction's `type` and `id`.

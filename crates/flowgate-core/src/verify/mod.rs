@@ -7,10 +7,12 @@
 //! MACs are compared in constant time. Error messages are fixed strings: they
 //! never echo attacker input or secret material.
 
+pub mod asymmetric;
 pub mod body_fields;
 pub mod catalogue;
 pub mod contentful;
 pub mod custom;
+mod der;
 pub mod discord;
 pub mod dropbox_sign;
 mod ed25519;
@@ -28,7 +30,12 @@ pub mod twilio;
 
 use std::borrow::Cow;
 
-pub use self::catalogue::{find_provider, providers, Ack, Provider, ReplayGuard, Scheme};
+#[cfg(any(test, feature = "native-crypto"))]
+pub use self::asymmetric::native::NativeCrypto;
+pub use self::{
+    asymmetric::{Checked, Pending, SignaturePort},
+    catalogue::{find_provider, providers, Ack, Provider, ReplayGuard, Scheme},
+};
 use crate::{headers::Headers, secret::Secret};
 
 /// What a verifier needs to know about one inbound request.
@@ -395,11 +402,33 @@ pub struct Received<'a> {
     pub url: &'a str,
 }
 
-/// [`verify`], taking the body by value: on success the body moves into the
-/// [`VerifiedRequest`] (no copy), so what is forwarded is what was verified.
+/// [`verify_with`], taking the body by value: on success the body moves
+/// into the [`VerifiedRequest`] (no copy), so what is forwarded is what was
+/// verified. Asymmetric signatures are checked by `port` (Web Crypto in the
+/// Worker).
 ///
 /// # Errors
 /// As [`verify`].
+pub async fn verify_request_with<P: SignaturePort + ?Sized>(
+    port: &P,
+    provider: &Provider,
+    scheme: &Scheme,
+    tolerance_override: Option<u64>,
+    secrets: &[Secret],
+    received: Received<'_>,
+) -> Result<VerifiedRequest, VerifyError> {
+    let Received { headers, body, now_secs, method, url } = received;
+    let inbound = Inbound { headers, body: &body, now_secs, method, url };
+    let v = verify_with(port, provider, scheme, tolerance_override, secrets, inbound).await?;
+    let Verified { provider, secret_index, event_type, delivery_id, handshake, proof, proof_is_body, .. } = v;
+    Ok(VerifiedRequest { provider, secret_index, body, event_type, delivery_id, handshake, proof, proof_is_body })
+}
+
+/// [`verify_request_with`] on native crypto, synchronously.
+///
+/// # Errors
+/// As [`verify`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn verify_request(
     provider: &Provider,
     scheme: &Scheme,
@@ -470,12 +499,14 @@ pub fn handshake_name(provider: &Provider, scheme: &Scheme, headers: &Headers, b
     handshake::after_verification(&v, headers, &[Secret::new("dry-run")]).map(|reply| reply.name.to_owned())
 }
 
-/// Verifies `inbound` as `scheme` signs it, against each of `secrets`.
-/// `tolerance_override` replaces the scheme's replay window when set.
+/// Verifies `inbound` as `scheme` signs it, against each of `secrets`, on
+/// native crypto (tests, the CLI, the emulator): [`start`], then any
+/// signature checked by [`NativeCrypto`] at once.
 ///
 /// # Errors
 /// [`VerifyError`]: the configuration variants (`NoSecret`, `InvalidSecret`)
 /// are flowgate's fault; every other variant means the request is rejected.
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn verify<'a>(
     provider: &Provider,
     scheme: &Scheme,
@@ -483,19 +514,60 @@ pub fn verify<'a>(
     secrets: &[Secret],
     inbound: Inbound<'a>,
 ) -> Result<Verified<'a>, VerifyError> {
+    match start(provider, scheme, tolerance_override, secrets, inbound)? {
+        Checked::Verified(v) => Ok(v),
+        Checked::Pending(p) => NativeCrypto::complete(p),
+    }
+}
+
+/// [`start`], then any signature checked by `port`.
+///
+/// # Errors
+/// As [`verify`].
+pub async fn verify_with<'a, P: SignaturePort + ?Sized>(
+    port: &P,
+    provider: &Provider,
+    scheme: &Scheme,
+    tolerance_override: Option<u64>,
+    secrets: &[Secret],
+    inbound: Inbound<'a>,
+) -> Result<Verified<'a>, VerifyError> {
+    match start(provider, scheme, tolerance_override, secrets, inbound)? {
+        Checked::Verified(v) => Ok(v),
+        Checked::Pending(p) => asymmetric::resolve(port, p).await,
+    }
+}
+
+/// Verifies `inbound` as `scheme` signs it, against each of `secrets`, as
+/// far as the core can alone: HMACs and tokens are decided here; an
+/// asymmetric signature comes back as a [`Pending`] check for a
+/// [`SignaturePort`] ([`asymmetric`]). `tolerance_override` replaces the
+/// scheme's replay window when set.
+///
+/// # Errors
+/// As [`verify`].
+pub fn start<'a>(
+    provider: &Provider,
+    scheme: &Scheme,
+    tolerance_override: Option<u64>,
+    secrets: &[Secret],
+    inbound: Inbound<'a>,
+) -> Result<Checked<'a>, VerifyError> {
     if secrets.is_empty() || secrets.iter().any(Secret::is_blank) {
         return Err(VerifyError::NoSecret);
     }
     if provider.json_object_body && inbound.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(VerifyError::UnexpectedBody);
     }
+    let pending = |p: Pending<'a>| Ok(Checked::Pending(p.with_ping(provider.ping_rule())));
     let mut verified = match scheme {
+        Scheme::Discord => return pending(discord::verify(provider.name, tolerance_override, secrets, inbound)?),
+        Scheme::Telnyx => return pending(telnyx::verify(provider.name, tolerance_override, secrets, inbound)?),
+        Scheme::SendGrid => return pending(sendgrid::verify(provider.name, tolerance_override, secrets, inbound)?),
+        Scheme::Plaid => return pending(plaid::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Hmac(h) => h.verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::StandardWebhooks => standard_webhooks::verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::Twilio => twilio::verify(provider.name, secrets, inbound)?,
-        Scheme::Discord => discord::verify(provider.name, tolerance_override, secrets, inbound)?,
-        Scheme::Telnyx => telnyx::verify(provider.name, tolerance_override, secrets, inbound)?,
-        Scheme::SendGrid => sendgrid::verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::Mailgun => body_fields::verify_mailgun(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::Figma => body_fields::verify_figma(provider.name, secrets, inbound)?,
         Scheme::MsGraph => body_fields::verify_msgraph(provider.name, secrets, inbound)?,
@@ -506,10 +578,9 @@ pub fn verify<'a>(
         Scheme::Netlify => jwt_hs256::verify_netlify(provider.name, secrets, inbound)?,
         Scheme::Monday => jwt_hs256::verify_monday(provider.name, secrets, inbound)?,
         Scheme::Contentful => contentful::verify(provider.name, tolerance_override, secrets, inbound)?,
-        Scheme::Plaid => plaid::verify(provider.name, tolerance_override, secrets, inbound)?,
     };
     verified.handshake = provider.ping(&verified);
-    Ok(verified)
+    Ok(Checked::Verified(verified))
 }
 
 /// The key material `scheme` verifies with, derived from the route's
@@ -535,11 +606,9 @@ pub fn key_material(scheme: &Scheme, secrets: &[Secret]) -> Vec<Vec<u8>> {
             | Scheme::Netlify
             | Scheme::Monday
             | Scheme::DropboxSign => raw(s),
-            Scheme::Discord => discord::decode_public_key(s).ok().map(|k| k.to_bytes().to_vec()),
-            Scheme::Telnyx => telnyx::decode_public_key(s).ok().map(|k| k.to_bytes().to_vec()),
-            Scheme::SendGrid => {
-                sendgrid::decode_public_key(s).ok().map(|k| k.to_encoded_point(false).as_bytes().to_vec())
-            }
+            Scheme::Discord => discord::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
+            Scheme::Telnyx => telnyx::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
+            Scheme::SendGrid => sendgrid::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Plaid
             | Scheme::Figma
             | Scheme::MsGraph

@@ -36,17 +36,18 @@
 pub mod keys;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use p256::{
-    ecdsa::{
-        signature::{Signer, Verifier},
-        Signature, VerifyingKey,
-    },
-    EncodedPoint, FieldBytes,
-};
+#[cfg(any(test, feature = "native-crypto"))]
+use p256::ecdsa::{signature::Signer, Signature, VerifyingKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{body_fields::json_path, check_window, decode_keys, Inbound, Labels, Proof, Verified, VerifyError};
+use super::{
+    asymmetric::{Candidate, KeyOrigin, Pending, PublicKey},
+    body_fields::json_path,
+    check_window, decode_keys,
+    sendgrid::p256_point,
+    Inbound, Labels, Proof, Verified, VerifyError,
+};
 use crate::{
     headers::Headers,
     secret::{ct_eq, Secret},
@@ -66,8 +67,8 @@ const MAX_KID_LEN: usize = 128;
 pub struct Jwk {
     /// The key id.
     pub kid: String,
-    /// The public key.
-    pub key: VerifyingKey,
+    /// The public key (its uncompressed P-256 point).
+    pub key: PublicKey,
     /// Unix seconds from which the key is retired, if Plaid says so.
     pub expired_at: Option<u64>,
 }
@@ -112,8 +113,8 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, &'static str> {
     let (Some(x), Some(y)) = (b64url_32(k.get("x")), b64url_32(k.get("y"))) else {
         return Err("has no valid x and y (32 bytes each, base64url)");
     };
-    let point = EncodedPoint::from_affine_coordinates(&FieldBytes::from(x), &FieldBytes::from(y), false);
-    let key = VerifyingKey::from_encoded_point(&point).map_err(|_| "is not a point on P-256")?;
+    // Whether (x, y) is on the curve is checked when the key is imported.
+    let key = p256_point(&[&[4u8][..], &x, &y].concat())?;
     let expired_at = match k.get("expired_at") {
         None | Some(Value::Null) => None,
         Some(t) => Some(t.as_u64().ok_or("has an expired_at that is not a Unix time")?),
@@ -122,6 +123,7 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, &'static str> {
 }
 
 /// The public JWK (as Plaid returns it) of `key`, named `kid`.
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn public_jwk(key: &VerifyingKey, kid: &str, created_at: u64) -> Value {
     let point = key.to_encoded_point(false);
     let (Some(x), Some(y)) = (point.x(), point.y()) else { unreachable!("an uncompressed point has x and y") };
@@ -138,6 +140,7 @@ pub fn public_jwk(key: &VerifyingKey, kid: &str, created_at: u64) -> Value {
 ///
 /// # Errors
 /// As [`super::sendgrid::signing_key`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn public_jwk_text(private: &Secret) -> Result<String, &'static str> {
     let key = super::sendgrid::signing_key(private)?;
     Ok(public_jwk(key.verifying_key(), TEST_KID, 0).to_string())
@@ -153,6 +156,7 @@ pub fn claims(body: &[u8], now: u64) -> Value {
 ///
 /// # Errors
 /// A private key in neither form [`super::sendgrid::signing_key`] reads.
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn sign(private: &Secret, kid: &str, claims: &Value) -> Result<String, &'static str> {
     let key = super::sendgrid::signing_key(private)?;
     let header = URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": kid, "typ": "JWT"}).to_string());
@@ -190,7 +194,7 @@ pub(super) fn verify<'a>(
     tolerance_override: Option<u64>,
     secrets: &[Secret],
     inbound: Inbound<'a>,
-) -> Result<Verified<'a>, VerifyError> {
+) -> Result<Pending<'a>, VerifyError> {
     let keys = decode_keys(provider, secrets, |s| parse_jwk(s.expose()))?;
     let malformed = || VerifyError::MalformedHeader(HEADER.into());
     let token = inbound.headers.get(HEADER).ok_or(VerifyError::MissingHeader(HEADER.into()))?.trim();
@@ -201,33 +205,39 @@ pub(super) fn verify<'a>(
         return Err(malformed());
     }
     let kid = header.get("kid").and_then(Value::as_str).ok_or_else(malformed)?;
-    let sig = URL_SAFE_NO_PAD.decode(s).ok().and_then(|b| Signature::from_slice(&b).ok()).ok_or_else(malformed)?;
+    // JWS ES256: the raw 64-byte r ‖ s, as Web Crypto takes it.
+    let sig = URL_SAFE_NO_PAD.decode(s).ok().filter(|b| b.len() == 64).ok_or_else(malformed)?;
     let input = &token[..h.len() + 1 + p.len()];
-    // The key named by the token; another key never verifies it.
-    let secret_index = keys
-        .iter()
-        .position(|k| k.kid == kid && k.key.verify(input.as_bytes(), &sig).is_ok())
-        .ok_or(VerifyError::SignatureMismatch)?;
-    if keys[secret_index].expired_at.is_some_and(|t| t <= inbound.now_secs) {
-        // A retired key: Plaid no longer signs with it.
-        return Err(VerifyError::SignatureMismatch);
-    }
-    // Claims are read only once the signature matched.
-    let claims: Value =
-        URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(malformed)?;
-    let iat = claims.get("iat").and_then(Value::as_u64).ok_or(VerifyError::MalformedHeader("iat".into()))?;
-    check_window(iat, inbound.now_secs, tolerance_override.unwrap_or(MAX_AGE_SECS))?;
-    let digest = Sha256::digest(inbound.body);
-    let hash_ok = claims
-        .get("request_body_sha256")
-        .and_then(Value::as_str)
-        .and_then(|h| hex::decode(h).ok())
-        .is_some_and(|h| ct_eq(&h, &digest));
-    if !hash_ok {
-        return Err(VerifyError::SignatureMismatch);
-    }
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
-        .with_proof(Proof::of_message(&[input.as_bytes()])))
+    // The key named by the token, unless Plaid retired it; another key
+    // never verifies it.
+    let candidates: Vec<Candidate> = keys
+        .into_iter()
+        .enumerate()
+        .filter(|(_, k)| k.kid == kid && k.expired_at.is_none_or(|t| t > inbound.now_secs))
+        .map(|(secret_index, k)| Candidate { key: k.key, secret_index })
+        .collect();
+    let then = move |secret_index| {
+        // Claims are read only once the signature matched.
+        let claims: Value =
+            URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or_else(malformed)?;
+        let iat = claims.get("iat").and_then(Value::as_u64).ok_or(VerifyError::MalformedHeader("iat".into()))?;
+        check_window(iat, inbound.now_secs, tolerance_override.unwrap_or(MAX_AGE_SECS))?;
+        let digest = Sha256::digest(inbound.body);
+        let hash_ok = claims
+            .get("request_body_sha256")
+            .and_then(Value::as_str)
+            .and_then(|h| hex::decode(h).ok())
+            .is_some_and(|h| ct_eq(&h, &digest));
+        if !hash_ok {
+            return Err(VerifyError::SignatureMismatch);
+        }
+        Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
+            .with_proof(Proof::of_message(&[input.as_bytes()])))
+    };
+    // Plaid's keys reach verification as the route's secrets (the Worker
+    // puts the fetched key there), so a key the platform refuses is
+    // reported as a bad secret, as before.
+    Ok(Pending::new(provider, input.as_bytes().to_vec(), sig, candidates, KeyOrigin::RouteSecret, then))
 }
 
 /// `webhook_type.webhook_code` (either alone when the other is missing);

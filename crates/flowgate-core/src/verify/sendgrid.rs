@@ -14,16 +14,20 @@
 //! delivery id are the first event's `event` and `sg_event_id`.
 
 use base64::{engine::general_purpose::STANDARD, Engine};
+#[cfg(any(test, feature = "native-crypto"))]
 use p256::{
-    ecdsa::{
-        signature::{DigestSigner, DigestVerifier},
-        Signature, SigningKey, VerifyingKey,
-    },
-    pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey},
+    ecdsa::{signature::DigestSigner, Signature, SigningKey},
+    pkcs8::{DecodePrivateKey, EncodePublicKey},
 };
+#[cfg(any(test, feature = "native-crypto"))]
 use sha2::{Digest, Sha256};
 
-use super::{decode_keys, json_labels, optional_window, Inbound, Labels, Proof, Verified, VerifyError};
+use super::{
+    asymmetric::{Algorithm, Candidate, KeyOrigin, Pending, PublicKey},
+    decode_keys,
+    der::{self, unarmor, SpkiKey},
+    json_labels, optional_window, Inbound, Labels, Proof, Verified, VerifyError,
+};
 use crate::secret::Secret;
 
 /// The signature header.
@@ -31,18 +35,26 @@ pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
 /// The signed timestamp header.
 pub const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
 
-/// The base64 inside an optional PEM block, without whitespace.
-fn unarmor(text: &str) -> String {
-    text.lines().filter(|l| !l.trim_start().starts_with("-----")).flat_map(|l| l.split_whitespace()).collect()
+/// A P-256 public key from its SEC1 point, when it is the uncompressed
+/// form (`04 ‖ x ‖ y`, as SendGrid and Plaid publish keys); whether it is on
+/// the curve is the platform's to check when it imports it.
+pub(super) fn p256_point(point: &[u8]) -> Result<PublicKey, &'static str> {
+    if point.len() != 65 || point[0] != 4 {
+        return Err("is not an uncompressed P-256 point");
+    }
+    Ok(PublicKey::new(Algorithm::EcdsaP256Sha256, point.to_vec()))
 }
 
 /// The verification key in a route secret.
 ///
 /// # Errors
 /// A fixed reason when it is not a base64 DER P-256 public key.
-pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> {
+pub fn decode_public_key(secret: &Secret) -> Result<PublicKey, &'static str> {
     let der = STANDARD.decode(unarmor(secret.expose())).map_err(|_| "is not base64")?;
-    VerifyingKey::from_public_key_der(&der).map_err(|_| "is not a DER P-256 public key (SubjectPublicKeyInfo)")
+    match der::spki(&der) {
+        Some(SpkiKey::P256(point)) => p256_point(point),
+        _ => Err("is not a DER P-256 public key (SubjectPublicKeyInfo)"),
+    }
 }
 
 /// A signing key from a base64 PKCS#8 DER private key or 64 hex digits of
@@ -50,6 +62,7 @@ pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> 
 ///
 /// # Errors
 /// A fixed reason when it is neither.
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
     let text = private.expose().trim();
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -64,14 +77,11 @@ pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
 ///
 /// # Errors
 /// As [`signing_key`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn public_key_base64(private: &Secret) -> Result<String, &'static str> {
     let public = p256::PublicKey::from(signing_key(private)?.verifying_key());
     let der = public.to_public_key_der().map_err(|_| "cannot be encoded")?;
     Ok(STANDARD.encode(der.as_bytes()))
-}
-
-fn digest(timestamp: &str, body: &[u8]) -> Sha256 {
-    Sha256::new().chain_update(timestamp.as_bytes()).chain_update(body)
 }
 
 /// The signature header value SendGrid sends for `timestamp ‖ body`
@@ -79,8 +89,10 @@ fn digest(timestamp: &str, body: &[u8]) -> Sha256 {
 ///
 /// # Errors
 /// As [`signing_key`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn sign(private: &Secret, timestamp: &str, body: &[u8]) -> Result<String, &'static str> {
-    let sig: Signature = signing_key(private)?.sign_digest(digest(timestamp, body));
+    let digest = Sha256::new().chain_update(timestamp.as_bytes()).chain_update(body);
+    let sig: Signature = signing_key(private)?.sign_digest(digest);
     Ok(STANDARD.encode(sig.to_der().as_bytes()))
 }
 
@@ -89,21 +101,25 @@ pub(super) fn verify<'a>(
     tolerance_override: Option<u64>,
     secrets: &[Secret],
     inbound: Inbound<'a>,
-) -> Result<Verified<'a>, VerifyError> {
+) -> Result<Pending<'a>, VerifyError> {
     let keys = decode_keys(provider, secrets, decode_public_key)?;
     let sig_text = inbound.headers.get(SIGNATURE_HEADER).ok_or(VerifyError::MissingHeader(SIGNATURE_HEADER.into()))?;
     let ts = inbound.headers.get(TIMESTAMP_HEADER).ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER.into()))?;
+    // DER as SendGrid sends it; raw r ‖ s as Web Crypto verifies it.
     let sig = STANDARD
         .decode(sig_text.trim())
         .ok()
-        .and_then(|der| Signature::from_der(&der).ok())
+        .and_then(|d| der::ecdsa_der_to_raw(&d, 32))
         .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
 
-    let hits: Vec<bool> = keys.iter().map(|k| k.verify_digest(digest(ts, inbound.body), &sig).is_ok()).collect();
-    let secret_index = hits.iter().position(|h| *h).ok_or(VerifyError::SignatureMismatch)?;
-    optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
-        .with_proof(Proof::of_message(&[ts.as_bytes(), inbound.body])))
+    let message = [ts.as_bytes(), inbound.body].concat();
+    let candidates = keys.into_iter().enumerate().map(|(secret_index, key)| Candidate { key, secret_index }).collect();
+    let then = move |secret_index| {
+        optional_window(ts, TIMESTAMP_HEADER, tolerance_override, inbound.now_secs)?;
+        Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
+            .with_proof(Proof::of_message(&[ts.as_bytes(), inbound.body])))
+    };
+    Ok(Pending::new(provider, message, sig, candidates, KeyOrigin::RouteSecret, then))
 }
 
 /// The first event's `event`. No delivery id: the body is a batch of events

@@ -14,14 +14,13 @@
 //! ledger forwards (and logs) rather than drops — only a byte-identical
 //! re-send is suppressed as a duplicate.
 
-use base64::{engine::general_purpose::STANDARD, Engine};
-use ed25519_dalek::{SigningKey, VerifyingKey};
-
 use super::{
+    asymmetric::{KeyOrigin, Pending, PublicKey},
     check_window_past_only, decode_keys, ed25519, json_labels, parse_unix_secs, Inbound, Labels, Proof, Verified,
     VerifyError,
 };
 use crate::secret::Secret;
+use base64::{engine::general_purpose::STANDARD, Engine};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "telnyx-signature-ed25519";
@@ -39,7 +38,7 @@ fn key_bytes(secret: &Secret) -> Result<[u8; 32], &'static str> {
 ///
 /// # Errors
 /// A fixed reason when it is not the base64 of a valid Ed25519 point.
-pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> {
+pub fn decode_public_key(secret: &Secret) -> Result<PublicKey, &'static str> {
     ed25519::public_key(&key_bytes(secret)?)
 }
 
@@ -48,7 +47,8 @@ pub fn decode_public_key(secret: &Secret) -> Result<VerifyingKey, &'static str> 
 ///
 /// # Errors
 /// A fixed reason when it is not the base64 of 32 bytes.
-pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
+#[cfg(any(test, feature = "native-crypto"))]
+pub fn signing_key(private: &Secret) -> Result<ed25519_dalek::SigningKey, &'static str> {
     Ok(ed25519::signing_key(&key_bytes(private)?))
 }
 
@@ -56,6 +56,7 @@ pub fn signing_key(private: &Secret) -> Result<SigningKey, &'static str> {
 ///
 /// # Errors
 /// As [`signing_key`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn public_key_base64(private: &Secret) -> Result<String, &'static str> {
     Ok(STANDARD.encode(signing_key(private)?.verifying_key().as_bytes()))
 }
@@ -64,6 +65,7 @@ pub fn public_key_base64(private: &Secret) -> Result<String, &'static str> {
 ///
 /// # Errors
 /// As [`signing_key`].
+#[cfg(any(test, feature = "native-crypto"))]
 pub fn sign(private: &Secret, timestamp: &str, body: &[u8]) -> Result<String, &'static str> {
     let key = signing_key(private)?;
     Ok(STANDARD.encode(ed25519::sign(&key, &[timestamp.as_bytes(), b"|", body].concat())))
@@ -74,7 +76,7 @@ pub(super) fn verify<'a>(
     tolerance_override: Option<u64>,
     secrets: &[Secret],
     inbound: Inbound<'a>,
-) -> Result<Verified<'a>, VerifyError> {
+) -> Result<Pending<'a>, VerifyError> {
     let keys = decode_keys(provider, secrets, decode_public_key)?;
     let sig_text = inbound.headers.get(SIGNATURE_HEADER).ok_or(VerifyError::MissingHeader(SIGNATURE_HEADER.into()))?;
     let ts = inbound.headers.get(TIMESTAMP_HEADER).ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER.into()))?;
@@ -84,17 +86,19 @@ pub(super) fn verify<'a>(
         .and_then(|b| ed25519::signature(&b))
         .ok_or(VerifyError::MalformedHeader(SIGNATURE_HEADER.into()))?;
     let ts_secs = parse_unix_secs(ts.trim()).ok_or(VerifyError::MalformedHeader(TIMESTAMP_HEADER.into()))?;
+    if !ed25519::strict_shape(&sig) {
+        return Err(VerifyError::SignatureMismatch);
+    }
 
     // The timestamp is signed exactly as sent; the signature is checked
     // before the window, so unsigned requests learn nothing about it.
     let message = [ts.as_bytes(), b"|", inbound.body].concat();
-    let secret_index = ed25519::matching_key(&keys, &message, &sig).ok_or(VerifyError::SignatureMismatch)?;
-    check_window_past_only(ts_secs, inbound.now_secs, tolerance_override.unwrap_or(TOLERANCE_SECS))?;
-    Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body)).with_proof(Proof::of_message(&[
-        ts.as_bytes(),
-        b"|",
-        inbound.body,
-    ])))
+    let then = move |secret_index| {
+        check_window_past_only(ts_secs, inbound.now_secs, tolerance_override.unwrap_or(TOLERANCE_SECS))?;
+        Ok(Verified::labelled(provider, secret_index, inbound.body, labels(inbound.body))
+            .with_proof(Proof::of_message(&[ts.as_bytes(), b"|", inbound.body])))
+    };
+    Ok(Pending::new(provider, message, sig.to_vec(), ed25519::candidates(keys), KeyOrigin::RouteSecret, then))
 }
 
 /// The event's `data.event_type` and `data.id`.
@@ -104,7 +108,7 @@ pub(super) fn labels(body: &[u8]) -> Labels {
 
 #[cfg(test)]
 mod tests {
-    use ed25519_dalek::Signer;
+    use ed25519_dalek::{Signer, SigningKey};
 
     use super::*;
     use crate::{
