@@ -6,9 +6,11 @@
 //! Keys: `dead-letters/{route}/{letter}.json`, where `{letter}` is
 //! `{flowgate id}.{flow}` (one webhook can go to several flows).
 
-use flowgate_core::delivery::{AttemptRecord, BodyRef, QueuedDelivery};
+use flowgate_core::{
+    admin::{is_signature_header, BulkFilter, DeadLetterDetail, DeadLetterPage, DeadLetterSummary, REDACTED},
+    delivery::{AttemptRecord, BodyRef, QueuedDelivery},
+};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use worker::{Bucket, Env, Include};
 
 use crate::bindings;
@@ -102,10 +104,16 @@ pub(crate) async fn put_unreadable(env: &Env, message_id: &str, raw: &str) -> Re
         .map_err(|e| e.to_string())
 }
 
-/// A page of summaries, newest key order is R2's (lexicographic).
-pub(crate) async fn list(env: &Env, route: Option<&str>, limit: u32, cursor: Option<String>) -> Result<Value, String> {
+/// A page of summaries (R2's key order), those passing `filter`; the
+/// route is the listing's prefix.
+pub(crate) async fn list(
+    env: &Env,
+    filter: &BulkFilter,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<DeadLetterPage, String> {
     let bucket = bindings::bucket(env)?;
-    let prefix = match route {
+    let prefix = match filter.route.as_deref() {
         Some(r) => format!("{PREFIX}{r}/"),
         None => PREFIX.to_owned(),
     };
@@ -114,7 +122,7 @@ pub(crate) async fn list(env: &Env, route: Option<&str>, limit: u32, cursor: Opt
         q = q.cursor(c);
     }
     let page = q.execute().await.map_err(|e| format!("R2 list failed: {e}"))?;
-    let items: Vec<Value> = page
+    let items: Vec<DeadLetterSummary> = page
         .objects()
         .iter()
         .filter_map(|o| {
@@ -124,15 +132,43 @@ pub(crate) async fn list(env: &Env, route: Option<&str>, limit: u32, cursor: Opt
             let meta = o.custom_metadata().unwrap_or_default();
             let text = |k: &str| meta.get(k).filter(|v| !v.is_empty()).cloned();
             let num = |k: &str| meta.get(k).and_then(|v| v.parse::<u64>().ok());
-            Some(json!({
-                "route": route, "id": id, "flow": text("flow"), "reason": text("reason"),
-                "attempts": num("attempts"), "received_at": num("received_at"), "dead_at": num("dead_at"),
-                "body_bytes": num("body_bytes"), "delivery_id": text("delivery_id"), "event_type": text("event_type"),
-            }))
+            Some(DeadLetterSummary {
+                route: route.to_owned(),
+                id: id.to_owned(),
+                flow: text("flow"),
+                reason: text("reason"),
+                attempts: num("attempts").and_then(|n| u32::try_from(n).ok()),
+                received_at: num("received_at"),
+                dead_at: num("dead_at"),
+                body_bytes: num("body_bytes"),
+                delivery_id: text("delivery_id"),
+                event_type: text("event_type"),
+            })
         })
+        .filter(|l| filter.matches(l))
         .collect();
     let cursor = if page.truncated() { page.cursor() } else { None };
-    Ok(json!({ "items": items, "cursor": cursor }))
+    Ok(DeadLetterPage { items, cursor })
+}
+
+/// Every letter passing `filter`, following the cursors (at most `cap`).
+pub(crate) async fn list_matching(
+    env: &Env,
+    filter: &BulkFilter,
+    cap: usize,
+) -> Result<Vec<DeadLetterSummary>, String> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = list(env, filter, 1000, cursor).await?;
+        items.extend(page.items);
+        match page.cursor {
+            Some(c) if items.len() < cap => cursor = Some(c),
+            _ => break,
+        }
+    }
+    items.truncate(cap);
+    Ok(items)
 }
 
 /// Reads one dead letter; `Ok(None)` when there is none.
@@ -147,23 +183,41 @@ pub(crate) async fn get(env: &Env, route: &str, letter: &str) -> Result<Option<D
     serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("dead letter unreadable: {e}"))
 }
 
-/// The full record for `show`: summary, headers, history, body (base64).
-pub(crate) async fn show(env: &Env, letter: &DeadLetter) -> Value {
+/// The full record for `show`: summary, headers (signatures redacted),
+/// history, body (base64).
+pub(crate) async fn show(env: &Env, letter: &DeadLetter) -> DeadLetterDetail {
     let m = &letter.message;
-    let (body_base64, body_key) = match &m.body {
+    let (body_base64, body_r2_key) = match &m.body {
         BodyRef::Inline(b64) => (Some(b64.clone()), None),
         BodyRef::Stored { key, len } if *len <= SHOW_BODY_LIMIT => (stored_base64(env, key).await, Some(key.clone())),
         BodyRef::Stored { key, .. } => (None, Some(key.clone())),
     };
-    let headers: serde_json::Map<String, Value> =
-        m.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-    json!({
-        "route": m.route, "id": letter.letter_id(), "flowgate_id": m.id, "flow": m.flow, "provider": m.provider,
-        "reason": letter.reason, "attempts": letter.attempts, "received_at": m.received_at, "dead_at": letter.dead_at,
-        "body_bytes": m.body.len(), "delivery_id": m.delivery_id, "event_type": m.event_type,
-        "content_type": m.content_type, "headers": headers, "history": letter.history,
-        "body_base64": body_base64, "body_r2_key": body_key,
-    })
+    let headers = m
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), if is_signature_header(k) { REDACTED.to_owned() } else { v.clone() }))
+        .collect();
+    DeadLetterDetail {
+        summary: DeadLetterSummary {
+            route: m.route.clone(),
+            id: letter.letter_id(),
+            flow: Some(m.flow.clone()),
+            reason: Some(letter.reason.clone()),
+            attempts: Some(letter.attempts),
+            received_at: Some(m.received_at),
+            dead_at: Some(letter.dead_at),
+            body_bytes: Some(m.body.len()),
+            delivery_id: m.delivery_id.clone(),
+            event_type: m.event_type.clone(),
+        },
+        flowgate_id: Some(m.id.clone()),
+        provider: Some(m.provider.clone()),
+        content_type: m.content_type.clone(),
+        headers,
+        history: letter.history.clone(),
+        body_base64,
+        body_r2_key,
+    }
 }
 
 async fn stored_base64(env: &Env, key: &str) -> Option<String> {

@@ -27,11 +27,12 @@ use std::{
 };
 
 use flowgate_core::{
+    admin::{attempt_hint, DeliveryRecord, FlowStatus},
     delivery::AttemptRecord,
     ledger::{
-        self as rules, Admission, AdmitRequest, BatchAnswer, BatchRequest, Counter, DeliveryKey, DeliveryRow,
-        DeliveryState, DeliveryStore, ForgetRequest, HandshakeRequest, HandshakeStore, KeptSecret, LedgerCall, Mailbox,
-        RedriveRequest, SeenEntry, SeenStore, StatusRequest,
+        self as rules, Admission, AdmitRequest, BatchAnswer, BatchRequest, Counter, DeliveriesRequest, DeliveryKey,
+        DeliveryRow, DeliveryState, DeliveryStore, ForgetRequest, HandshakeRequest, HandshakeStore, KeptSecret,
+        LedgerCall, Mailbox, RedriveRequest, SeenEntry, SeenStore, StatusRequest,
     },
 };
 use serde::{de::DeserializeOwned, Serialize};
@@ -144,8 +145,10 @@ impl DurableObject for RouteLedger {
             StatusRequest::OP => {
                 let mut status = rules::route_status(store, parse(&body)?, now)?;
                 status.ledger_calls = self.calls.get();
+                status.flows = flow_statuses(&sql)?;
                 answer::<StatusRequest>(&status)
             }
+            DeliveriesRequest::OP => answer::<DeliveriesRequest>(&deliveries(&sql, parse(&body)?)?),
             HandshakeRequest::OP => {
                 let req: HandshakeRequest = parse(&body)?;
                 let logged = matches!(req, HandshakeRequest::Keep { .. } | HandshakeRequest::Reset { .. });
@@ -183,6 +186,96 @@ impl DurableObject for RouteLedger {
         }
         Response::ok("done")
     }
+}
+
+/// Per flow: deliveries by state, and the newest failed attempt of a
+/// delivery still failing (retrying or dead), with its hint.
+fn flow_statuses(sql: &SqlStorage) -> Result<Vec<FlowStatus>> {
+    let mut flows: Vec<FlowStatus> = Vec::new();
+    for r in sql.exec("SELECT flow, state, COUNT(*) FROM deliveries GROUP BY flow, state ORDER BY flow", None)?.raw() {
+        let r = r?;
+        let [flow, state, n] = r.as_slice() else { continue };
+        let flow = text(flow);
+        if flow.is_empty() {
+            continue;
+        }
+        if flows.last().is_none_or(|f| f.flow != flow) {
+            flows.push(FlowStatus { flow: flow.clone(), ..FlowStatus::default() });
+        }
+        let Some(f) = flows.last_mut() else { continue };
+        let n = int(n).unwrap_or(0);
+        match DeliveryState::parse(&text(state)) {
+            Some(DeliveryState::Queued) => f.queued = n,
+            Some(DeliveryState::Retrying) => f.retrying = n,
+            Some(DeliveryState::Delivered) => f.delivered = n,
+            Some(DeliveryState::Dead) => f.dead = n,
+            None => {}
+        }
+    }
+    for f in &mut flows {
+        if f.retrying + f.dead == 0 {
+            continue;
+        }
+        let row = first(sql.exec(
+            "SELECT history FROM deliveries WHERE flow = ? AND state IN ('retrying', 'dead') ORDER BY updated DESC LIMIT 1",
+            vec![f.flow.as_str().into()],
+        )?)?;
+        let last = row
+            .and_then(|r| r.first().map(text))
+            .and_then(|h| serde_json::from_str::<Vec<AttemptRecord>>(&h).ok())
+            .and_then(|mut h| h.pop());
+        f.hint = last.as_ref().and_then(attempt_hint).map(str::to_owned);
+        f.last_error = last;
+    }
+    Ok(flows)
+}
+
+/// The deliveries `req` asks for, newest first; the sender's delivery id
+/// comes from the duplicate window (`seen_ids`), when the route keeps one.
+fn deliveries(sql: &SqlStorage, req: DeliveriesRequest) -> Result<Vec<DeliveryRecord>> {
+    let mut query = String::from(
+        "SELECT d.id, d.flow, d.state, d.attempts, d.history, d.updated, d.next_at, \
+         (SELECT s.delivery_id FROM seen_ids s WHERE s.id = d.id LIMIT 1) FROM deliveries d WHERE 1 = 1",
+    );
+    let mut args: Vec<SqlStorageValue> = Vec::new();
+    if let Some(id) = req.id.filter(|i| !i.is_empty()) {
+        query.push_str(" AND (d.id = ? OR d.id IN (SELECT id FROM seen_ids WHERE delivery_id = ?))");
+        args.push(id.as_str().into());
+        args.push(id.as_str().into());
+    }
+    if let Some(flow) = req.flow.filter(|f| !f.is_empty()) {
+        query.push_str(" AND d.flow = ?");
+        args.push(flow.as_str().into());
+    }
+    if let Some(state) = req.state.filter(|s| !s.is_empty()) {
+        query.push_str(" AND d.state = ?");
+        args.push(state.as_str().into());
+    }
+    if let Some(since) = req.since {
+        query.push_str(" AND d.updated >= ?");
+        args.push(since.into());
+    }
+    query.push_str(" ORDER BY d.updated DESC LIMIT ?");
+    args.push(i64::from(req.limit.clamp(1, 500)).into());
+    let mut out = Vec::new();
+    for r in sql.exec(&query, args)?.raw() {
+        let r = r?;
+        let [id, flow, state, attempts, history, updated, next_at, delivery_id] = r.as_slice() else { continue };
+        let state = text(state);
+        let next_at = int(next_at).filter(|n| *n > 0 && state == "retrying");
+        out.push(DeliveryRecord {
+            route: req.route.clone(),
+            id: text(id),
+            flow: text(flow),
+            delivery_id: Some(text(delivery_id)).filter(|d| !d.is_empty()),
+            state,
+            attempts: int(attempts).and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+            updated: int(updated).unwrap_or(0),
+            next_at,
+            history: serde_json::from_str(&text(history)).unwrap_or_default(),
+        });
+    }
+    Ok(out)
 }
 
 /// A request body as the operation's type.
@@ -601,6 +694,12 @@ impl Ledger {
     /// Records a redrive; returns the copy number the new message carries.
     pub(crate) async fn redrive(&self, req: &RedriveRequest) -> Result<u32> {
         self.call(req).await
+    }
+
+    /// The deliveries the ledger keeps that `req` asks for (JSON as the
+    /// ledger wrote it: passed on, not read).
+    pub(crate) async fn deliveries(&self, req: &DeliveriesRequest) -> Result<serde_json::Value> {
+        self.call_as::<_, serde_json::Value>(DeliveriesRequest::OP, req).await
     }
 
     /// A dead letter was deleted: forget its delivery.

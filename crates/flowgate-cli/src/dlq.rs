@@ -3,13 +3,15 @@
 //!
 //! | command | request |
 //! |---|---|
-//! | `flowgate status [--json]` | `GET {url}/status` |
-//! | `flowgate dlq list [--route R] [--json]` | `GET {url}/admin/dead-letters?route=&limit=&cursor=`, every page |
-//! | `flowgate dlq show ROUTE/ID [--body-out FILE]` | `GET {url}/admin/dead-letters/{route}/{id}` |
-//! | `flowgate dlq redrive ROUTE/ID` | `POST {url}/admin/dead-letters/{route}/{id}/redrive` |
-//! | `flowgate dlq redrive --all [--route R]` | `POST {url}/admin/dead-letters/redrive` `{"route"?}`, repeated while `remaining` > 0 |
-//! | `flowgate dlq delete ROUTE/ID` | `DELETE {url}/admin/dead-letters/{route}/{id}` |
+//! | `flowgate status [--json]` | `GET {url}/admin/v1/status` |
+//! | `flowgate dlq list [--route R] [--json]` | `GET {url}/admin/v1/dead-letters?route=&limit=&cursor=`, every page |
+//! | `flowgate dlq show ROUTE/ID [--body-out FILE]` | `GET {url}/admin/v1/dead-letters/{route}/{id}` |
+//! | `flowgate dlq redrive ROUTE/ID` | `POST {url}/admin/v1/dead-letters/{route}/{id}/redrive` |
+//! | `flowgate dlq redrive --all [--route R] [--dry-run]` | `POST {url}/admin/v1/dead-letters/redrive` `{"route"?, "dry_run"?}`, repeated while `remaining` > 0 |
+//! | `flowgate dlq delete ROUTE/ID` | `DELETE {url}/admin/v1/dead-letters/{route}/{id}` |
 //! | `flowgate dlq delete --all [--route R] --yes` | list every page, then one `DELETE` per letter |
+//!
+//! The documents are [`flowgate_core::admin`]'s, which the Worker writes.
 //!
 //! Every request carries `Authorization: Bearer <token>`, the token read
 //! from the environment variable `FLOWGATE_ADMIN_TOKEN` only: there is no
@@ -25,19 +27,12 @@
 //! hold what a webhook sender wrote, so control characters are replaced
 //! before it reaches the terminal.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    io::Write,
-    path::PathBuf,
-    process::ExitCode,
-    time::Duration,
-};
+use std::{collections::BTreeSet, io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{bail, Context as _};
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use flowgate_core::Secret;
 use reqwest::{Method, Url};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use flowgate_emulator::format_utc;
@@ -123,6 +118,9 @@ pub enum DlqCommand {
         // --all (clap's `requires = "all"` did not refuse `a/b --route r`).
         #[arg(long, requires = "all", conflicts_with = "target")]
         route: Option<String>,
+        /// With --all: only count the letters that would be redriven.
+        #[arg(long, requires = "all")]
+        dry_run: bool,
     },
     /// Delete dead letters and their stored bodies (they are not delivered).
     Delete {
@@ -143,155 +141,15 @@ pub enum DlqCommand {
     },
 }
 
-// ---- the API's documents ----
+// ---- the API's documents: flowgate_core::admin (the Worker writes them) ----
 
-/// `GET /status`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusReport {
-    /// Per route name.
-    #[serde(default)]
-    pub routes: BTreeMap<String, RouteStatus>,
-    /// One entry per distinct Entra credential.
-    #[serde(default)]
-    pub token_cache: Vec<TokenCacheEntry>,
-}
+pub use flowgate_core::admin::{
+    AttemptRecord, BulkFilter, DeadLetterDetail, DeadLetterPage, DeadLetterSummary, DeleteRound, RedriveRound,
+    Redriven, RouteEntry, StatusReport, TokenCacheEntry,
+};
 
-/// A route's mode and counters. Counters are optional so that a route whose
-/// counters could not be read (the Worker then sends `error`) still shows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouteStatus {
-    /// `queue` or `direct`.
-    #[serde(default)]
-    pub mode: Option<String>,
-    /// Webhooks accepted.
-    #[serde(default)]
-    pub accepted: Option<u64>,
-    /// Delivered to the flow.
-    #[serde(default)]
-    pub delivered: Option<u64>,
-    /// Waiting for another attempt.
-    #[serde(default)]
-    pub retrying: Option<u64>,
-    /// Given up on, now dead letters.
-    #[serde(default)]
-    pub dead_lettered: Option<u64>,
-    /// Redeliveries recognised and not forwarded again.
-    #[serde(default)]
-    pub duplicates: Option<u64>,
-    /// Dropped (e.g. refused permanently by policy).
-    #[serde(default)]
-    pub dropped: Option<u64>,
-    /// Why the counters are missing, when they are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The cached Entra token of one credential.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenCacheEntry {
-    /// A short hash naming the credential (never the token).
-    pub key: String,
-    /// `fresh`, `refresh_due`, `expired` or `absent`.
-    pub state: String,
-    /// Unix seconds.
-    #[serde(default)]
-    pub expires_at: Option<u64>,
-    /// Seconds left.
-    #[serde(default)]
-    pub expires_in_secs: Option<u64>,
-}
-
-/// One dead letter as listed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetterSummary {
-    /// Route name.
-    pub route: String,
-    /// flowgate's id of the webhook.
-    pub id: String,
-    /// The flow it was for.
-    #[serde(default)]
-    pub flow: Option<String>,
-    /// Why it was given up on.
-    #[serde(default)]
-    pub reason: String,
-    /// Delivery attempts made.
-    #[serde(default)]
-    pub attempts: u32,
-    /// Unix seconds the webhook was accepted.
-    #[serde(default)]
-    pub received_at: u64,
-    /// Unix seconds it became a dead letter.
-    #[serde(default)]
-    pub dead_at: u64,
-    /// Body size.
-    #[serde(default)]
-    pub body_bytes: u64,
-    /// The sender's delivery id.
-    #[serde(default)]
-    pub delivery_id: Option<String>,
-    /// The sender's event type.
-    #[serde(default)]
-    pub event_type: Option<String>,
-}
-
-/// A page of `GET /admin/dead-letters`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetterPage {
-    /// The letters.
-    #[serde(default)]
-    pub items: Vec<DeadLetterSummary>,
-    /// Pass back for the next page; `None`: last page.
-    #[serde(default)]
-    pub cursor: Option<String>,
-}
-
-/// One delivery attempt of a dead letter.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    /// Unix seconds.
-    pub at: u64,
-    /// Attempt number.
-    pub attempt: u32,
-    /// The flow's status, `None` when there was no answer.
-    #[serde(default)]
-    pub status: Option<u16>,
-    /// What happened.
-    #[serde(default)]
-    pub reason: String,
-}
-
-/// `GET /admin/dead-letters/{route}/{id}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetterDetail {
-    /// The listed fields.
-    #[serde(flatten)]
-    pub summary: DeadLetterSummary,
-    /// The request headers kept with the letter.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Every attempt, oldest first.
-    #[serde(default)]
-    pub history: Vec<HistoryEntry>,
-    /// The body's content type.
-    #[serde(default)]
-    pub content_type: Option<String>,
-    /// The body, base64.
-    #[serde(default)]
-    pub body_base64: String,
-}
-
-/// `POST /admin/dead-letters/redrive`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RedriveRound {
-    /// Letters enqueued again by this request.
-    pub redriven: u64,
-    /// Letters still dead.
-    #[serde(default)]
-    pub remaining: u64,
-    /// Letters the Worker could not redrive (shape left to the Worker).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failed: Vec<Value>,
-}
+/// The admin API's path: every call is `{url}/admin/v1/…`.
+const API: [&str; 2] = ["admin", "v1"];
 
 // ---- errors ----
 
@@ -430,12 +288,12 @@ impl AdminClient {
         Ok(Self { base, token, http })
     }
 
-    /// `{base}/{segments...}`, each segment percent-encoded.
+    /// `{base}/admin/v1/{segments...}`, each segment percent-encoded.
     fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         url.set_query(None);
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
+            path.pop_if_empty().extend(API).extend(segments);
         }
         url
     }
@@ -453,13 +311,7 @@ impl AdminClient {
         if status.is_success() {
             return Ok(bytes.to_vec());
         }
-        #[derive(Deserialize)]
-        struct ErrorBody {
-            error: String,
-            #[serde(default)]
-            message: String,
-        }
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+        let (code, message) = match serde_json::from_slice::<flowgate_core::admin::ApiError>(&bytes) {
             Ok(e) => (e.error, e.message),
             Err(_) => {
                 let text: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
@@ -503,7 +355,7 @@ impl AdminClient {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<DeadLetterPage, AdminError> {
-        let mut url = self.url(&["admin", "dead-letters"]);
+        let mut url = self.url(&["dead-letters"]);
         {
             let mut q = url.query_pairs_mut();
             if let Some(r) = route {
@@ -538,7 +390,7 @@ impl AdminClient {
                 None => return Ok(items),
                 Some(c) if !seen.insert(c.clone()) => {
                     return Err(AdminError::Unexpected {
-                        url: self.url(&["admin", "dead-letters"]).to_string(),
+                        url: self.url(&["dead-letters"]).to_string(),
                         detail: format!("the cursor {c:?} came back twice; stopping rather than looping"),
                     })
                 }
@@ -552,7 +404,7 @@ impl AdminClient {
     /// # Errors
     /// See [`AdminError`].
     pub async fn show(&self, route: &str, id: &str) -> Result<DeadLetterDetail, AdminError> {
-        Ok(self.call_json(Method::GET, self.url(&["admin", "dead-letters", route, id]), None).await?.0)
+        Ok(self.call_json(Method::GET, self.url(&["dead-letters", route, id]), None).await?.0)
     }
 
     /// `POST /admin/dead-letters/{route}/{id}/redrive`: how many were
@@ -561,11 +413,7 @@ impl AdminClient {
     /// # Errors
     /// See [`AdminError`].
     pub async fn redrive(&self, route: &str, id: &str) -> Result<u64, AdminError> {
-        #[derive(Deserialize)]
-        struct Redriven {
-            redriven: u64,
-        }
-        let url = self.url(&["admin", "dead-letters", route, id, "redrive"]);
+        let url = self.url(&["dead-letters", route, id, "redrive"]);
         let (r, _): (Redriven, _) = self.call_json(Method::POST, url, None).await?;
         Ok(r.redriven)
     }
@@ -574,12 +422,10 @@ impl AdminClient {
     ///
     /// # Errors
     /// See [`AdminError`].
-    pub async fn redrive_round(&self, route: Option<&str>) -> Result<RedriveRound, AdminError> {
-        let body = match route {
-            Some(r) => json!({ "route": r }),
-            None => json!({}),
-        };
-        let url = self.url(&["admin", "dead-letters", "redrive"]);
+    pub async fn redrive_round(&self, route: Option<&str>, dry_run: bool) -> Result<RedriveRound, AdminError> {
+        let filter = BulkFilter { route: route.map(str::to_owned), dry_run, ..BulkFilter::default() };
+        let body = serde_json::to_value(filter).unwrap_or_default();
+        let url = self.url(&["dead-letters", "redrive"]);
         Ok(self.call_json(Method::POST, url, Some(&body)).await?.0)
     }
 
@@ -588,7 +434,7 @@ impl AdminClient {
     /// # Errors
     /// See [`AdminError`].
     pub async fn delete(&self, route: &str, id: &str) -> Result<(), AdminError> {
-        self.call(Method::DELETE, self.url(&["admin", "dead-letters", route, id]), None).await.map(drop)
+        self.call(Method::DELETE, self.url(&["dead-letters", route, id]), None).await.map(drop)
     }
 
     /// `GET /admin/v1/routes/{route}/handshake` (`op` = `None`), or `POST
@@ -602,7 +448,7 @@ impl AdminClient {
         op: Option<&str>,
         for_secs: Option<u64>,
     ) -> Result<flowgate_core::ledger::HandshakeWindow, AdminError> {
-        let mut segments = vec!["admin", "v1", "routes", route, "handshake"];
+        let mut segments = vec!["routes", route, "handshake"];
         match op {
             None => self.call_json(Method::GET, self.url(&segments), None).await.map(|(v, _)| v),
             Some(op) => {
@@ -618,12 +464,8 @@ impl AdminClient {
     /// # Errors
     /// See [`AdminError`].
     pub async fn reveal(&self, route: &str) -> Result<Secret, AdminError> {
-        #[derive(Deserialize)]
-        struct Revealed {
-            secret: String,
-        }
-        let url = self.url(&["admin", "v1", "routes", route, "handshake", "reveal"]);
-        let (r, _): (Revealed, _) = self.call_json(Method::POST, url, None).await?;
+        let url = self.url(&["routes", route, "handshake", "reveal"]);
+        let (r, _): (flowgate_core::admin::RevealedSecret, _) = self.call_json(Method::POST, url, None).await?;
         Ok(Secret::new(r.secret))
     }
 }
@@ -722,9 +564,11 @@ pub async fn dlq(
         DlqCommand::Show { target, body_out } => {
             let (route, id) = parse_target(target)?;
             let letter = client.show(&route, &id).await?;
-            let body = STANDARD.decode(letter.body_base64.trim()).map_err(|e| AdminError::Unexpected {
-                url: client.url(&["admin", "dead-letters", &route, &id]).to_string(),
-                detail: format!("body_base64 is not base64: {e}"),
+            let body = STANDARD.decode(letter.body_base64.as_deref().unwrap_or("").trim()).map_err(|e| {
+                AdminError::Unexpected {
+                    url: client.url(&["dead-letters", &route, &id]).to_string(),
+                    detail: format!("body_base64 is not base64: {e}"),
+                }
             })?;
             let body_note = match body_out {
                 Some(path) => {
@@ -742,9 +586,15 @@ pub async fn dlq(
             writeln!(out, "redriven {n}: {}/{} is queued for delivery again", clean(&route), clean(&id))?;
             Ok(ExitCode::SUCCESS)
         }
-        DlqCommand::Redrive { target: None, all, route } => {
+        DlqCommand::Redrive { target: None, all, route, dry_run } => {
             if !all {
                 bail!("name a dead letter as ROUTE/ID, or pass --all");
+            }
+            if *dry_run {
+                let r = client.redrive_round(route.as_deref(), true).await?;
+                let scope = route.as_deref().map_or_else(String::new, |r| format!(" of route {}", clean(r)));
+                writeln!(out, "dry run: {} dead letter(s){scope} would be redriven", r.matched)?;
+                return Ok(ExitCode::SUCCESS);
             }
             redrive_all(client, route.as_deref(), out).await
         }
@@ -775,7 +625,7 @@ async fn redrive_all(client: &AdminClient, route: Option<&str>, out: &mut impl W
     let mut failed = Vec::new();
     let mut rounds = 0u32;
     let last = loop {
-        let r = client.redrive_round(route).await?;
+        let r = client.redrive_round(route, false).await?;
         rounds += 1;
         total += r.redriven;
         failed.extend(r.failed.iter().cloned());
@@ -786,7 +636,7 @@ async fn redrive_all(client: &AdminClient, route: Option<&str>, out: &mut impl W
     let scope = route.map_or_else(String::new, |r| format!(" of route {}", clean(r)));
     writeln!(out, "redriven {total} dead letter(s){scope} in {rounds} round(s); {} remain", last.remaining)?;
     for f in &failed {
-        writeln!(out, "  not redriven: {}", clean(&f.to_string()))?;
+        writeln!(out, "  not redriven: {}/{}: {}", clean(&f.route), clean(&f.id), clean(&f.error))?;
     }
     if last.remaining == 0 {
         return Ok(ExitCode::SUCCESS);
@@ -889,7 +739,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-fn count(n: Option<u64>) -> String {
+fn count(n: Option<i64>) -> String {
     n.map_or_else(|| "-".to_owned(), |n| n.to_string())
 }
 
@@ -903,22 +753,38 @@ pub fn render_status(r: &StatusReport, now: u64) -> String {
             .routes
             .iter()
             .map(|(name, st)| {
+                let c = st.counters.as_ref();
+                let n = |f: fn(&flowgate_core::ledger::RouteStatus) -> i64| count(c.map(f));
                 let mut row = vec![
                     clean(name),
                     clean(st.mode.as_deref().unwrap_or("?")),
-                    count(st.accepted),
-                    count(st.delivered),
-                    count(st.retrying),
-                    count(st.dead_lettered),
-                    count(st.duplicates),
-                    count(st.dropped),
+                    n(|c| c.accepted),
+                    n(|c| c.queued),
+                    n(|c| c.delivered),
+                    n(|c| c.retrying),
+                    n(|c| c.dead_lettered),
+                    n(|c| c.redriven),
+                    n(|c| c.duplicates),
+                    n(|c| c.dropped),
                 ];
                 row.push(st.error.as_deref().map_or_else(String::new, |e| format!("error: {}", clean(e))));
                 row
             })
             .collect();
         s.push_str(&table(
-            &["ROUTE", "MODE", "ACCEPTED", "DELIVERED", "RETRYING", "DEAD", "DUPLICATES", "DROPPED", ""],
+            &[
+                "ROUTE",
+                "MODE",
+                "ACCEPTED",
+                "QUEUED",
+                "DELIVERED",
+                "RETRYING",
+                "DEAD",
+                "REDRIVEN",
+                "DUPLICATES",
+                "DROPPED",
+                "",
+            ],
             &rows,
         ));
     }
@@ -956,9 +822,9 @@ pub fn render_list(items: &[DeadLetterSummary], now: u64) -> String {
             vec![
                 format!("{}/{}", clean(&i.route), clean(&i.id)),
                 clean(i.flow.as_deref().unwrap_or("-")),
-                i.attempts.to_string(),
-                age(now, i.dead_at),
-                cut(&clean(&i.reason), REASON_CHARS),
+                count(i.attempts.map(i64::from)),
+                age(now, i.dead_at.unwrap_or(0)),
+                cut(&clean(i.reason.as_deref().unwrap_or("")), REASON_CHARS),
             ]
         })
         .collect();
@@ -1009,10 +875,10 @@ pub fn render_show(l: &DeadLetterDetail, body_len: usize, body_note: &str, now: 
         opt(&d.flow),
         opt(&d.event_type),
         opt(&d.delivery_id),
-        when(d.received_at),
-        when(d.dead_at),
-        d.attempts,
-        clean(&d.reason),
+        when(d.received_at.unwrap_or(0)),
+        when(d.dead_at.unwrap_or(0)),
+        count(d.attempts.map(i64::from)),
+        clean(d.reason.as_deref().unwrap_or("-")),
         opt(&l.content_type),
     );
     s.push_str("\nheaders:\n");
@@ -1142,7 +1008,7 @@ mod tests {
         // Exactly as the Worker words it, spacing included, to check --json is raw.
         (
             [("content-type", "application/json")],
-            r#"{"routes": {"github": {"mode": "queue", "accepted": 10, "delivered": 7, "retrying": 1, "dead_lettered": 2, "duplicates": 3, "dropped": 0}, "stripe": {"mode": "direct", "accepted": 4, "delivered": 4, "retrying": 0, "dead_lettered": 0, "duplicates": 0, "dropped": 1}, "broken": {"mode": "queue", "error": "ledger unavailable"}}, "token_cache": [{"key": "a1b2c3d4e5f6", "state": "fresh", "expires_at": 1700001800, "expires_in_secs": 1800}, {"key": "0f0f0f0f0f0f", "state": "absent", "expires_at": null, "expires_in_secs": null}]}"#,
+            r#"{"routes": {"github": {"mode": "queue", "provider": "github", "handshake": false, "accepted": 10, "delivered": 7, "duplicates": 3, "replays": 0, "dead_lettered": 2, "redriven": 1, "dropped": 0, "recovered": 0, "queued": 0, "retrying": 1, "dead_letters_waiting": 1, "ledger_calls": 9, "flows": []}, "stripe": {"mode": "direct", "provider": "stripe", "handshake": false, "accepted": 4, "delivered": 4, "duplicates": 0, "replays": 0, "dead_lettered": 0, "redriven": 0, "dropped": 1, "recovered": 0, "queued": 0, "retrying": 0, "dead_letters_waiting": 0, "ledger_calls": 2}, "broken": {"mode": "queue", "provider": "github", "handshake": false, "error": "ledger unavailable"}}, "token_cache": [{"key": "a1b2c3d4e5f6", "state": "fresh", "expires_at": 1700001800, "expires_in_secs": 1800}, {"key": "0f0f0f0f0f0f", "state": "absent", "expires_at": null, "expires_in_secs": null}]}"#,
         )
             .into_response()
     }
@@ -1254,11 +1120,11 @@ mod tests {
     async fn serve(fake: Fake) -> (String, Shared) {
         let shared = Arc::new(Mutex::new(fake));
         let app = Router::new()
-            .route("/status", get(status_h))
-            .route("/admin/dead-letters", get(list_h))
-            .route("/admin/dead-letters/redrive", post(redrive_all_h))
-            .route("/admin/dead-letters/{route}/{id}", get(show_h).delete(delete_h))
-            .route("/admin/dead-letters/{route}/{id}/redrive", post(redrive_one_h))
+            .route("/admin/v1/status", get(status_h))
+            .route("/admin/v1/dead-letters", get(list_h))
+            .route("/admin/v1/dead-letters/redrive", post(redrive_all_h))
+            .route("/admin/v1/dead-letters/{route}/{id}", get(show_h).delete(delete_h))
+            .route("/admin/v1/dead-letters/{route}/{id}/redrive", post(redrive_one_h))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -1272,21 +1138,22 @@ mod tests {
                 route: route.into(),
                 id: id.into(),
                 flow: Some("6d1e0f8b".into()),
-                reason: reason.into(),
-                attempts: 8,
-                received_at: NOW - 7200,
-                dead_at: NOW - 300,
-                body_bytes: body.len() as u64,
+                reason: Some(reason.into()),
+                attempts: Some(8),
+                received_at: Some(NOW - 7200),
+                dead_at: Some(NOW - 300),
+                body_bytes: Some(body.len() as u64),
                 delivery_id: Some(format!("dl-{id}")),
                 event_type: None,
             },
             headers: [("content-type".to_owned(), "application/json".to_owned())].into_iter().collect(),
             history: vec![
-                HistoryEntry { at: NOW - 7100, attempt: 1, status: Some(503), reason: "flow answered 503".into() },
-                HistoryEntry { at: NOW - 300, attempt: 8, status: None, reason: "timeout".into() },
+                AttemptRecord { at: NOW - 7100, attempt: 1, status: Some(503), reason: "flow answered 503".into() },
+                AttemptRecord { at: NOW - 300, attempt: 8, status: None, reason: "timeout".into() },
             ],
             content_type: Some("application/json".into()),
-            body_base64: STANDARD.encode(body),
+            body_base64: Some(STANDARD.encode(body)),
+            ..DeadLetterDetail::default()
         }
     }
 
@@ -1398,13 +1265,16 @@ mod tests {
         assert_eq!(status(&c, false, NOW, &mut out).await.unwrap(), ExitCode::SUCCESS);
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "ROUTE   MODE    ACCEPTED  DELIVERED  RETRYING  DEAD  DUPLICATES  DROPPED", "{text}");
+        assert_eq!(
+            lines[0], "ROUTE   MODE    ACCEPTED  QUEUED  DELIVERED  RETRYING  DEAD  REDRIVEN  DUPLICATES  DROPPED",
+            "{text}"
+        );
         assert_eq!(
             lines[1],
-            "broken  queue   -         -          -         -     -           -        error: ledger unavailable"
+            "broken  queue   -         -       -          -         -     -         -           -        error: ledger unavailable"
         );
-        assert_eq!(lines[2], "github  queue   10        7          1         2     3           0");
-        assert_eq!(lines[3], "stripe  direct  4         4          0         0     0           1");
+        assert_eq!(lines[2], "github  queue   10        0       7          1         2     1         3           0");
+        assert_eq!(lines[3], "stripe  direct  4         0       4          0         0     0         0           1");
         assert!(text.contains("a1b2c3d4e5f6     fresh   2023-11-14 22:43:20 UTC (in 1800 s)"), "{text}");
         assert!(text.contains("0f0f0f0f0f0f     absent  -"), "{text}");
 
@@ -1413,7 +1283,7 @@ mod tests {
         let raw = String::from_utf8(out).unwrap();
         assert!(raw.starts_with(r#"{"routes": {"github": {"mode": "queue""#), "{raw}");
         assert!(raw.ends_with("}\n"));
-        assert_eq!(log(&st), ["GET /status", "GET /status"]);
+        assert_eq!(log(&st), ["GET /admin/v1/status", "GET /admin/v1/status"]);
     }
 
     #[tokio::test]
@@ -1460,7 +1330,7 @@ mod tests {
     async fn list_follows_every_cursor_and_filters_by_route() {
         let mut fake = Fake::with(letters("github", 5));
         fake.letters.extend(letters("stripe", 2));
-        fake.letters[0].summary.reason = format!("flow answered 500: {}", "x".repeat(100));
+        fake.letters[0].summary.reason = Some(format!("flow answered 500: {}", "x".repeat(100)));
         let (url, st) = serve(fake).await;
         let c = client(&url);
 
@@ -1469,14 +1339,14 @@ mod tests {
         assert_eq!(
             log(&st),
             [
-                "GET /admin/dead-letters?limit=100",
-                "GET /admin/dead-letters?limit=100&cursor=3",
-                "GET /admin/dead-letters?limit=100&cursor=6",
+                "GET /admin/v1/dead-letters?limit=100",
+                "GET /admin/v1/dead-letters?limit=100&cursor=3",
+                "GET /admin/v1/dead-letters?limit=100&cursor=6",
             ]
         );
         let (r, text) = run(&c, DlqCommand::List { route: Some("stripe".into()), json: false }).await;
         assert_eq!(r.unwrap(), ExitCode::SUCCESS);
-        assert_eq!(log(&st), ["GET /admin/dead-letters?route=stripe&limit=100"]);
+        assert_eq!(log(&st), ["GET /admin/v1/dead-letters?route=stripe&limit=100"]);
         assert_eq!(
             text,
             "ROUTE/ID        FLOW      ATTEMPTS  AGE  REASON\n\
@@ -1559,7 +1429,7 @@ mod tests {
         let (r, text) = run(&c, DlqCommand::Show { target: "r/a b?c".into(), body_out: None }).await;
         r.unwrap();
         assert!(text.contains("(empty body)"));
-        assert_eq!(log(&st), ["GET /admin/dead-letters/r/a%20b%3Fc"]);
+        assert_eq!(log(&st), ["GET /admin/v1/dead-letters/r/a%20b%3Fc"]);
 
         let (r, _) = run(&c, DlqCommand::Show { target: "github/nope".into(), body_out: None }).await;
         let e = r.unwrap_err();
@@ -1574,12 +1444,18 @@ mod tests {
         let fake = Fake::with(letters("github", 3));
         let (url, st) = serve(fake).await;
         let c = client(&url);
-        let (r, text) =
-            run(&c, DlqCommand::Redrive { target: Some("github/github2".into()), all: false, route: None }).await;
+        let (r, text) = run(
+            &c,
+            DlqCommand::Redrive { target: Some("github/github2".into()), all: false, route: None, dry_run: false },
+        )
+        .await;
         assert_eq!(r.unwrap(), ExitCode::SUCCESS);
         assert_eq!(text, "redriven 1: github/github2 is queued for delivery again\n");
-        let (r, _) =
-            run(&c, DlqCommand::Redrive { target: Some("github/github2".into()), all: false, route: None }).await;
+        let (r, _) = run(
+            &c,
+            DlqCommand::Redrive { target: Some("github/github2".into()), all: false, route: None, dry_run: false },
+        )
+        .await;
         assert_eq!(refused(&r.unwrap_err()), (404, "not_found".into()));
         let (r, text) =
             run(&c, DlqCommand::Delete { target: Some("github/github1".into()), all: false, route: None, yes: false })
@@ -1589,9 +1465,9 @@ mod tests {
         assert_eq!(
             log(&st),
             [
-                "POST /admin/dead-letters/github/github2/redrive",
-                "POST /admin/dead-letters/github/github2/redrive",
-                "DELETE /admin/dead-letters/github/github1",
+                "POST /admin/v1/dead-letters/github/github2/redrive",
+                "POST /admin/v1/dead-letters/github/github2/redrive",
+                "DELETE /admin/v1/dead-letters/github/github1",
             ]
         );
         let left: Vec<String> = st.lock().unwrap().letters.iter().map(|l| l.summary.id.clone()).collect();
@@ -1605,19 +1481,21 @@ mod tests {
         let (url, st) = serve(fake).await;
         let c = client(&url);
 
-        let (r, text) = run(&c, DlqCommand::Redrive { target: None, all: true, route: Some("github".into()) }).await;
+        let (r, text) =
+            run(&c, DlqCommand::Redrive { target: None, all: true, route: Some("github".into()), dry_run: false })
+                .await;
         assert_eq!(r.unwrap(), ExitCode::SUCCESS);
         assert_eq!(text, "redriven 5 dead letter(s) of route github in 3 round(s); 0 remain\n");
-        assert_eq!(log(&st), vec![r#"POST /admin/dead-letters/redrive {"route":"github"}"#; 3]);
+        assert_eq!(log(&st), vec![r#"POST /admin/v1/dead-letters/redrive {"route":"github"}"#; 3]);
         assert_eq!(st.lock().unwrap().letters.len(), 3);
 
-        let (r, text) = run(&c, DlqCommand::Redrive { target: None, all: true, route: None }).await;
+        let (r, text) = run(&c, DlqCommand::Redrive { target: None, all: true, route: None, dry_run: false }).await;
         assert_eq!(r.unwrap(), ExitCode::SUCCESS);
         assert_eq!(text, "redriven 3 dead letter(s) in 2 round(s); 0 remain\n");
-        assert_eq!(log(&st), vec!["POST /admin/dead-letters/redrive {}"; 2]);
+        assert_eq!(log(&st), vec!["POST /admin/v1/dead-letters/redrive {}"; 2]);
 
         // Nothing to do: one round.
-        let (r, text) = run(&c, DlqCommand::Redrive { target: None, all: true, route: None }).await;
+        let (r, text) = run(&c, DlqCommand::Redrive { target: None, all: true, route: None, dry_run: false }).await;
         assert_eq!(r.unwrap(), ExitCode::SUCCESS);
         assert_eq!(text, "redriven 0 dead letter(s) in 1 round(s); 0 remain\n");
     }
@@ -1630,13 +1508,10 @@ mod tests {
         fake.stuck = ["github3".to_owned(), "github4".to_owned()].into();
         let (url, st) = serve(fake).await;
         let c = client(&url);
-        let (r, text) = run(&c, DlqCommand::Redrive { target: None, all: true, route: None }).await;
+        let (r, text) = run(&c, DlqCommand::Redrive { target: None, all: true, route: None, dry_run: false }).await;
         assert_eq!(r.unwrap(), ExitCode::FAILURE);
         assert!(text.starts_with("redriven 2 dead letter(s) in 2 round(s); 2 remain\n"), "{text}");
-        assert!(
-            text.contains(r#"not redriven: {"error":"queue send failed","id":"github3","route":"github"}"#),
-            "{text}"
-        );
+        assert!(text.contains("not redriven: github/github3: queue send failed"), "{text}");
         assert!(text.contains("stopped: the last round redrove none of the 2 remaining"), "{text}");
         assert_eq!(log(&st).len(), 2);
     }
@@ -1653,7 +1528,7 @@ mod tests {
         assert_eq!(text, "deleted 4 dead letter(s) of route github\n");
         let requests = log(&st);
         assert_eq!(requests.len(), 2 + 4, "{requests:?}");
-        assert!(requests[2..].iter().all(|r| r.starts_with("DELETE /admin/dead-letters/github/github")));
+        assert!(requests[2..].iter().all(|r| r.starts_with("DELETE /admin/v1/dead-letters/github/github")));
         let left: Vec<String> = st.lock().unwrap().letters.iter().map(|l| l.summary.id.clone()).collect();
         assert_eq!(left, ["stripe1", "stripe2"]);
         // Without --yes (only possible from Rust) nothing happens.

@@ -16,9 +16,11 @@
 //!   the Worker and its Durable Object.
 //! - [`rules`]: edge routing, which of a route's flows get an event.
 //! - [`envelope`]: the `envelope` payload shape and its JSON Schema.
+//! - [`admin`]: the admin API's documents (Worker, CLI and console share them).
 //! - [`secret`], [`clock`], [`headers`]: small shared types.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod delivery;

@@ -11,6 +11,7 @@
 //! | [`RedriveRequest`] | `u32` (the new copy) | the admin API |
 //! | [`ForgetRequest`] | `()` | the admin API (a dead letter deleted) |
 //! | [`StatusRequest`] | [`RouteStatus`] | the admin API |
+//! | [`DeliveriesRequest`] | `Vec<`[`DeliveryRecord`]`>` | the admin API |
 //! | [`HandshakeRequest`] | JSON (per request) | handed-over secrets, the admin API |
 //!
 //! Most requests carry a [`Mailbox`]: what the Worker instance has not told
@@ -22,7 +23,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{Admission, AdmitPolicy, Counter, Fingerprint, HandshakeRequest};
-use crate::delivery::AttemptRecord;
+use crate::{admin::DeliveryRecord, delivery::AttemptRecord};
 
 /// One operation on a route ledger: its path and its answer.
 pub trait LedgerCall: Serialize + DeserializeOwned {
@@ -314,6 +315,10 @@ pub struct RouteStatus {
     /// Requests this route's ledger served since its instance started (a
     /// diagnostic: how many Durable Object calls the traffic cost).
     pub ledger_calls: u64,
+    /// Per flow: its deliveries by state and its last failed attempt, from
+    /// the deliveries the ledger keeps.
+    #[serde(default)]
+    pub flows: Vec<crate::admin::FlowStatus>,
 }
 
 impl RouteStatus {
@@ -330,6 +335,33 @@ impl RouteStatus {
             Counter::Recovered => &mut self.recovered,
         }
     }
+}
+
+/// `GET /admin/v1/deliveries`: the deliveries the ledger keeps, newest
+/// first. Every filter narrows the answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveriesRequest {
+    /// The route (echoed in each record).
+    pub route: String,
+    /// flowgate's id of the webhook, or the sender's delivery id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Only this flow's.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// Only deliveries in this state (`queued`, `retrying`, `delivered`, `dead`).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Only deliveries changed at or after this time (Unix seconds).
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// At most this many (1–500).
+    pub limit: u32,
+}
+
+impl LedgerCall for DeliveriesRequest {
+    const OP: &'static str = "deliveries";
+    type Answer = Vec<DeliveryRecord>;
 }
 
 impl LedgerCall for HandshakeRequest {
