@@ -18,6 +18,7 @@ use anyhow::{bail, Context as _};
 use flowgate_core::{config::DEFAULT_SCOPE, entra::client_secret_form, Secret};
 use flowgate_e2e::{
     demo, repo_root, start_emulator, Emulator, EmulatorConfig, WorkerProcess, WorkerSetup, GITHUB_VECTOR_SECRET,
+    PLATFORM_BINDINGS,
 };
 use flowgate_emulator::AppConfig;
 
@@ -208,38 +209,6 @@ fn emulator_config() -> EmulatorConfig {
     c
 }
 
-/// Queue, bucket and Durable Object bindings of queue mode, as in the
-/// README's deployment guide; the consumer batches as wrangler.toml's demo.
-const FLOWGATE_BINDINGS: &str = r#"
-[[queues.producers]]
-queue = "flowgate-deliveries"
-binding = "DELIVERIES"
-
-[[queues.consumers]]
-queue = "flowgate-deliveries"
-max_batch_size = 10
-max_batch_timeout = 1
-max_retries = 100
-dead_letter_queue = "flowgate-deliveries-dlq"
-
-[[queues.consumers]]
-queue = "flowgate-deliveries-dlq"
-max_batch_size = 10
-max_batch_timeout = 5
-
-[[r2_buckets]]
-binding = "DELIVERY_STORE"
-bucket_name = "flowgate-bench-deliveries"
-
-[[durable_objects.bindings]]
-name = "LEDGER"
-class_name = "RouteLedger"
-
-[[migrations]]
-tag = "v1"
-new_sqlite_classes = ["RouteLedger"]
-"#;
-
 /// flowgate with the bench's three routes (one secret each, the flow of
 /// `demo::FLOW_ANY`), running `bundle`.
 fn flowgate_setup(emulator: &Emulator, bundle: &Path) -> WorkerSetup {
@@ -250,7 +219,7 @@ fn flowgate_setup(emulator: &Emulator, bundle: &Path) -> WorkerSetup {
         )
     };
     let toml = format!(
-        "{FLOWGATE_BINDINGS}\n[vars.FLOWGATE.entra]\nauthority = \"{}\"\ntenant = \"{}\"\nclient_id = \"{}\"\n\
+        "{PLATFORM_BINDINGS}\n[vars.FLOWGATE.entra]\nauthority = \"{}\"\ntenant = \"{}\"\nclient_id = \"{}\"\n\
          client_secret_binding = \"ENTRA_CLIENT_SECRET\"\n{}{}{}",
         emulator.base_url(),
         demo::TENANT_DOMAIN,

@@ -527,7 +527,9 @@ pub const STANDARD_WEBHOOKS_VECTOR_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZ
 /// The queue, bucket and Durable Object bindings of queue mode, as in the
 /// README's deployment guide, with the consumer's batching made quick for
 /// tests (Miniflare's own defaults differ, workers-platform.md §1 Queues).
-const PLATFORM_BINDINGS: &str = r#"
+/// Added for the flowgate Worker (`main: None`); the load bench adds them
+/// itself to the release builds it runs.
+pub const PLATFORM_BINDINGS: &str = r#"
 [[queues.producers]]
 queue = "flowgate-deliveries"
 binding = "DELIVERIES"
