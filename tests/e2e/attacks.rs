@@ -216,7 +216,8 @@ fn signature_headers(p: &Provider) -> Vec<String> {
         Scheme::Contentful => {
             vec![contentful::SIGNATURE_HEADER, contentful::SIGNED_HEADERS_HEADER, contentful::TIMESTAMP_HEADER]
         }
-        Scheme::Mailgun | Scheme::Figma | Scheme::MsGraph | Scheme::Plaid | Scheme::DropboxSign => vec![],
+        Scheme::Fireblocks => vec![flowgate_core::verify::fireblocks::SIGNATURE_HEADER],
+        Scheme::Mailgun | Scheme::Figma | Scheme::MsGraph | Scheme::Plaid | Scheme::DropboxSign | Scheme::Sns => vec![],
         // The secret is in the URL (`SignedRequest::query`).
         Scheme::QueryToken(_) => vec![],
     };

@@ -364,6 +364,15 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             sendgrid::decode_public_key(&secret).map(|_| ()),
                             "paste the Verification Key (base64) from SendGrid's Mail Settings > Event Webhook",
                         ),
+                        Scheme::Fireblocks => (
+                            flowgate_core::verify::fireblocks::decode_public_key(&secret).map(|_| ()),
+                            "write production or sandbox (Fireblocks' published keys), or paste the PEM public key Fireblocks publishes",
+                        ),
+                        // The certificate is pinned (fetching it by URL is not built yet).
+                        Scheme::Sns => (
+                            flowgate_core::verify::sns::certificate_key(secret.expose()).map(|_| ()),
+                            "paste the PEM certificate at the messages' SigningCertURL (https://sns.<region>.amazonaws.com/….pem)",
+                        ),
                         Scheme::BasicAuth(_) => (
                             shared_secret::check_basic_secret(&secret),
                             "write the credentials the sender is given as user:password",

@@ -974,10 +974,17 @@ flow_url_binding = "FLOW_URL_SINGLE"
                 verify::Scheme::SendGrid | verify::Scheme::Plaid => {
                     "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721".into()
                 }
+                verify::Scheme::Sns | verify::Scheme::Fireblocks => {
+                    include_str!("../../../tests/fixtures/entra-test-key.pem").into()
+                }
                 _ => "demo-secret".into(),
             };
             let signing = Secret::new(secret);
-            let verifying = send::verifying_key(p, &signing).unwrap().map_or_else(|| signing.clone(), Secret::new);
+            let verifying = match p.scheme() {
+                // The certificate of that key (SNS routes get it by SigningCertURL).
+                verify::Scheme::Sns => Secret::new(include_str!("../../../tests/fixtures/entra-test-cert.pem")),
+                _ => send::verifying_key(p, &signing).unwrap().map_or_else(|| signing.clone(), Secret::new),
+            };
             let body = send::sample_body(p, p.sample_event, now);
             let req = send::sign(p, &signing, body, p.sample_event, "application/json", url, now)
                 .unwrap_or_else(|e| panic!("{}: {e}", p.name));

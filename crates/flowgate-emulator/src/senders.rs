@@ -9,11 +9,11 @@ use anyhow::bail;
 use crate::samples;
 use flowgate_core::{
     verify::{
-        body_fields, contentful, discord, dropbox_sign, jwt_hs256, plaid,
+        body_fields, contentful, discord, dropbox_sign, fireblocks, jwt_hs256, plaid,
         scheme::{Field, TimestampUnit},
         sendgrid,
         shared_secret::{self, HeaderSecret},
-        standard_webhooks, telnyx, twilio, Provider, Scheme,
+        sns, standard_webhooks, telnyx, twilio, Provider, Scheme,
     },
     Secret,
 };
@@ -413,6 +413,22 @@ pub fn twilio_shared_key(
     req.headers.push((twilio::SIGNATURE_SETTINGS_HEADER.to_owned(), twilio::settings_header(key_id, algorithm)));
 }
 
+/// An ISO 8601 UTC time with milliseconds, as SNS writes `Timestamp`.
+fn sns_timestamp(now: u64) -> String {
+    let (days, secs) = (now / 86_400, now % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// The public key that verifies what `send` signs with `secret`, for the
 /// senders whose route secret is a public key.
 ///
@@ -424,6 +440,7 @@ pub fn verifying_key(provider: &Provider, secret: &Secret) -> anyhow::Result<Opt
         Scheme::SendGrid => Some(sendgrid::public_key_base64(secret).map_err(key_error(provider))?),
         Scheme::Telnyx => Some(telnyx::public_key_base64(secret).map_err(key_error(provider))?),
         Scheme::Plaid => Some(plaid::public_jwk_text(secret).map_err(key_error(provider))?),
+        Scheme::Fireblocks => Some(fireblocks::public_key_base64(secret.expose()).map_err(key_error(provider))?),
         _ => None,
     })
 }
@@ -543,6 +560,26 @@ pub fn sign(
             // Plaid signs {iat, request_body_sha256} (ES256, header kid).
             let jwt = plaid::sign(secret, plaid::TEST_KID, &plaid::claims(&body, now)).map_err(key_error(provider))?;
             headers.push((plaid::HEADER.to_owned(), jwt));
+        }
+        Scheme::Fireblocks => {
+            let sig = fireblocks::sign(secret.expose(), &body).map_err(key_error(provider))?;
+            headers.push((fireblocks::SIGNATURE_HEADER.to_owned(), sig));
+        }
+        Scheme::Sns => {
+            // An SNS Notification carrying the sample as its Message, signed
+            // with the key of the emulator's test certificate.
+            let base = "http://127.0.0.1:8790";
+            let mut m = serde_json::Map::new();
+            m.insert("Type".to_owned(), "Notification".into());
+            m.insert("MessageId".to_owned(), delivery.clone().into());
+            m.insert("TopicArn".to_owned(), "arn:aws:sns:us-east-1:123456789012:flowgate-demo".into());
+            m.insert("Message".to_owned(), String::from_utf8_lossy(&body).into_owned().into());
+            m.insert("Timestamp".to_owned(), sns_timestamp(now).into());
+            m.insert("SigningCertURL".to_owned(), format!("{base}{}", sns::EMULATOR_CERT_PATH).into());
+            sns::sign(secret.expose(), &mut m, 2).map_err(key_error(provider))?;
+            headers.push((sns::TYPE_HEADER.to_owned(), "Notification".to_owned()));
+            headers.push(("x-amz-sns-message-id".to_owned(), delivery.clone()));
+            body = serde_json::Value::Object(m).to_string().into_bytes();
         }
         Scheme::StandardWebhooks => {
             let prefix = standard_webhooks_prefix(provider);

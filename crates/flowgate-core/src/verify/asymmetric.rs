@@ -153,7 +153,6 @@ pub(crate) enum KeyOrigin {
     RouteSecret,
     /// Fetched or published by the sender (a certificate, a JWK): a
     /// rejected key fails the request, it is not the operator's to fix.
-    #[allow(dead_code)] // AWS SNS's certificates (the next senders).
     Sender,
 }
 

@@ -64,6 +64,11 @@ pub enum Scheme {
     /// Dropbox Sign: `event_hash` = hex HMAC-SHA256(API key, event_time ‖
     /// event_type) in the callback's JSON ([`super::dropbox_sign`]).
     DropboxSign,
+    /// Amazon SNS: RSA over the message's canonical string, the key in the
+    /// certificate at `SigningCertURL` (fetched by the Worker) ([`super::sns`]).
+    Sns,
+    /// Fireblocks: RSA-SHA512 over the body, Fireblocks' published key ([`super::fireblocks`]).
+    Fireblocks,
 }
 
 impl Scheme {
@@ -92,7 +97,9 @@ impl Scheme {
             Scheme::Mailgun => Some("json event-data.id + event-data.timestamp".to_owned()),
             Scheme::Monday => Some("json event.triggerUuid".to_owned()),
             Scheme::Contentful => Some("header x-contentful-idempotency-key".to_owned()),
-            Scheme::SendGrid
+            Scheme::Sns => Some("json MessageId".to_owned()),
+            Scheme::Fireblocks
+            | Scheme::SendGrid
             | Scheme::Figma
             | Scheme::MsGraph
             | Scheme::Netlify
@@ -136,6 +143,8 @@ impl Scheme {
             Scheme::Contentful => vec!["method", "URL", "signed headers", "timestamp", "body"],
             Scheme::Plaid => vec!["timestamp (iat)", "body"],
             Scheme::DropboxSign => vec!["event time and type (not the body)"],
+            Scheme::Sns => vec!["message id", "timestamp", "topic", "message"],
+            Scheme::Fireblocks => vec!["body"],
             Scheme::Figma | Scheme::MsGraph | Scheme::Token(_) | Scheme::BasicAuth(_) | Scheme::QueryToken(_) => {
                 Vec::new()
             }
@@ -159,6 +168,8 @@ impl Scheme {
             Scheme::Netlify | Scheme::Monday => "jwt-hs256",
             Scheme::Contentful => "contentful",
             Scheme::Plaid => "jwt-es256",
+            Scheme::Sns => "rsa-x509",
+            Scheme::Fireblocks => "rsa-sha512",
         }
     }
 }
@@ -1311,6 +1322,32 @@ static CATALOGUE: &[Provider] = &[
         "TRANSACTIONS.SYNC_UPDATES_AVAILABLE",
         Scheme::Plaid
     ),
+    // Asymmetric senders checked through the signature port (Web Crypto in
+    // the Worker): docs read 2026-12-02.
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "aws-sns",
+            "Amazon SNS (HTTP/S subscription)",
+            "https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html",
+            "body Signature: RSA SHA1 (SignatureVersion 1) / SHA256 (2) over the type's canonical string; secret: the PEM certificate at SigningCertURL (fetching it in the Worker, and confirming subscriptions at the edge, not built yet: confirmations are forwarded)",
+            PublishedVector,
+            "Notification",
+            Scheme::Sns
+        )
+    },
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "fireblocks",
+            "Fireblocks",
+            "https://developers.fireblocks.com/reference/verify-requests",
+            "Fireblocks-Signature: base64 RSA-SHA512(body), Fireblocks' published key (secret: production, sandbox or the PEM key)",
+            SdkStyleRoundTrip,
+            "TRANSACTION_STATUS_UPDATED",
+            Scheme::Fireblocks
+        )
+    },
     // Issue 15: Hookdeck's list — senders Hookdeck verifies that flowgate
     // lacked, whose schemes are published and fit the machinery above (docs
     // read 2026-12-01; README, "Not built in, and why", lists the others).

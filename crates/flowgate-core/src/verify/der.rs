@@ -103,7 +103,6 @@ pub(crate) fn spki(der: &[u8]) -> Option<SpkiKey<'_>> {
 /// certificate. Nothing else of the certificate is read: who may sign is
 /// decided by where it was fetched from (SNS: an `sns.<region>.amazonaws.com`
 /// host over https), as AWS's own validators decide it.
-#[allow(dead_code)] // AWS SNS (the next senders).
 pub(crate) fn certificate_spki(der: &[u8]) -> Option<&[u8]> {
     let (cert, rest) = expect(der, SEQUENCE)?;
     if !rest.is_empty() {

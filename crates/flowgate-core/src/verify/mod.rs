@@ -16,6 +16,7 @@ mod der;
 pub mod discord;
 pub mod dropbox_sign;
 mod ed25519;
+pub mod fireblocks;
 pub mod github;
 pub mod handshake;
 pub mod jwt_hs256;
@@ -23,6 +24,7 @@ pub mod plaid;
 pub mod scheme;
 pub mod sendgrid;
 pub mod shared_secret;
+pub mod sns;
 pub mod standard_webhooks;
 pub mod telnyx;
 mod time;
@@ -480,6 +482,8 @@ pub fn labels(scheme: &Scheme, headers: &Headers, body: &[u8]) -> Labels {
         Scheme::Monday => jwt_hs256::monday_labels(body),
         Scheme::Contentful => contentful::labels(headers),
         Scheme::Plaid => plaid::labels(body),
+        Scheme::Sns => sns::labels(body),
+        Scheme::Fireblocks => fireblocks::labels(body),
     }
 }
 
@@ -565,6 +569,8 @@ pub fn start<'a>(
         Scheme::Telnyx => return pending(telnyx::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::SendGrid => return pending(sendgrid::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Plaid => return pending(plaid::verify(provider.name, tolerance_override, secrets, inbound)?),
+        Scheme::Sns => return pending(sns::verify(provider.name, secrets, inbound)?),
+        Scheme::Fireblocks => return pending(fireblocks::verify(provider.name, secrets, inbound)?),
         Scheme::Hmac(h) => h.verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::StandardWebhooks => standard_webhooks::verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::Twilio => twilio::verify(provider.name, secrets, inbound)?,
@@ -609,7 +615,9 @@ pub fn key_material(scheme: &Scheme, secrets: &[Secret]) -> Vec<Vec<u8>> {
             Scheme::Discord => discord::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Telnyx => telnyx::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::SendGrid => sendgrid::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
+            Scheme::Fireblocks => fireblocks::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Plaid
+            | Scheme::Sns
             | Scheme::Figma
             | Scheme::MsGraph
             | Scheme::Token(_)
@@ -620,11 +628,12 @@ pub fn key_material(scheme: &Scheme, secrets: &[Secret]) -> Vec<Vec<u8>> {
 }
 
 /// Whether `scheme`'s secrets are keys that sign or verify (not a
-/// credential sent as is, nor Plaid's fetched keys).
+/// credential sent as is, nor Plaid's fetched keys or SNS's certificates).
 pub fn secret_is_key(scheme: &Scheme) -> bool {
     !matches!(
         scheme,
         Scheme::Plaid
+            | Scheme::Sns
             | Scheme::Figma
             | Scheme::MsGraph
             | Scheme::Token(_)
