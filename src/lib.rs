@@ -6,7 +6,9 @@
 //!   obtain an Entra token (memory → KV → Entra), forward the body byte-exact
 //!   to the route's flow ([`hooks`]).
 //! - `GET /healthz` — liveness, and whether the configuration is valid.
-//! - `GET /status`, `/admin/dead-letters…` — the operator's API ([`admin`]).
+//! - `GET /status`, `/admin/v1/…` (and the unversioned `/admin/…`) — the
+//!   operator's API ([`admin`]).
+//! - `GET /console` — the web console, from Workers Static Assets ([`console`]).
 //! - the `queue` handler — queued deliveries ([`queue`]); the route ledger
 //!   Durable Object ([`ledger`]).
 //!
@@ -16,6 +18,7 @@
 
 mod admin;
 mod bindings;
+mod console;
 mod dead_letters;
 mod deliver;
 mod entra_client;
@@ -40,6 +43,9 @@ use crate::reply::Reply;
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let request_id = request_id();
     let path = req.path();
+    if console::is_console_path(&path) {
+        return console::serve(&req, &env, &path).await;
+    }
     let reply = match path.as_str() {
         "/healthz" | "/healthz/" => healthz(&req, &env),
         p if admin::is_admin_path(p) => {

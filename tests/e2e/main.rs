@@ -6,6 +6,7 @@
 mod attacks;
 mod attacks_bounded;
 mod clients;
+mod console;
 mod credentials;
 mod delivery;
 mod flow_answers;

@@ -653,10 +653,20 @@ send_metrics = false
 binding = "TOKEN_CACHE"
 id = "flowgate-e2e-token-cache"
 {platform}
+{assets}
 {flowgate}"#,
             // Another Worker script (the benchmark's floor) has no queue
             // handler or Durable Object class to bind.
             platform = if setup.main.is_none() { PLATFORM_BINDINGS } else { "" },
+            // The web console's static files, as wrangler.toml serves them.
+            assets = if setup.main.is_none() {
+                format!(
+                    "[assets]\ndirectory = \"{}\"\nbinding = \"ASSETS\"\nrun_worker_first = true\nhtml_handling = \"none\"\n",
+                    root.join("console").display()
+                )
+            } else {
+                String::new()
+            },
             main = bundle.display(),
             flowgate = setup.flowgate_toml,
         );
