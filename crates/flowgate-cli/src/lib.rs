@@ -22,3 +22,20 @@ pub mod schema;
 pub mod send;
 pub mod token;
 pub mod verify_cmd;
+
+/// Writes a command's output to stdout. A reader that stops early
+/// (`flowgate providers | head`) ends the command quietly, as a Unix filter
+/// does; `print!` would panic with a backtrace, because Rust ignores SIGPIPE
+/// (restoring it takes `unsafe`, which this workspace forbids).
+pub fn emit(text: &str) -> std::process::ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flowgate: cannot write the output: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -87,21 +87,24 @@ pub fn replay_guard(p: &Provider) -> String {
 
 /// Prints the catalogue as a table (`--markdown` for the README's form).
 pub fn run(as_markdown: bool) -> ExitCode {
+    use std::fmt::Write as _;
     let all = providers();
+    let mut text = String::new();
     if as_markdown {
-        print!("{}", markdown());
+        text = markdown();
     } else {
-        println!("{} built-in senders (plus provider = \"custom\" for any other HMAC sender):\n", all.len());
+        let _ =
+            writeln!(text, "{} built-in senders (plus provider = \"custom\" for any other HMAC sender):\n", all.len());
         for p in all {
             let kind = p.scheme().kind();
-            println!("{:<18} {:<44} [{kind}; {}]", p.name, p.title, p.evidence.label());
-            println!("{:<18} {}", "", p.checks);
-            println!("{:<18} signature binds: {}", "", binds(p));
-            println!("{:<18} dedupe on: {}; replay guard: {}", "", dedupe_source(p), replay_guard(p));
-            println!("{:<18} {} (read {})", "", p.docs, p.docs_read);
+            let _ = writeln!(text, "{:<18} {:<44} [{kind}; {}]", p.name, p.title, p.evidence.label());
+            let _ = writeln!(text, "{:<18} {}", "", p.checks);
+            let _ = writeln!(text, "{:<18} signature binds: {}", "", binds(p));
+            let _ = writeln!(text, "{:<18} dedupe on: {}; replay guard: {}", "", dedupe_source(p), replay_guard(p));
+            let _ = writeln!(text, "{:<18} {} (read {})", "", p.docs, p.docs_read);
         }
     }
-    ExitCode::SUCCESS
+    crate::emit(&text)
 }
 
 #[cfg(test)]

@@ -88,6 +88,24 @@ fn providers_lists_at_least_fifty_senders_with_their_docs() {
     }
 }
 
+/// `flowgate providers | head`: a reader that stops early ends the listing
+/// quietly, as any Unix filter does, instead of a panic and a backtrace.
+#[cfg(unix)]
+#[test]
+fn a_reader_that_stops_early_ends_the_listing_quietly() {
+    use std::{io::Read, process::Stdio};
+    let mut child = flowgate().arg("providers").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_ne!(status.code(), Some(101), "a panic's exit code");
+}
+
 /// `flowgate token` against the emulator, with a client secret or a certificate.
 mod token {
     use std::{net::SocketAddr, path::Path, process::Command};

@@ -678,6 +678,8 @@ mod tests {
     const ED25519_PRIVATE: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
     const ED25519_PRIVATE_BASE64: &str = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
     const P256_PRIVATE: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
+    /// The private key of `DEMO_CERT_PEM` (tests/fixtures).
+    const RSA_PRIVATE: &str = include_str!("../../../tests/fixtures/entra-test-key.pem");
 
     /// (what `send` signs with, what the route verifies with).
     fn secrets_for(p: &Provider) -> (Secret, Secret) {
@@ -704,6 +706,14 @@ mod tests {
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }
+            // The fixture RSA key: Fireblocks's route holds its public key;
+            // an SNS route verifies with the certificate of that key.
+            Scheme::Fireblocks => {
+                let private = Secret::new(RSA_PRIVATE);
+                let public = verifying_key(p, &private).unwrap().unwrap();
+                (private, Secret::new(public))
+            }
+            Scheme::Sns => (Secret::new(RSA_PRIVATE), Secret::new(crate::DEMO_CERT_PEM)),
             Scheme::BasicAuth(_) => same("demo-user:demo-password"),
             Scheme::Contentful => same("demo-contentful-signing-secret-demo-contentful-signing-secret-64"),
             _ => same("demo-secret"),
