@@ -364,8 +364,8 @@ async fn plaid_keys_are_fetched_once_by_kid_and_a_tampered_body_is_refused() {
 /// Telnyx, an Ed25519 sender end to end: signed over `timestamp|body` with
 /// the account's private key, verified by the Worker with the base64 public
 /// key, forwarded once with its labels; the same request again is a
-/// duplicate, a retry with `meta.attempt` counted up is forwarded (another
-/// body under the same id); an altered body, an old timestamp and Discord's
+/// duplicate, and so is Telnyx's retry (`meta.attempt` counted up); another
+/// event under the same id is forwarded; an altered body, an old timestamp and Discord's
 /// `timestamp‖body` form are refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn telnyx_ed25519_signatures_verify_and_forward_through_the_worker() {
@@ -394,13 +394,22 @@ async fn telnyx_ed25519_signatures_verify_and_forward_through_the_worker() {
     let again = worker.post_hook("telnyx", &first.headers, first.body.clone()).await.unwrap();
     assert_eq!((again.status, again.json["status"].as_str()), (200, Some("duplicate")), "{}", again.text);
     assert_eq!(runs_for(&emulator, &id).len(), 1, "a re-sent request is not forwarded twice");
-    // A retry that counts meta.attempt up is another body under the same
-    // data.id: the ledger forwards it (the same id with another body is
-    // logged, never dropped, so a planted id cannot swallow a real event).
+    // Telnyx's retry counts meta.attempt up (and its failover names another
+    // URL in meta.delivered_to), signed afresh: the same delivery, so a
+    // duplicate (the check compares the body without `meta`).
     let mut retry = event.clone();
     retry["meta"]["attempt"] = 2.into();
+    retry["meta"]["delivered_to"] = "https://failover.example/telnyx".into();
     let retry = serde_json::to_vec(&retry).unwrap();
     let a = send_signed(&worker, "telnyx", "telnyx", retry, &[]).await;
+    assert_eq!((a.status, a.json["status"].as_str()), (200, Some("duplicate")), "{}", a.text);
+    assert_eq!(runs_for(&emulator, &id).len(), 1, "a Telnyx retry is not forwarded twice");
+    // Another event under the same data.id is forwarded (the same id with
+    // another body is logged, never dropped, so a planted id cannot swallow
+    // a real event).
+    let mut other = event.clone();
+    other["data"]["payload"]["text"] = "another event".into();
+    let a = send_signed(&worker, "telnyx", "telnyx", serde_json::to_vec(&other).unwrap(), &[]).await;
     assert_eq!(a.status, 202, "{}", a.text);
     assert_eq!(runs_for(&emulator, &id).len(), 2);
 

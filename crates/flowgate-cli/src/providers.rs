@@ -64,7 +64,11 @@ pub fn markdown() -> String {
 
 /// What de-duplicates `p`'s webhooks: the delivery id's source, or "none".
 pub fn dedupe_source(p: &Provider) -> String {
-    p.scheme().delivery_source().unwrap_or_else(|| "none".to_owned())
+    let id = p.scheme().delivery_source().unwrap_or_else(|| "none".to_owned());
+    match p.per_attempt_members() {
+        [] => id,
+        members => format!("{id} (body compared without {}: changed per attempt)", members.join(", ")),
+    }
 }
 
 /// What `p`'s signature covers (README, Security model).

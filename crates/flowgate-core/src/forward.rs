@@ -76,7 +76,7 @@ impl Webhook {
     ) -> Self {
         let fingerprint = Fingerprint {
             delivery_id: verified.delivery_id().map(str::to_owned),
-            body: verified.body_digest(),
+            body: verified.dedupe_digest(route.provider.per_attempt_members()),
             proof: match route.provider.replay_guard(&route.scheme) {
                 ReplayGuard::On => verified.proof().map(|p| p.to_hex()),
                 ReplayGuard::Off(_) => None,
@@ -396,6 +396,49 @@ mod tests {
             Received { headers: h, body: body.to_vec(), now_secs: 0, method: "POST", url: "https://x/hooks/gh" };
         let v = verify_request(gh, &gh.scheme(), None, &s, received).unwrap();
         Webhook::accept(v, &route("github"), "0a1b", 1_800_000_000, h)
+    }
+
+    /// Telnyx counts `meta.attempt` up (and names the URL in
+    /// `meta.delivered_to`) when it retries: the duplicate check compares the
+    /// body without `meta`, so a retry is the delivery it repeats, while
+    /// another event under the same `data.id` is not.
+    #[test]
+    fn a_telnyx_retry_has_the_first_attempts_dedupe_digest() {
+        use crate::verify::telnyx;
+        let private = Secret::new("nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=");
+        let public = Secret::new(telnyx::public_key_base64(&private).unwrap());
+        let p = find_provider("telnyx").unwrap();
+        let accept = |body: &str| {
+            let ts = "1700000000";
+            let h = Headers::new()
+                .with(telnyx::SIGNATURE_HEADER, telnyx::sign(&private, ts, body.as_bytes()).unwrap())
+                .with(telnyx::TIMESTAMP_HEADER, ts);
+            let received = Received {
+                headers: &h,
+                body: body.as_bytes().to_vec(),
+                now_secs: 1_700_000_001,
+                method: "POST",
+                url: "https://x/hooks/gh",
+            };
+            let v = verify_request(p, &p.scheme(), None, std::slice::from_ref(&public), received).unwrap();
+            Webhook::accept(v, &route("telnyx"), "0a1b", 1_700_000_001, &h).fingerprint
+        };
+        let event = |attempt: u32, url: &str, text: &str| {
+            format!(
+                r#"{{"data":{{"event_type":"message.received","id":"e-1","payload":{{"text":"{text}"}}}},"meta":{{"attempt":{attempt},"delivered_to":"{url}"}}}}"#
+            )
+        };
+        let first = accept(&event(1, "https://a.example/hooks", "hi"));
+        let retry = accept(&event(2, "https://a.example/hooks", "hi"));
+        let failover = accept(&event(4, "https://failover.example/hooks", "hi"));
+        assert_eq!(first.delivery_id.as_deref(), Some("e-1"));
+        assert_eq!(first.body, retry.body);
+        assert_eq!(first.body, failover.body);
+        let other = accept(&event(1, "https://a.example/hooks", "bye"));
+        assert_ne!(first.body, other.body, "another event under the same id");
+        // Other senders compare the whole body.
+        let gh = route("github");
+        assert!(gh.provider.per_attempt_members().is_empty());
     }
 
     #[test]

@@ -224,6 +224,11 @@ pub struct Provider {
     pub(super) no_replay_guard: Option<&'static str>,
     /// What the sender needs in the answer to an event it sent ([`Ack`]).
     pub(super) ack: Ack,
+    /// Top-level members of the JSON body that the sender changes from one
+    /// attempt of a delivery to the next (Telnyx's `meta`: `attempt`,
+    /// `delivered_to`): left out of the body the duplicate check compares,
+    /// so a retry is recognised as the delivery it repeats.
+    pub(super) per_attempt_members: &'static [&'static str],
 }
 
 /// What a sender needs in the answer to each event, beyond a 2xx, or it
@@ -290,6 +295,12 @@ impl Provider {
         self.ack
     }
 
+    /// Top-level JSON members the sender changes between attempts of one
+    /// delivery ([`super::VerifiedRequest::dedupe_digest`] leaves them out).
+    pub fn per_attempt_members(&self) -> &'static [&'static str] {
+        self.per_attempt_members
+    }
+
     /// The provider's name and setup-ping event, for a [`super::Pending`]
     /// check to judge its result by.
     pub(super) fn ping_rule(&self) -> Option<(&'static str, &'static str)> {
@@ -327,6 +338,7 @@ static CUSTOM: Provider = Provider {
     json_object_body: false,
     no_replay_guard: None,
     ack: Ack::Default,
+    per_attempt_members: &[],
 };
 
 /// The provider of `provider = "custom"` routes.
@@ -495,6 +507,7 @@ macro_rules! provider {
             json_object_body: false,
             no_replay_guard: None,
             ack: Ack::Default,
+            per_attempt_members: &[],
         }
     };
 }
@@ -1716,15 +1729,21 @@ static CATALOGUE: &[Provider] = &[
             body_mac(HmacSha256, Base64, "tally-signature", "").event(j("eventType")).delivery(j("eventId"))
         )
     ),
-    provider!(
-        "telnyx",
-        "Telnyx",
-        "https://developers.telnyx.com/docs/messaging/messages/receiving-webhooks",
-        "telnyx-signature-ed25519: base64 Ed25519(timestamp|body), the account's base64 public key as secret, 300 s (past only)",
-        SdkStyleRoundTrip,
-        "message.received",
-        Scheme::Telnyx
-    ),
+    // Telnyx retries a delivery up to 3 times per URL, then its failover URL,
+    // with `meta.attempt` counted up and `meta.delivered_to` naming the URL
+    // (the `Meta` model of every event in Telnyx's SDKs, read 2026-12-02).
+    Provider {
+        per_attempt_members: &["meta"],
+        ..provider!(
+            "telnyx",
+            "Telnyx",
+            "https://developers.telnyx.com/docs/messaging/messages/receiving-webhooks",
+            "telnyx-signature-ed25519: base64 Ed25519(timestamp|body), the account's base64 public key as secret, 300 s (past only)",
+            SdkStyleRoundTrip,
+            "message.received",
+            Scheme::Telnyx
+        )
+    },
     provider!(
         "zerohash",
         "Zero Hash",

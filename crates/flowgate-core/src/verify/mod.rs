@@ -383,6 +383,27 @@ impl VerifiedRequest {
         self.view().body_digest()
     }
 
+    /// The body digest the duplicate check compares: [`Self::body_digest`],
+    /// or, for a sender that changes some top-level JSON members from one
+    /// attempt to the next (`per_attempt`, [`Provider::per_attempt_members`]),
+    /// the digest of the body without them. The body is verified and within
+    /// the route's size cap, so parsing it here is bounded; serde_json's map
+    /// is ordered by key, so the same members give the same bytes.
+    pub fn dedupe_digest(&self, per_attempt: &[&str]) -> String {
+        if per_attempt.is_empty() {
+            return self.body_digest();
+        }
+        match serde_json::from_slice::<serde_json::Value>(&self.body) {
+            Ok(serde_json::Value::Object(mut members)) => {
+                for m in per_attempt {
+                    members.remove(*m);
+                }
+                body_digest_hex(&serde_json::to_vec(&members).unwrap_or_default())
+            }
+            _ => self.body_digest(),
+        }
+    }
+
     /// The body, given up (the caller forwards it).
     pub(crate) fn into_parts(self) -> (&'static str, Vec<u8>, Option<String>, Option<String>) {
         (self.provider, self.body, self.event_type, self.delivery_id)
