@@ -2536,6 +2536,8 @@ static CATALOGUE: &[Provider] = &[
 #[cfg(test)]
 mod hookdeck_list;
 #[cfg(test)]
+mod independent;
+#[cfg(test)]
 mod more_senders;
 
 #[cfg(test)]

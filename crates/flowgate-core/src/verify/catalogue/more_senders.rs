@@ -6,71 +6,17 @@
 //! Coinify's published vector. (The mutation suite in `catalogue.rs` runs
 //! over these presets too.)
 
+use super::independent::{hmac1, hmac256, hmac512, labels, Case, Labels};
+use crate::verify::{find_provider, ReplayGuard, Scheme, VerifyError};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use sha2::{Sha256, Sha512};
 
-use crate::{
-    headers::Headers,
-    secret::Secret,
-    verify::{find_provider, verify, Inbound, ReplayGuard, Scheme, VerifyError},
-};
+fn run(name: &str, secret: &str, headers: &[(&str, String)], body: &[u8], now: u64) -> Result<Labels, VerifyError> {
+    super::independent::run(name, &[secret], headers, body, now)
+}
 
 const NOW: u64 = 1_700_000_000;
 const SECRET: &str = "a-sender-secret-for-issue-15-more";
 const OTHER: &str = "another-sender-secret";
-
-fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-fn hmac1(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha1>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-fn hmac512(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut m = Hmac::<Sha512>::new_from_slice(key).unwrap();
-    parts.iter().for_each(|p| m.update(p));
-    m.finalize().into_bytes().to_vec()
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Labels {
-    event: Option<String>,
-    delivery: Option<String>,
-}
-
-fn labels(event: Option<&str>, delivery: Option<&str>) -> Labels {
-    Labels { event: event.map(str::to_owned), delivery: delivery.map(str::to_owned) }
-}
-
-fn run(name: &str, secret: &str, headers: &[(&str, String)], body: &[u8], now: u64) -> Result<Labels, VerifyError> {
-    let p = find_provider(name).unwrap_or_else(|| panic!("{name} is built in"));
-    let h: Headers = headers.iter().map(|(k, v)| (*k, v.clone())).collect();
-    let url = "https://flowgate.example/hooks/more";
-    verify(
-        p,
-        &p.scheme(),
-        None,
-        &[Secret::new(secret)],
-        Inbound { headers: &h, body, now_secs: now, method: "POST", url },
-    )
-    .map(|v| Labels { event: v.event_type().map(str::to_owned), delivery: v.delivery_id().map(str::to_owned) })
-}
-
-/// One sender's request, signed as the sender signs it; the signature
-/// header comes first.
-struct Case {
-    name: &'static str,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-    expect: Labels,
-}
 
 fn cases() -> Vec<Case> {
     let k = SECRET.as_bytes();
