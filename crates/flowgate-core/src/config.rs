@@ -96,6 +96,7 @@ use serde_json::Value;
 pub use crate::delivery::RetryPolicy;
 use crate::{
     delivery::{MAX_ATTEMPTS_LIMIT, MAX_QUEUE_DELAY_SECS},
+    pacing::{Limits, Rate},
     rules::parse_rules,
     verify::{body_fields, catalogue, custom, find_provider, providers, Provider, Scheme},
 };
@@ -479,6 +480,9 @@ pub struct Flow {
     /// Automate host of the flow's cloud ([`check_flow_url`]): the Bearer
     /// token goes there.
     pub allow_any_host: bool,
+    /// `max_rate` and `max_concurrency` ([`crate::pacing`]), enforced for
+    /// queued deliveries.
+    pub limits: Limits,
 }
 
 /// The whole validated configuration.
@@ -535,6 +539,8 @@ struct RawFlow {
     credential: Option<String>,
     timeout_secs: Option<u64>,
     allow_any_flow_host: Option<bool>,
+    max_rate: Option<String>,
+    max_concurrency: Option<u64>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -587,6 +593,8 @@ struct RawRoute {
     lost_after_secs: Option<u64>,
     payload: Option<String>,
     allow_any_flow_host: Option<bool>,
+    max_rate: Option<String>,
+    max_concurrency: Option<u64>,
     // Kept as JSON: `rules::parse_rules` and `EnvelopeSpec::from_config`
     // read them with their own messages.
     rules: Option<Value>,
@@ -698,6 +706,19 @@ impl Config {
                 routes.insert(name, route);
             }
         }
+        // Pacing holds deliveries back in the queue; direct mode has none.
+        for route in routes.values().filter(|r| r.mode == DeliveryMode::Direct) {
+            let names: Vec<&str> = if route.rules.is_empty() { vec![route.name.as_str()] } else { route.rules.flows() };
+            for flow in names.iter().filter_map(|f| flows.get(*f)) {
+                if flow.limits != Limits::default() {
+                    p.add(
+                        format!("routes.{}.mode", route.name),
+                        format!("flow {} has max_rate or max_concurrency, which only queue mode can keep", flow.name),
+                        "set mode = \"queue\" on the route (deliveries over the limit wait in the queue), or remove the flow's limits",
+                    );
+                }
+            }
+        }
         // Routes naming one secret binding hold one key (the Worker also
         // compares the keys themselves: two bindings can hold one value).
         let named: Vec<&Route> = routes.values().collect();
@@ -756,15 +777,17 @@ const ENTRA_FIELDS: [(&str, Kind); 9] = [
 const CERTIFICATE_FIELDS: [(&str, Kind); 3] =
     [("private_key_binding", Kind::Text), ("certificate_binding", Kind::Text), ("algorithm", Kind::Text)];
 
-const FLOW_FIELDS: [(&str, Kind); 5] = [
+const FLOW_FIELDS: [(&str, Kind); 7] = [
     ("url_binding", Kind::Text),
     ("payload", Kind::Text),
     ("credential", Kind::Text),
     ("timeout_secs", Kind::Count),
     ("allow_any_flow_host", Kind::Flag),
+    ("max_rate", Kind::Text),
+    ("max_concurrency", Kind::Count),
 ];
 
-const ROUTE_FIELDS: [(&str, Kind); 25] = [
+const ROUTE_FIELDS: [(&str, Kind); 27] = [
     ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
@@ -787,6 +810,8 @@ const ROUTE_FIELDS: [(&str, Kind); 25] = [
     ("flow_timeout_secs", Kind::Count),
     ("payload", Kind::Text),
     ("allow_any_flow_host", Kind::Flag),
+    ("max_rate", Kind::Text),
+    ("max_concurrency", Kind::Count),
     ("rules", Kind::TableList),
     ("default_flow", Kind::Text),
     ("envelope_headers", Kind::TextList),
@@ -904,6 +929,7 @@ fn validate_flow(name: &str, f: RawFlow, credentials: &[String], p: &mut Problem
     if !(1..=120).contains(&timeout_secs) {
         p.add(at("timeout_secs"), "out of range", "use 1 to 120 seconds (the trigger's own limit is 120 s)");
     }
+    let limits = parse_limits(&at, f.max_rate.as_deref(), f.max_concurrency, p);
     (p.0.len() == before).then(|| Flow {
         name: name.to_owned(),
         url_binding,
@@ -911,7 +937,40 @@ fn validate_flow(name: &str, f: RawFlow, credentials: &[String], p: &mut Problem
         credential: f.credential,
         timeout_secs,
         allow_any_host: f.allow_any_flow_host.unwrap_or(false),
+        limits,
     })
+}
+
+/// Power Automate takes about 1,000 concurrent inbound calls
+/// (entra-power-automate.md §4).
+const MAX_CONCURRENCY: u64 = 1_000;
+
+/// `max_rate` and `max_concurrency` of a flow ([`crate::pacing`]).
+fn parse_limits(at: &dyn Fn(&str) -> String, rate: Option<&str>, concurrency: Option<u64>, p: &mut Problems) -> Limits {
+    let rate = rate.and_then(|text| match Rate::parse(text) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            p.add(
+                at("max_rate"),
+                e,
+                "e.g. max_rate = \"4500/5m\" (Power Automate's Low performance profile) or \"45000/5m\" (the others)",
+            );
+            None
+        }
+    });
+    let max_concurrency = concurrency.and_then(|c| {
+        if (1..=MAX_CONCURRENCY).contains(&c) {
+            u32::try_from(c).ok()
+        } else {
+            p.add(
+                at("max_concurrency"),
+                "out of range",
+                "use 1 to 1000 (Power Automate takes about 1,000 concurrent calls)",
+            );
+            None
+        }
+    });
+    Limits { rate, max_concurrency }
 }
 
 /// `payload = "raw" | "envelope"`, default raw.
@@ -1156,6 +1215,8 @@ fn validate_route(
         ("payload", r.payload.is_some(), "payload"),
         ("flow_timeout_secs", r.flow_timeout_secs.is_some(), "timeout_secs"),
         ("allow_any_flow_host", r.allow_any_flow_host.is_some(), "allow_any_flow_host"),
+        ("max_rate", r.max_rate.is_some(), "max_rate"),
+        ("max_concurrency", r.max_concurrency.is_some(), "max_concurrency"),
     ] {
         if set && uses_rules && !single_flow {
             p.add(
@@ -1302,6 +1363,7 @@ fn validate_route(
             }
         }
     }
+    let limits = parse_limits(&at, r.max_rate.as_deref(), r.max_concurrency, p);
     let implicit = single_flow.then(|| Flow {
         name: name.to_owned(),
         url_binding: flow_url_binding.clone(),
@@ -1309,6 +1371,7 @@ fn validate_route(
         credential: None,
         timeout_secs: flow_timeout_secs,
         allow_any_host: r.allow_any_flow_host.unwrap_or(false),
+        limits,
     });
     // A route with rules waits as long as its slowest flow may take.
     let flow_timeout_secs = if single_flow {
@@ -1717,6 +1780,52 @@ mod direct_mode_tests {
         assert!(problems[0].fix.contains("mode = \"queue\""), "{}", problems[0]);
         v["routes"]["gh"]["rules"][0]["flows"] = json!(["a"]);
         assert!(Config::from_json(&v).is_ok());
+    }
+
+    #[test]
+    fn flows_take_a_rate_and_a_concurrency_and_bad_ones_say_how_to_write_them() {
+        use crate::pacing::{Limits, Rate};
+        let mut v = base();
+        v["flows"]["a"]["max_rate"] = json!("4500/5m");
+        v["flows"]["a"]["max_concurrency"] = json!(50);
+        v["routes"]["one"] = json!({"provider": "github", "secret_bindings": ["ONE"], "flow_url_binding": "FLOW_ONE",
+                                    "allow_shared_secret": true, "max_rate": "10/s"});
+        let c = Config::from_json(&v).unwrap();
+        assert_eq!(
+            c.flows["a"].limits,
+            Limits { rate: Some(Rate { count: 4500, per_secs: 300 }), max_concurrency: Some(50) }
+        );
+        assert_eq!(c.flows["b"].limits, Limits::default());
+        assert_eq!(c.flows["one"].limits.rate, Some(Rate { count: 10, per_secs: 1 }));
+
+        let mut bad = base();
+        bad["flows"]["a"]["max_rate"] = json!("4500 per 5 minutes");
+        bad["flows"]["b"]["max_concurrency"] = json!(5000);
+        let problems = Config::from_json(&bad).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["flows.a.max_rate", "flows.b.max_concurrency"], "{problems:?}");
+        assert!(problems[0].fix.contains("4500/5m"), "{}", problems[0]);
+        bad = base();
+        bad["flows"]["a"]["max_rate"] = json!(4500);
+        assert_eq!(Config::from_json(&bad).unwrap_err()[0].path, "flows.a.max_rate");
+    }
+
+    #[test]
+    fn a_paced_flow_needs_queue_mode_and_a_route_with_rules_sets_limits_per_flow() {
+        let mut v = base();
+        v["flows"]["a"]["max_rate"] = json!("50/10s");
+        v["routes"]["gh"]["mode"] = json!("direct");
+        v["routes"]["gh"]["rules"][0]["flows"] = json!(["a"]);
+        let problems = Config::from_json(&v).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "routes.gh.mode");
+        assert!(problems[0].fix.contains("mode = \"queue\""), "{}", problems[0]);
+        // The same flow from a route whose rules do not reach it is fine.
+        v["routes"]["gh"]["rules"][0]["flows"] = json!(["b"]);
+        assert!(Config::from_json(&v).is_ok());
+        let mut v = base();
+        v["routes"]["gh"]["max_rate"] = json!("50/10s");
+        assert_eq!(Config::from_json(&v).unwrap_err()[0].path, "routes.gh.max_rate");
     }
 
     #[test]
@@ -2294,6 +2403,7 @@ mod tests {
                 credential: None,
                 timeout_secs: 20,
                 allow_any_host: false,
+                limits: Limits::default(),
             }
         );
         assert_eq!(c.flows["everything"].payload, Payload::Raw);
@@ -2328,6 +2438,7 @@ mod tests {
                 credential: None,
                 timeout_secs: DEFAULT_FLOW_TIMEOUT_SECS,
                 allow_any_host: false,
+                limits: Limits::default(),
             }
         );
         let mut v = multi();
@@ -2430,7 +2541,7 @@ mod tests {
         );
         assert_eq!(
             p[2].fix,
-            "remove it or use one of: url_binding, payload, credential, timeout_secs, allow_any_flow_host"
+            "remove it or use one of: url_binding, payload, credential, timeout_secs, allow_any_flow_host, max_rate, max_concurrency"
         );
         assert!(p[3].fix.contains("wrangler secret put FLOW_URL_EVERYTHING"), "{}", p[3].fix);
         assert!(!p[3].to_string().contains("logic.azure.com"), "the value is not echoed");

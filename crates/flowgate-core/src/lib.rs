@@ -14,6 +14,7 @@
 //! - [`ledger`]: the route ledger's rules: duplicates, replays, the delivery
 //!   state machine, handed-over secrets, and the requests and answers between
 //!   the Worker and its Durable Object.
+//! - [`pacing`]: a flow's `max_rate`, `max_concurrency` and circuit breaker.
 //! - [`rules`]: edge routing, which of a route's flows get an event.
 //! - [`envelope`]: the `envelope` payload shape and its JSON Schema.
 //! - [`admin`]: the admin API's documents (Worker, CLI and console share them).
@@ -29,6 +30,7 @@ pub mod envelope;
 pub mod forward;
 pub mod headers;
 pub mod ledger;
+pub mod pacing;
 pub mod rules;
 pub mod secret;
 pub mod verify;
