@@ -28,12 +28,14 @@ mod http;
 mod kv_token_store;
 mod ledger;
 mod log;
+mod pacer;
 mod plaid_keys;
 mod queue;
 mod reply;
 mod web_crypto;
 
 pub use ledger::RouteLedger;
+pub use pacer::FlowPacer;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};
 

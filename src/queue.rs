@@ -4,18 +4,19 @@
 //! batch (an `Err` from a queue handler would abort the isolate,
 //! workers-platform.md §1).
 
-use std::rc::Rc;
+use std::{cell::Cell, rc::Rc};
 
 use flowgate_core::{
     config::{Config, Flow, DEFAULT_LOST_AFTER_SECS},
     delivery::{
         decide, payload_key, push_history, AttemptOutcome, AttemptRecord, BodyRef, Next, QueuedDelivery,
-        INLINE_BODY_LIMIT, MAX_MESSAGE_BYTES,
+        INLINE_BODY_LIMIT, MAX_MESSAGE_BYTES, MAX_QUEUE_DELAY_SECS,
     },
     forward::Webhook,
     ledger::{
         AdmitPolicy, BatchItem, BatchRequest, DeliveryKey, Fingerprint, Mailbox, Outcome, Settlement, Skip, Verdict,
     },
+    pacing::{Asking, Grant, Hold, PaceRequest, Report, Reported},
 };
 use futures::future::join_all;
 use js_sys::Reflect;
@@ -29,6 +30,7 @@ use crate::{
     deliver::{self, Attempt},
     ledger::{self, Ledger},
     log::{self, now_millis, Record},
+    pacer::FlowPacerClient,
 };
 
 /// Producer binding of the delivery queue.
@@ -109,6 +111,9 @@ struct Job {
     verdict: Option<Verdict>,
     next: Option<Next>,
     settlement: Option<Outcome>,
+    /// The flow pacer's lease for this attempt, and what to tell it.
+    lease: Option<u64>,
+    reported: Cell<Option<Reported>>,
 }
 
 #[derive(Serialize)]
@@ -136,6 +141,9 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
             let json =
                 raw.body().ok().and_then(|b| js_sys::JSON::stringify(&b).ok()).map(String::from).unwrap_or_default();
             let message = serde_json::from_str::<QueuedDelivery>(&json).ok();
+            // The delivery's attempt number: this message's, after those
+            // made under the messages it was re-sent from (pacing).
+            let attempt = attempt.saturating_add(message.as_ref().map_or(0, |m| m.attempts_before));
             let give_up = match (&message, &config) {
                 (Some(_), _) if safety_net => Some(format!(
                     "Queues gave up on the message after its max_retries (queue {queue_name}); flowgate's own attempts did not finish"
@@ -150,7 +158,18 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
                 )),
                 _ => None,
             };
-            Job { raw, attempt, json, message, give_up, verdict: None, next: None, settlement: None }
+            Job {
+                raw,
+                attempt,
+                json,
+                message,
+                give_up,
+                verdict: None,
+                next: None,
+                settlement: None,
+                lease: None,
+                reported: Cell::new(None),
+            }
         })
         .collect();
 
@@ -167,6 +186,12 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
             }
             _ => {}
         }
+    }
+
+    // (0) One pacer call per flow: deliveries over the flow's rate or
+    // concurrency, or to a paused flow, go back to the queue until their turn.
+    if let Some(config) = &config {
+        pace(&env, config, &mut jobs).await;
     }
 
     // (1) One ledger call per route: each message judged before any attempt.
@@ -199,6 +224,9 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
     for job in large {
         work.process(job).await;
     }
+
+    // The pacers learn how their granted attempts went (a 429/503 pauses the flow).
+    report_pacing(&env, &jobs).await;
 
     // (3) One ledger call per route: the outcomes. Recorded before the
     // messages are acknowledged; if the ledger cannot be reached they stay
@@ -357,7 +385,7 @@ impl Work<'_> {
                 let copy = (!keeps_copy).then(|| job.json.clone());
                 let (next, status) = match (&job.give_up, self.config) {
                     (Some(reason), _) => (Next::Dead { reason: reason.clone() }, None),
-                    (None, Some(config)) => self.attempt(config, m, job.attempt, &mut rec).await,
+                    (None, Some(config)) => self.attempt(config, m, job.attempt, &job.reported, &mut rec).await,
                     (None, None) => {
                         (Next::Retry { delay_secs: 60, reason: "flowgate's configuration is invalid".to_owned() }, None)
                     }
@@ -378,6 +406,7 @@ impl Work<'_> {
         config: &Rc<Config>,
         m: &QueuedDelivery,
         attempt: u32,
+        reported: &Cell<Option<Reported>>,
         rec: &mut Record<'_>,
     ) -> (Next, Option<u16>) {
         let (Some(route), Some(flow)) = (config.routes.get(&m.route), config.flows.get(&m.flow)) else {
@@ -406,6 +435,12 @@ impl Work<'_> {
                 a.outcome()
             }
         };
+        reported.set(Some(match &outcome {
+            AttemptOutcome::Answered { status: 429 | 503, retry_after, .. } => {
+                Reported::Throttled { retry_after: *retry_after }
+            }
+            _ => Reported::Done,
+        }));
         let next = decide(&outcome, attempt, &route.retry, jitter());
         if matches!(next, Next::Delivered) {
             discard_body(self.env, m).await;
@@ -469,6 +504,130 @@ fn log_attempt(rec: &mut Record<'_>, next: &Next) {
             rec.level = "error";
             rec.outcome = "dead_lettered";
             rec.message = Some(reason.clone());
+        }
+    }
+}
+
+/// Asks each flow's pacer about the batch's deliveries to it. A delivery
+/// that must wait is sent again with a delay and this message acknowledged
+/// (a Queues retry would count as an attempt); if that send fails, the
+/// message is retried after the same delay.
+async fn pace(env: &Env, config: &Config, jobs: &mut [Job]) {
+    let mut flows: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.next.is_none() && j.give_up.is_none())
+        .filter_map(|j| j.message.as_ref().map(|m| m.flow.clone()))
+        .collect();
+    flows.sort();
+    flows.dedup();
+    for flow_name in &flows {
+        let Some(flow) = config.flows.get(flow_name) else { continue };
+        let mine = |j: &Job| {
+            j.next.is_none() && j.give_up.is_none() && j.message.as_ref().is_some_and(|m| &m.flow == flow_name)
+        };
+        let asking: Vec<Asking> = jobs
+            .iter()
+            .filter(|j| mine(j))
+            .filter_map(|j| Some(Asking { id: j.message.as_ref()?.id.clone() }))
+            .collect();
+        let lease_secs = u32::try_from(lease_of(config, flow)).unwrap_or(600);
+        let req = PaceRequest { limits: flow.limits, asking, lease_secs };
+        let answer = match FlowPacerClient::of(env, flow_name) {
+            Ok(pacer) => pacer.ask(&req).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let grants = match answer {
+            Ok(a) if a.grants.len() == req.asking.len() => a.grants,
+            Ok(a) => {
+                log::warn(
+                    "pacer_unavailable",
+                    &format!("flow {flow_name}: {} grants for {} deliveries", a.grants.len(), req.asking.len()),
+                );
+                continue;
+            }
+            Err(e) if flow.limits == Default::default() => {
+                // No limits to keep: the breaker is a courtesy to the flow;
+                // deliver rather than hold everything back.
+                log::warn("pacer_unavailable", &format!("flow {flow_name}: {e}; attempting without the breaker"));
+                continue;
+            }
+            Err(e) => {
+                log::warn(
+                    "pacer_unavailable",
+                    &format!("flow {flow_name}: {e}; its deliveries wait (max_rate/max_concurrency)"),
+                );
+                vec![Grant::Later { wait_secs: 5, why: Hold::Rate }; req.asking.len()]
+            }
+        };
+        let mut grants = grants.into_iter();
+        for job in jobs.iter_mut().filter(|j| mine(j)) {
+            match grants.next() {
+                Some(Grant::Now { lease }) => job.lease = Some(lease),
+                Some(Grant::Later { wait_secs, why }) => job.next = Some(defer(env, job, wait_secs, why).await),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Sends `job`'s delivery again to wait `wait_secs` (the pacer's turn).
+async fn defer(env: &Env, job: &Job, wait_secs: u32, why: Hold) -> Next {
+    let Some(m) = &job.message else { return Next::Retry { delay_secs: wait_secs, reason: String::new() } };
+    let mut again = m.clone();
+    // The attempts made so far: this message's were all real (a wait never
+    // retries it), and its number is the one about to be made.
+    again.attempts_before = job.attempt.saturating_sub(1);
+    let sent = match queue(env) {
+        Ok(q) => q
+            .send(worker::MessageBuilder::new(&again).delay_seconds(wait_secs.min(MAX_QUEUE_DELAY_SECS)).build())
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    let rec = Record {
+        level: "info",
+        request_id: &m.id,
+        route: &m.route,
+        delivery_id: m.delivery_id.clone(),
+        event_type: m.event_type.clone(),
+        attempt: Some(job.attempt),
+        flow: Some(m.flow.clone()),
+        outcome: "paced",
+        message: Some(format!("{}; next attempt in {wait_secs} s", why.describe())),
+        ..Record::default()
+    };
+    log::emit(&rec);
+    match sent {
+        // This message is done with: acknowledged, its copy waits.
+        Ok(()) => Next::Delivered,
+        Err(e) => {
+            Next::Retry { delay_secs: wait_secs, reason: format!("{}; re-sending it failed ({e})", why.describe()) }
+        }
+    }
+}
+
+/// Tells each flow's pacer how its granted attempts went; a lease granted
+/// for a delivery that was not attempted (a duplicate, already delivered, …)
+/// gives its slot back.
+async fn report_pacing(env: &Env, jobs: &[Job]) {
+    let mut by_flow: Vec<(&str, Vec<(u64, Reported)>)> = Vec::new();
+    for job in jobs {
+        let (Some(lease), Some(m)) = (job.lease, &job.message) else { continue };
+        let how = job.reported.get().unwrap_or(Reported::Unused);
+        match by_flow.iter_mut().find(|(f, _)| *f == m.flow) {
+            Some((_, v)) => v.push((lease, how)),
+            None => by_flow.push((&m.flow, vec![(lease, how)])),
+        }
+    }
+    for (flow, attempts) in by_flow {
+        let result = match FlowPacerClient::of(env, flow) {
+            Ok(p) => p.report(&Report { attempts }).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            // Its leases run out on their own; a pause it should have
+            // started is started by the next 429.
+            log::warn("pacer_unavailable", &format!("flow {flow}: outcomes not reported ({e})"));
         }
     }
 }

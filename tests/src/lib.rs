@@ -554,9 +554,17 @@ bucket_name = "flowgate-e2e-deliveries"
 name = "LEDGER"
 class_name = "RouteLedger"
 
+[[durable_objects.bindings]]
+name = "FLOW_PACER"
+class_name = "FlowPacer"
+
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["RouteLedger"]
+
+[[migrations]]
+tag = "v2"
+new_sqlite_classes = ["FlowPacer"]
 "#;
 
 /// Adds `mode = "direct"` to every route table of `toml` that does not set

@@ -127,11 +127,62 @@ fn check(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>, platform: b
     if platform {
         check_platform_bindings(&doc, scope, &prefix, &config, &mut report);
     }
+    check_pacing(&config, &prefix, &mut report);
     if let Some(text) = dev_vars {
         check_dev_vars(&config, &parse_dev_vars(text), &mut report);
     }
     report.routes = config.routes.values().map(|r| route_summary(&config, r)).collect();
     report
+}
+
+/// Power Automate's invoke limits per 5 minutes (entra-power-automate.md §4).
+const LOW_PROFILE_PER_5_MIN: u64 = 4_500;
+const OTHER_PROFILES_PER_5_MIN: u64 = 45_000;
+
+/// Rates that can exceed what the flow takes: a `max_rate` above every
+/// Power Automate profile, and flowgate flows that post to one trigger (one
+/// `url_binding`), whose calls Power Automate counts together — a route's
+/// rules fanning one event out to them makes one call per flow.
+fn check_pacing(config: &Config, prefix: &str, report: &mut Report) {
+    let per_5_min = |r: flowgate_core::pacing::Rate| u64::from(r.count) * 300 / u64::from(r.per_secs).max(1);
+    let at = |flow: &str, field: &str| {
+        if config.routes.contains_key(flow) {
+            format!("{prefix}vars.{CONFIG_VAR}.routes.{flow}.{field}")
+        } else {
+            format!("{prefix}vars.{CONFIG_VAR}.flows.{flow}.{field}")
+        }
+    };
+    for flow in config.flows.values() {
+        if let Some(rate) = flow.limits.rate.filter(|r| per_5_min(*r) > OTHER_PROFILES_PER_5_MIN) {
+            report.warnings.push(problem(
+                &at(&flow.name, "max_rate"),
+                format!("max_rate = {} is {} calls per 5 minutes, above every Power Automate profile ({OTHER_PROFILES_PER_5_MIN})", rate, per_5_min(rate)),
+                format!("use at most \"{OTHER_PROFILES_PER_5_MIN}/5m\" (\"{LOW_PROFILE_PER_5_MIN}/5m\" on the Low profile): above it the flow is slowed, and a flow throttled for 14 days is turned off"),
+            ));
+        }
+    }
+    let mut by_trigger: BTreeMap<&str, Vec<&flowgate_core::config::Flow>> = BTreeMap::new();
+    for flow in config.flows.values() {
+        by_trigger.entry(flow.url_binding.as_str()).or_default().push(flow);
+    }
+    for (binding, flows) in by_trigger.into_iter().filter(|(_, f)| f.len() > 1) {
+        if flows.iter().all(|f| f.limits.rate.is_none()) {
+            continue;
+        }
+        let names: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
+        let unpaced: Vec<&str> = flows.iter().filter(|f| f.limits.rate.is_none()).map(|f| f.name.as_str()).collect();
+        let total: u64 = flows.iter().filter_map(|f| f.limits.rate).map(per_5_min).sum();
+        let message = if unpaced.is_empty() {
+            format!("flows {} post to one trigger ({binding}): their max_rates add up to {total} calls per 5 minutes, which Power Automate counts together", names.join(", "))
+        } else {
+            format!("flows {} post to one trigger ({binding}), and {} has no max_rate: a route fanning events out to them can exceed the others' rate", names.join(", "), unpaced.join(", "))
+        };
+        report.warnings.push(problem(
+            &at(flows[0].name.as_str(), "max_rate"),
+            message,
+            format!("give each of them a max_rate, together at most your flow's profile ({LOW_PROFILE_PER_5_MIN}/5m Low, {OTHER_PROFILES_PER_5_MIN}/5m otherwise)"),
+        ));
+    }
 }
 
 /// The Worker's bindings beyond KV: the route ledger (every route), and for
@@ -172,6 +223,34 @@ fn check_platform_bindings(doc: &toml::Value, scope: &toml::Value, prefix: &str,
     let queued: Vec<&Route> =
         config.routes.values().filter(|r| r.mode == flowgate_core::config::DeliveryMode::Queue).collect();
     let Some(first) = queued.first() else { return };
+    let pacer = dos.is_some_and(|b| {
+        b.iter().any(|d| {
+            text(d, "name").as_deref() == Some("FLOW_PACER") && text(d, "class_name").as_deref() == Some("FlowPacer")
+        })
+    });
+    let pacer_migrated = doc.get("migrations").and_then(toml::Value::as_array).is_some_and(|m| {
+        m.iter().any(|t| {
+            t.get("new_sqlite_classes")
+                .and_then(toml::Value::as_array)
+                .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("FlowPacer")))
+        })
+    });
+    if !pacer || !pacer_migrated {
+        let paced = config.flows.values().find(|f| f.limits != flowgate_core::pacing::Limits::default());
+        let fix = format!("add [[{prefix}durable_objects.bindings]] name = \"FLOW_PACER\", class_name = \"FlowPacer\" and [[migrations]] tag = \"v2\", new_sqlite_classes = [\"FlowPacer\"] (README.md, Deploying)");
+        match paced {
+            Some(f) => report.errors.push(problem(
+                &format!("{prefix}durable_objects.bindings"),
+                format!("flow {} has max_rate or max_concurrency, and no flow pacer (Durable Object FLOW_PACER, class FlowPacer) keeps it: its deliveries would wait forever", f.name),
+                fix,
+            )),
+            None => report.warnings.push(problem(
+                &format!("{prefix}durable_objects.bindings"),
+                "no flow pacer (Durable Object FLOW_PACER, class FlowPacer): a flow answering 429 or 503 is not paused for all of its deliveries",
+                fix,
+            )),
+        }
+    }
     let queues = scope.get("queues");
     let list = |key: &str| queues.and_then(|q| q.get(key)).and_then(toml::Value::as_array).cloned().unwrap_or_default();
     let producer = list("producers").into_iter().find(|p| text(p, "binding").as_deref() == Some("DELIVERIES"));
@@ -526,9 +605,15 @@ bucket_name = "b"
 [[durable_objects.bindings]]
 name = "LEDGER"
 class_name = "RouteLedger"
+[[durable_objects.bindings]]
+name = "FLOW_PACER"
+class_name = "FlowPacer"
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["RouteLedger"]
+[[migrations]]
+tag = "v2"
+new_sqlite_classes = ["FlowPacer"]
 "#;
 
     /// A valid configuration with every binding (the platform ones last).
@@ -587,6 +672,59 @@ tenant = "common"
         let r = check_text(&GOOD, None, Some(VARS));
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn rates_that_can_exceed_the_trigger_are_warned_and_a_paced_flow_needs_its_pacer() {
+        let one_paced = GOOD.replacen(
+            "flow_url_binding = \"FLOW\"\n[vars.FLOWGATE.routes.clerk]",
+            "flow_url_binding = \"FLOW\"\nmax_rate = \"100/1m\"\n[vars.FLOWGATE.routes.clerk]",
+            1,
+        );
+        assert_ne!(one_paced, *GOOD);
+        let r = check_text(&one_paced, None, Some(VARS));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let w: Vec<&Problem> = r.warnings.iter().filter(|w| w.path.ends_with("max_rate")).collect();
+        assert_eq!(w.len(), 1, "{:?}", r.warnings);
+        assert!(
+            w[0].message.contains("post to one trigger (FLOW)") && w[0].message.contains("clerk has no max_rate"),
+            "{}",
+            w[0]
+        );
+
+        let too_fast = one_paced.replace("max_rate = \"100/1m\"", "max_rate = \"1000/s\"");
+        let r = check_text(&too_fast, None, Some(VARS));
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.message.contains("300000 calls per 5 minutes, above every Power Automate profile")),
+            "{:?}",
+            r.warnings
+        );
+
+        let no_pacer =
+            one_paced.replace("[[durable_objects.bindings]]\nname = \"FLOW_PACER\"\nclass_name = \"FlowPacer\"\n", "");
+        assert_ne!(no_pacer, one_paced);
+        let r = check_text(&no_pacer, None, Some(VARS));
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.path == "durable_objects.bindings" && e.message.contains("flow github has max_rate")),
+            "{:?}",
+            r.errors
+        );
+        // Without limits, only the breaker is missing: a warning.
+        let r = check_text(
+            &GOOD.replace("[[durable_objects.bindings]]\nname = \"FLOW_PACER\"\nclass_name = \"FlowPacer\"\n", ""),
+            None,
+            Some(VARS),
+        );
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert!(
+            r.warnings.iter().any(|w| w.message.contains("not paused for all of its deliveries")),
+            "{:?}",
+            r.warnings
+        );
     }
 
     #[test]

@@ -37,9 +37,17 @@ bucket_name = "flowgate-deliveries"
 name = "LEDGER"
 class_name = "RouteLedger"
 
+[[durable_objects.bindings]]
+name = "FLOW_PACER"
+class_name = "FlowPacer"
+
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["RouteLedger"]
+
+[[migrations]]
+tag = "v2"
+new_sqlite_classes = ["FlowPacer"]
 
 [vars.FLOWGATE.entra]
 tenant = "contoso.onmicrosoft.com"

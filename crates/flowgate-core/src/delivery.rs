@@ -255,6 +255,17 @@ pub struct QueuedDelivery {
     /// The proof of the verified signature, hex ([`crate::verify::Proof`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<String>,
+    /// Attempts made under earlier messages of this delivery: a delivery the
+    /// flow's pacer holds back is sent again with a delay (and the message it
+    /// came in acknowledged), so Queues' `attempts` counts this message's
+    /// attempts only; the attempt number is this plus Queues' count.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts_before: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Message format version written now.
@@ -457,6 +468,7 @@ mod tests {
             copy: 0,
             body_digest: None,
             proof: None,
+            attempts_before: 0,
         };
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<QueuedDelivery>(&json).unwrap(), m);

@@ -141,6 +141,7 @@ impl Webhook {
             copy: 0,
             body_digest: Some(self.fingerprint.body.clone()),
             proof: self.fingerprint.proof.clone(),
+            attempts_before: 0,
         }
     }
 

@@ -299,6 +299,7 @@ async fn accept(
         flow_id: flow.id.clone(),
         run_id: new_run_id(),
         received_at: now,
+        received_at_ms: now_ms(),
         headers: recorded_headers(headers),
         token_claims: claims,
         token_id,
@@ -425,4 +426,10 @@ fn new_run_id() -> String {
     let mut rng = rand::thread_rng();
     let digits: String = (0..25).map(|_| char::from(b'0' + rng.gen_range(0..10))).collect();
     format!("08584{digits}CU{:02}", rng.gen_range(0..100))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

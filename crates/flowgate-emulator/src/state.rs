@@ -39,6 +39,8 @@ pub struct FlowRun {
     pub run_id: String,
     /// Unix seconds when the request was accepted.
     pub received_at: u64,
+    /// The same, Unix milliseconds (pacing tests look at the spacing of runs).
+    pub received_at_ms: u64,
     /// Request headers, lower-case names; `authorization` is redacted to
     /// `Bearer <redacted>`; repeated headers are joined with `", "`.
     pub headers: BTreeMap<String, String>,
@@ -61,6 +63,8 @@ struct FlowRunWire {
     flow_id: String,
     run_id: String,
     received_at: u64,
+    #[serde(default)]
+    received_at_ms: u64,
     headers: BTreeMap<String, String>,
     token_claims: serde_json::Value,
     token_id: String,
@@ -79,6 +83,7 @@ impl From<FlowRun> for FlowRunWire {
             flow_id: r.flow_id,
             run_id: r.run_id,
             received_at: r.received_at,
+            received_at_ms: r.received_at_ms,
             headers: r.headers,
             token_claims: r.token_claims,
             token_id: r.token_id,
@@ -96,6 +101,7 @@ impl TryFrom<FlowRunWire> for FlowRun {
             flow_id: w.flow_id,
             run_id: w.run_id,
             received_at: w.received_at,
+            received_at_ms: w.received_at_ms,
             headers: w.headers,
             token_claims: w.token_claims,
             token_id: w.token_id,
@@ -370,6 +376,7 @@ impl State {
                 flow_id: r.flow_id.clone(),
                 run_id: r.run_id.clone(),
                 received_at: r.received_at,
+                received_at_ms: r.received_at_ms,
                 headers: r.headers.clone(),
                 token_claims: r.token_claims.clone(),
                 token_id: r.token_id.clone(),
@@ -680,6 +687,7 @@ mod tests {
             flow_id: "f".into(),
             run_id: "r".into(),
             received_at: 1,
+            received_at_ms: 1_000,
             headers: BTreeMap::new(),
             token_claims: serde_json::json!({"aud": "x"}),
             token_id: "u".into(),

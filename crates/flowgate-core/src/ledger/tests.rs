@@ -258,6 +258,7 @@ fn message_json(id: &str, flow: &str, copy: u32) -> String {
         copy,
         body_digest: None,
         proof: None,
+        attempts_before: 0,
     };
     serde_json::to_string(&m).unwrap()
 }
