@@ -131,57 +131,86 @@ fn items(body: &[u8]) -> Result<Vec<Item>, VerifyError> {
     if list.len() > MAX_ITEMS {
         return Err(VerifyError::BodyOverLimit("Adyen notification items"));
     }
-    list.iter()
-        .map(|wrapper| {
-            let item = wrapper.get("NotificationRequestItem").filter(|i| i.is_object());
-            let item = item.ok_or(VerifyError::UnexpectedBody)?;
-            let amount = item.get("amount").filter(|a| !a.is_null());
-            let value = match amount.and_then(|a| a.get("value")) {
-                None | Some(Value::Null) => String::new(),
-                // Minor units: an integer (Java's Long), written as such.
-                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-                Some(_) => return Err(VerifyError::UnexpectedBody),
-            };
-            let currency = match amount {
-                Some(a) => text(a, "currency")?,
-                None => String::new(),
-            };
-            let success = match item.get("success") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Bool(b)) => b.to_string(),
-                None | Some(Value::Null) => String::new(),
-                Some(_) => return Err(VerifyError::UnexpectedBody),
-            };
-            let fields = SignedFields {
-                psp_reference: text(item, "pspReference")?,
-                original_reference: text(item, "originalReference")?,
-                merchant_account_code: text(item, "merchantAccountCode")?,
-                merchant_reference: text(item, "merchantReference")?,
-                value,
-                currency,
-                event_code: text(item, "eventCode")?,
-                success,
-            };
-            // One way to split the signed string (module docs).
-            let fixed = [
-                &fields.psp_reference,
-                &fields.original_reference,
-                &fields.merchant_account_code,
-                &fields.currency,
-                &fields.event_code,
-                &fields.success,
-            ];
-            if fixed.iter().any(|f| f.contains(':')) {
-                return Err(VerifyError::UnexpectedBody);
-            }
-            let signature = match item.get("additionalData").and_then(|a| a.get("hmacSignature")) {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(_) => return Err(VerifyError::MalformedHeader(SIGNATURE_FIELD.into())),
-            };
-            Ok(Item { fields, signature })
-        })
-        .collect()
+    list.iter().map(item_of).collect()
+}
+
+/// One `{"NotificationRequestItem": {…}}` of `notificationItems`.
+fn item_of(wrapper: &Value) -> Result<Item, VerifyError> {
+    let item = wrapper.get("NotificationRequestItem").filter(|i| i.is_object()).ok_or(VerifyError::UnexpectedBody)?;
+    let fields = fields_of(item)?;
+    let signature = match item.get("additionalData").and_then(|a| a.get("hmacSignature")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(VerifyError::MalformedHeader(SIGNATURE_FIELD.into())),
+    };
+    Ok(Item { fields, signature })
+}
+
+/// The signed fields of a `NotificationRequestItem` object.
+fn fields_of(item: &Value) -> Result<SignedFields, VerifyError> {
+    let amount = item.get("amount").filter(|a| !a.is_null());
+    let value = match amount.and_then(|a| a.get("value")) {
+        None | Some(Value::Null) => String::new(),
+        // Minor units: an integer (Java's Long), written as such.
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+        Some(_) => return Err(VerifyError::UnexpectedBody),
+    };
+    let currency = match amount {
+        Some(a) => text(a, "currency")?,
+        None => String::new(),
+    };
+    let success = match item.get("success") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        None | Some(Value::Null) => String::new(),
+        Some(_) => return Err(VerifyError::UnexpectedBody),
+    };
+    let fields = SignedFields {
+        psp_reference: text(item, "pspReference")?,
+        original_reference: text(item, "originalReference")?,
+        merchant_account_code: text(item, "merchantAccountCode")?,
+        merchant_reference: text(item, "merchantReference")?,
+        value,
+        currency,
+        event_code: text(item, "eventCode")?,
+        success,
+    };
+    // One way to split the signed string (module docs).
+    let fixed = [
+        &fields.psp_reference,
+        &fields.original_reference,
+        &fields.merchant_account_code,
+        &fields.currency,
+        &fields.event_code,
+        &fields.success,
+    ];
+    if fixed.iter().any(|f| f.contains(':')) {
+        return Err(VerifyError::UnexpectedBody);
+    }
+    Ok(fields)
+}
+
+/// `body` (an Adyen notification) with every item's
+/// `additionalData.hmacSignature` set as Adyen sets it, under the hex
+/// `secret` (for `flowgate send` and the emulator). The JSON is written
+/// again (compact, keys sorted), so the bytes are not `body`'s.
+///
+/// # Errors
+/// A fixed reason when the key is not hex or the body is not an Adyen
+/// notification.
+pub fn sign_body(secret: &Secret, body: &[u8]) -> Result<Vec<u8>, &'static str> {
+    const SHAPE: &str = "is not an Adyen notification ({\"notificationItems\": [{\"NotificationRequestItem\": …}]})";
+    let key = decode_key(secret)?;
+    let mut v: Value = serde_json::from_slice(body).map_err(|_| SHAPE)?;
+    let list = v.get_mut("notificationItems").and_then(Value::as_array_mut).ok_or(SHAPE)?;
+    for wrapper in list {
+        let item = wrapper.get_mut("NotificationRequestItem").and_then(Value::as_object_mut).ok_or(SHAPE)?;
+        let fields = fields_of(&Value::Object(item.clone())).map_err(|_| SHAPE)?;
+        let sig = STANDARD.encode(mac(&key, &fields));
+        let extra = item.entry("additionalData").or_insert_with(|| Value::Object(serde_json::Map::new()));
+        extra.as_object_mut().ok_or(SHAPE)?.insert("hmacSignature".into(), sig.into());
+    }
+    serde_json::to_vec(&v).map_err(|_| SHAPE)
 }
 
 fn mac(key: &[u8], fields: &SignedFields) -> Vec<u8> {
@@ -436,6 +465,18 @@ mod tests {
         // A full batch of MAX_ITEMS verifies.
         let full: Vec<String> = (0..MAX_ITEMS).map(|_| item(SIGNATURE)).collect();
         assert!(run(&body(&full)).is_ok());
+    }
+
+    #[test]
+    fn sign_body_signs_every_item_as_adyen_does() {
+        let unsigned = String::from_utf8(body(&[item(SIGNATURE), item(SIGNATURE)]))
+            .unwrap()
+            .replace(&format!(r#""hmacSignature":"{SIGNATURE}","#), "");
+        let signed = sign_body(&Secret::new(KEY), unsigned.as_bytes()).unwrap();
+        assert!(String::from_utf8_lossy(&signed).matches(SIGNATURE).count() == 2);
+        assert!(run(&signed).is_ok());
+        assert!(sign_body(&Secret::new(KEY), b"{}").is_err());
+        assert!(sign_body(&Secret::new("zz"), &signed).is_err());
     }
 
     #[test]
