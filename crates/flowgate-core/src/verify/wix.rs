@@ -5,10 +5,13 @@
 //!   app's key; the app's *public* key is on its OAuth page in the Wix dev
 //!   center, and is the route's secret (PEM, or base64 DER
 //!   SubjectPublicKeyInfo);
-//! - Wix's samples verify it with `jwt.verify(body, PUBLIC_KEY)`
-//!   (jsonwebtoken: the signature, then `exp`/`nbf` when present), then
-//!   `JSON.parse(payload.data)` — `{"data": "<event JSON, a string>",
-//!   "instanceId": …, "eventType": …}` — and `JSON.parse(event.data)`.
+//! - Wix's SDK (`@wix/sdk` 1.21: `AppStrategy({publicKey}).decodeJWT`, then
+//!   `webhooks.process`) verifies it with jose's `jwtVerify(body,
+//!   importSPKI(publicKey, "RS256"))` — the signature, then `exp`/`nbf` when
+//!   present — and parses `payload.data`, `{"data": "<event JSON, a
+//!   string>", "instanceId": …, "eventType": …}`, then its `data`; the
+//!   docs' Express sample does the same with jsonwebtoken's `jwt.verify`.
+//!   `tests/e2e/sender_sdks.rs` runs that SDK against `flowgate send wix`.
 //!
 //! flowgate checks the signature over `header.payload` through the signature
 //! port (Web Crypto in the Worker), takes only `alg: RS256` — never `none`,
@@ -41,12 +44,19 @@ pub const BODY_JWT: &str = "body JWT";
 /// The longest JOSE header decoded before verification.
 const MAX_HEADER_B64: usize = 2048;
 
-/// The RSA public key (DER SubjectPublicKeyInfo) of a route secret.
+/// The RSA public key (DER SubjectPublicKeyInfo) of a route secret: PEM,
+/// base64 DER, or base64 of the PEM text (what `@wix/sdk`'s
+/// `parsePublicKeyIfEncoded` takes on one line).
 ///
 /// # Errors
-/// A fixed reason when it is not an RSA public key in PEM or base64 DER.
+/// A fixed reason when it is not an RSA public key in one of those forms.
 pub fn decode_public_key(secret: &Secret) -> Result<PublicKey, &'static str> {
-    let der = STANDARD.decode(unarmor(secret.expose().trim())).map_err(|_| "is not a base64/PEM public key")?;
+    const NOT_A_KEY: &str = "is not a base64/PEM public key";
+    let mut der = STANDARD.decode(unarmor(secret.expose().trim())).map_err(|_| NOT_A_KEY)?;
+    if der.starts_with(b"-----BEGIN") {
+        let pem = String::from_utf8(der).map_err(|_| NOT_A_KEY)?;
+        der = STANDARD.decode(unarmor(pem.trim())).map_err(|_| NOT_A_KEY)?;
+    }
     match der::spki(&der) {
         Some(SpkiKey::Rsa) => Ok(PublicKey::new(Algorithm::RsaPkcs1Sha256, der)),
         _ => Err("is not an RSA public key (SubjectPublicKeyInfo)"),
@@ -219,6 +229,8 @@ mod tests {
         // PEM form of the key, and a trailing newline after the token.
         let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", public_key_base64(KEY).unwrap());
         assert!(run_with(format!("{token}\n").as_bytes(), &pem, None, NOW).is_ok());
+        // The PEM text base64-encoded on one line, as @wix/sdk also takes it.
+        assert!(run_with(token.as_bytes(), &STANDARD.encode(&pem), None, NOW).is_ok());
         assert_eq!(labels(token.as_bytes()).event_type.as_deref(), Some("wix.ecom.v1.order_created"));
     }
 
