@@ -5,7 +5,8 @@
 // (WebhooksManager.validateMessage), stripe (webhooks.constructEvent),
 // @octokit/webhooks-methods (verify), standardwebhooks (Webhook.verify),
 // twilio (validateRequest), @adyen/api-library (hmacValidator.validateHMAC,
-// every item) and @wix/sdk (AppStrategy + webhooks.process). It answers 200
+// every item; validateHMACSignature for platform webhooks) and @wix/sdk
+// (AppStrategy + webhooks.process). It answers 200
 // when the SDK accepts the request and 401 when it does not (so `flowgate
 // send` exits non-zero), and prints one JSON line per request. The first
 // line is `listening <port>`. The path names the SDK; the secret each SDK
@@ -88,6 +89,11 @@ async function judge(sdk, req, res, raw) {
     const validator = new hmacValidator();
     const valid = items.length > 0 && items.every((item) => validator.validateHMAC(item, ADYEN_KEY));
     return { valid, items: items.length, eventCode: items[0]?.eventCode };
+  }
+  if (sdk === "adyen-platform") {
+    // Banking/Management webhooks: the raw body, the hmacsignature header.
+    const valid = new hmacValidator().validateHMACSignature(ADYEN_KEY, req.headers["hmacsignature"], raw);
+    return { valid, type: JSON.parse(raw).type };
   }
   if (sdk === "wix") {
     // jose jwtVerify with importSPKI(publicKey, "RS256"), then data and data.data parsed.

@@ -8,7 +8,8 @@
 //! `stripe` (`webhooks.constructEvent`), GitHub's `@octokit/webhooks-methods`
 //! (`verify`), `standardwebhooks` (`Webhook.verify`), Twilio's `twilio`
 //! (`validateRequest`), Adyen's `@adyen/api-library`
-//! (`hmacValidator.validateHMAC`, every item) and Wix's `@wix/sdk`
+//! (`hmacValidator.validateHMAC`, every item, and `validateHMACSignature`
+//! over a platform webhook's body) and Wix's `@wix/sdk`
 //! (`AppStrategy` + `webhooks.process`) judge theirs the same way.
 //! `tests/clients/sender_sdks.mjs` runs the SDKs (versions pinned in
 //! `package-lock.json`) behind a loopback HTTP server; `make test` installs
@@ -38,9 +39,8 @@ const OTHER_RSA_KEY: &str = include_str!("../fixtures/entra-test-key.pem");
 /// The Wix app's public key in PEM, as its OAuth page shows it.
 fn wix_public_pem() -> String {
     let wix = flowgate_core::verify::find_provider("wix").unwrap();
-    let b64 = flowgate_emulator::senders::verifying_key(wix, &flowgate_core::Secret::new(WIX_PRIVATE_KEY))
-        .unwrap()
-        .unwrap();
+    let b64 =
+        flowgate_emulator::senders::verifying_key(wix, &flowgate_core::Secret::new(WIX_PRIVATE_KEY)).unwrap().unwrap();
     format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n")
 }
 
@@ -146,6 +146,12 @@ fn stripe_github_standard_webhooks_twilio_adyen_and_wix_sdks_accept_what_flowgat
             "adyen",
             ADYEN_KEY,
             &[r#""items":1"#, r#""eventCode":"AUTHORISATION""#],
+            "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF",
+        ),
+        (
+            "adyen-platform",
+            ADYEN_KEY,
+            &[r#""type":"balancePlatform.accountHolder.created""#],
             "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF",
         ),
         (

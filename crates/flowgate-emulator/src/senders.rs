@@ -236,6 +236,12 @@ fn hookdeck_list_sample(name: &str, event: &str, id: &str, now: u64) -> Option<s
             "aiprise_summary": {"tags": [], "reasons": [], "notes": [], "verification_result": event},
             "created_at": ms,
         }),
+        "adyen-platform" => json!({
+            "data": {"balancePlatform": "FlowgateSamplePlatform", "accountHolder": {
+                "id": format!("AH{}", hex[..22].to_ascii_uppercase()), "status": "active",
+                "legalEntityId": format!("LE{}", hex[..22].to_ascii_uppercase()), "description": "flowgate sample"}},
+            "environment": "test", "timestamp": at, "type": event,
+        }),
         "airwallex" => json!({
             "id": id, "name": event, "account_id": "acct_TOslkS7-MnyXlQuV8Lb4og",
             "data": {"object": {"id": format!("int_{}", &hex[..20]), "amount": 16.66, "currency": "USD",
@@ -1089,8 +1095,9 @@ mod tests {
         let now = 1_700_000_000;
         let p = find_provider("adyen").unwrap();
         let (signing, _) = secrets_for(p);
-        let req = sign(p, &signing, sample_body(p, "AUTHORISATION", now), "AUTHORISATION", sample_content_type(p), url, now)
-            .unwrap();
+        let req =
+            sign(p, &signing, sample_body(p, "AUTHORISATION", now), "AUTHORISATION", sample_content_type(p), url, now)
+                .unwrap();
         assert_eq!(header(&req, "content-type"), Some("application/json"));
         let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         let item = &v["notificationItems"][0]["NotificationRequestItem"];
@@ -1105,10 +1112,14 @@ mod tests {
         let token = String::from_utf8(req.body).unwrap();
         assert_eq!(token.split('.').count(), 3);
         use base64::Engine as _;
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
         let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         let envelope: serde_json::Value = serde_json::from_str(claims["data"].as_str().unwrap()).unwrap();
-        assert_eq!((envelope["eventType"].as_str(), envelope["instanceId"].as_str()), (Some(event), Some(WIX_INSTANCE_ID)));
+        assert_eq!(
+            (envelope["eventType"].as_str(), envelope["instanceId"].as_str()),
+            (Some(event), Some(WIX_INSTANCE_ID))
+        );
         let data: serde_json::Value = serde_json::from_str(envelope["data"].as_str().unwrap()).unwrap();
         assert_eq!(data["entityFqdn"], "wix.ecom.v1.order");
     }

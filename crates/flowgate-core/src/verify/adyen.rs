@@ -239,10 +239,9 @@ pub fn sign(secret: &Secret, fields: &SignedFields) -> Result<String, &'static s
 fn labels_of(items: &[Item]) -> Labels {
     let first = items.first().map(|i| &i.fields);
     let delivery_id = match items {
-        [one] if !one.fields.psp_reference.is_empty() => Some(format!(
-            "{}:{}:{}",
-            one.fields.psp_reference, one.fields.event_code, one.fields.success
-        )),
+        [one] if !one.fields.psp_reference.is_empty() => {
+            Some(format!("{}:{}:{}", one.fields.psp_reference, one.fields.event_code, one.fields.success))
+        }
         _ => None,
     };
     Labels { event_type: first.map(|f| f.event_code.clone()).filter(|e| !e.is_empty()), delivery_id }
@@ -477,6 +476,28 @@ mod tests {
         assert!(run(&signed).is_ok());
         assert!(sign_body(&Secret::new(KEY), b"{}").is_err());
         assert!(sign_body(&Secret::new("zz"), &signed).is_err());
+    }
+
+    #[test]
+    fn platform_webhooks_sign_the_raw_body_in_a_header() {
+        // HmacValidator.validateHMACSignature: base64 HMAC-SHA256 under the
+        // hex-decoded key over the payload as received.
+        let p = find_provider("adyen-platform").unwrap();
+        let b: &'static [u8] = br#"{"data":{"balancePlatform":"YOUR_BALANCE_PLATFORM","accountHolder":{"id":"AH00000000000000000001","status":"active"}},"environment":"test","type":"balancePlatform.accountHolder.created"}"#;
+        let mut m = Hmac::<Sha256>::new_from_slice(&hex::decode(KEY).unwrap()).unwrap();
+        m.update(b);
+        let sig = STANDARD.encode(m.finalize().into_bytes());
+        let check = |sig: &str, body: &'static [u8]| {
+            let h: &'static Headers = Box::leak(Box::new(Headers::new().with("HmacSignature", sig)));
+            verify_any(p, &p.scheme(), None, &[Secret::new(KEY)], Inbound::post(h, body, 1_700_000_000))
+        };
+        let v = check(&sig, b).unwrap();
+        assert_eq!((v.event_type(), v.delivery_id()), (Some("balancePlatform.accountHolder.created"), None));
+        assert_eq!(check(&sig, br#"{"type":"x"}"#).unwrap_err(), VerifyError::SignatureMismatch);
+        // Keyed with the key's text instead of its bytes: refused.
+        let mut m = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
+        m.update(b);
+        assert!(check(&STANDARD.encode(m.finalize().into_bytes()), b).is_err());
     }
 
     #[test]

@@ -1386,6 +1386,30 @@ static CATALOGUE: &[Provider] = &[
             Scheme::Adyen
         )
     },
+    // Adyen's platform webhooks (Balance Platform, Management API,
+    // configuration, transfers): the HMAC over the raw body in the
+    // `hmacsignature` header (adyen-java-api-library README, "Banking and
+    // Management webhooks"; HmacValidator.validateHMAC(signature, key,
+    // payload) in the Node and Java libraries, which the sender-SDK e2e test
+    // runs against `flowgate send adyen-platform`).
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "adyen-platform",
+            "Adyen (platform and management webhooks)",
+            "https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures",
+            "HmacSignature: base64 HMAC-SHA256(hex-decoded key, body)",
+            SdkStyleRoundTrip,
+            "balancePlatform.accountHolder.created",
+            Scheme::Hmac(
+                body_mac(HmacSha256, Base64, "hmacsignature", "")
+                    .secret(SecretEncoding::Hex)
+                    // No delivery id: data.id names the resource, shared by
+                    // its created and updated events.
+                    .event(j("type"))
+            )
+        )
+    },
     Provider {
         docs_read: "2026-12-02",
         ..provider!(

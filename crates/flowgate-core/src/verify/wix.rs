@@ -221,13 +221,14 @@ mod tests {
         assert_eq!((v.event_type(), v.delivery_id()), (Some("wix.ecom.v1.order_created"), None));
         assert_eq!(v.body(), token.as_bytes(), "the JWT itself is forwarded");
         // The flow decodes it as Wix's samples do: payload.data, then event.data.
-        let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap())
-            .unwrap();
+        let payload: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
         let event: Value = serde_json::from_str(payload["data"].as_str().unwrap()).unwrap();
         let data: Value = serde_json::from_str(event["data"].as_str().unwrap()).unwrap();
         assert_eq!(data["entityId"], "ord_1");
         // PEM form of the key, and a trailing newline after the token.
-        let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", public_key_base64(KEY).unwrap());
+        let pem =
+            format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", public_key_base64(KEY).unwrap());
         assert!(run_with(format!("{token}\n").as_bytes(), &pem, None, NOW).is_ok());
         // The PEM text base64-encoded on one line, as @wix/sdk also takes it.
         assert!(run_with(token.as_bytes(), &STANDARD.encode(&pem), None, NOW).is_ok());
@@ -249,7 +250,10 @@ mod tests {
         assert_eq!(run(flipped.as_bytes()).unwrap_err(), VerifyError::SignatureMismatch);
         let short = with_part(&token, 2, &URL_SAFE_NO_PAD.encode(&raw[..100]));
         assert_eq!(run(short.as_bytes()).unwrap_err(), VerifyError::SignatureMismatch);
-        assert_eq!(run(with_part(&token, 2, "").as_bytes()).unwrap_err(), VerifyError::MalformedHeader(BODY_JWT.into()));
+        assert_eq!(
+            run(with_part(&token, 2, "").as_bytes()).unwrap_err(),
+            VerifyError::MalformedHeader(BODY_JWT.into())
+        );
         assert_eq!(
             run(with_part(&token, 2, "a+b/").as_bytes()).unwrap_err(),
             VerifyError::MalformedHeader(BODY_JWT.into())
