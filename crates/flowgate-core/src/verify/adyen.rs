@@ -461,6 +461,10 @@ mod tests {
         assert_eq!(run(&body(&many)).unwrap_err(), VerifyError::BodyOverLimit("Adyen notification items"));
         let big = format!(r#"{{"pad":"{}","notificationItems":[{}]}}"#, "x".repeat(MAX_BODY_BYTES), item(SIGNATURE));
         assert_eq!(run(big.as_bytes()).unwrap_err(), VerifyError::BodyOverLimit("Adyen body size"));
+        // The route's default body cap is the same bound, so the Worker
+        // answers 413 before reading a larger body.
+        let cap = crate::verify::body_fields::body_proof_max_body_bytes(&find_provider("adyen").unwrap().scheme());
+        assert_eq!(cap, Some(MAX_BODY_BYTES as u64));
         // A full batch of MAX_ITEMS verifies.
         let full: Vec<String> = (0..MAX_ITEMS).map(|_| item(SIGNATURE)).collect();
         assert!(run(&body(&full)).is_ok());
