@@ -317,8 +317,21 @@ async fn adyen_notifications_are_verified_per_item_and_answered_accepted() {
     assert_eq!(runs_of("adyen"), before + 1);
     let run = shared().emulator.runs().into_iter().rev().find(|r| r.body == req.body).expect("byte for byte");
     assert_eq!(run.headers["x-flowgate-event"], "AUTHORISATION");
-    // A signed field changed (the amount): refused, not forwarded.
+    // The same notification again (Adyen's retry): suppressed, and still answered [accepted].
+    let again = post(w, "adyen", &req).await;
+    assert!(again.status == 200 || again.status == 409, "{} {}", again.status, again.text);
+    assert_eq!(runs_of("adyen"), before + 1, "a retry is not forwarded twice");
+    // A captured notification with an unsigned field changed (reason) under
+    // the same signed fields: the same delivery id and proof, another body —
+    // not forwarded as a new event.
     let text = String::from_utf8(req.body.clone()).unwrap();
+    let mut altered = req.clone();
+    altered.body = text.replacen("058747:1111:03/2030", "999999:0000:01/2031", 1).into_bytes();
+    assert_ne!(altered.body, req.body);
+    let a = post(w, "adyen", &altered).await;
+    assert!(a.status < 500, "{} {}", a.status, a.text);
+    assert_eq!(runs_of("adyen"), before + 1, "an altered copy is not forwarded");
+    // A signed field changed (the amount): refused, not forwarded.
     let mut tampered = req.clone();
     tampered.body = text.replacen("\"value\":1130", "\"value\":113000", 1).into_bytes();
     assert_ne!(tampered.body, req.body);
