@@ -5,8 +5,8 @@
 // (WebhooksManager.validateMessage), stripe (webhooks.constructEvent),
 // @octokit/webhooks-methods (verify), standardwebhooks (Webhook.verify),
 // twilio (validateRequest), @adyen/api-library (hmacValidator.validateHMAC,
-// every item; validateHMACSignature for platform webhooks) and @wix/sdk
-// (AppStrategy + webhooks.process). It answers 200
+// every item; validateHMACSignature for platform webhooks), @slack/bolt
+// (verifySlackRequest) and @wix/sdk (AppStrategy + webhooks.process). It answers 200
 // when the SDK accepts the request and 401 when it does not (so `flowgate
 // send` exits non-zero), and prints one JSON line per request. The first
 // line is `listening <port>`. The path names the SDK; the secret each SDK
@@ -14,7 +14,8 @@
 //
 // Environment: FLOWGATE_SHOPIFY_SECRET, FLOWGATE_BOX_PRIMARY_KEY,
 // FLOWGATE_STRIPE_SECRET, FLOWGATE_GITHUB_SECRET, FLOWGATE_SW_SECRET,
-// FLOWGATE_TWILIO_TOKEN, FLOWGATE_ADYEN_KEY, FLOWGATE_WIX_PUBLIC_KEY.
+// FLOWGATE_TWILIO_TOKEN, FLOWGATE_ADYEN_KEY, FLOWGATE_WIX_PUBLIC_KEY,
+// FLOWGATE_SLACK_SECRET.
 import { createServer } from "node:http";
 
 import "@shopify/shopify-api/adapters/node";
@@ -26,6 +27,7 @@ import { Webhook } from "standardwebhooks";
 import twilio from "twilio";
 import { hmacValidator } from "@adyen/api-library";
 import { createClient, AppStrategy } from "@wix/sdk";
+import { verifySlackRequest } from "@slack/bolt";
 
 const env = (name) => {
   const v = process.env[name];
@@ -40,6 +42,7 @@ const SW_SECRET = env("FLOWGATE_SW_SECRET");
 const TWILIO_TOKEN = env("FLOWGATE_TWILIO_TOKEN");
 const ADYEN_KEY = env("FLOWGATE_ADYEN_KEY");
 const WIX_PUBLIC_KEY = env("FLOWGATE_WIX_PUBLIC_KEY");
+const SLACK_SECRET = env("FLOWGATE_SLACK_SECRET");
 
 const stripe = new Stripe("sk_test_flowgate_unused");
 const wix = createClient({ auth: AppStrategy({ appId: "flowgate-sample-app", publicKey: WIX_PUBLIC_KEY }) });
@@ -94,6 +97,18 @@ async function judge(sdk, req, res, raw) {
     // Banking/Management webhooks: the raw body, the hmacsignature header.
     const valid = new hmacValidator().validateHMACSignature(ADYEN_KEY, req.headers["hmacsignature"], raw);
     return { valid, type: JSON.parse(raw).type };
+  }
+  if (sdk === "slack") {
+    // Throws unless v0=HMAC(v0:ts:body) matches and ts is within 5 minutes.
+    verifySlackRequest({
+      signingSecret: SLACK_SECRET,
+      body: raw,
+      headers: {
+        "x-slack-signature": req.headers["x-slack-signature"],
+        "x-slack-request-timestamp": Number(req.headers["x-slack-request-timestamp"]),
+      },
+    });
+    return { valid: true, type: JSON.parse(raw).type };
   }
   if (sdk === "wix") {
     // jose jwtVerify with importSPKI(publicKey, "RS256"), then data and data.data parsed.

@@ -7,9 +7,10 @@
 //! requests signed with another secret are refused by both. Then Stripe's
 //! `stripe` (`webhooks.constructEvent`), GitHub's `@octokit/webhooks-methods`
 //! (`verify`), `standardwebhooks` (`Webhook.verify`), Twilio's `twilio`
-//! (`validateRequest`), Adyen's `@adyen/api-library`
-//! (`hmacValidator.validateHMAC`, every item, and `validateHMACSignature`
-//! over a platform webhook's body) and Wix's `@wix/sdk`
+//! (`validateRequest`), Slack's `@slack/bolt` (`verifySlackRequest`),
+//! Adyen's `@adyen/api-library` (`hmacValidator.validateHMAC`, every item,
+//! and `validateHMACSignature` over a platform webhook's body) and Wix's
+//! `@wix/sdk`
 //! (`AppStrategy` + `webhooks.process`) judge theirs the same way.
 //! `tests/clients/sender_sdks.mjs` runs the SDKs (versions pinned in
 //! `package-lock.json`) behind a loopback HTTP server; `make test` installs
@@ -32,6 +33,7 @@ const GITHUB_SECRET: &str = "flowgate-e2e-github-webhook-secret";
 // base64("flowgate-e2e-standard-webhooks-key").
 const SW_SECRET: &str = "whsec_Zmxvd2dhdGUtZTJlLXN0YW5kYXJkLXdlYmhvb2tzLWtleQ==";
 const TWILIO_TOKEN: &str = "flowgate-e2e-twilio-auth-token";
+const SLACK_SECRET: &str = "flowgate-e2e-slack-signing-secret";
 const ADYEN_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
 const WIX_PRIVATE_KEY: &str = include_str!("../fixtures/entra-other-key.pem");
 const OTHER_RSA_KEY: &str = include_str!("../fixtures/entra-test-key.pem");
@@ -64,6 +66,7 @@ impl SdkServer {
             .env("FLOWGATE_SW_SECRET", SW_SECRET)
             .env("FLOWGATE_TWILIO_TOKEN", TWILIO_TOKEN)
             .env("FLOWGATE_ADYEN_KEY", ADYEN_KEY)
+            .env("FLOWGATE_SLACK_SECRET", SLACK_SECRET)
             .env("FLOWGATE_WIX_PUBLIC_KEY", wix_public_pem())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -129,7 +132,7 @@ fn shopify_and_box_sdks_accept_what_flowgate_send_sends() {
 }
 
 #[test]
-fn stripe_github_standard_webhooks_twilio_adyen_and_wix_sdks_accept_what_flowgate_send_sends() {
+fn stripe_github_standard_webhooks_twilio_slack_adyen_and_wix_sdks_accept_what_flowgate_send_sends() {
     let sdks = SdkServer::start();
     let cases: &[(&str, &str, &[&str], &str)] = &[
         ("stripe", STRIPE_SECRET, &[r#""type":"invoice.paid""#], "whsec_not_the_endpoint_secret"),
@@ -142,6 +145,7 @@ fn stripe_github_standard_webhooks_twilio_adyen_and_wix_sdks_accept_what_flowgat
             "whsec_YW5vdGhlci1zdGFuZGFyZC13ZWJob29rcy1rZXk=",
         ),
         ("twilio", TWILIO_TOKEN, &[r#""messageSid":"SM"#], "not-the-auth-token"),
+        ("slack", SLACK_SECRET, &[r#""type":"event_callback""#], "not-the-signing-secret"),
         (
             "adyen",
             ADYEN_KEY,
