@@ -751,9 +751,9 @@ mod tests {
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }
-            // The fixture RSA key: Fireblocks's route holds its public key;
-            // an SNS route verifies with the certificate of that key.
-            Scheme::Fireblocks => {
+            // The fixture RSA key: Fireblocks's and Wix's routes hold its
+            // public key; an SNS route verifies with the certificate of that key.
+            Scheme::Fireblocks | Scheme::Wix => {
                 let private = Secret::new(RSA_PRIVATE);
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
@@ -762,16 +762,6 @@ mod tests {
             Scheme::BasicAuth(_) => same("demo-user:demo-password"),
             Scheme::Contentful => same("demo-contentful-signing-secret-demo-contentful-signing-secret-64"),
             Scheme::Adyen => same("44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"),
-            // SNS verifies with the certificate of the key it signs with.
-            Scheme::Sns => (
-                Secret::new(include_str!("../../../tests/fixtures/entra-test-key.pem")),
-                Secret::new(include_str!("../../../tests/fixtures/entra-test-cert.pem")),
-            ),
-            Scheme::Wix | Scheme::Fireblocks => {
-                let private = Secret::new(include_str!("../../../tests/fixtures/entra-test-key.pem"));
-                let public = verifying_key(p, &private).unwrap().unwrap();
-                (private, Secret::new(public))
-            }
             _ => same("demo-secret"),
         }
     }
