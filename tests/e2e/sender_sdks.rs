@@ -38,7 +38,7 @@ const ADYEN_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2
 const WIX_PRIVATE_KEY: &str = include_str!("../fixtures/entra-other-key.pem");
 const OTHER_RSA_KEY: &str = include_str!("../fixtures/entra-test-key.pem");
 
-/// The Wix app's public key in PEM, as its OAuth page shows it.
+/// The Wix app's public key in PEM, as its Webhooks page shows it.
 fn wix_public_pem() -> String {
     let wix = flowgate_core::verify::find_provider("wix").unwrap();
     let b64 =

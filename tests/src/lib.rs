@@ -257,7 +257,7 @@ pub const LINKEDIN_SHARED_SECRET: &str = "a-linkedin-key-held-by-two-routes";
 pub const ADYEN_HMAC_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
 
 /// The RSA private key the tests sign Wix webhooks with (the `wix` route
-/// holds its public key, as a Wix app's OAuth page shows it).
+/// holds its public key, as a Wix app's Webhooks page shows it).
 pub const WIX_PRIVATE_KEY: &str = include_str!("../fixtures/entra-other-key.pem");
 
 /// The public key the `wix` route verifies with (base64 DER SubjectPublicKeyInfo).

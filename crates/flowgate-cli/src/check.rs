@@ -370,7 +370,7 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                         ),
                         Scheme::Wix => (
                             flowgate_core::verify::wix::decode_public_key(&secret).map(|_| ()),
-                            "paste the app's Public Key (PEM) from its OAuth page in the Wix dev center",
+                            "paste the app's public key (PEM) from its dashboard's Webhooks page (Get Public Key)",
                         ),
                         Scheme::Adyen => (
                             flowgate_core::verify::adyen::decode_key(&secret).map(|_| ()),

@@ -1416,7 +1416,7 @@ static CATALOGUE: &[Provider] = &[
             "wix",
             "Wix (app webhooks)",
             "https://dev.wix.com/docs/build-apps/develop-your-app/api-integrations/events-and-webhooks/about-webhooks",
-            "the body is a JWT: RS256 under the app's public key (secret: the PEM key from the app's OAuth page), exp/nbf when present",
+            "the body is a JWT: RS256 under the app's public key (secret: the PEM key from the app dashboard's Webhooks page), exp/nbf when present",
             SdkStyleRoundTrip,
             "wix.ecom.v1.order_created",
             Scheme::Wix

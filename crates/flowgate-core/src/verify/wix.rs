@@ -1,10 +1,12 @@
 //! Wix app webhooks (<https://dev.wix.com/docs/build-apps/develop-your-app/api-integrations/events-and-webhooks/about-webhooks>,
-//! its "Verify webhooks" steps and sample handlers, read 2026-12-02):
+//! "Handle Events with Webhooks for Self-hosting" with and without the
+//! JavaScript SDK, and `@wix/sdk`'s source, read 2026-12-02):
 //!
-//! - the **body is a JWT** (compact JWS, `text/plain`), signed RS256 with the
-//!   app's key; the app's *public* key is on its OAuth page in the Wix dev
-//!   center, and is the route's secret (PEM, or base64 DER
-//!   SubjectPublicKeyInfo);
+//! - "Event data is sent as a JSON web token (JWT) in the body of the webhook
+//!   request": the **body is a JWT** (compact JWS), signed RS256 with the
+//!   app's key; the app's *public* key is on the Webhooks page of its
+//!   dashboard ("Get Public Key"; also "View ID & keys"), and is the route's
+//!   secret (PEM, base64 DER SubjectPublicKeyInfo, or base64 of the PEM);
 //! - Wix's SDK (`@wix/sdk` 1.21: `AppStrategy({publicKey}).decodeJWT`, then
 //!   `webhooks.process`) verifies it with jose's `jwtVerify(body,
 //!   importSPKI(publicKey, "RS256"))` — the signature, then `exp`/`nbf` when
