@@ -217,7 +217,14 @@ fn signature_headers(p: &Provider) -> Vec<String> {
             vec![contentful::SIGNATURE_HEADER, contentful::SIGNED_HEADERS_HEADER, contentful::TIMESTAMP_HEADER]
         }
         Scheme::Fireblocks => vec![flowgate_core::verify::fireblocks::SIGNATURE_HEADER],
-        Scheme::Mailgun | Scheme::Figma | Scheme::MsGraph | Scheme::Plaid | Scheme::DropboxSign | Scheme::Sns => vec![],
+        Scheme::Mailgun
+        | Scheme::Figma
+        | Scheme::MsGraph
+        | Scheme::Plaid
+        | Scheme::DropboxSign
+        | Scheme::Sns
+        | Scheme::Adyen
+        | Scheme::Wix => vec![],
         // The secret is in the URL (`SignedRequest::query`).
         Scheme::QueryToken(_) => vec![],
     };
@@ -241,6 +248,12 @@ fn without_body_proof(p: &Provider, body: &[u8]) -> Option<Vec<u8>> {
         Scheme::MsGraph => {
             for n in v.get_mut("value")?.as_array_mut()? {
                 n.as_object_mut()?.remove("clientState");
+            }
+            Value::Null
+        }
+        Scheme::Adyen => {
+            for n in v.get_mut("notificationItems")?.as_array_mut()? {
+                n.pointer_mut("/NotificationRequestItem/additionalData")?.as_object_mut()?.remove("hmacSignature");
             }
             Value::Null
         }

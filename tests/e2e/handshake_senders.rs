@@ -8,8 +8,8 @@
 
 use flowgate_core::{verify::find_provider, Secret};
 use flowgate_e2e::{
-    now_secs, Answer, WorkerProcess, ADOBE_CLIENT_ID, LINKEDIN_SECRET, LINKEDIN_SHARED_SECRET, SENDER_SECRET,
-    VERIFY_TOKEN,
+    now_secs, Answer, WorkerProcess, ADOBE_CLIENT_ID, ADYEN_HMAC_KEY, LINKEDIN_SECRET, LINKEDIN_SHARED_SECRET,
+    SENDER_SECRET, VERIFY_TOKEN, WIX_PRIVATE_KEY,
 };
 use flowgate_emulator::senders::{sample_body, sample_content_type, sign, SignedRequest};
 use hmac::{Hmac, Mac};
@@ -304,6 +304,78 @@ async fn dropbox_sign_callbacks_are_answered_hello_api_event_received() {
     // Under another API key: refused (401, not the acknowledgement).
     let forged = signed(w, "dropboxsign", "dropboxsign", "another-api-key", None);
     assert_eq!(post(w, "dropboxsign", &forged).await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adyen_notifications_are_verified_per_item_and_answered_accepted() {
+    let w = &shared().worker;
+    let before = runs_of("adyen");
+    // As `flowgate send adyen` sends it: forwarded byte for byte, answered [accepted].
+    let req = signed(w, "adyen", "adyen", ADYEN_HMAC_KEY, None);
+    let a = post(w, "adyen", &req).await;
+    assert_eq!((a.status, a.text.as_str()), (200, "[accepted]"), "{}", w.log_tail());
+    assert_eq!(runs_of("adyen"), before + 1);
+    let run = shared().emulator.runs().into_iter().rev().find(|r| r.body == req.body).expect("byte for byte");
+    assert_eq!(run.headers["x-flowgate-event"], "AUTHORISATION");
+    // The same notification again (Adyen's retry): suppressed, and still answered [accepted].
+    let again = post(w, "adyen", &req).await;
+    assert!(again.status == 200 || again.status == 409, "{} {}", again.status, again.text);
+    assert_eq!(runs_of("adyen"), before + 1, "a retry is not forwarded twice");
+    // A captured notification with an unsigned field changed (reason) under
+    // the same signed fields: the same delivery id and proof, another body —
+    // not forwarded as a new event.
+    let text = String::from_utf8(req.body.clone()).unwrap();
+    let mut altered = req.clone();
+    altered.body = text.replacen("058747:1111:03/2030", "999999:0000:01/2031", 1).into_bytes();
+    assert_ne!(altered.body, req.body);
+    let a = post(w, "adyen", &altered).await;
+    assert!(a.status < 500, "{} {}", a.status, a.text);
+    assert_eq!(runs_of("adyen"), before + 1, "an altered copy is not forwarded");
+    // A signed field changed (the amount): refused, not forwarded.
+    let mut tampered = req.clone();
+    tampered.body = text.replacen("\"value\":1130", "\"value\":113000", 1).into_bytes();
+    assert_ne!(tampered.body, req.body);
+    assert_eq!(post(w, "adyen", &tampered).await.status, 401);
+    // Under another HMAC key; and with the signature removed.
+    let forged = signed(w, "adyen", "adyen", "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF", None);
+    assert_eq!(post(w, "adyen", &forged).await.status, 401);
+    let v: Value = serde_json::from_slice(&req.body).unwrap();
+    let sig = v["notificationItems"][0]["NotificationRequestItem"]["additionalData"]["hmacSignature"].as_str().unwrap();
+    let mut unsigned = req.clone();
+    unsigned.body = text.replace(sig, "").into_bytes();
+    assert!(post(w, "adyen", &unsigned).await.status >= 400);
+    assert_eq!(runs_of("adyen"), before + 1, "nothing unverified reached the flow");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wix_jwt_bodies_are_verified_with_the_apps_public_key_and_forwarded_as_is() {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let w = &shared().worker;
+    let before = runs_of("wix");
+    let req = signed(w, "wix", "wix", WIX_PRIVATE_KEY, None);
+    assert!(req.headers.contains(&("content-type".to_owned(), "text/plain".to_owned())));
+    let a = post(w, "wix", &req).await;
+    assert_eq!(a.status, 202, "{}\n{}", a.text, w.log_tail());
+    assert_eq!(runs_of("wix"), before + 1);
+    let run = shared().emulator.runs().into_iter().rev().find(|r| r.body == req.body).expect("the JWT, byte for byte");
+    assert_eq!(run.headers["x-flowgate-event"], "wix.ecom.v1.order_created");
+    // Another payload under the same signature; another key's signature; alg none.
+    let token = String::from_utf8(req.body.clone()).unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["exp"] = json!(claims["exp"].as_u64().unwrap() + 1);
+    let swapped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let mut tampered = req.clone();
+    tampered.body = swapped.into_bytes();
+    assert_eq!(post(w, "wix", &tampered).await.status, 401);
+    let other_key = include_str!("../fixtures/entra-test-key.pem");
+    let forged = signed(w, "wix", "wix", other_key, None);
+    assert_eq!(post(w, "wix", &forged).await.status, 401);
+    let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let mut unsigned = req.clone();
+    unsigned.body = none.into_bytes();
+    assert!(post(w, "wix", &unsigned).await.status >= 400);
+    assert_eq!(runs_of("wix"), before + 1, "nothing unverified reached the flow");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,14 @@
 //! HMAC), and the one for Box by `box-node-sdk`'s
 //! `WebhooksManager.validateMessage` (which needs `box-signature-version`,
 //! `box-signature-algorithm` and a fresh `box-delivery-timestamp`); the same
-//! requests signed with another secret are refused by both.
+//! requests signed with another secret are refused by both. Then Stripe's
+//! `stripe` (`webhooks.constructEvent`), GitHub's `@octokit/webhooks-methods`
+//! (`verify`), `standardwebhooks` (`Webhook.verify`), Twilio's `twilio`
+//! (`validateRequest`), Slack's `@slack/bolt` (`verifySlackRequest`),
+//! Adyen's `@adyen/api-library` (`hmacValidator.validateHMAC`, every item,
+//! and `validateHMACSignature` over a platform webhook's body) and Wix's
+//! `@wix/sdk`
+//! (`AppStrategy` + `webhooks.process`) judge theirs the same way.
 //! `tests/clients/sender_sdks.mjs` runs the SDKs (versions pinned in
 //! `package-lock.json`) behind a loopback HTTP server; `make test` installs
 //! them from the lockfile first.
@@ -20,6 +27,24 @@ use flowgate_e2e::repo_root;
 
 const SHOPIFY_SECRET: &str = "shpss_flowgate_e2e_app_secret";
 const BOX_PRIMARY_KEY: &str = "flowgate-e2e-box-primary-key";
+// Stripe keys its HMAC with the whole whsec_ string.
+const STRIPE_SECRET: &str = "whsec_flowgate_e2e_stripe_endpoint_secret";
+const GITHUB_SECRET: &str = "flowgate-e2e-github-webhook-secret";
+// base64("flowgate-e2e-standard-webhooks-key").
+const SW_SECRET: &str = "whsec_Zmxvd2dhdGUtZTJlLXN0YW5kYXJkLXdlYmhvb2tzLWtleQ==";
+const TWILIO_TOKEN: &str = "flowgate-e2e-twilio-auth-token";
+const SLACK_SECRET: &str = "flowgate-e2e-slack-signing-secret";
+const ADYEN_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+const WIX_PRIVATE_KEY: &str = include_str!("../fixtures/entra-other-key.pem");
+const OTHER_RSA_KEY: &str = include_str!("../fixtures/entra-test-key.pem");
+
+/// The Wix app's public key in PEM, as its Webhooks page shows it.
+fn wix_public_pem() -> String {
+    let wix = flowgate_core::verify::find_provider("wix").unwrap();
+    let b64 =
+        flowgate_emulator::senders::verifying_key(wix, &flowgate_core::Secret::new(WIX_PRIVATE_KEY)).unwrap().unwrap();
+    format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n")
+}
 
 /// The SDKs' server, stopped by its pid on drop.
 struct SdkServer {
@@ -36,6 +61,13 @@ impl SdkServer {
             .current_dir(&root)
             .env("FLOWGATE_SHOPIFY_SECRET", SHOPIFY_SECRET)
             .env("FLOWGATE_BOX_PRIMARY_KEY", BOX_PRIMARY_KEY)
+            .env("FLOWGATE_STRIPE_SECRET", STRIPE_SECRET)
+            .env("FLOWGATE_GITHUB_SECRET", GITHUB_SECRET)
+            .env("FLOWGATE_SW_SECRET", SW_SECRET)
+            .env("FLOWGATE_TWILIO_TOKEN", TWILIO_TOKEN)
+            .env("FLOWGATE_ADYEN_KEY", ADYEN_KEY)
+            .env("FLOWGATE_SLACK_SECRET", SLACK_SECRET)
+            .env("FLOWGATE_WIX_PUBLIC_KEY", wix_public_pem())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -96,5 +128,51 @@ fn shopify_and_box_sdks_accept_what_flowgate_send_sends() {
     for provider in ["shopify", "box"] {
         let (ok, verdict) = sdks.send(provider, "not-the-secret");
         assert!(!ok && verdict.contains(r#""valid":false"#), "{provider}: {verdict}");
+    }
+}
+
+#[test]
+fn stripe_github_standard_webhooks_twilio_slack_adyen_and_wix_sdks_accept_what_flowgate_send_sends() {
+    let sdks = SdkServer::start();
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        ("stripe", STRIPE_SECRET, &[r#""type":"invoice.paid""#], "whsec_not_the_endpoint_secret"),
+        ("github", GITHUB_SECRET, &[r#""event":"push""#], "not-the-github-secret"),
+        (
+            "standard-webhooks",
+            SW_SECRET,
+            &[],
+            // base64("another-standard-webhooks-key")
+            "whsec_YW5vdGhlci1zdGFuZGFyZC13ZWJob29rcy1rZXk=",
+        ),
+        ("twilio", TWILIO_TOKEN, &[r#""messageSid":"SM"#], "not-the-auth-token"),
+        ("slack", SLACK_SECRET, &[r#""type":"event_callback""#], "not-the-signing-secret"),
+        (
+            "adyen",
+            ADYEN_KEY,
+            &[r#""items":1"#, r#""eventCode":"AUTHORISATION""#],
+            "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF",
+        ),
+        (
+            "adyen-platform",
+            ADYEN_KEY,
+            &[r#""type":"balancePlatform.accountHolder.created""#],
+            "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF",
+        ),
+        (
+            "wix",
+            WIX_PRIVATE_KEY,
+            &[r#""eventType":"wix.ecom.v1.order_created""#, r#""entityFqdn":"wix.ecom.v1.order""#],
+            OTHER_RSA_KEY,
+        ),
+    ];
+    for (provider, secret, fields, wrong) in cases {
+        let (ok, verdict) = sdks.send(provider, secret);
+        assert!(ok && verdict.contains(r#""valid":true"#), "{provider}: {verdict}");
+        for field in *fields {
+            assert!(verdict.contains(field), "{provider}: {field}: {verdict}");
+        }
+        // The SDK does check: signed with another secret (or key), refused.
+        let (ok, verdict) = sdks.send(provider, wrong);
+        assert!(!ok && verdict.contains(r#""valid":false"#), "{provider} with a wrong secret: {verdict}");
     }
 }

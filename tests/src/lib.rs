@@ -159,6 +159,8 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         // fail the whole configuration; only the Worker sees two names, one key.
         ("LINKEDIN_SHARED_GH_SECRET", LINKEDIN_SHARED_SECRET.to_owned()),
         ("ADOBE_CLIENT_ID", ADOBE_CLIENT_ID.to_owned()),
+        ("ADYEN_HMAC_KEY", ADYEN_HMAC_KEY.to_owned()),
+        ("WIX_PUBLIC_KEY", wix_public_key()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -251,6 +253,21 @@ pub const VERIFY_TOKEN: &str = "a-verify-token-for-strava-and-oura";
 pub const LINKEDIN_SECRET: &str = "a-linkedin-client-secret";
 /// The key the `linkedin-shared` route shares with the GitHub route `linkedin-shared-gh`.
 pub const LINKEDIN_SHARED_SECRET: &str = "a-linkedin-key-held-by-two-routes";
+/// The `adyen` route's HMAC key: the key of Adyen's published example.
+pub const ADYEN_HMAC_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+
+/// The RSA private key the tests sign Wix webhooks with (the `wix` route
+/// holds its public key, as a Wix app's Webhooks page shows it).
+pub const WIX_PRIVATE_KEY: &str = include_str!("../fixtures/entra-other-key.pem");
+
+/// The public key the `wix` route verifies with (base64 DER SubjectPublicKeyInfo).
+pub fn wix_public_key() -> String {
+    let wix = flowgate_core::verify::find_provider("wix").expect("wix is built in");
+    flowgate_emulator::senders::verifying_key(wix, &flowgate_core::Secret::new(WIX_PRIVATE_KEY))
+        .expect("a valid private key")
+        .expect("wix verifies with a public key")
+}
+
 /// Adobe Acrobat Sign's client id on the `adobesign` route.
 pub const ADOBE_CLIENT_ID: &str = "CBJCHBCAABAAflowgateE2eClientId";
 
@@ -462,6 +479,16 @@ flow_url_binding = "FLOW_ANY"
 provider = "dropboxsign"
 secret_bindings = ["SENDER_SECRET"]
 allow_shared_secret = true
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.adyen]
+provider = "adyen"
+secret_bindings = ["ADYEN_HMAC_KEY"]
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.wix]
+provider = "wix"
+secret_bindings = ["WIX_PUBLIC_KEY"]
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.trello]
@@ -1089,6 +1116,7 @@ pub mod attack {
             Scheme::Discord => SecretForm::Ed25519,
             Scheme::Telnyx => SecretForm::Ed25519Base64,
             Scheme::SendGrid | Scheme::Plaid => SecretForm::P256,
+            Scheme::Adyen => SecretForm::Hex,
             _ => SecretForm::Raw,
         }
     }
@@ -1123,8 +1151,8 @@ pub mod attack {
     /// come from the emulator's key endpoint, not from a route secret).
     pub fn matrix_providers() -> Vec<&'static Provider> {
         // Plaid's keys and SNS's certificates are fetched, and Fireblocks'
-        // key is RSA: none of them is a secret made from `material`.
-        providers().iter().filter(|p| !["plaid", "aws-sns", "fireblocks"].contains(&p.name)).collect()
+        // and Wix's keys are RSA: none of them is a secret made from `material`.
+        providers().iter().filter(|p| !["plaid", "aws-sns", "fireblocks", "wix"].contains(&p.name)).collect()
     }
 
     /// The route of sender `p`: `/hooks/p-<name>`.

@@ -447,6 +447,14 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             flowgate_core::verify::fireblocks::decode_public_key(&secret).map(|_| ()),
                             "write production or sandbox (Fireblocks' published keys), or paste the PEM public key Fireblocks publishes",
                         ),
+                        Scheme::Wix => (
+                            flowgate_core::verify::wix::decode_public_key(&secret).map(|_| ()),
+                            "paste the app's public key (PEM) from its dashboard's Webhooks page (Get Public Key)",
+                        ),
+                        Scheme::Adyen => (
+                            flowgate_core::verify::adyen::decode_key(&secret).map(|_| ()),
+                            "paste the HMAC key (64 hex digits) of the webhook in Adyen's Customer Area",
+                        ),
                         // The certificate is pinned (fetching it by URL is not built yet).
                         Scheme::Sns => (
                             flowgate_core::verify::sns::certificate_key(secret.expose()).map(|_| ()),

@@ -974,7 +974,8 @@ flow_url_binding = "FLOW_URL_SINGLE"
                 verify::Scheme::SendGrid | verify::Scheme::Plaid => {
                     "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721".into()
                 }
-                verify::Scheme::Sns | verify::Scheme::Fireblocks => {
+                verify::Scheme::Adyen => "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056".into(),
+                verify::Scheme::Sns | verify::Scheme::Fireblocks | verify::Scheme::Wix => {
                     include_str!("../../../tests/fixtures/entra-test-key.pem").into()
                 }
                 _ => "demo-secret".into(),

@@ -27,7 +27,11 @@ pub struct SendArgs {
     /// (Ed25519 seed); SendGrid and Plaid: 64 hex digits (P-256 scalar) or base64 PKCS#8
     /// DER — and `send` prints the public key to configure (Plaid: the JWK, kid
     /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it).
-    #[arg(long, env = "FLOWGATE_SEND_SECRET", hide_env_values = true)]
+    ///
+    /// Fireblocks and Wix sign with an RSA private key: give its PEM here (a value
+    /// starting with `-----BEGIN` is taken as the secret, not as a flag), and `send`
+    /// prints the public key the route holds.
+    #[arg(long, env = "FLOWGATE_SEND_SECRET", hide_env_values = true, allow_hyphen_values = true)]
     pub secret: String,
     /// Body to send, byte for byte (default: a sample event).
     #[arg(long)]

@@ -9,11 +9,11 @@ use anyhow::bail;
 use crate::samples;
 use flowgate_core::{
     verify::{
-        body_fields, contentful, discord, dropbox_sign, fireblocks, jwt_hs256, plaid,
+        adyen, body_fields, contentful, discord, dropbox_sign, fireblocks, jwt_hs256, plaid,
         scheme::{Field, TimestampUnit},
         sendgrid,
         shared_secret::{self, HeaderSecret},
-        sns, standard_webhooks, telnyx, twilio, Provider, Scheme,
+        sns, standard_webhooks, telnyx, twilio, wix, Provider, Scheme,
     },
     Secret,
 };
@@ -89,9 +89,13 @@ pub fn standard_webhooks_prefix(provider: &Provider) -> &'static str {
 }
 
 /// The content type of `provider`'s sample body ([`sample_body`]): form
-/// encoding for Twilio, Mailchimp and Maxio (Chargify), JSON for the others (Dropbox Sign's
-/// signer makes its own multipart body).
+/// encoding for Twilio, Mailchimp and Maxio (Chargify), text for Wix (its body
+/// is a JWT), JSON for the others (Dropbox Sign's signer makes its own
+/// multipart body).
 pub fn sample_content_type(provider: &Provider) -> &'static str {
+    if provider.scheme() == Scheme::Wix {
+        return "text/plain";
+    }
     if provider.scheme() == Scheme::Twilio || matches!(provider.name, "mailchimp" | "chargify") {
         "application/x-www-form-urlencoded"
     } else {
@@ -167,6 +171,26 @@ fn sender_sample(provider: &Provider, event: &str, id: &str, now: u64) -> Option
         Scheme::Netlify => json!({"id": id, "state": event, "name": "flowgate-sample", "branch": "main"}),
         Scheme::Monday => json!({"event": {"type": event, "triggerUuid": id, "boardId": 1, "pulseId": 2}}),
         Scheme::Contentful => json!({"sys": {"id": id, "type": "Entry"}, "fields": {}}),
+        // An AUTHORISATION as Adyen sends it (one item; `sign` adds its
+        // hmacSignature); the pspReference is 16 digits.
+        Scheme::Adyen => {
+            let psp = format!("{:016}", u64::from_str_radix(&id[4..17], 16).unwrap_or(1) % 10_000_000_000_000_000);
+            json!({"live": "false", "notificationItems": [{"NotificationRequestItem": {
+                "additionalData": {"authCode": "058747", "cardSummary": "1111", "expiryDate": "03/2030"},
+                "amount": {"currency": "EUR", "value": 1130},
+                "eventCode": event, "eventDate": rfc3339(now).replace('Z', "+01:00"),
+                "merchantAccountCode": "FlowgateSampleECOM", "merchantReference": format!("order-{}", &id[4..12]),
+                "operations": ["CANCEL", "CAPTURE", "REFUND"], "paymentMethod": "visa",
+                "pspReference": psp, "reason": "058747:1111:03/2030", "success": "true",
+            }}]})
+        }
+        // The event inside Wix's JWT (`sign` wraps it): a domain event.
+        Scheme::Wix => json!({
+            "id": uuid_of(&id[4..]), "entityFqdn": "wix.ecom.v1.order", "slug": "created",
+            "entityId": uuid_of(&format!("{:0>32}", &id[4..20])), "eventTime": rfc3339(now),
+            "createdEvent": {"entity": {"number": "10001", "status": "APPROVED",
+                                        "priceSummary": {"total": {"amount": "49.00", "formattedAmount": "€49.00"}}}},
+        }),
         Scheme::Plaid => {
             // `TYPE.CODE`, as flowgate reports Plaid's event type.
             let (kind, code) = event.split_once('.').unwrap_or((event, ""));
@@ -211,6 +235,12 @@ fn hookdeck_list_sample(name: &str, event: &str, id: &str, now: u64) -> Option<s
             "client_reference_id": "flowgate-sample",
             "aiprise_summary": {"tags": [], "reasons": [], "notes": [], "verification_result": event},
             "created_at": ms,
+        }),
+        "adyen-platform" => json!({
+            "data": {"balancePlatform": "FlowgateSamplePlatform", "accountHolder": {
+                "id": format!("AH{}", hex[..22].to_ascii_uppercase()), "status": "active",
+                "legalEntityId": format!("LE{}", hex[..22].to_ascii_uppercase()), "description": "flowgate sample"}},
+            "environment": "test", "timestamp": at, "type": event,
         }),
         "airwallex" => json!({
             "id": id, "name": event, "account_id": "acct_TOslkS7-MnyXlQuV8Lb4og",
@@ -440,7 +470,9 @@ pub fn verifying_key(provider: &Provider, secret: &Secret) -> anyhow::Result<Opt
         Scheme::SendGrid => Some(sendgrid::public_key_base64(secret).map_err(key_error(provider))?),
         Scheme::Telnyx => Some(telnyx::public_key_base64(secret).map_err(key_error(provider))?),
         Scheme::Plaid => Some(plaid::public_jwk_text(secret).map_err(key_error(provider))?),
-        Scheme::Fireblocks => Some(fireblocks::public_key_base64(secret.expose()).map_err(key_error(provider))?),
+        Scheme::Fireblocks | Scheme::Wix => {
+            Some(fireblocks::public_key_base64(secret.expose()).map_err(key_error(provider))?)
+        }
         _ => None,
     })
 }
@@ -565,6 +597,16 @@ pub fn sign(
             let sig = fireblocks::sign(secret.expose(), &body).map_err(key_error(provider))?;
             headers.push((fireblocks::SIGNATURE_HEADER.to_owned(), sig));
         }
+        // Every item's additionalData.hmacSignature (the body is written again).
+        Scheme::Adyen => body = adyen::sign_body(secret, &body).map_err(key_error(provider))?,
+        // The body becomes the JWT Wix sends: the event (`body`, JSON or
+        // text) in `data`, inside `data`, with an instance id.
+        Scheme::Wix => {
+            let event_data = serde_json::from_slice(&body)
+                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+            let claims = wix::claims_for(event, WIX_INSTANCE_ID, &event_data, now);
+            body = wix::sign(secret.expose(), &claims).map_err(key_error(provider))?.into_bytes();
+        }
         Scheme::Sns => {
             // An SNS Notification carrying the sample as its Message, signed
             // with the key of the emulator's test certificate.
@@ -632,6 +674,9 @@ pub fn sign(
     documented_headers(provider, event, &delivery, now, &mut headers);
     Ok(SignedRequest { headers, body, query })
 }
+
+/// The app instance `flowgate send wix` writes in its events.
+pub const WIX_INSTANCE_ID: &str = "6f5e4d3c-2b1a-4c00-8d00-f1cafe5a3b1e";
 
 /// `name=value`, form-encoded.
 fn encode_query(name: &str, value: &str) -> String {
@@ -706,9 +751,9 @@ mod tests {
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }
-            // The fixture RSA key: Fireblocks's route holds its public key;
-            // an SNS route verifies with the certificate of that key.
-            Scheme::Fireblocks => {
+            // The fixture RSA key: Fireblocks's and Wix's routes hold its
+            // public key; an SNS route verifies with the certificate of that key.
+            Scheme::Fireblocks | Scheme::Wix => {
                 let private = Secret::new(RSA_PRIVATE);
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
@@ -716,6 +761,7 @@ mod tests {
             Scheme::Sns => (Secret::new(RSA_PRIVATE), Secret::new(crate::DEMO_CERT_PEM)),
             Scheme::BasicAuth(_) => same("demo-user:demo-password"),
             Scheme::Contentful => same("demo-contentful-signing-secret-demo-contentful-signing-secret-64"),
+            Scheme::Adyen => same("44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"),
             _ => same("demo-secret"),
         }
     }
@@ -753,6 +799,7 @@ mod tests {
                     | Scheme::Figma
                     | Scheme::MsGraph
                     | Scheme::DropboxSign
+                    | Scheme::Adyen
             ) {
                 let mut tampered = req.body.clone();
                 let at = tampered.len() / 2;
@@ -1028,6 +1075,43 @@ mod tests {
         assert_eq!(header(&req, "x-gogs-signature"), Some(sig));
         assert_eq!(header(&req, "x-hub-signature-256").map(str::to_owned), Some(format!("sha256={sig}")));
         assert_eq!(header(&req, "x-github-delivery"), header(&req, "x-gitea-delivery"));
+    }
+
+    /// Adyen and Wix carry their proof in the body: Adyen's notification
+    /// with each item's hmacSignature, Wix's JWT as `text/plain`.
+    #[test]
+    fn adyen_and_wix_bodies_are_what_the_senders_send() {
+        let url = "http://127.0.0.1:8787/hooks/x";
+        let now = 1_700_000_000;
+        let p = find_provider("adyen").unwrap();
+        let (signing, _) = secrets_for(p);
+        let req =
+            sign(p, &signing, sample_body(p, "AUTHORISATION", now), "AUTHORISATION", sample_content_type(p), url, now)
+                .unwrap();
+        assert_eq!(header(&req, "content-type"), Some("application/json"));
+        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let item = &v["notificationItems"][0]["NotificationRequestItem"];
+        assert_eq!(item["eventCode"], "AUTHORISATION");
+        assert_eq!(item["pspReference"].as_str().map(str::len), Some(16));
+        assert!(item["additionalData"]["hmacSignature"].as_str().is_some_and(|s| s.len() == 44));
+        let p = find_provider("wix").unwrap();
+        let (signing, _) = secrets_for(p);
+        let event = "wix.ecom.v1.order_created";
+        let req = sign(p, &signing, sample_body(p, event, now), event, sample_content_type(p), url, now).unwrap();
+        assert_eq!(header(&req, "content-type"), Some("text/plain"));
+        let token = String::from_utf8(req.body).unwrap();
+        assert_eq!(token.split('.').count(), 3);
+        use base64::Engine as _;
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let envelope: serde_json::Value = serde_json::from_str(claims["data"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (envelope["eventType"].as_str(), envelope["instanceId"].as_str()),
+            (Some(event), Some(WIX_INSTANCE_ID))
+        );
+        let data: serde_json::Value = serde_json::from_str(envelope["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data["entityFqdn"], "wix.ecom.v1.order");
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub enum Scheme {
     Sns,
     /// Fireblocks: RSA-SHA512 over the body, Fireblocks' published key ([`super::fireblocks`]).
     Fireblocks,
+    /// Adyen: each notification item's `additionalData.hmacSignature`, base64
+    /// HMAC-SHA256 (hex key) of eight colon-joined fields ([`super::adyen`]).
+    Adyen,
+    /// Wix apps: the body is an RS256 JWT; the secret is the app's public key ([`super::wix`]).
+    Wix,
 }
 
 impl Scheme {
@@ -98,7 +103,9 @@ impl Scheme {
             Scheme::Monday => Some("json event.triggerUuid".to_owned()),
             Scheme::Contentful => Some("header x-contentful-idempotency-key".to_owned()),
             Scheme::Sns => Some("json MessageId".to_owned()),
+            Scheme::Adyen => Some("json pspReference:eventCode:success (one item)".to_owned()),
             Scheme::Fireblocks
+            | Scheme::Wix
             | Scheme::SendGrid
             | Scheme::Figma
             | Scheme::MsGraph
@@ -144,7 +151,8 @@ impl Scheme {
             Scheme::Plaid => vec!["timestamp (iat)", "body"],
             Scheme::DropboxSign => vec!["event time and type (not the body)"],
             Scheme::Sns => vec!["message id", "timestamp", "topic", "message"],
-            Scheme::Fireblocks => vec!["body"],
+            Scheme::Fireblocks | Scheme::Wix => vec!["body"],
+            Scheme::Adyen => vec!["each item's references, amount, event code and success (not the whole body)"],
             Scheme::Figma | Scheme::MsGraph | Scheme::Token(_) | Scheme::BasicAuth(_) | Scheme::QueryToken(_) => {
                 Vec::new()
             }
@@ -170,6 +178,8 @@ impl Scheme {
             Scheme::Plaid => "jwt-es256",
             Scheme::Sns => "rsa-x509",
             Scheme::Fireblocks => "rsa-sha512",
+            Scheme::Adyen => "hmac-in-body",
+            Scheme::Wix => "jwt-rs256",
         }
     }
 }
@@ -1359,6 +1369,57 @@ static CATALOGUE: &[Provider] = &[
             SdkStyleRoundTrip,
             "TRANSACTION_STATUS_UPDATED",
             Scheme::Fireblocks
+        )
+    },
+    // Issue 15, second batch: Adyen (HMAC in the body) and Wix (RS256 JWT
+    // body, through the signature port). Docs read 2026-12-02.
+    Provider {
+        docs_read: "2026-12-02",
+        ack: Ack::Text(super::adyen::ACK_BODY),
+        ..provider!(
+            "adyen",
+            "Adyen (standard webhooks)",
+            "https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures",
+            "each item's additionalData.hmacSignature: base64 HMAC-SHA256(hex key, pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success), every item (not the whole body); answered [accepted]",
+            PublishedVector,
+            "AUTHORISATION",
+            Scheme::Adyen
+        )
+    },
+    // Adyen's platform webhooks (Balance Platform, Management API,
+    // configuration, transfers): the HMAC over the raw body in the
+    // `hmacsignature` header (adyen-java-api-library README, "Banking and
+    // Management webhooks"; HmacValidator.validateHMAC(signature, key,
+    // payload) in the Node and Java libraries, which the sender-SDK e2e test
+    // runs against `flowgate send adyen-platform`).
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "adyen-platform",
+            "Adyen (platform and management webhooks)",
+            "https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures",
+            "HmacSignature: base64 HMAC-SHA256(hex-decoded key, body)",
+            SdkStyleRoundTrip,
+            "balancePlatform.accountHolder.created",
+            Scheme::Hmac(
+                body_mac(HmacSha256, Base64, "hmacsignature", "")
+                    .secret(SecretEncoding::Hex)
+                    // No delivery id: data.id names the resource, shared by
+                    // its created and updated events.
+                    .event(j("type"))
+            )
+        )
+    },
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "wix",
+            "Wix (app webhooks)",
+            "https://dev.wix.com/docs/build-apps/develop-your-app/api-integrations/events-and-webhooks/about-webhooks",
+            "the body is a JWT: RS256 under the app's public key (secret: the PEM key from the app dashboard's Webhooks page), exp/nbf when present",
+            SdkStyleRoundTrip,
+            "wix.ecom.v1.order_created",
+            Scheme::Wix
         )
     },
     // Issue 15: Hookdeck's list — senders Hookdeck verifies that flowgate

@@ -7,6 +7,7 @@
 //! MACs are compared in constant time. Error messages are fixed strings: they
 //! never echo attacker input or secret material.
 
+pub mod adyen;
 pub mod asymmetric;
 pub mod body_fields;
 pub mod catalogue;
@@ -29,6 +30,7 @@ pub mod standard_webhooks;
 pub mod telnyx;
 mod time;
 pub mod twilio;
+pub mod wix;
 
 use std::borrow::Cow;
 
@@ -505,6 +507,8 @@ pub fn labels(scheme: &Scheme, headers: &Headers, body: &[u8]) -> Labels {
         Scheme::Plaid => plaid::labels(body),
         Scheme::Sns => sns::labels(body),
         Scheme::Fireblocks => fireblocks::labels(body),
+        Scheme::Adyen => adyen::labels(body),
+        Scheme::Wix => wix::labels(body),
     }
 }
 
@@ -592,6 +596,8 @@ pub fn start<'a>(
         Scheme::Plaid => return pending(plaid::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Sns => return pending(sns::verify(provider.name, secrets, inbound)?),
         Scheme::Fireblocks => return pending(fireblocks::verify(provider.name, secrets, inbound)?),
+        Scheme::Wix => return pending(wix::verify(provider.name, tolerance_override, secrets, inbound)?),
+        Scheme::Adyen => adyen::verify(provider.name, secrets, inbound)?,
         Scheme::Hmac(h) => h.verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::StandardWebhooks => standard_webhooks::verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::Twilio => twilio::verify(provider.name, secrets, inbound)?,
@@ -637,6 +643,8 @@ pub fn key_material(scheme: &Scheme, secrets: &[Secret]) -> Vec<Vec<u8>> {
             Scheme::Telnyx => telnyx::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::SendGrid => sendgrid::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Fireblocks => fireblocks::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
+            Scheme::Wix => wix::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
+            Scheme::Adyen => adyen::decode_key(s).ok(),
             Scheme::Plaid
             | Scheme::Sns
             | Scheme::Figma
