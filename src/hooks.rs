@@ -21,6 +21,7 @@ use flowgate_core::{
     ledger::{Admission, AdmitPolicy, AdmitRequest, KeepRefused, Mailbox},
     rules::{Decision, EventView},
     verify::{
+        fetched_key,
         handshake::{self, Before},
         verify_request_with, Handshake, HandshakeReply, Received, VerifiedRequest, VerifyError,
     },
@@ -35,8 +36,9 @@ use crate::{
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
     ledger::{self, Ledger},
+    fetched_keys,
     log::{self, now_millis, Record},
-    plaid_keys, queue,
+    queue,
     reply::{Ack, Reply},
     web_crypto::WebCrypto,
 };
@@ -210,10 +212,11 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             }
         }
     }
-    // Plaid: the key its token names (memory → KV → Plaid's key endpoint).
-    if let Some(plaid) = &route.plaid {
-        match plaid_keys::verification_key(env, &store, route, plaid, &headers, rec).await {
-            Ok(jwk) => signing.push(jwk),
+    // Plaid, eBay, Circle: the key the request names (memory → KV → the
+    // sender's key endpoint).
+    if let Some(source) = fetched_key::source(route) {
+        match fetched_keys::verification_key(env, &store, route, source.as_ref(), &headers, rec).await {
+            Ok(key) => signing.push(key),
             Err(reply) => return reply,
         }
     }
