@@ -102,10 +102,7 @@ pub(crate) async fn verification_key(
 
     // (3) This isolate's memory, then KV.
     let in_memory = KEYS.with(|k| {
-        k.borrow()
-            .get(&cache_key)
-            .filter(|(_, at, ttl)| at.saturating_add(*ttl) > now)
-            .map(|(text, _, _)| text.clone())
+        k.borrow().get(&cache_key).filter(|(_, at, ttl)| at.saturating_add(*ttl) > now).map(|(text, _, _)| text.clone())
     });
     if let Some(text) = in_memory {
         return Ok(Secret::new(text));
@@ -176,9 +173,9 @@ async fn token(source: &dyn KeySource, credentials: &[Secret], now: u64) -> Resu
     if let Some(t) = TOKENS.with(|t| t.borrow().get(&key).filter(|(_, until)| *until > now).map(|(s, _)| s.clone())) {
         return Ok(Some(t));
     }
-    let answer = send(&request).await.map_err(|e| KeyAnswer::Unavailable {
-        reason: format!("token endpoint failed: {}", e.describe()),
-    })?;
+    let answer = send(&request)
+        .await
+        .map_err(|e| KeyAnswer::Unavailable { reason: format!("token endpoint failed: {}", e.describe()) })?;
     match source.classify_token(answer.status, answer.retry_after, &answer.body) {
         TokenAnswer::Token { token, ttl_secs } => {
             TOKENS.with(|t| {

@@ -32,11 +32,11 @@ use worker::{Context, Env, Method, Request};
 use crate::{
     bindings,
     deliver::{self, Attempt},
+    fetched_keys,
     handed_over::{self, NotKept},
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
     ledger::{self, Ledger},
-    fetched_keys,
     log::{self, now_millis, Record},
     queue,
     reply::{Ack, Reply},

@@ -386,6 +386,15 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             plaid::parse_jwk(secret.expose()).map(|_| ()),
                             "store the key JSON that Plaid's /webhook_verification_key/get returns, or list no secret and let flowgate fetch keys",
                         ),
+                        // Optional pinned keys; flowgate fetches the key the request names.
+                        Scheme::Ebay => (
+                            flowgate_core::verify::ebay::decode_public_key(&secret).map(|_| ()),
+                            "store the key (PEM) eBay's getPublicKey returns, or list no secret and let flowgate fetch keys",
+                        ),
+                        Scheme::Circle => (
+                            sendgrid::decode_public_key(&secret).map(|_| ()),
+                            "store the publicKey (base64) Circle's /v2/notifications/publicKey returns, or list no secret and let flowgate fetch keys",
+                        ),
                         Scheme::Twilio
                         | Scheme::Mailgun
                         | Scheme::Figma
@@ -406,8 +415,9 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                 }
             }
         }
-        if let Some(plaid) = &route.plaid {
-            for name in [&plaid.client_id_binding, &plaid.secret_binding] {
+        // The credentials of senders whose keys are fetched (Plaid, eBay, Circle).
+        if let Some(source) = flowgate_core::verify::fetched_key::source(route) {
+            for (name, _) in source.credential_bindings() {
                 if !vars.contains_key(name) {
                     report.errors.push(missing(name));
                 }
