@@ -736,8 +736,18 @@ mod tests {
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }
-            Scheme::SendGrid | Scheme::Plaid => {
+            Scheme::SendGrid | Scheme::Plaid | Scheme::Ebay | Scheme::Circle => {
                 let private = Secret::new(P256_PRIVATE);
+                let public = verifying_key(p, &private).unwrap().unwrap();
+                (private, Secret::new(public))
+            }
+            // An RSA key and (SNS) its certificate, as `flowgate route`'s test does.
+            Scheme::Sns => (
+                Secret::new(include_str!("../../../tests/fixtures/entra-test-key.pem")),
+                Secret::new(include_str!("../../../tests/fixtures/entra-test-cert.pem")),
+            ),
+            Scheme::Fireblocks => {
+                let private = Secret::new(include_str!("../../../tests/fixtures/entra-test-key.pem"));
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }

@@ -338,6 +338,18 @@ pub fn classify_oauth_token(status: u16, retry_after: Option<u64>, body: &[u8]) 
 /// How much earlier than its `expires_in` a token is dropped.
 pub const TOKEN_SKEW_SECS: u64 = 60;
 
+/// The key source of a route whose sender's keys are fetched by id (Plaid,
+/// eBay, Circle), or `None`.
+pub fn source(route: &crate::config::Route) -> Option<Box<dyn KeySource + '_>> {
+    if let Some(s) = &route.plaid {
+        return Some(Box::new(super::plaid::keys::PlaidSource(s)));
+    }
+    if let Some(s) = &route.ebay {
+        return Some(Box::new(super::ebay::EbaySource(s)));
+    }
+    route.circle.as_ref().map(|s| Box::new(super::circle::CircleSource(s)) as Box<dyn KeySource>)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,16 +497,4 @@ mod tests {
         p.record("k", &KeyAnswer::Unavailable { reason: "503".into() }, t0);
         assert_eq!(p.admit(t0), Ok(()));
     }
-}
-
-/// The key source of a route whose sender's keys are fetched by id (Plaid,
-/// eBay, Circle), or `None`.
-pub fn source(route: &crate::config::Route) -> Option<Box<dyn KeySource + '_>> {
-    if let Some(s) = &route.plaid {
-        return Some(Box::new(super::plaid::keys::PlaidSource(s)));
-    }
-    if let Some(s) = &route.ebay {
-        return Some(Box::new(super::ebay::EbaySource(s)));
-    }
-    route.circle.as_ref().map(|s| Box::new(super::circle::CircleSource(s)) as Box<dyn KeySource>)
 }
