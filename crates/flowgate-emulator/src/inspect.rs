@@ -310,6 +310,14 @@ pub(crate) async fn index(AxState(st): AxState<Arc<State>>, headers: axum::http:
         st.config().plaid.kid
     ));
     s.push_str(&format!(
+        "\neBay (ebay_environment = \"{base}\") and Circle (circle_environment = \"{base}\"):\n\
+         \x20 POST {base}/identity/v1/oauth2/token   Basic client_id:client_secret, client credentials → application token\n\
+         \x20 GET  {base}/commerce/notification/v1/public_key/{}   Bearer token → {{\"key\", \"algorithm\", \"digest\"}}\n\
+         \x20 GET  {base}/v2/notifications/publicKey/{}   Bearer API key → {{\"data\": {{\"publicKey\", …}}}}\n",
+        flowgate_core::verify::ebay::TEST_KID,
+        flowgate_core::verify::circle::TEST_KEY_ID
+    ));
+    s.push_str(&format!(
         "\nInspection and control:\n\
          \x20 GET    {base}/_emulator/runs     accepted runs (body as base64, and as text when UTF-8)\n\
          \x20        ?delivery=D (x-flowgate-delivery)  ?flowgate_id=I (x-flowgate-id)  ?bodies=false (no bodies)\n\
