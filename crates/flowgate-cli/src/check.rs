@@ -698,6 +698,24 @@ tenant = "common"
         assert_eq!(paths(&r.errors), [".dev.vars.PLAID_SECRET"]);
     }
 
+    #[test]
+    fn ebay_and_circle_credentials_must_be_set() {
+        let good = &*GOOD;
+        let config = format!(
+            "{good}[vars.FLOWGATE.routes.ebay]\nprovider = \"ebay\"\nebay_client_id_binding = \"EBAY_CLIENT_ID\"\n\
+             ebay_client_secret_binding = \"EBAY_CLIENT_SECRET\"\nverify_token_binding = \"EBAY_VERIFICATION_TOKEN\"\n\
+             flow_url_binding = \"FLOW\"\n\
+             [vars.FLOWGATE.routes.circle]\nprovider = \"circle\"\ncircle_api_key_binding = \"CIRCLE_API_KEY\"\n\
+             flow_url_binding = \"FLOW\"\n"
+        )
+        .replace("[env.production.vars.FLOWGATE.entra]\ntenant = \"common\"\n", "");
+        let all = "EBAY_CLIENT_ID=c\nEBAY_CLIENT_SECRET=s\nEBAY_VERIFICATION_TOKEN=t\nCIRCLE_API_KEY=k\n";
+        let r = check_text(&config, None, Some(&format!("{VARS}{all}")));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let r = check_text(&config, None, Some(&format!("{VARS}EBAY_CLIENT_ID=c\nEBAY_VERIFICATION_TOKEN=t\n")));
+        assert_eq!(paths(&r.errors), [".dev.vars.CIRCLE_API_KEY", ".dev.vars.EBAY_CLIENT_SECRET"]);
+    }
+
     fn rules() -> String {
         format!("{RULES}{PLATFORM}")
     }
