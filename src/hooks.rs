@@ -21,6 +21,7 @@ use flowgate_core::{
     ledger::{Admission, AdmitPolicy, AdmitRequest, KeepRefused, Mailbox},
     rules::{Decision, EventView},
     verify::{
+        fetched_key,
         handshake::{self, Before},
         verify_request_with, Handshake, HandshakeReply, Received, VerifiedRequest, VerifyError,
     },
@@ -31,12 +32,13 @@ use worker::{Context, Env, Method, Request};
 use crate::{
     bindings,
     deliver::{self, Attempt},
+    fetched_keys,
     handed_over::{self, NotKept},
     http::{self, ReadError},
     kv_token_store::KvTokenStore,
     ledger::{self, Ledger},
     log::{self, now_millis, Record},
-    plaid_keys, queue,
+    queue,
     reply::{Ack, Reply},
     web_crypto::WebCrypto,
 };
@@ -210,10 +212,11 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
             }
         }
     }
-    // Plaid: the key its token names (memory → KV → Plaid's key endpoint).
-    if let Some(plaid) = &route.plaid {
-        match plaid_keys::verification_key(env, &store, route, plaid, &headers, rec).await {
-            Ok(jwk) => signing.push(jwk),
+    // Plaid, eBay, Circle: the key the request names (memory → KV → the
+    // sender's key endpoint).
+    if let Some(source) = fetched_key::source(route) {
+        match fetched_keys::verification_key(env, &store, route, source.as_ref(), &headers, rec).await {
+            Ok(key) => signing.push(key),
             Err(reply) => return reply,
         }
     }

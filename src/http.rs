@@ -83,15 +83,28 @@ pub(crate) async fn post(
     timeout: Duration,
     keep_header: &str,
 ) -> Result<Answer, Failure> {
+    send(Method::Post, url, headers, Some(body), timeout, keep_header).await
+}
+
+/// Sends `method` to `url` with `headers` and `body` (none for a GET),
+/// waiting at most `timeout`; as [`post`].
+pub(crate) async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+    keep_header: &str,
+) -> Result<Answer, Failure> {
     let h = Headers::new();
     for (name, value) in headers {
         h.set(name, value).map_err(|e| Failure::Network(format!("bad header {name}: {e}")))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(h)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(js_sys::Uint8Array::from(body).into()));
+    init.with_method(method).with_headers(h).with_redirect(RequestRedirect::Manual);
+    if let Some(body) = body {
+        init.with_body(Some(js_sys::Uint8Array::from(body).into()));
+    }
     let req = Request::new_with_init(url, &init).map_err(|e| Failure::Network(e.to_string()))?;
 
     let controller = AbortController::default();

@@ -47,6 +47,10 @@ fn algorithms(algorithm: Algorithm) -> Option<(js_sys::Object, js_sys::Object)> 
             object(&[("name", "ECDSA"), ("namedCurve", "P-256")])?,
             object(&[("name", "ECDSA"), ("hash", "SHA-256")])?,
         )),
+        Algorithm::EcdsaP256Sha1 => Some((
+            object(&[("name", "ECDSA"), ("namedCurve", "P-256")])?,
+            object(&[("name", "ECDSA"), ("hash", "SHA-1")])?,
+        )),
         Algorithm::RsaPkcs1Sha1 => rsa("SHA-1"),
         Algorithm::RsaPkcs1Sha256 => rsa("SHA-256"),
         Algorithm::RsaPkcs1Sha512 => rsa("SHA-512"),

@@ -217,6 +217,8 @@ fn signature_headers(p: &Provider) -> Vec<String> {
             vec![contentful::SIGNATURE_HEADER, contentful::SIGNED_HEADERS_HEADER, contentful::TIMESTAMP_HEADER]
         }
         Scheme::Fireblocks => vec![flowgate_core::verify::fireblocks::SIGNATURE_HEADER],
+        Scheme::Ebay => vec!["x-ebay-signature"],
+        Scheme::Circle => vec!["x-circle-signature", "x-circle-key-id"],
         Scheme::Mailgun
         | Scheme::Figma
         | Scheme::MsGraph

@@ -9,6 +9,7 @@ mod clients;
 mod console;
 mod credentials;
 mod delivery;
+mod fetched_keys;
 mod flow_answers;
 mod handshake_senders;
 mod inbound;

@@ -151,6 +151,10 @@ flow_url_binding = "FLOW_URL_NOT_SET"
         ("PLAID_CLIENT_ID", flowgate_emulator::DEMO_PLAID_CLIENT_ID.to_owned()),
         ("PLAID_SECRET", flowgate_emulator::DEMO_PLAID_SECRET.to_owned()),
         ("PLAID_SECRET_WRONG", "not-the-plaid-secret".to_owned()),
+        ("EBAY_CLIENT_ID", flowgate_emulator::DEMO_EBAY_CLIENT_ID.to_owned()),
+        ("EBAY_CLIENT_SECRET", flowgate_emulator::DEMO_EBAY_CLIENT_SECRET.to_owned()),
+        ("EBAY_VERIFICATION_TOKEN", EBAY_VERIFICATION_TOKEN.to_owned()),
+        ("CIRCLE_API_KEY", flowgate_emulator::DEMO_CIRCLE_API_KEY.to_owned()),
         ("TWILIO_SHARED_KEY", TWILIO_SHARED_KEY.to_owned()),
         ("VERIFY_TOKEN", VERIFY_TOKEN.to_owned()),
         ("LINKEDIN_SECRET", LINKEDIN_SECRET.to_owned()),
@@ -243,6 +247,13 @@ pub fn telnyx_public_key() -> String {
 
 /// The P-256 key the emulator's Plaid verification key is made of (signs `plaid` webhooks).
 pub const PLAID_PRIVATE_KEY: &str = flowgate_emulator::DEMO_PLAID_PRIVATE_KEY;
+
+/// The P-256 key the emulator's eBay notification key is made of.
+pub const EBAY_PRIVATE_KEY: &str = flowgate_emulator::DEMO_EBAY_PRIVATE_KEY;
+/// The P-256 key the emulator's Circle notification key is made of.
+pub const CIRCLE_PRIVATE_KEY: &str = flowgate_emulator::DEMO_CIRCLE_PRIVATE_KEY;
+/// The `ebay` route's endpoint verification token (eBay: 32-80 characters).
+pub const EBAY_VERIFICATION_TOKEN: &str = "flowgate-e2e-ebay-verification-token-0123456789";
 
 /// Meta's verify token on the `meta` route.
 pub const META_VERIFY_TOKEN: &str = "meta verify token";
@@ -377,6 +388,20 @@ provider = "plaid"
 plaid_client_id_binding = "PLAID_CLIENT_ID"
 plaid_secret_binding = "PLAID_SECRET"
 plaid_environment = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.ebay]
+provider = "ebay"
+ebay_client_id_binding = "EBAY_CLIENT_ID"
+ebay_client_secret_binding = "EBAY_CLIENT_SECRET"
+ebay_environment = "@EMULATOR_BASE_URL@"
+verify_token_binding = "EBAY_VERIFICATION_TOKEN"
+flow_url_binding = "FLOW_ANY"
+
+[vars.FLOWGATE.routes.circle]
+provider = "circle"
+circle_api_key_binding = "CIRCLE_API_KEY"
+circle_environment = "@EMULATOR_BASE_URL@"
 flow_url_binding = "FLOW_ANY"
 
 [vars.FLOWGATE.routes.plaid-wrong]
@@ -1115,7 +1140,7 @@ pub mod attack {
             Scheme::Contentful => SecretForm::Contentful,
             Scheme::Discord => SecretForm::Ed25519,
             Scheme::Telnyx => SecretForm::Ed25519Base64,
-            Scheme::SendGrid | Scheme::Plaid => SecretForm::P256,
+            Scheme::SendGrid | Scheme::Plaid | Scheme::Ebay | Scheme::Circle => SecretForm::P256,
             Scheme::Adyen => SecretForm::Hex,
             _ => SecretForm::Raw,
         }
@@ -1152,7 +1177,8 @@ pub mod attack {
     pub fn matrix_providers() -> Vec<&'static Provider> {
         // Plaid's keys and SNS's certificates are fetched, and Fireblocks'
         // and Wix's keys are RSA: none of them is a secret made from `material`.
-        providers().iter().filter(|p| !["plaid", "aws-sns", "fireblocks", "wix"].contains(&p.name)).collect()
+                // eBay's and Circle's keys are fetched by id too (`fetched_keys.rs`).
+        providers().iter().filter(|p| !["plaid", "aws-sns", "fireblocks", "wix", "ebay", "circle"].contains(&p.name)).collect()
     }
 
     /// The route of sender `p`: `/hooks/p-<name>`.

@@ -473,6 +473,15 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             plaid::parse_jwk(secret.expose()).map(|_| ()),
                             "store the key JSON that Plaid's /webhook_verification_key/get returns, or list no secret and let flowgate fetch keys",
                         ),
+                        // Optional pinned keys; flowgate fetches the key the request names.
+                        Scheme::Ebay => (
+                            flowgate_core::verify::ebay::decode_public_key(&secret).map(|_| ()),
+                            "store the key (PEM) eBay's getPublicKey returns, or list no secret and let flowgate fetch keys",
+                        ),
+                        Scheme::Circle => (
+                            sendgrid::decode_public_key(&secret).map(|_| ()),
+                            "store the publicKey (base64) Circle's /v2/notifications/publicKey returns, or list no secret and let flowgate fetch keys",
+                        ),
                         Scheme::Twilio
                         | Scheme::Mailgun
                         | Scheme::Figma
@@ -493,8 +502,9 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                 }
             }
         }
-        if let Some(plaid) = &route.plaid {
-            for name in [&plaid.client_id_binding, &plaid.secret_binding] {
+        // The credentials of senders whose keys are fetched (Plaid, eBay, Circle).
+        if let Some(source) = flowgate_core::verify::fetched_key::source(route) {
+            for (name, _) in source.credential_bindings() {
                 if !vars.contains_key(name) {
                     report.errors.push(missing(name));
                 }
@@ -832,6 +842,24 @@ tenant = "common"
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         let r = check_text(&config, None, Some(&format!("{VARS}PLAID_CLIENT_ID=c\n")));
         assert_eq!(paths(&r.errors), [".dev.vars.PLAID_SECRET"]);
+    }
+
+    #[test]
+    fn ebay_and_circle_credentials_must_be_set() {
+        let good = &*GOOD;
+        let config = format!(
+            "{good}[vars.FLOWGATE.routes.ebay]\nprovider = \"ebay\"\nebay_client_id_binding = \"EBAY_CLIENT_ID\"\n\
+             ebay_client_secret_binding = \"EBAY_CLIENT_SECRET\"\nverify_token_binding = \"EBAY_VERIFICATION_TOKEN\"\n\
+             flow_url_binding = \"FLOW\"\n\
+             [vars.FLOWGATE.routes.circle]\nprovider = \"circle\"\ncircle_api_key_binding = \"CIRCLE_API_KEY\"\n\
+             flow_url_binding = \"FLOW\"\n"
+        )
+        .replace("[env.production.vars.FLOWGATE.entra]\ntenant = \"common\"\n", "");
+        let all = "EBAY_CLIENT_ID=c\nEBAY_CLIENT_SECRET=s\nEBAY_VERIFICATION_TOKEN=t\nCIRCLE_API_KEY=k\n";
+        let r = check_text(&config, None, Some(&format!("{VARS}{all}")));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let r = check_text(&config, None, Some(&format!("{VARS}EBAY_CLIENT_ID=c\nEBAY_VERIFICATION_TOKEN=t\n")));
+        assert_eq!(paths(&r.errors), [".dev.vars.CIRCLE_API_KEY", ".dev.vars.EBAY_CLIENT_SECRET"]);
     }
 
     fn rules() -> String {

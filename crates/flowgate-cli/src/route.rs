@@ -971,7 +971,7 @@ flow_url_binding = "FLOW_URL_SINGLE"
                 verify::Scheme::Contentful => "c".repeat(64),
                 verify::Scheme::Discord => "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60".into(),
                 verify::Scheme::Telnyx => "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=".into(),
-                verify::Scheme::SendGrid | verify::Scheme::Plaid => {
+                verify::Scheme::SendGrid | verify::Scheme::Plaid | verify::Scheme::Ebay | verify::Scheme::Circle => {
                     "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721".into()
                 }
                 verify::Scheme::Adyen => "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056".into(),

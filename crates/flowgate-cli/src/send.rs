@@ -26,7 +26,9 @@ pub struct SendArgs {
     /// the route holds the public one: give the private key here — Discord: 64 hex digits
     /// (Ed25519 seed); SendGrid and Plaid: 64 hex digits (P-256 scalar) or base64 PKCS#8
     /// DER — and `send` prints the public key to configure (Plaid: the JWK, kid
-    /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it).
+    /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it). eBay and Circle
+    /// sign with a P-256 key too (kid/key id the emulator's test key's; the emulator
+    /// serves the public key: its demo keys are DEMO_EBAY_PRIVATE_KEY / DEMO_CIRCLE_PRIVATE_KEY).
     ///
     /// Fireblocks and Wix sign with an RSA private key: give its PEM here (a value
     /// starting with `-----BEGIN` is taken as the secret, not as a flag), and `send`

@@ -124,6 +124,12 @@ pub const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 8;
 pub const PLAID_PRODUCTION: &str = "https://production.plaid.com";
 /// Plaid's sandbox API host.
 pub const PLAID_SANDBOX: &str = "https://sandbox.plaid.com";
+/// eBay's production API host (key endpoint and OAuth token endpoint).
+pub const EBAY_PRODUCTION: &str = "https://api.ebay.com";
+/// eBay's sandbox API host.
+pub const EBAY_SANDBOX: &str = "https://api.sandbox.ebay.com";
+/// Circle's API host (testnet and mainnet: the API key decides which).
+pub const CIRCLE_API: &str = "https://api.circle.com";
 /// Default time allowed for Entra's token endpoint (it usually answers in
 /// well under a second).
 pub const DEFAULT_TOKEN_TIMEOUT_SECS: u64 = 5;
@@ -328,6 +334,10 @@ pub struct Route {
     pub verify_token_binding: Option<String>,
     /// Plaid only: where and with which credentials its verification keys are fetched.
     pub plaid: Option<PlaidSettings>,
+    /// eBay only: where and with which app credentials its keys are fetched.
+    pub ebay: Option<EbaySettings>,
+    /// Circle only: where and with which API key its keys are fetched.
+    pub circle: Option<CircleSettings>,
     /// Acknowledge at once and deliver through the queue, or forward inline.
     pub mode: DeliveryMode,
     /// Queue mode: attempts and backoff.
@@ -434,6 +444,30 @@ impl PlaidSettings {
     pub fn key_endpoint(&self) -> String {
         format!("{}/webhook_verification_key/get", self.base_url)
     }
+}
+
+/// How an eBay route fetches eBay's notification keys (an OAuth
+/// application token from `{base_url}/identity/v1/oauth2/token`, then
+/// `{base_url}/commerce/notification/v1/public_key/{kid}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EbaySettings {
+    /// Name of the wrangler secret holding the eBay App ID (`client_id`).
+    pub client_id_binding: String,
+    /// Name of the wrangler secret holding the eBay Cert ID (`client_secret`).
+    pub client_secret_binding: String,
+    /// `https://api.ebay.com`, `https://api.sandbox.ebay.com`, or a loopback
+    /// base (the emulator); no trailing slash.
+    pub base_url: String,
+}
+
+/// How a Circle route fetches Circle's notification keys
+/// (`{base_url}/v2/notifications/publicKey/{id}`, Bearer API key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CircleSettings {
+    /// Name of the wrangler secret holding the Circle API key.
+    pub api_key_binding: String,
+    /// `https://api.circle.com`, or a loopback base (the emulator).
+    pub base_url: String,
 }
 
 /// What a flow receives.
@@ -582,6 +616,11 @@ struct RawRoute {
     plaid_client_id_binding: Option<String>,
     plaid_secret_binding: Option<String>,
     plaid_environment: Option<String>,
+    ebay_client_id_binding: Option<String>,
+    ebay_client_secret_binding: Option<String>,
+    ebay_environment: Option<String>,
+    circle_api_key_binding: Option<String>,
+    circle_environment: Option<String>,
     mode: Option<String>,
     max_attempts: Option<u64>,
     backoff_base_secs: Option<u64>,
@@ -787,7 +826,7 @@ const FLOW_FIELDS: [(&str, Kind); 7] = [
     ("max_concurrency", Kind::Count),
 ];
 
-const ROUTE_FIELDS: [(&str, Kind); 27] = [
+const ROUTE_FIELDS: [(&str, Kind); 32] = [
     ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
@@ -803,6 +842,11 @@ const ROUTE_FIELDS: [(&str, Kind); 27] = [
     ("plaid_client_id_binding", Kind::Text),
     ("plaid_secret_binding", Kind::Text),
     ("plaid_environment", Kind::Text),
+    ("ebay_client_id_binding", Kind::Text),
+    ("ebay_client_secret_binding", Kind::Text),
+    ("ebay_environment", Kind::Text),
+    ("circle_api_key_binding", Kind::Text),
+    ("circle_environment", Kind::Text),
     ("secret_bindings", Kind::TextList),
     ("flow_url_binding", Kind::Text),
     ("max_body_bytes", Kind::Count),
@@ -1179,8 +1223,11 @@ fn validate_route(
     let secret_from_handshake =
         provider.is_some_and(|p| crate::verify::handshake::stored_secret_name(p.name).is_some());
     // Plaid's keys are fetched from Plaid by the token's kid.
+    // Plaid's, eBay's and Circle's keys are fetched from their APIs by id.
     let is_plaid = provider.is_some_and(|p| p.name == "plaid");
-    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid {
+    let is_ebay = provider.is_some_and(|p| p.name == "ebay");
+    let is_circle = provider.is_some_and(|p| p.name == "circle");
+    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid && !is_ebay && !is_circle {
         p.add(
             at("secret_bindings"),
             "no signing secret",
@@ -1263,7 +1310,7 @@ fn validate_route(
         (None, Some(name)) if crate::verify::handshake::needs_verify_token(name) => p.add(
             at("verify_token_binding"),
             "missing: the sender's subscription check (a GET with your verify token) cannot be answered",
-            "choose a verify token, store it with `wrangler secret put VERIFY_TOKEN`, write verify_token_binding = \"VERIFY_TOKEN\", and give the same token when creating the subscription (Strava: verify_token; Oura: verification_token)",
+            "choose a verify token, store it with `wrangler secret put VERIFY_TOKEN`, write verify_token_binding = \"VERIFY_TOKEN\", and give the same token when creating the subscription (Strava: verify_token; Oura: verification_token; eBay: the verification token of the notification endpoint, 32-80 characters)",
         ),
         _ => {}
     }
@@ -1284,6 +1331,52 @@ fn validate_route(
         for (field, _) in plaid_fields.iter().filter(|(_, set)| *set) {
             p.add(at(field), "only allowed with provider = \"plaid\"", "remove it, or set provider = \"plaid\"");
         }
+        None
+    };
+    let ebay_fields = [
+        ("ebay_client_id_binding", r.ebay_client_id_binding.is_some()),
+        ("ebay_client_secret_binding", r.ebay_client_secret_binding.is_some()),
+        ("ebay_environment", r.ebay_environment.is_some()),
+    ];
+    let ebay = if is_ebay {
+        let env = KeyHostEnv {
+            field: "ebay_environment",
+            production: EBAY_PRODUCTION,
+            sandbox: Some(EBAY_SANDBOX),
+            fix: "write ebay_environment = \"production\" (the default) or \"sandbox\"; only the emulator is given as http://127.0.0.1:PORT",
+        };
+        let why = "eBay's notification keys are fetched with an OAuth application token of the app's keys";
+        let bindings = [
+            ("ebay_client_id_binding", r.ebay_client_id_binding, "EBAY_CLIENT_ID"),
+            ("ebay_client_secret_binding", r.ebay_client_secret_binding, "EBAY_CLIENT_SECRET"),
+        ];
+        validate_key_host(name, bindings, r.ebay_environment, &env, why, p).map(|(b, base_url)| {
+            let [client_id_binding, client_secret_binding] = b;
+            EbaySettings { client_id_binding, client_secret_binding, base_url }
+        })
+    } else {
+        only_with(name, "ebay", &ebay_fields, p);
+        None
+    };
+    let circle_fields = [
+        ("circle_api_key_binding", r.circle_api_key_binding.is_some()),
+        ("circle_environment", r.circle_environment.is_some()),
+    ];
+    let circle = if is_circle {
+        let env = KeyHostEnv {
+            field: "circle_environment",
+            production: CIRCLE_API,
+            sandbox: None,
+            fix: "leave circle_environment out (api.circle.com serves testnet and mainnet keys alike); only the emulator is given as http://127.0.0.1:PORT",
+        };
+        let why = "Circle's notification keys are fetched with the API key";
+        let bindings = [("circle_api_key_binding", r.circle_api_key_binding, "CIRCLE_API_KEY")];
+        validate_key_host(name, bindings, r.circle_environment, &env, why, p).map(|(b, base_url)| {
+            let [api_key_binding] = b;
+            CircleSettings { api_key_binding, base_url }
+        })
+    } else {
+        only_with(name, "circle", &circle_fields, p);
         None
     };
 
@@ -1397,6 +1490,8 @@ fn validate_route(
         flow_timeout_secs,
         verify_token_binding,
         plaid,
+        ebay,
+        circle,
         mode,
         retry,
         dedupe_window_secs,
@@ -1496,6 +1591,74 @@ fn validate_plaid(
         }
     };
     (p.0.len() == before).then_some(PlaidSettings { client_id_binding, secret_binding, base_url })
+}
+
+/// Where a sender's key host is: `production` (the default), `sandbox`
+/// when the sender has one, or a loopback base URL (the emulator only).
+struct KeyHostEnv {
+    field: &'static str,
+    production: &'static str,
+    sandbox: Option<&'static str>,
+    fix: &'static str,
+}
+
+/// The credential bindings and base URL of a key-fetching route (eBay,
+/// Circle); `None` (with problems added) when one is missing or wrong. The
+/// environment is checked as `plaid_environment` is.
+fn validate_key_host<const N: usize>(
+    name: &str,
+    bindings: [(&'static str, Option<String>, &'static str); N],
+    environment: Option<String>,
+    env: &KeyHostEnv,
+    why: &str,
+    p: &mut Problems,
+) -> Option<([String; N], String)> {
+    let at = |field: &str| format!("routes.{name}.{field}");
+    let before = p.0.len();
+    let values = bindings.map(|(field, value, example)| {
+        let value = value.unwrap_or_default();
+        if value.is_empty() {
+            p.add(
+                at(field),
+                format!("missing: {why}"),
+                format!("store it with `wrangler secret put {example}` and write {field} = \"{example}\""),
+            );
+        } else {
+            check_binding(p, &at(field), &value, example);
+        }
+        value
+    });
+    let base_url = match environment.as_deref().map(str::trim) {
+        None | Some("production") => env.production.to_owned(),
+        Some("sandbox") if env.sandbox.is_some() => env.sandbox.unwrap_or_default().to_owned(),
+        Some(text) => {
+            let base = text.trim_end_matches('/');
+            let loopback = split_url(base).is_ok_and(|u| is_loopback(u.host));
+            if base.contains("://") && loopback && check_base_url(base).is_ok() {
+                base.to_owned()
+            } else {
+                let what = if env.sandbox.is_some() {
+                    "must be \"production\", \"sandbox\", or a loopback base URL (the emulator)"
+                } else {
+                    "must be \"production\" or a loopback base URL (the emulator)"
+                };
+                p.add(at(env.field), what, env.fix);
+                String::new()
+            }
+        }
+    };
+    (p.0.len() == before).then_some((values, base_url))
+}
+
+/// Problems for a sender's key-fetching fields set on another provider's route.
+fn only_with(name: &str, provider: &str, fields: &[(&str, bool)], p: &mut Problems) {
+    for (field, _) in fields.iter().filter(|(_, set)| *set) {
+        p.add(
+            format!("routes.{name}.{field}"),
+            format!("only allowed with provider = \"{provider}\""),
+            format!("remove it, or set provider = \"{provider}\""),
+        );
+    }
 }
 
 fn provider_list_fix() -> String {
@@ -2346,6 +2509,98 @@ mod tests {
         let p = with_plaid(|r| r["plaid_secret"] = json!("PLAID_SECRET")).unwrap_err();
         assert_eq!(paths(&p), ["routes.plaid.plaid_secret"]);
         assert!(p[0].fix.contains("plaid_secret_binding"));
+    }
+
+    fn with_route(name: &str, route: Value, f: impl FnOnce(&mut Value)) -> Result<Config, Vec<Problem>> {
+        let mut v = good();
+        v["routes"][name] = route;
+        f(&mut v["routes"][name]);
+        Config::from_json(&v)
+    }
+
+    fn ebay_route() -> Value {
+        json!({
+            "provider": "ebay",
+            "ebay_client_id_binding": "EBAY_CLIENT_ID",
+            "ebay_client_secret_binding": "EBAY_CLIENT_SECRET",
+            "verify_token_binding": "EBAY_VERIFICATION_TOKEN",
+            "flow_url_binding": "FLOW_URL_EBAY"
+        })
+    }
+
+    fn circle_route() -> Value {
+        json!({"provider": "circle", "circle_api_key_binding": "CIRCLE_API_KEY", "flow_url_binding": "FLOW_URL_CIRCLE"})
+    }
+
+    #[test]
+    fn ebay_and_circle_routes_validate_without_secret_bindings() {
+        let c = with_route("ebay", ebay_route(), |_| {}).unwrap();
+        let e = c.routes["ebay"].ebay.as_ref().unwrap();
+        assert_eq!(
+            (e.client_id_binding.as_str(), e.client_secret_binding.as_str(), e.base_url.as_str()),
+            ("EBAY_CLIENT_ID", "EBAY_CLIENT_SECRET", EBAY_PRODUCTION)
+        );
+        for (env, base) in [
+            ("production", EBAY_PRODUCTION),
+            ("sandbox", EBAY_SANDBOX),
+            ("http://127.0.0.1:8787/", "http://127.0.0.1:8787"),
+        ] {
+            let c = with_route("ebay", ebay_route(), |r| r["ebay_environment"] = json!(env)).unwrap();
+            assert_eq!(c.routes["ebay"].ebay.as_ref().unwrap().base_url, base, "{env}");
+        }
+        let c = with_route("circle", circle_route(), |_| {}).unwrap();
+        let cs = c.routes["circle"].circle.as_ref().unwrap();
+        assert_eq!((cs.api_key_binding.as_str(), cs.base_url.as_str()), ("CIRCLE_API_KEY", CIRCLE_API));
+        let c =
+            with_route("circle", circle_route(), |r| r["circle_environment"] = json!("http://localhost:9000")).unwrap();
+        assert_eq!(c.routes["circle"].circle.as_ref().unwrap().base_url, "http://localhost:9000");
+        assert_eq!((c.routes["github"].ebay.as_ref(), c.routes["github"].circle.as_ref()), (None, None));
+        // Pinned keys may be listed too.
+        assert!(with_route("circle", circle_route(), |r| r["secret_bindings"] = json!(["CIRCLE_KEY"])).is_ok());
+    }
+
+    #[test]
+    fn rejects_ebay_and_circle_routes_without_credentials() {
+        let p = with_route("ebay", ebay_route(), |r| {
+            r.as_object_mut().unwrap().remove("ebay_client_secret_binding");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.ebay.ebay_client_secret_binding"]);
+        assert!(p[0].fix.contains("wrangler secret put EBAY_CLIENT_SECRET"));
+        // The challenge needs the verification token.
+        let p = with_route("ebay", ebay_route(), |r| {
+            r.as_object_mut().unwrap().remove("verify_token_binding");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.ebay.verify_token_binding"]);
+        let p = with_route("circle", circle_route(), |r| {
+            r.as_object_mut().unwrap().remove("circle_api_key_binding");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.circle.circle_api_key_binding"]);
+        let p = with_route("circle", circle_route(), |r| r["circle_api_key_binding"] = json!("TEST_API_KEY:0a1b:2c3d"))
+            .unwrap_err();
+        assert_eq!(paths(&p), ["routes.circle.circle_api_key_binding"]);
+    }
+
+    #[test]
+    fn rejects_ebay_and_circle_hosts_off_loopback_and_fields_on_other_providers() {
+        for bad in ["https://api.ebay.example", "http://api.ebay.com", "development", "", "http://10.0.0.1:80"] {
+            let p = with_route("ebay", ebay_route(), |r| r["ebay_environment"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.ebay.ebay_environment"], "{bad}");
+        }
+        for bad in ["sandbox", "https://api-sandbox.circle.com", "http://127.0.0.1:1/x"] {
+            let p = with_route("circle", circle_route(), |r| r["circle_environment"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.circle.circle_environment"], "{bad}");
+        }
+        let p = with(|v| {
+            v["routes"]["github"]["ebay_client_id_binding"] = json!("EBAY_CLIENT_ID");
+            v["routes"]["github"]["circle_environment"] = json!("production");
+        });
+        assert_eq!(paths(&p), ["routes.github.ebay_client_id_binding", "routes.github.circle_environment"]);
+        assert!(p[0].message.contains("provider = \"ebay\""));
+        let p = with_route("ebay", ebay_route(), |r| r["ebay_environment"] = json!(1)).unwrap_err();
+        assert_eq!(paths(&p), ["routes.ebay.ebay_environment"]);
     }
 
     /// The example, with a second tenant: GitHub pushes to one flow,

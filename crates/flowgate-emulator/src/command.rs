@@ -138,6 +138,15 @@ pub(crate) fn banner(e: &Emulator, is_demo: bool, tls_note: Option<&str>) -> Str
         "  Plaid key endpoint:   {base}/webhook_verification_key/get   client_id {}  secret {plaid_secret}  kid {}\n",
         config.plaid.client_id, config.plaid.kid
     ));
+    s.push_str(&format!(
+        "  eBay key host:        {base}/identity/v1/oauth2/token, {base}/commerce/notification/v1/public_key/{}   client_id {}  (ebay_environment = \"{base}\")\n",
+        flowgate_core::verify::ebay::TEST_KID,
+        crate::config::DEMO_EBAY_CLIENT_ID
+    ));
+    s.push_str(&format!(
+        "  Circle key host:      {base}/v2/notifications/publicKey/{}   (circle_environment = \"{base}\")\n",
+        flowgate_core::verify::circle::TEST_KEY_ID
+    ));
     s.push_str("  flows:\n");
     for f in &config.flows {
         let schema = if f.request_schema.is_some() { ", schema" } else { "" };

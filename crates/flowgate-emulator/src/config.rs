@@ -53,6 +53,19 @@ pub const DEMO_CERT_PEM: &str = include_str!("../../../tests/fixtures/entra-test
 pub const DEMO_PLAID_CLIENT_ID: &str = "plaid-demo-client-id";
 /// The Plaid API `secret` it accepts. A published test value, not a secret.
 pub const DEMO_PLAID_SECRET: &str = "plaid-demo-secret";
+/// The eBay App ID (client_id) the emulated OAuth token endpoint accepts.
+pub const DEMO_EBAY_CLIENT_ID: &str = "flowgate-demo-PRD-0123456789-abcdef01";
+/// The eBay Cert ID (client_secret) it accepts. A published test value.
+pub const DEMO_EBAY_CLIENT_SECRET: &str = "PRD-demo0123456-cert-flowgate";
+/// The P-256 private scalar of the emulated eBay notification key (`flowgate
+/// send ebay --secret` this): RFC 6979 §A.2.5's `k` for "sample", public.
+pub const DEMO_EBAY_PRIVATE_KEY: &str = "a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60";
+/// The Circle API key the emulated key endpoint accepts (Circle's shape,
+/// `TEST_API_KEY:<id>:<secret>`). A published test value.
+pub const DEMO_CIRCLE_API_KEY: &str = "TEST_API_KEY:flowgate0demo:0123456789abcdef0123456789abcdef";
+/// The P-256 private scalar of the emulated Circle notification key (`flowgate
+/// send circle --secret` this): a fixed test scalar, public.
+pub const DEMO_CIRCLE_PRIVATE_KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c762e7160f38b4da56a784d9045190cfe";
 /// The P-256 private key of the emulated Plaid verification key: RFC 6979
 /// §A.2.5's published test key (`flowgate send plaid --secret` this).
 pub const DEMO_PLAID_PRIVATE_KEY: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";

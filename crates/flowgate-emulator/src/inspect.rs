@@ -39,6 +39,12 @@ pub(crate) struct FaultQueue {
     /// Faults for Plaid's key endpoint (`plaid.rs`), in the order they are served.
     #[serde(default)]
     pub(crate) plaid: Vec<PlaidFault>,
+    /// Faults for eBay's key endpoint (`key_hosts.rs`), same forms as Plaid's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) ebay: Vec<PlaidFault>,
+    /// Faults for Circle's key endpoint (`key_hosts.rs`), same forms as Plaid's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) circle: Vec<PlaidFault>,
 }
 
 /// Query of `GET /_emulator/runs`.
@@ -140,7 +146,14 @@ pub(crate) async fn reset(AxState(st): AxState<Arc<State>>) -> Response {
 }
 
 fn fault_queue(st: &State) -> Response {
-    Json(FaultQueue { token: st.token_faults(), flow: st.flow_faults(), plaid: st.plaid_faults() }).into_response()
+    Json(FaultQueue {
+        token: st.token_faults(),
+        flow: st.flow_faults(),
+        plaid: st.plaid_faults(),
+        ebay: st.key_host_faults("ebay"),
+        circle: st.key_host_faults("circle"),
+    })
+    .into_response()
 }
 
 /// `GET /_emulator/faults`: `{"token": [fault...], "flow": [fault...]}`, the
@@ -157,6 +170,8 @@ pub(crate) async fn add_faults(AxState(st): AxState<Arc<State>>, body: Bytes) ->
     match serde_json::from_slice::<FaultQueue>(&body) {
         Ok(q) => {
             st.inject_faults(q.token, q.flow, q.plaid);
+            st.inject_key_host_faults("ebay", q.ebay);
+            st.inject_key_host_faults("circle", q.circle);
             fault_queue(&st)
         }
         Err(e) => (
@@ -293,6 +308,14 @@ pub(crate) async fn index(AxState(st): AxState<Arc<State>>, headers: axum::http:
         "\nPlaid (plaid_environment = \"{base}\"):\n\
          \x20 POST {base}/webhook_verification_key/get   JSON: client_id, secret, key_id → {{\"key\": JWK}} (kid {})\n",
         st.config().plaid.kid
+    ));
+    s.push_str(&format!(
+        "\neBay (ebay_environment = \"{base}\") and Circle (circle_environment = \"{base}\"):\n\
+         \x20 POST {base}/identity/v1/oauth2/token   Basic client_id:client_secret, client credentials → application token\n\
+         \x20 GET  {base}/commerce/notification/v1/public_key/{}   Bearer token → {{\"key\", \"algorithm\", \"digest\"}}\n\
+         \x20 GET  {base}/v2/notifications/publicKey/{}   Bearer API key → {{\"data\": {{\"publicKey\", …}}}}\n",
+        flowgate_core::verify::ebay::TEST_KID,
+        flowgate_core::verify::circle::TEST_KEY_ID
     ));
     s.push_str(&format!(
         "\nInspection and control:\n\

@@ -39,6 +39,8 @@
 //!   `GET /common/discovery/instance`, `GET /error`
 //! - `POST /powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke`
 //! - `POST /webhook_verification_key/get` (Plaid)
+//! - `POST /identity/v1/oauth2/token`, `GET /commerce/notification/v1/public_key/{kid}` (eBay),
+//!   `GET /v2/notifications/publicKey/{id}` (Circle): `key_hosts.rs`
 //! - `GET /_emulator/runs[?delivery=&flowgate_id=&bodies=false]`,
 //!   `GET /_emulator/runs/summary`, `GET /_emulator/stats`,
 //!   `POST /_emulator/revoke`, `POST /_emulator/reset`,
@@ -79,6 +81,7 @@ mod flow;
 mod flow_faults;
 mod inspect;
 mod jwt;
+mod key_hosts;
 mod plaid;
 mod samples;
 pub mod senders;
@@ -104,13 +107,15 @@ pub use self::{
     command::{run, EmulateArgs},
     config::{
         AppConfig, Cloud, EmulatorConfig, FlowConfig, FlowState, PerformanceProfile, PlaidConfig, TenantConfig,
-        WhoCanTrigger, DEMO_CERT_PEM, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FLOW_ANY_USER, DEMO_FLOW_CHINA,
+        WhoCanTrigger, DEMO_CERT_PEM, DEMO_CIRCLE_API_KEY, DEMO_CIRCLE_PRIVATE_KEY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+        DEMO_EBAY_CLIENT_ID, DEMO_EBAY_CLIENT_SECRET, DEMO_EBAY_PRIVATE_KEY, DEMO_FLOW_ANY_USER, DEMO_FLOW_CHINA,
         DEMO_FLOW_DOD, DEMO_FLOW_GCC, DEMO_FLOW_GCC_HIGH, DEMO_FLOW_SPECIFIC_DEMO_APP, DEMO_FLOW_SPECIFIC_OTHER,
         DEMO_OTHER_OBJECT_ID, DEMO_PLAID_CLIENT_ID, DEMO_PLAID_PRIVATE_KEY, DEMO_PLAID_SECRET, DEMO_SP_OBJECT_ID,
         DEMO_TENANT_DOMAIN, DEMO_TENANT_ID, INVOKE_WINDOW_SECS, PUBLIC_CLOUD_FLOW_AUDIENCE,
     },
     faults::{TokenFault, KNOWN_AADSTS, MAX_DELAY_MS},
     flow_faults::{FlowBehaviour, FlowFault, FlowFaultAction, FLOW_FAULT_STATUSES, TRIGGER_ERRORS},
+    key_hosts::DEMO_EBAY_APP_TOKEN,
     plaid::PlaidFault,
     state::{FlowRun, Rejection, RunsSummary, State, Stats, MAX_TRIGGER_BODY_BYTES},
     tls::TlsIdentity,
@@ -144,6 +149,9 @@ pub fn app(state: Arc<State>) -> Router {
             post(flow::trigger),
         )
         .route("/webhook_verification_key/get", post(plaid::key_get))
+        .route("/identity/v1/oauth2/token", post(key_hosts::ebay_token))
+        .route("/commerce/notification/v1/public_key/{kid}", get(key_hosts::ebay_key))
+        .route("/v2/notifications/publicKey/{id}", get(key_hosts::circle_key))
         .route("/_emulator/runs", get(inspect::runs))
         .route("/_emulator/runs/summary", get(inspect::runs_summary))
         .route("/_emulator/stats", get(inspect::stats))

@@ -9,7 +9,7 @@ use anyhow::bail;
 use crate::samples;
 use flowgate_core::{
     verify::{
-        adyen, body_fields, contentful, discord, dropbox_sign, fireblocks, jwt_hs256, plaid,
+        adyen, body_fields, circle, contentful, discord, dropbox_sign, ebay, fireblocks, jwt_hs256, plaid,
         scheme::{Field, TimestampUnit},
         sendgrid,
         shared_secret::{self, HeaderSecret},
@@ -202,6 +202,30 @@ fn sender_sample(provider: &Provider, event: &str, id: &str, now: u64) -> Option
             // Plaid's bodies are JSON indented with two spaces, no trailing newline.
             return serde_json::to_vec_pretty(&v).ok();
         }
+        // eBay's Marketplace Account Deletion notification (its SDK's test
+        // message), compact as eBay sends it.
+        Scheme::Ebay => json!({
+            "metadata": {"topic": event, "schemaVersion": "1.0", "deprecated": false},
+            "notification": {
+                "notificationId": format!("{}_{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()),
+                "eventDate": rfc3339(now), "publishDate": rfc3339(now), "publishAttemptCount": 1,
+                "data": {"username": "test_user", "userId": "ma8vp1jySJC",
+                         "eiasToken": "nY+sHZ2PrBmdj6wVnY+sEZ2PrA2dj6wJnY+gAZGEpwmdj6x9nY+seQ=="},
+            },
+        }),
+        // A Circle Wallets v2 notification (an inbound transfer).
+        Scheme::Circle => json!({
+            "subscriptionId": "d4c07d5f-f05f-4fe4-853d-4dd434806dfb",
+            "notificationId": uuid::Uuid::new_v4().to_string(),
+            "notificationType": event,
+            "notification": {
+                "id": uuid::Uuid::new_v4().to_string(), "blockchain": "MATIC-AMOY",
+                "walletId": "01899cf2-d415-7052-a207-f9862157e546", "transactionType": "INBOUND",
+                "state": "COMPLETE", "amounts": ["0.01"], "createDate": rfc3339(now),
+            },
+            "timestamp": rfc3339(now),
+            "version": 2,
+        }),
         _ => return None,
     };
     Some(v.to_string().into_bytes())
@@ -473,6 +497,9 @@ pub fn verifying_key(provider: &Provider, secret: &Secret) -> anyhow::Result<Opt
         Scheme::Fireblocks | Scheme::Wix => {
             Some(fireblocks::public_key_base64(secret.expose()).map_err(key_error(provider))?)
         }
+        // eBay's and Circle's keys are fetched by id (the emulator serves
+        // them); this is the same key, to pin in secret_bindings.
+        Scheme::Ebay | Scheme::Circle => Some(sendgrid::public_key_base64(secret).map_err(key_error(provider))?),
         _ => None,
     })
 }
@@ -606,6 +633,16 @@ pub fn sign(
                 .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
             let claims = wix::claims_for(event, WIX_INSTANCE_ID, &event_data, now);
             body = wix::sign(secret.expose(), &claims).map_err(key_error(provider))?.into_bytes();
+        }
+        Scheme::Ebay => {
+            // base64 {"alg":"ecdsa","kid","signature":DER ECDSA-SHA1(body),"digest":"SHA1"}.
+            let sig = ebay::sign(secret, ebay::TEST_KID, &body).map_err(key_error(provider))?;
+            headers.push(("X-EBAY-SIGNATURE".to_owned(), sig));
+        }
+        Scheme::Circle => {
+            let sig = circle::sign(secret, &body).map_err(key_error(provider))?;
+            headers.push(("X-Circle-Signature".to_owned(), sig));
+            headers.push(("X-Circle-Key-Id".to_owned(), circle::TEST_KEY_ID.to_owned()));
         }
         Scheme::Sns => {
             // An SNS Notification carrying the sample as its Message, signed
@@ -746,7 +783,7 @@ mod tests {
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }
-            Scheme::SendGrid | Scheme::Plaid => {
+            Scheme::SendGrid | Scheme::Plaid | Scheme::Ebay | Scheme::Circle => {
                 let private = Secret::new(P256_PRIVATE);
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))

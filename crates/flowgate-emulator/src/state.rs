@@ -162,6 +162,18 @@ pub struct Stats {
     /// Queued Plaid key-endpoint faults served (`plaid.rs`).
     #[serde(default)]
     pub plaid_faults_served: u64,
+    /// Every POST to eBay's `/identity/v1/oauth2/token` (`key_hosts.rs`).
+    #[serde(default)]
+    pub ebay_token_requests: u64,
+    /// Every GET of eBay's `/commerce/notification/v1/public_key/{kid}`.
+    #[serde(default)]
+    pub ebay_key_requests: u64,
+    /// Every GET of Circle's `/v2/notifications/publicKey/{id}`.
+    #[serde(default)]
+    pub circle_key_requests: u64,
+    /// Queued eBay and Circle key-endpoint faults served.
+    #[serde(default)]
+    pub key_host_faults_served: u64,
     /// Trigger requests answered 429 because the flow's invoke limit was
     /// reached (`flow.rs`, the emulator's choice of answer).
     #[serde(default)]
@@ -211,6 +223,10 @@ struct Inner {
     behaviour_rng: Option<StdRng>,
     /// Faults the next Plaid key requests will get, in order.
     plaid_faults: VecDeque<PlaidFault>,
+    /// Faults the next eBay key requests will get, in order.
+    ebay_faults: VecDeque<PlaidFault>,
+    /// Faults the next Circle key requests will get, in order.
+    circle_faults: VecDeque<PlaidFault>,
     /// Flow states set at run time (`PUT /_emulator/flows/{id}`), over the
     /// configuration's.
     flow_states: HashMap<String, FlowState>,
@@ -356,6 +372,8 @@ impl State {
         inner.flow_behaviour = FlowBehaviour::default();
         inner.behaviour_rng = None;
         inner.plaid_faults.clear();
+        inner.ebay_faults.clear();
+        inner.circle_faults.clear();
         inner.flow_states.clear();
         inner.flow_schemas.clear();
         inner.invocations.clear();
@@ -425,12 +443,48 @@ impl State {
         inner.plaid_faults.extend(plaid);
     }
 
+    /// Appends faults to eBay's (`"ebay"`) or Circle's (`"circle"`) key
+    /// endpoint queue (`key_hosts.rs`).
+    pub fn inject_key_host_faults(&self, host: &str, faults: impl IntoIterator<Item = PlaidFault>) {
+        let mut inner = self.lock();
+        match host {
+            "ebay" => inner.ebay_faults.extend(faults),
+            _ => inner.circle_faults.extend(faults),
+        }
+    }
+
+    /// The eBay or Circle faults not served yet, in order.
+    pub fn key_host_faults(&self, host: &str) -> Vec<PlaidFault> {
+        let inner = self.lock();
+        let q = if host == "ebay" { &inner.ebay_faults } else { &inner.circle_faults };
+        q.iter().cloned().collect()
+    }
+
+    /// Takes the next fault for an eBay or Circle key request, counting it.
+    pub(crate) fn next_key_host_fault(&self, host: &str) -> Option<PlaidFault> {
+        let mut inner = self.lock();
+        let fault = if host == "ebay" { inner.ebay_faults.pop_front() } else { inner.circle_faults.pop_front() }?;
+        inner.stats.key_host_faults_served += 1;
+        Some(fault)
+    }
+
+    pub(crate) fn record_key_host_request(&self, what: &str) {
+        let mut inner = self.lock();
+        match what {
+            "ebay-token" => inner.stats.ebay_token_requests += 1,
+            "ebay-key" => inner.stats.ebay_key_requests += 1,
+            _ => inner.stats.circle_key_requests += 1,
+        }
+    }
+
     /// Drops every queued fault: token, flow and Plaid.
     pub fn clear_faults(&self) {
         let mut inner = self.lock();
         inner.token_faults.clear();
         inner.flow_faults.clear();
         inner.plaid_faults.clear();
+        inner.ebay_faults.clear();
+        inner.circle_faults.clear();
     }
 
     /// Appends faults to the Plaid key endpoint's queue (`plaid.rs`).

@@ -2440,3 +2440,83 @@ async fn over_https_with_a_generated_ca_the_discovery_urls_and_tokens_work() {
     assert!(reqwest::Client::new().get(e.base_url()).send().await.is_err());
     e.shutdown().await;
 }
+
+// ---- eBay's and Circle's key hosts (key_hosts.rs), asked as core's KeySources ask ----
+
+fn key_request(r: &flowgate_core::verify::fetched_key::KeyRequest) -> Request<Body> {
+    let path = r.url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned())).unwrap();
+    let mut b = Request::builder().method(r.method).uri(path);
+    for (k, v) in &r.headers {
+        b = b.header(*k, v);
+    }
+    b.body(Body::from(r.body.clone())).unwrap()
+}
+
+#[tokio::test]
+async fn ebay_and_circle_key_hosts_answer_what_cores_sources_ask_and_core_reads_the_answers() {
+    use flowgate_core::{
+        config::{CircleSettings, EbaySettings},
+        verify::{
+            circle::{self, CircleSource},
+            ebay::{self, EbaySource},
+            fetched_key::{KeyAnswer, KeySource, TokenAnswer},
+        },
+        Secret,
+    };
+    let st = demo_state();
+    let base = "http://127.0.0.1:1".to_owned();
+    let e = EbaySettings { client_id_binding: "A".into(), client_secret_binding: "B".into(), base_url: base.clone() };
+    let src = EbaySource(&e);
+    let creds = [Secret::new(crate::DEMO_EBAY_CLIENT_ID), Secret::new(crate::DEMO_EBAY_CLIENT_SECRET)];
+    // eBay: a token for the demo app, then the key with it.
+    let r = send(&st, key_request(&src.token_request(&creds).unwrap())).await;
+    let TokenAnswer::Token { token, .. } = src.classify_token(r.status.as_u16(), None, &r.body) else {
+        panic!("{:?}", r.body)
+    };
+    let r = send(&st, key_request(&src.key_request(ebay::TEST_KID, &creds, Some(&token)))).await;
+    let KeyAnswer::Key(key) = src.classify(r.status.as_u16(), None, &r.body, ebay::TEST_KID) else { panic!() };
+    let public = crate::senders::verifying_key(
+        flowgate_core::verify::find_provider("ebay").unwrap(),
+        &Secret::new(crate::DEMO_EBAY_PRIVATE_KEY),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(key, public);
+    // Another kid, another token, other app credentials.
+    let r =
+        send(&st, key_request(&src.key_request("0f0e0d0c-0b0a-4908-8706-050403020100", &creds, Some(&token)))).await;
+    assert!(src.classify(r.status.as_u16(), None, &r.body, "x").is_forged());
+    let r = send(&st, key_request(&src.key_request(ebay::TEST_KID, &creds, Some(&Secret::new("stale"))))).await;
+    assert!(matches!(src.classify(r.status.as_u16(), None, &r.body, "x"), KeyAnswer::BadCredentials { .. }));
+    let wrong = [Secret::new(crate::DEMO_EBAY_CLIENT_ID), Secret::new("not-the-cert-id")];
+    let r = send(&st, key_request(&src.token_request(&wrong).unwrap())).await;
+    assert!(matches!(
+        src.classify_token(r.status.as_u16(), None, &r.body),
+        TokenAnswer::Refused(KeyAnswer::BadCredentials { .. })
+    ));
+
+    // Circle: the key for the API key; another id or key refused.
+    let c = CircleSettings { api_key_binding: "C".into(), base_url: base };
+    let src = CircleSource(&c);
+    let creds = [Secret::new(crate::DEMO_CIRCLE_API_KEY)];
+    let r = send(&st, key_request(&src.key_request(circle::TEST_KEY_ID, &creds, None))).await;
+    assert!(matches!(src.classify(r.status.as_u16(), None, &r.body, circle::TEST_KEY_ID), KeyAnswer::Key(_)));
+    let r = send(&st, key_request(&src.key_request("0f0e0d0c-0b0a-4908-8706-050403020100", &creds, None))).await;
+    assert!(src.classify(r.status.as_u16(), None, &r.body, "0f0e0d0c-0b0a-4908-8706-050403020100").is_forged());
+    let r =
+        send(&st, key_request(&src.key_request(circle::TEST_KEY_ID, &[Secret::new("TEST_API_KEY:x:y")], None))).await;
+    assert!(matches!(
+        src.classify(r.status.as_u16(), None, &r.body, circle::TEST_KEY_ID),
+        KeyAnswer::BadCredentials { .. }
+    ));
+
+    // Faults: one per key request, counted; the empty queues stay out of GET /_emulator/faults.
+    st.inject_key_host_faults("circle", [crate::PlaidFault::Unavailable]);
+    let r = send(&st, key_request(&src.key_request(circle::TEST_KEY_ID, &creds, None))).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    let s = st.stats();
+    assert_eq!(
+        (s.ebay_token_requests, s.ebay_key_requests, s.circle_key_requests, s.key_host_faults_served),
+        (2, 3, 4, 1)
+    );
+}

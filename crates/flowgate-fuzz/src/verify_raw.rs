@@ -33,6 +33,9 @@ fn header_names() -> Vec<String> {
         contentful::SIGNED_HEADERS_HEADER,
         contentful::TIMESTAMP_HEADER,
         plaid::HEADER,
+        verify::ebay::HEADER,
+        verify::circle::SIGNATURE_HEADER,
+        verify::circle::KEY_ID_HEADER,
         jwt_hs256::NETLIFY_HEADER,
         jwt_hs256::MONDAY_HEADER,
         "x-hook-secret",
@@ -158,6 +161,14 @@ fn inner(u: &mut Unstructured<'_>) -> Result<()> {
     let labels = verify::labels(&scheme, &headers, &body);
     let _ = verify::handshake_name(p, &scheme, &headers, &body);
     let _ = plaid::jwt_kid(&headers);
+    // The ids read before any fetch are always safe to put in a URL path.
+    if let Ok(h) = verify::ebay::parse_header(&headers) {
+        assert!(verify::fetched_key::is_valid_key_id(&h.kid), "ebay kid {:?}", h.kid);
+        assert_eq!(h.signature.len(), 64);
+    }
+    if let Ok((id, sig)) = verify::circle::parse_headers(&headers) {
+        assert!(verify::circle::is_valid_key_id(&id) && sig.len() == 64, "circle id {id:?}");
+    }
     let inbound = verify::Inbound { headers: &headers, body: &body, now_secs: now, method, url: &url };
     match verify::verify(p, &scheme, tolerance, &secrets, inbound) {
         Ok(v) => {

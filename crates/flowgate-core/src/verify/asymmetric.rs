@@ -37,6 +37,10 @@ pub enum Algorithm {
     /// point (`04 ‖ x ‖ y`), the signature raw `r ‖ s` (IEEE P1363, 64
     /// bytes) as Web Crypto takes it — DER signatures are converted here.
     EcdsaP256Sha256,
+    /// ECDSA over P-256 with SHA-1 (eBay's notification signatures, whose
+    /// public key says `"digest": "SHA1"`); key and signature as
+    /// [`Algorithm::EcdsaP256Sha256`].
+    EcdsaP256Sha1,
     /// RSASSA-PKCS1-v1_5 with SHA-1 (AWS SNS `SignatureVersion` 1); the key
     /// is a DER SubjectPublicKeyInfo.
     RsaPkcs1Sha1,
@@ -50,7 +54,7 @@ impl Algorithm {
     /// How the key bytes of this algorithm are written.
     pub fn key_format(self) -> KeyFormat {
         match self {
-            Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256 => KeyFormat::Raw,
+            Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256 | Algorithm::EcdsaP256Sha1 => KeyFormat::Raw,
             Algorithm::RsaPkcs1Sha1 | Algorithm::RsaPkcs1Sha256 | Algorithm::RsaPkcs1Sha512 => KeyFormat::Spki,
         }
     }
@@ -301,6 +305,7 @@ pub mod native {
             match check.algorithm {
                 Algorithm::Ed25519 => ed25519(check),
                 Algorithm::EcdsaP256Sha256 => p256(check),
+                Algorithm::EcdsaP256Sha1 => p256_sha1(check),
                 Algorithm::RsaPkcs1Sha1 => rsa::<sha1::Sha1>(check),
                 Algorithm::RsaPkcs1Sha256 => rsa::<sha2::Sha256>(check),
                 Algorithm::RsaPkcs1Sha512 => rsa::<sha2::Sha512>(check),
@@ -348,6 +353,21 @@ pub mod native {
         let Ok(key) = VerifyingKey::from_sec1_bytes(check.key) else { return Answer::KeyRejected };
         let Ok(sig) = Signature::from_slice(check.signature) else { return Answer::Invalid };
         if key.verify(check.message, &sig).is_ok() {
+            Answer::Valid
+        } else {
+            Answer::Invalid
+        }
+    }
+
+    fn p256_sha1(check: &AsymmetricCheck<'_>) -> Answer {
+        use p256::ecdsa::{signature::hazmat::PrehashVerifier, Signature, VerifyingKey};
+        use sha1::Digest;
+        let Ok(key) = VerifyingKey::from_sec1_bytes(check.key) else { return Answer::KeyRejected };
+        let Ok(sig) = Signature::from_slice(check.signature) else { return Answer::Invalid };
+        // ECDSA with a 20-byte digest: the digest is the integer (shorter
+        // than the curve order, so not truncated), as Web Crypto computes it.
+        let digest = sha1::Sha1::digest(check.message);
+        if key.verify_prehash(&digest, &sig).is_ok() {
             Answer::Valid
         } else {
             Answer::Invalid

@@ -74,6 +74,12 @@ pub enum Scheme {
     Adyen,
     /// Wix apps: the body is an RS256 JWT; the secret is the app's public key ([`super::wix`]).
     Wix,
+    /// eBay: ECDSA P-256 / SHA-1 over the body, the key fetched by the
+    /// `kid` of `X-EBAY-SIGNATURE` with an OAuth application token ([`super::ebay`]).
+    Ebay,
+    /// Circle: ECDSA P-256 / SHA-256 over the body, the key fetched by
+    /// `X-Circle-Key-Id` with the API key ([`super::circle`]).
+    Circle,
 }
 
 impl Scheme {
@@ -104,6 +110,8 @@ impl Scheme {
             Scheme::Contentful => Some("header x-contentful-idempotency-key".to_owned()),
             Scheme::Sns => Some("json MessageId".to_owned()),
             Scheme::Adyen => Some("json pspReference:eventCode:success (one item)".to_owned()),
+            Scheme::Ebay => Some("json notification.notificationId".to_owned()),
+            Scheme::Circle => Some("json notificationId".to_owned()),
             Scheme::Fireblocks
             | Scheme::Wix
             | Scheme::SendGrid
@@ -151,7 +159,7 @@ impl Scheme {
             Scheme::Plaid => vec!["timestamp (iat)", "body"],
             Scheme::DropboxSign => vec!["event time and type (not the body)"],
             Scheme::Sns => vec!["message id", "timestamp", "topic", "message"],
-            Scheme::Fireblocks | Scheme::Wix => vec!["body"],
+            Scheme::Fireblocks | Scheme::Wix | Scheme::Ebay | Scheme::Circle => vec!["body"],
             Scheme::Adyen => vec!["each item's references, amount, event code and success (not the whole body)"],
             Scheme::Figma | Scheme::MsGraph | Scheme::Token(_) | Scheme::BasicAuth(_) | Scheme::QueryToken(_) => {
                 Vec::new()
@@ -180,6 +188,8 @@ impl Scheme {
             Scheme::Fireblocks => "rsa-sha512",
             Scheme::Adyen => "hmac-in-body",
             Scheme::Wix => "jwt-rs256",
+            Scheme::Ebay => "ecdsa-p256-sha1 (fetched key)",
+            Scheme::Circle => "ecdsa-p256 (fetched key)",
         }
     }
 }
@@ -1420,6 +1430,32 @@ static CATALOGUE: &[Provider] = &[
             SdkStyleRoundTrip,
             "wix.ecom.v1.order_created",
             Scheme::Wix
+        )
+    },
+    // Issue 15: senders whose key is fetched by id (fetched_key.rs), docs
+    // and SDKs read 2026-12-02.
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "ebay",
+            "eBay (Notification API, Marketplace Account Deletion)",
+            "https://developer.ebay.com/api-docs/commerce/notification/resources/public_key/methods/getPublicKey",
+            "X-EBAY-SIGNATURE: base64 JSON {alg ecdsa, kid, signature, digest SHA1}: ECDSA P-256/SHA-1 over the body, key fetched by kid (OAuth app token; cached 1 h); GET ?challenge_code answered",
+            PublishedVector,
+            "MARKETPLACE_ACCOUNT_DELETION",
+            Scheme::Ebay
+        )
+    },
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "circle",
+            "Circle (v2 notifications)",
+            "https://developers.circle.com/api-reference/verify-webhook-signatures",
+            "X-Circle-Signature: base64 DER ECDSA P-256/SHA-256 over the body; key fetched by X-Circle-Key-Id (Bearer API key; cached 24 h)",
+            SdkStyleRoundTrip,
+            "transactions.inbound",
+            Scheme::Circle
         )
     },
     // Issue 15: Hookdeck's list — senders Hookdeck verifies that flowgate

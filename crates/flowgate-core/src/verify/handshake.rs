@@ -56,6 +56,7 @@
 //! | Clio `X-Hook-Secret` | echo of the header; the value is kept | anyone | as Asana |
 //! | Dropbox Sign `callback_test` | fixed text `Hello API Event Received` | — (signed: event_hash) | no secret-derived content |
 //! | Trello `HEAD` (webhook creation) | empty 200 | anyone | no content |
+//! | eBay `GET ?challenge_code=` | JSON `{"challengeResponse": hex SHA-256(challengeCode ‖ verification token ‖ endpoint URL)}` | anyone (eBay does not sign it) | a hash, not a MAC eBay or flowgate checks anywhere: it signs no notification (those are ECDSA under eBay's key), reveals the token only by a SHA-256 preimage, and its length extensions are hashes nothing checks; it cannot register another endpoint (eBay compares with the token registered for the endpoint it called). Codes ≤ 256 visible ASCII; JSON-escaped ([`super::ebay::challenge_response`]) |
 //! | WooCommerce ping (`webhook_id=<n>`, unsigned) | empty 200 | anyone | no content; only a body that is exactly `webhook_id=` and digits, without a signature header |
 
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -130,7 +131,17 @@ pub fn stored_secret_name(provider: &str) -> Option<&'static str> {
 pub fn answers_get(provider: &str) -> bool {
     matches!(
         provider,
-        "meta" | "dropbox" | "okta" | "twitter" | "nylas" | "strava" | "oura" | "linkedin" | "mailchimp" | "adobesign"
+        "meta"
+            | "dropbox"
+            | "okta"
+            | "twitter"
+            | "nylas"
+            | "strava"
+            | "oura"
+            | "linkedin"
+            | "mailchimp"
+            | "adobesign"
+            | "ebay"
     )
 }
 
@@ -151,7 +162,7 @@ pub fn answers_with_hmac(provider: &str) -> bool {
 /// Senders whose GET handshake must present a verify token the operator
 /// chose (`verify_token_binding`): Meta, Strava, Oura.
 pub fn needs_verify_token(provider: &str) -> bool {
-    matches!(provider, "meta" | "strava" | "oura")
+    matches!(provider, "meta" | "strava" | "oura" | "ebay")
 }
 
 fn query(url: &str, key: &str) -> Option<String> {
@@ -424,6 +435,21 @@ pub fn before_verification(
         }
         // Microsoft Graph: POST ?validationToken=<t> → 200 text/plain t (URL-decoded), within 10 s.
         ("msgraph", "POST") => query(url, "validationToken").map(|t| echo("msgraph-validation", t)),
+        // eBay: GET ?challenge_code=<c> → {"challengeResponse": hex SHA-256(c ‖
+        // verification token ‖ endpoint)}, the endpoint being the URL eBay was
+        // given: this request's, without its query. Not an oracle (ebay.rs).
+        ("ebay", "GET") => {
+            let code = query(url, "challenge_code")?;
+            if !super::ebay::plausible_challenge(&code) {
+                return Some(Before::Refuse(400, "challenge_code is not the short visible text eBay sends"));
+            }
+            let Some(token) = verify_token else {
+                return Some(Before::Refuse(403, "the route has no verification token"));
+            };
+            let endpoint = url.split(['?', '#']).next().unwrap_or(url);
+            let response = super::ebay::challenge_response(&code, token, endpoint);
+            Some(Before::Answer(HandshakeReply::json("ebay-challenge", &json!({ "challengeResponse": response }))))
+        }
         // Twitter / X CRC: GET ?crc_token=<t> → {"response_token": "sha256=" + base64(HMAC-SHA256(consumer secret, t))}.
         // The same HMAC signs events (over the body): only X-shaped tokens are
         // answered, and Twitter routes take only JSON object bodies (module docs).
@@ -841,6 +867,32 @@ mod tests {
         assert!(matches!(unsigned("nylas", "GET", &long, &Headers::new(), &[]), Some(Before::Refuse(400, _))));
         assert_eq!(unsigned("nylas", "POST", "https://x/hooks/n?challenge=c", &Headers::new(), &[]), None);
         assert_eq!(unsigned("github", "GET", "https://x/hooks/n?challenge=c", &Headers::new(), &[]), None);
+    }
+
+    #[test]
+    fn ebay_answers_its_challenge_with_the_hash_of_code_token_and_endpoint() {
+        let token = Secret::new("71745723-d031-455c-bfa5-f90d11b4f20a");
+        let url = "https://flowgate.example/hooks/ebay?challenge_code=a8628072-3d33-45ee-9004-bee86830a22d";
+        let h = Headers::new();
+        let Some(Before::Answer(reply)) = before_verification("ebay", "GET", url, &h, b"", &[], Some(&token)) else {
+            panic!()
+        };
+        let expected = super::super::ebay::challenge_response(
+            "a8628072-3d33-45ee-9004-bee86830a22d",
+            &token,
+            "https://flowgate.example/hooks/ebay",
+        );
+        let body: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(body, json!({ "challengeResponse": expected }));
+        // No code: not a handshake; a code eBay would not send, or no token: refused.
+        assert_eq!(before_verification("ebay", "GET", "https://x/hooks/ebay", &h, b"", &[], Some(&token)), None);
+        let long = format!("https://x/hooks/ebay?challenge_code={}", "a".repeat(300));
+        assert!(matches!(
+            before_verification("ebay", "GET", &long, &h, b"", &[], Some(&token)),
+            Some(Before::Refuse(400, _))
+        ));
+        assert!(matches!(before_verification("ebay", "GET", url, &h, b"", &[], None), Some(Before::Refuse(403, _))));
+        assert!(answers_get("ebay") && needs_verify_token("ebay"));
     }
 
     #[test]

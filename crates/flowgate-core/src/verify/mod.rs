@@ -11,12 +11,15 @@ pub mod adyen;
 pub mod asymmetric;
 pub mod body_fields;
 pub mod catalogue;
+pub mod circle;
 pub mod contentful;
 pub mod custom;
 mod der;
 pub mod discord;
 pub mod dropbox_sign;
+pub mod ebay;
 mod ed25519;
+pub mod fetched_key;
 pub mod fireblocks;
 pub mod github;
 pub mod handshake;
@@ -509,6 +512,8 @@ pub fn labels(scheme: &Scheme, headers: &Headers, body: &[u8]) -> Labels {
         Scheme::Fireblocks => fireblocks::labels(body),
         Scheme::Adyen => adyen::labels(body),
         Scheme::Wix => wix::labels(body),
+        Scheme::Ebay => ebay::labels(body),
+        Scheme::Circle => circle::labels(body),
     }
 }
 
@@ -598,6 +603,8 @@ pub fn start<'a>(
         Scheme::Fireblocks => return pending(fireblocks::verify(provider.name, secrets, inbound)?),
         Scheme::Wix => return pending(wix::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Adyen => adyen::verify(provider.name, secrets, inbound)?,
+        Scheme::Ebay => return pending(ebay::verify(provider.name, secrets, inbound)?),
+        Scheme::Circle => return pending(circle::verify(provider.name, secrets, inbound)?),
         Scheme::Hmac(h) => h.verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::StandardWebhooks => standard_webhooks::verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::Twilio => twilio::verify(provider.name, secrets, inbound)?,
@@ -645,6 +652,9 @@ pub fn key_material(scheme: &Scheme, secrets: &[Secret]) -> Vec<Vec<u8>> {
             Scheme::Fireblocks => fireblocks::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Wix => wix::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Adyen => adyen::decode_key(s).ok(),
+            // Pinned keys; fetched ones are the sender's, like Plaid's.
+            Scheme::Ebay => ebay::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
+            Scheme::Circle => sendgrid::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Plaid
             | Scheme::Sns
             | Scheme::Figma

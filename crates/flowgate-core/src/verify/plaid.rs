@@ -21,7 +21,7 @@
 //!
 //! The route's secrets are JWKs (JSON text, one per secret): the Worker puts
 //! the key for the token's `kid` there (memory → KV → Plaid's API, see
-//! `src/plaid_keys.rs`), so verification stays synchronous. Only `ES256` is
+//! `src/fetched_keys.rs`), so verification stays synchronous. Only `ES256` is
 //! accepted, over the signing input exactly as received; the signature is
 //! the raw 64-byte `r‖s` of JWS (RFC 7518 §3.4), base64url without padding.
 //!
