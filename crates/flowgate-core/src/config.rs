@@ -327,6 +327,9 @@ pub struct Route {
     pub verify_token_binding: Option<String>,
     /// Plaid only: where and with which credentials its verification keys are fetched.
     pub plaid: Option<PlaidSettings>,
+    /// AWS SNS only (always set there): where certificates come from, and
+    /// whether subscriptions are confirmed.
+    pub sns: Option<SnsSettings>,
     /// Acknowledge at once and deliver through the queue, or forward inline.
     pub mode: DeliveryMode,
     /// Queue mode: attempts and backoff.
@@ -433,6 +436,83 @@ impl PlaidSettings {
     pub fn key_endpoint(&self) -> String {
         format!("{}/webhook_verification_key/get", self.base_url)
     }
+}
+
+/// How an AWS SNS route treats SNS's certificates and handshakes
+/// ([`crate::verify::sns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnsSettings {
+    /// Tests only: a loopback origin (`http://127.0.0.1:PORT`, the emulator)
+    /// that replaces `https://sns.<region>.amazonaws.com` in `SigningCertURL`
+    /// and `SubscribeURL`; with it set, real SNS hosts are refused. `None` in
+    /// production: certificates come only from SNS hosts over https.
+    pub emulator_origin: Option<String>,
+    /// Confirm a verified `SubscriptionConfirmation` by GETting its
+    /// `SubscribeURL` (`sns_confirm_subscriptions`); only with
+    /// [`SnsSettings::topic_arns`].
+    pub confirm_subscriptions: bool,
+    /// `sns_topic_arns`: when not empty, only messages of these topics are
+    /// accepted (every type); required to confirm subscriptions.
+    pub topic_arns: Vec<String>,
+}
+
+/// Whether `arn` is an SNS topic ARN: `arn:<partition>:sns:<region>:<12
+/// digits>:<name>`, the name 1–256 of `A-Z a-z 0-9 - _` (and `.fifo`).
+fn is_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [arn_, partition, service, region, account, name] = parts[..] else { return false };
+    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    arn_ == "arn"
+        && word(partition)
+        && service == "sns"
+        && word(region)
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (1..=256).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// An SNS route's settings; `None` (with problems added) when one is wrong.
+fn validate_sns(
+    name: &str,
+    origin: Option<String>,
+    confirm: Option<bool>,
+    topics: Option<Vec<String>>,
+    p: &mut Problems,
+) -> Option<SnsSettings> {
+    let at = |field: &str| format!("routes.{name}.{field}");
+    let before = p.0.len();
+    let emulator_origin = origin.map(|text| {
+        let base = text.trim().trim_end_matches('/').to_owned();
+        let loopback = split_url(&base).is_ok_and(|u| is_loopback(u.host));
+        if !(base.starts_with("http://") && loopback && check_base_url(&base).is_ok()) {
+            p.add(
+                at("sns_emulator_origin"),
+                "must be a loopback origin (the emulator, http://127.0.0.1:PORT)",
+                "leave sns_emulator_origin out in production: certificates and SubscribeURLs are accepted only on https://sns.<region>.amazonaws.com",
+            );
+        }
+        base
+    });
+    let topic_arns = topics.unwrap_or_default();
+    for (i, arn) in topic_arns.iter().enumerate() {
+        if !is_topic_arn(arn) {
+            p.add(
+                format!("routes.{name}.sns_topic_arns[{i}]"),
+                "is not an SNS topic ARN",
+                "write the topic's full ARN, e.g. \"arn:aws:sns:us-east-1:123456789012:orders\" (no wildcards)",
+            );
+        }
+    }
+    let confirm_subscriptions = confirm == Some(true);
+    if confirm_subscriptions && topic_arns.is_empty() {
+        p.add(
+            at("sns_topic_arns"),
+            "missing: with sns_confirm_subscriptions, any AWS account could subscribe this route to its own topic (SNS signs that confirmation too) and then send it notifications",
+            "list the topics this route is for: sns_topic_arns = [\"arn:aws:sns:<region>:<account>:<topic>\"]",
+        );
+    }
+    (p.0.len() == before).then_some(SnsSettings { emulator_origin, confirm_subscriptions, topic_arns })
 }
 
 /// What a flow receives.
@@ -576,6 +656,9 @@ struct RawRoute {
     plaid_client_id_binding: Option<String>,
     plaid_secret_binding: Option<String>,
     plaid_environment: Option<String>,
+    sns_emulator_origin: Option<String>,
+    sns_confirm_subscriptions: Option<bool>,
+    sns_topic_arns: Option<Vec<String>>,
     mode: Option<String>,
     max_attempts: Option<u64>,
     backoff_base_secs: Option<u64>,
@@ -764,7 +847,7 @@ const FLOW_FIELDS: [(&str, Kind); 5] = [
     ("allow_any_flow_host", Kind::Flag),
 ];
 
-const ROUTE_FIELDS: [(&str, Kind); 25] = [
+const ROUTE_FIELDS: [(&str, Kind); 28] = [
     ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
@@ -780,6 +863,9 @@ const ROUTE_FIELDS: [(&str, Kind); 25] = [
     ("plaid_client_id_binding", Kind::Text),
     ("plaid_secret_binding", Kind::Text),
     ("plaid_environment", Kind::Text),
+    ("sns_emulator_origin", Kind::Text),
+    ("sns_confirm_subscriptions", Kind::Flag),
+    ("sns_topic_arns", Kind::TextList),
     ("secret_bindings", Kind::TextList),
     ("flow_url_binding", Kind::Text),
     ("max_body_bytes", Kind::Count),
@@ -1121,7 +1207,9 @@ fn validate_route(
         provider.is_some_and(|p| crate::verify::handshake::stored_secret_name(p.name).is_some());
     // Plaid's keys are fetched from Plaid by the token's kid.
     let is_plaid = provider.is_some_and(|p| p.name == "plaid");
-    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid {
+    // SNS's certificates are fetched from SigningCertURL (an SNS host).
+    let is_sns = provider.is_some_and(|p| p.name == "aws-sns");
+    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid && !is_sns {
         p.add(
             at("secret_bindings"),
             "no signing secret",
@@ -1222,6 +1310,19 @@ fn validate_route(
     } else {
         for (field, _) in plaid_fields.iter().filter(|(_, set)| *set) {
             p.add(at(field), "only allowed with provider = \"plaid\"", "remove it, or set provider = \"plaid\"");
+        }
+        None
+    };
+    let sns = if is_sns {
+        validate_sns(name, r.sns_emulator_origin, r.sns_confirm_subscriptions, r.sns_topic_arns, p)
+    } else {
+        let sns_fields = [
+            ("sns_emulator_origin", r.sns_emulator_origin.is_some()),
+            ("sns_confirm_subscriptions", r.sns_confirm_subscriptions.is_some()),
+            ("sns_topic_arns", r.sns_topic_arns.is_some()),
+        ];
+        for (field, _) in sns_fields.iter().filter(|(_, set)| *set) {
+            p.add(at(field), "only allowed with provider = \"aws-sns\"", "remove it, or set provider = \"aws-sns\"");
         }
         None
     };
@@ -1334,6 +1435,7 @@ fn validate_route(
         flow_timeout_secs,
         verify_token_binding,
         plaid,
+        sns,
         mode,
         retry,
         dedupe_window_secs,
@@ -2223,6 +2325,84 @@ mod tests {
         });
         assert_eq!(paths(&p), ["routes.github.plaid_secret_binding", "routes.github.plaid_environment"]);
         assert!(p[0].message.contains("provider = \"plaid\""));
+    }
+
+    fn with_sns(f: impl FnOnce(&mut Value)) -> Result<Config, Vec<Problem>> {
+        let mut v = good();
+        v["routes"]["sns"] = json!({ "provider": "aws-sns", "flow_url_binding": "FLOW_URL_SNS" });
+        f(&mut v["routes"]["sns"]);
+        Config::from_json(&v)
+    }
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:orders";
+
+    #[test]
+    fn sns_route_validates_without_secret_bindings_and_fetches_from_sns_hosts() {
+        let c = with_sns(|_| {}).unwrap();
+        let sns = c.routes["sns"].sns.as_ref().unwrap();
+        assert_eq!(sns, &SnsSettings { emulator_origin: None, confirm_subscriptions: false, topic_arns: vec![] });
+        assert_eq!(c.routes["github"].sns, None);
+        let c = with_sns(|r| {
+            r["sns_emulator_origin"] = json!("http://127.0.0.1:8790/");
+            r["sns_confirm_subscriptions"] = json!(true);
+            r["sns_topic_arns"] = json!([TOPIC, "arn:aws-cn:sns:cn-north-1:123456789012:x.fifo"]);
+        })
+        .unwrap();
+        let sns = c.routes["sns"].sns.as_ref().unwrap();
+        assert_eq!(sns.emulator_origin.as_deref(), Some("http://127.0.0.1:8790"));
+        assert!(sns.confirm_subscriptions);
+        assert_eq!(sns.topic_arns.len(), 2);
+        // A pinned certificate is allowed too.
+        assert!(with_sns(|r| r["secret_bindings"] = json!(["SNS_CERT"])).is_ok());
+    }
+
+    #[test]
+    fn rejects_sns_emulator_origin_off_loopback() {
+        for bad in [
+            "https://sns.us-east-1.amazonaws.com",
+            "https://evil.example",
+            "http://sns.us-east-1.amazonaws.com",
+            "http://127.0.0.1:8790/sns",
+            "http://localhost:80@evil.example",
+            "production",
+        ] {
+            let p = with_sns(|r| r["sns_emulator_origin"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.sns.sns_emulator_origin"], "{bad}");
+            assert!(p[0].message.contains("loopback"), "{}", p[0].message);
+        }
+    }
+
+    #[test]
+    fn rejects_sns_subscription_confirmation_without_a_topic_allow_list() {
+        let p = with_sns(|r| r["sns_confirm_subscriptions"] = json!(true)).unwrap_err();
+        assert_eq!(paths(&p), ["routes.sns.sns_topic_arns"]);
+        assert!(p[0].message.contains("any AWS account"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn rejects_malformed_sns_topic_arns() {
+        for bad in [
+            "",
+            "orders",
+            "arn:aws:sqs:us-east-1:123456789012:orders",
+            "arn:aws:sns:us-east-1:1234:orders",
+            "arn:aws:sns:us-east-1:123456789012:",
+            "arn:aws:sns:us-east-1:123456789012:a b",
+            "arn:aws:sns:*:123456789012:orders",
+        ] {
+            let p = with_sns(|r| r["sns_topic_arns"] = json!([bad])).unwrap_err();
+            assert_eq!(paths(&p), ["routes.sns.sns_topic_arns[0]"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_sns_settings_on_other_providers() {
+        let p = with(|v| {
+            v["routes"]["github"]["sns_confirm_subscriptions"] = json!(true);
+            v["routes"]["github"]["sns_emulator_origin"] = json!("http://127.0.0.1:8790");
+        });
+        assert_eq!(paths(&p), ["routes.github.sns_emulator_origin", "routes.github.sns_confirm_subscriptions"]);
+        assert!(p[0].message.contains("provider = \"aws-sns\""));
     }
 
     #[test]

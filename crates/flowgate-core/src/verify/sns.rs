@@ -12,21 +12,24 @@
 //!
 //! The key is in the X.509 certificate at `SigningCertURL`, which must be an
 //! `https://sns.<region>.amazonaws.com[.cn]/….pem` URL (AWS's own validators,
-//! e.g. aws-sdk-java-v2's `SnsHostProvider`, accept exactly that host shape);
-//! the certificate's PEM text is the route's secret here. **Not built yet:**
-//! the Worker fetching it by URL ([`cert_url`] and [`classify_certificate`]
-//! are the core's half, for the Plaid key machinery), so today an SNS route
-//! lists the certificate PEM in `secret_bindings` (a pinned certificate:
-//! SNS rotates it, and the route must then be updated).
-//! Nothing else of the certificate is checked: its host is the trust anchor,
-//! as in AWS's validators. Fetch rules (negative cache, budget, 502) are the
-//! Plaid key rules ([`super::plaid::keys`]); [`classify_certificate`] reads
-//! the answer.
+//! e.g. aws-sdk-java-v2's `SnsHostProvider`, accept exactly that host shape).
+//! The Worker fetches it ([`cert_url`] decides whether it may, before any
+//! fetch; [`classify_certificate`] reads the answer; `src/x509_certs.rs`
+//! caches it, with the Plaid key rules of [`super::plaid::keys`]: negative
+//! cache, fetch budget, 502 when the host fails). A route may instead pin
+//! certificates in `secret_bindings` (SNS rotates them; the route must then
+//! be updated). Nothing else of the certificate is checked: its host is the
+//! trust anchor, as in AWS's validators. In tests the route's
+//! `sns_emulator_origin` (loopback only) replaces the SNS host.
 //!
-//! A `SubscriptionConfirmation` is confirmed by GETting its `SubscribeURL`,
-//! which must be on an SNS host ([`subscribe_url`]); the Worker does not do
-//! that yet (no route opt-in exists): it forwards the confirmation to the
-//! flow like any verified message, and the flow (or the operator) confirms.
+//! After verification, [`disposition`]: a `Notification` is forwarded; an
+//! `UnsubscribeConfirmation` is answered, not forwarded; a
+//! `SubscriptionConfirmation` is confirmed by GETting its `SubscribeURL`
+//! ([`subscribe_url`]: an SNS host) only on a route with
+//! `sns_confirm_subscriptions = true` and `sns_topic_arns` naming its topic —
+//! SNS signs any AWS account's confirmations with the same certificates, so
+//! without the allow-list anyone could subscribe the route to their topic.
+//! Otherwise it is answered 200 and left pending (the log says what to do).
 //!
 //! Event type: `Type`. Delivery id: `MessageId` (SNS keeps it across its
 //! retries). SNS checks no timestamp window in its validators; flowgate
@@ -42,7 +45,7 @@ use super::{
     plaid::keys::KeyAnswer,
     Inbound, Labels, Proof, Verified, VerifyError,
 };
-use crate::secret::Secret;
+use crate::{config::SnsSettings, secret::Secret};
 
 /// The header SNS names the message type in (also in the body's `Type`).
 pub const TYPE_HEADER: &str = "x-amz-sns-message-type";
@@ -106,6 +109,70 @@ pub fn subscribe_url(v: &Verified<'_>, base: Option<&str>) -> Option<String> {
     let path = sns_path(url, base)?;
     let query = path.split_once('?')?.1;
     query.split('&').any(|p| p == "Action=ConfirmSubscription").then(|| url.to_owned())
+}
+
+/// The message's `TopicArn`.
+pub fn topic_arn(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get("TopicArn")?.as_str().map(str::to_owned)
+}
+
+/// What the Worker does with a verified SNS message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// A `Notification`: forwarded byte-exact (deduplicated on `MessageId`).
+    Forward,
+    /// A `SubscriptionConfirmation` to confirm: GET this `SubscribeURL`.
+    Confirm(String),
+    /// A `SubscriptionConfirmation` left unconfirmed, answered 200; why, for
+    /// the operator's log.
+    LeaveUnconfirmed(&'static str),
+    /// An `UnsubscribeConfirmation`: answered 200, not forwarded.
+    Unsubscribed,
+    /// The message's `TopicArn` is not in the route's `sns_topic_arns`:
+    /// refused (403), nothing forwarded or fetched.
+    OtherTopic,
+}
+
+/// What to do with a verified SNS message on a route with `settings`.
+///
+/// A topic allow-list applies to every message type: SNS signs messages of
+/// every AWS account's topics with the same certificates, so a valid
+/// signature only says "SNS sent this", not "your topic sent this".
+/// Confirmation needs the opt-in and an allow-list (config validation
+/// refuses the opt-in without one), a `SubscribeURL` on an SNS host asking
+/// `Action=ConfirmSubscription` for the message's own topic.
+pub fn disposition(v: &Verified<'_>, settings: &SnsSettings) -> Disposition {
+    let topic = topic_arn(v.body());
+    if !settings.topic_arns.is_empty() && !topic.as_ref().is_some_and(|t| settings.topic_arns.contains(t)) {
+        return Disposition::OtherTopic;
+    }
+    match v.event_type() {
+        Some("SubscriptionConfirmation") => {
+            if !settings.confirm_subscriptions || settings.topic_arns.is_empty() {
+                return Disposition::LeaveUnconfirmed(
+                    "sns_confirm_subscriptions is off: the subscription stays pending; confirm it in the AWS console (or set sns_confirm_subscriptions = true with sns_topic_arns on this route and have SNS resend the confirmation)",
+                );
+            }
+            let Some(url) = subscribe_url(v, settings.emulator_origin.as_deref()) else {
+                return Disposition::LeaveUnconfirmed(
+                    "the SubscribeURL is not an SNS ConfirmSubscription URL: not fetched, subscription not confirmed",
+                );
+            };
+            let own_topic = topic.is_some_and(|t| {
+                url.split_once('?').is_some_and(|(_, q)| q.split('&').any(|p| p.strip_prefix("TopicArn=") == Some(&t)))
+            });
+            if own_topic {
+                Disposition::Confirm(url)
+            } else {
+                Disposition::LeaveUnconfirmed(
+                    "the SubscribeURL names another topic than the message: not fetched, subscription not confirmed",
+                )
+            }
+        }
+        Some("UnsubscribeConfirmation") => Disposition::Unsubscribed,
+        _ => Disposition::Forward,
+    }
 }
 
 /// The RSA key (DER SubjectPublicKeyInfo) of a PEM certificate.
@@ -197,8 +264,8 @@ pub(super) fn verify<'a>(
     Ok(Pending::new(provider, message, sig, candidates, KeyOrigin::Sender, then))
 }
 
-/// The emulator's stand-in `SigningCertURL` (`flowgate emulate` serves the
-/// test certificate there; a route reaches it with `sns_cert_base`).
+/// The emulator's stand-in `SigningCertURL` path (`flowgate emulate` serves
+/// the test certificate there; a route reaches it with `sns_emulator_origin`).
 pub const EMULATOR_CERT_PATH: &str = "/sns/SimpleNotificationService-flowgate-test.pem";
 
 /// Signs an SNS message as SNS does (`SignatureVersion` 2, RSA SHA-256 over
@@ -371,6 +438,35 @@ mod tests {
         // A notification or an unsubscribe confirmation confirms nothing.
         assert_eq!(subscribe_url(&run(NOTIFY_V1, CERT).unwrap(), None), None);
         assert_eq!(subscribe_url(&run(UNSUBSCRIBE_V2, CERT).unwrap(), None), None);
+    }
+
+    #[test]
+    fn messages_are_forwarded_confirmed_or_answered_by_type_and_topic() {
+        let topic = "arn:aws:sns:us-west-2:131990247566:dongie-standard-topic";
+        let off = SnsSettings { emulator_origin: None, confirm_subscriptions: false, topic_arns: vec![] };
+        let on = SnsSettings { confirm_subscriptions: true, topic_arns: vec![topic.to_owned()], ..off.clone() };
+        let other =
+            SnsSettings { topic_arns: vec!["arn:aws:sns:us-west-2:131990247566:other".to_owned()], ..on.clone() };
+        let (sub, note, unsub) =
+            (run(SUBSCRIBE, CERT).unwrap(), run(NOTIFY_V2, CERT).unwrap(), run(UNSUBSCRIBE_V2, CERT).unwrap());
+        assert_eq!(disposition(&note, &off), Disposition::Forward);
+        assert_eq!(disposition(&note, &on), Disposition::Forward);
+        assert_eq!(disposition(&unsub, &off), Disposition::Unsubscribed);
+        assert!(matches!(disposition(&sub, &off), Disposition::LeaveUnconfirmed(_)));
+        match disposition(&sub, &on) {
+            Disposition::Confirm(url) => assert!(url.starts_with("https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-west-2:131990247566:dongie-standard-topic&Token=")),
+            d => panic!("{d:?}"),
+        }
+        // Another topic's messages, of every type, are refused.
+        for v in [&sub, &note, &unsub] {
+            assert_eq!(disposition(v, &other), Disposition::OtherTopic);
+        }
+        // An opt-in without an allow-list (which validation refuses) confirms nothing.
+        let no_list = SnsSettings { topic_arns: vec![], ..on.clone() };
+        assert!(matches!(disposition(&sub, &no_list), Disposition::LeaveUnconfirmed(_)));
+        // With the emulator's origin, a real SNS SubscribeURL is not fetched.
+        let emulated = SnsSettings { emulator_origin: Some("http://127.0.0.1:8790".to_owned()), ..on };
+        assert!(matches!(disposition(&sub, &emulated), Disposition::LeaveUnconfirmed(_)));
     }
 
     #[test]
