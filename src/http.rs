@@ -83,15 +83,32 @@ pub(crate) async fn post(
     timeout: Duration,
     keep_header: &str,
 ) -> Result<Answer, Failure> {
+    send(Method::Post, url, headers, Some(body), timeout, keep_header).await
+}
+
+/// GETs `url`, waiting at most `timeout` (SNS's certificates and
+/// `SubscribeURL`).
+pub(crate) async fn get(url: &str, timeout: Duration) -> Result<Answer, Failure> {
+    send(Method::Get, url, &[], None, timeout, "content-type").await
+}
+
+async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+    keep_header: &str,
+) -> Result<Answer, Failure> {
     let h = Headers::new();
     for (name, value) in headers {
         h.set(name, value).map_err(|e| Failure::Network(format!("bad header {name}: {e}")))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
+    init.with_method(method)
         .with_headers(h)
         .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(js_sys::Uint8Array::from(body).into()));
+        .with_body(body.map(|b| js_sys::Uint8Array::from(b).into()));
     let req = Request::new_with_init(url, &init).map_err(|e| Failure::Network(e.to_string()))?;
 
     let controller = AbortController::default();

@@ -32,6 +32,7 @@ mod plaid_keys;
 mod queue;
 mod reply;
 mod web_crypto;
+mod x509_certs;
 
 pub use ledger::RouteLedger;
 

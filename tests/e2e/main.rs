@@ -15,6 +15,7 @@ mod inbound;
 mod routing;
 mod sender_sdks;
 mod senders;
+mod sns;
 mod tokens;
 
 use std::sync::OnceLock;

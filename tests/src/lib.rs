@@ -369,6 +369,26 @@ plaid_secret_binding = "PLAID_SECRET_WRONG"
 plaid_environment = "@EMULATOR_BASE_URL@"
 flow_url_binding = "FLOW_ANY"
 
+# AWS SNS: certificates and SubscribeURLs at the emulator (its origin stands
+# in for https://sns.<region>.amazonaws.com), confirmations not confirmed.
+[vars.FLOWGATE.routes.sns]
+provider = "aws-sns"
+sns_emulator_origin = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
+# AWS SNS, confirming subscriptions of its one topic.
+[vars.FLOWGATE.routes.sns-confirm]
+provider = "aws-sns"
+sns_emulator_origin = "@EMULATOR_BASE_URL@"
+sns_confirm_subscriptions = true
+sns_topic_arns = ["arn:aws:sns:us-east-1:123456789012:flowgate-demo"]
+flow_url_binding = "FLOW_ANY"
+
+# AWS SNS as deployed: only https://sns.<region>.amazonaws.com certificates.
+[vars.FLOWGATE.routes.sns-production]
+provider = "aws-sns"
+flow_url_binding = "FLOW_ANY"
+
 [vars.FLOWGATE.routes.mailgun]
 provider = "mailgun"
 secret_bindings = ["SENDER_SECRET"]

@@ -156,6 +156,12 @@ pub struct Stats {
     /// Queued Plaid key-endpoint faults served (`plaid.rs`).
     #[serde(default)]
     pub plaid_faults_served: u64,
+    /// Every GET of an SNS certificate (`sns.rs`), faults included.
+    #[serde(default)]
+    pub sns_cert_requests: u64,
+    /// Every SNS `ConfirmSubscription` GET (a `SubscribeURL` followed).
+    #[serde(default)]
+    pub sns_confirmations: u64,
     /// Trigger requests answered 429 because the flow's invoke limit was
     /// reached (`flow.rs`, the emulator's choice of answer).
     #[serde(default)]
@@ -205,6 +211,8 @@ struct Inner {
     behaviour_rng: Option<StdRng>,
     /// Faults the next Plaid key requests will get, in order.
     plaid_faults: VecDeque<PlaidFault>,
+    /// Statuses the next SNS certificate requests will get, in order.
+    sns_cert_faults: VecDeque<u16>,
     /// Flow states set at run time (`PUT /_emulator/flows/{id}`), over the
     /// configuration's.
     flow_states: HashMap<String, FlowState>,
@@ -350,6 +358,7 @@ impl State {
         inner.flow_behaviour = FlowBehaviour::default();
         inner.behaviour_rng = None;
         inner.plaid_faults.clear();
+        inner.sns_cert_faults.clear();
         inner.flow_states.clear();
         inner.flow_schemas.clear();
         inner.invocations.clear();
@@ -424,11 +433,29 @@ impl State {
         inner.token_faults.clear();
         inner.flow_faults.clear();
         inner.plaid_faults.clear();
+        inner.sns_cert_faults.clear();
     }
 
     /// Appends faults to the Plaid key endpoint's queue (`plaid.rs`).
     pub fn inject_plaid_faults(&self, faults: impl IntoIterator<Item = PlaidFault>) {
         self.lock().plaid_faults.extend(faults);
+    }
+
+    /// Appends statuses to the SNS certificate endpoint's queue (`sns.rs`).
+    pub fn inject_sns_cert_faults(&self, statuses: impl IntoIterator<Item = u16>) {
+        self.lock().sns_cert_faults.extend(statuses);
+    }
+
+    pub(crate) fn next_sns_cert_fault(&self) -> Option<u16> {
+        self.lock().sns_cert_faults.pop_front()
+    }
+
+    pub(crate) fn record_sns_cert_request(&self) {
+        self.lock().stats.sns_cert_requests += 1;
+    }
+
+    pub(crate) fn record_sns_confirmation(&self) {
+        self.lock().stats.sns_confirmations += 1;
     }
 
     /// The Plaid faults not served yet, in order.

@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod contentful;
 pub mod custom;
 mod der;
+pub use der::certificate_cache_key;
 pub mod discord;
 pub mod dropbox_sign;
 mod ed25519;
