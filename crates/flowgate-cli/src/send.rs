@@ -26,7 +26,10 @@ pub struct SendArgs {
     /// the route holds the public one: give the private key here — Discord: 64 hex digits
     /// (Ed25519 seed); SendGrid and Plaid: 64 hex digits (P-256 scalar) or base64 PKCS#8
     /// DER — and `send` prints the public key to configure (Plaid: the JWK, kid
-    /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it).
+    /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it). AWS SNS: the RSA
+    /// private key (PEM) of the emulator's test certificate (tests/fixtures/entra-test-key.pem);
+    /// the Notification names its SigningCertURL at the emulator (http://127.0.0.1:8790),
+    /// which a route accepts with sns_emulator_origin = "http://127.0.0.1:8790".
     #[arg(long, env = "FLOWGATE_SEND_SECRET", hide_env_values = true)]
     pub secret: String,
     /// Body to send, byte for byte (default: a sample event).

@@ -2440,3 +2440,54 @@ async fn over_https_with_a_generated_ca_the_discovery_urls_and_tokens_work() {
     assert!(reqwest::Client::new().get(e.base_url()).send().await.is_err());
     e.shutdown().await;
 }
+
+// ---- AWS SNS: the certificate and ConfirmSubscription ----
+
+#[tokio::test]
+async fn sns_messages_verify_with_the_served_certificate_and_subscriptions_are_confirmed() {
+    use flowgate_core::{
+        verify::{find_provider, sns, verify, Inbound},
+        Headers, Secret,
+    };
+
+    use crate::senders::{sns_message, SnsKind, SNS_DEMO_TOPIC};
+    let st = demo_state();
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+
+    // The certificate at EMULATOR_CERT_PATH verifies what sns_message signs.
+    let r = send(&st, get(sns::EMULATOR_CERT_PATH)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let pem = String::from_utf8(r.body.to_vec()).unwrap();
+    assert!(sns::certificate_key(&pem).is_ok());
+    let p = find_provider("aws-sns").unwrap();
+    let h = Headers::new();
+    for kind in [SnsKind::Notification, SnsKind::SubscriptionConfirmation, SnsKind::UnsubscribeConfirmation] {
+        let m =
+            sns_message(crate::DEMO_SNS_PRIVATE_KEY, kind, SNS_DEMO_TOPIC, "hi", "http://127.0.0.1:8790", now_unix())
+                .unwrap();
+        let v = verify(p, &p.scheme(), None, &[Secret::new(pem.clone())], Inbound::post(&h, &m.body, now_unix()));
+        assert_eq!(v.unwrap().event_type(), Some(kind.as_str()));
+        let header = |name: &str| m.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(header("x-amz-sns-message-type"), Some(kind.as_str()));
+        assert_eq!(header("x-amz-sns-topic-arn"), Some(SNS_DEMO_TOPIC));
+        assert!(header("x-amz-sns-message-id").is_some());
+        let url = sns::cert_url(&m.body, Some("http://127.0.0.1:8790")).unwrap();
+        assert!(url.ends_with(sns::EMULATOR_CERT_PATH));
+    }
+
+    // Another certificate: 404, as S3 answers; injected faults first.
+    assert_eq!(send(&st, get("/sns/SimpleNotificationService-other.pem")).await.status, StatusCode::NOT_FOUND);
+    st.inject_sns_cert_faults([503]);
+    assert_eq!(send(&st, get(sns::EMULATOR_CERT_PATH)).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(send(&st, get(sns::EMULATOR_CERT_PATH)).await.status, StatusCode::OK);
+    assert_eq!(st.stats().sns_cert_requests, 4);
+
+    // ConfirmSubscription is counted; `/` without it is the index.
+    let r = send(&st, get("/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:t&Token=ab")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&r.body).contains("<SubscriptionArn>arn:aws:sns:us-east-1:123456789012:t:"));
+    assert_eq!(st.stats().sns_confirmations, 1);
+    let r = send(&st, get("/")).await;
+    assert!(String::from_utf8_lossy(&r.body).starts_with("flowgate emulator"));
+    assert_eq!(st.stats().sns_confirmations, 1);
+}
