@@ -782,6 +782,13 @@ mod tests {
                 let public = verifying_key(p, &private).unwrap().unwrap();
                 (private, Secret::new(public))
             }
+            // The emulator's test certificate and its key.
+            Scheme::Sns => (Secret::new(crate::DEMO_SNS_PRIVATE_KEY), Secret::new(crate::DEMO_CERT_PEM)),
+            Scheme::Fireblocks => {
+                let private = Secret::new(crate::DEMO_SNS_PRIVATE_KEY);
+                let public = verifying_key(p, &private).unwrap().unwrap();
+                (private, Secret::new(public))
+            }
             Scheme::BasicAuth(_) => same("demo-user:demo-password"),
             Scheme::Contentful => same("demo-contentful-signing-secret-demo-contentful-signing-secret-64"),
             _ => same("demo-secret"),
