@@ -30,6 +30,7 @@ pub mod standard_webhooks;
 pub mod telnyx;
 mod time;
 pub mod twilio;
+pub mod x509;
 
 use std::borrow::Cow;
 

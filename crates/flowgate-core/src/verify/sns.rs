@@ -40,17 +40,13 @@ use serde_json::Value;
 
 use super::{
     asymmetric::{Algorithm, Candidate, KeyOrigin, Pending, PublicKey},
-    decode_keys,
-    der::{self, unarmor, SpkiKey},
-    plaid::keys::KeyAnswer,
-    Inbound, Labels, Proof, Verified, VerifyError,
+    decode_keys, x509, Inbound, Labels, Proof, Verified, VerifyError,
 };
 use crate::{config::SnsSettings, secret::Secret};
 
 /// The header SNS names the message type in (also in the body's `Type`).
 pub const TYPE_HEADER: &str = "x-amz-sns-message-type";
-/// The longest certificate accepted (SNS's are about 2 KB of PEM).
-pub const MAX_CERT_BYTES: usize = 16 * 1024;
+pub use super::x509::{certificate_key, classify_certificate, MAX_CERT_BYTES};
 
 const NOTIFICATION_KEYS: [&str; 6] = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"];
 const CONFIRMATION_KEYS: [&str; 7] = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"];
@@ -71,18 +67,8 @@ fn is_sns_host(host: &str) -> bool {
 
 /// The path-and-query of `url` when it is on an SNS host over https (or,
 /// with `base` set — the emulator, in tests — under that loopback base).
-/// No user info, no port, no fragment.
 fn sns_path<'u>(url: &'u str, base: Option<&str>) -> Option<&'u str> {
-    if url.contains(['#', '@', '\\']) || url.bytes().any(|b| b <= b' ') {
-        return None;
-    }
-    if let Some(base) = base {
-        let rest = url.strip_prefix(base.trim_end_matches('/'))?;
-        return rest.starts_with('/').then_some(rest);
-    }
-    let rest = url.strip_prefix("https://")?;
-    let (host, path) = rest.split_at(rest.find('/')?);
-    is_sns_host(host).then_some(path)
+    x509::allowed_path(url, base, is_sns_host)
 }
 
 /// The message's `SigningCertURL`, when it is one flowgate may fetch: an
@@ -172,38 +158,6 @@ pub fn disposition(v: &Verified<'_>, settings: &SnsSettings) -> Disposition {
         }
         Some("UnsubscribeConfirmation") => Disposition::Unsubscribed,
         _ => Disposition::Forward,
-    }
-}
-
-/// The RSA key (DER SubjectPublicKeyInfo) of a PEM certificate.
-///
-/// # Errors
-/// A fixed reason when it is not a PEM X.509 certificate with an RSA key.
-pub fn certificate_key(pem: &str) -> Result<Vec<u8>, &'static str> {
-    if !pem.contains("-----BEGIN CERTIFICATE-----") || pem.len() > MAX_CERT_BYTES {
-        return Err("is not a PEM certificate");
-    }
-    let der = STANDARD.decode(unarmor(pem)).map_err(|_| "is not a PEM certificate")?;
-    let spki = der::certificate_spki(&der).ok_or("is not an X.509 certificate")?;
-    match der::spki(spki) {
-        Some(SpkiKey::Rsa) => Ok(spki.to_vec()),
-        _ => Err("does not hold an RSA key"),
-    }
-}
-
-/// What an answer to the `SigningCertURL` fetch means: 200 with an RSA
-/// certificate is the key; 403 or 404 (what S3-backed SNS hosts answer for
-/// a certificate that does not exist) is a forged URL, remembered as such;
-/// 429 holds fetches back; anything else is 502.
-pub fn classify_certificate(status: u16, retry_after: Option<u64>, body: &[u8]) -> KeyAnswer {
-    match status {
-        200 => match std::str::from_utf8(body).ok().filter(|pem| certificate_key(pem).is_ok()) {
-            Some(pem) => KeyAnswer::Key(pem.to_owned()),
-            None => KeyAnswer::Unavailable { reason: "200 without an RSA certificate".to_owned() },
-        },
-        403 | 404 => KeyAnswer::UnknownKid { code: status.to_string() },
-        429 => KeyAnswer::Throttled { retry_after_secs: retry_after },
-        other => KeyAnswer::Unavailable { reason: other.to_string() },
     }
 }
 
@@ -394,6 +348,9 @@ mod tests {
     #[test]
     fn the_der_walk_finds_the_same_key_as_x509_cert() {
         use x509_cert::der::{Decode, Encode};
+
+        use crate::verify::der::unarmor;
+
         for pem in [CERT, include_str!("../../../../tests/fixtures/entra-test-cert.pem")] {
             let der = STANDARD.decode(unarmor(pem)).unwrap();
             let cert = x509_cert::Certificate::from_der(&der).unwrap();
@@ -485,6 +442,7 @@ mod tests {
 
     #[test]
     fn certificate_answers_are_classified() {
+        use crate::verify::plaid::keys::KeyAnswer;
         assert_eq!(classify_certificate(200, None, CERT.as_bytes()), KeyAnswer::Key(CERT.to_owned()));
         assert!(matches!(classify_certificate(200, None, b"<html>"), KeyAnswer::Unavailable { .. }));
         assert!(classify_certificate(404, None, b"").is_forged());
