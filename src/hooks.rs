@@ -22,6 +22,7 @@ use flowgate_core::{
     rules::{Decision, EventView},
     verify::{
         handshake::{self, Before},
+        paypal,
         sns::{self, Disposition},
         verify_request_with, Handshake, HandshakeReply, Received, VerifiedRequest, VerifyError,
     },
@@ -224,10 +225,23 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     // SNS host; any other host is refused unfetched), unless pinned.
     if let (Some(settings), true) = (&route.sns, signing.is_empty()) {
         let origin = settings.emulator_origin.as_deref();
-        match x509_certs::certificate(&store, &x509_certs::SNS, route, origin, &body, rec).await {
+        match x509_certs::certificate(&store, &x509_certs::SNS, route, origin, &headers, &body, rec).await {
             Ok(pem) => signing.push(pem),
             Err(reply) => return reply,
         }
+    }
+    // PayPal: the certificate at PAYPAL-CERT-URL (a PayPal API host only),
+    // unless pinned; each certificate goes with the route's webhook id,
+    // which PayPal signs too.
+    if let Some(settings) = &route.paypal {
+        if signing.is_empty() {
+            let origin = settings.emulator_origin.as_deref();
+            match x509_certs::certificate(&store, &x509_certs::PAYPAL, route, origin, &headers, &body, rec).await {
+                Ok(pem) => signing.push(pem),
+                Err(reply) => return reply,
+            }
+        }
+        signing = signing.iter().map(|pem| paypal::route_key(&settings.webhook_id, pem.expose())).collect();
     }
 
     // (4) Signature over the raw bytes; the body moves into the result.

@@ -1,5 +1,6 @@
 //! X.509 certificates fetched by URL from the sender's own host: AWS SNS's
-//! `SigningCertURL` (`https://sns.<region>.amazonaws.com/….pem`). One
+//! `SigningCertURL` (`https://sns.<region>.amazonaws.com/….pem`) and
+//! PayPal's `PAYPAL-CERT-URL` (`https://api.paypal.com/v1/notifications/certs/…`). One
 //! module for every sender that names its certificate by URL, so each one
 //! only says which URLs may be fetched ([`CertHost::allowed`], decided in
 //! flowgate-core before anything is fetched) and what an answer means
@@ -21,11 +22,11 @@ use flowgate_core::{
     config::Route,
     entra::TokenStore,
     verify::{
-        certificate_cache_key,
+        certificate_cache_key, paypal,
         plaid::keys::{FetchPolicy, KeyAnswer, Refusal, FETCH_BURST, FETCH_REFILL_SECS},
-        sns, VerifyError,
+        sns, x509, VerifyError,
     },
-    Secret,
+    Headers, Secret,
 };
 
 use crate::{
@@ -47,9 +48,9 @@ pub(crate) struct CertHost {
     /// Its name in log messages.
     pub(crate) sender: &'static str,
     /// The URL the request names, when it may be fetched; `None` refuses
-    /// the request (401) without a fetch. Arguments: the body, and the
-    /// route's emulator origin (tests).
-    pub(crate) allowed: fn(&[u8], Option<&str>) -> Option<String>,
+    /// the request (401) without a fetch. Arguments: the headers, the body,
+    /// and the route's emulator origin (tests).
+    pub(crate) allowed: fn(&Headers, &[u8], Option<&str>) -> Option<String>,
     /// What the host's answer means (`KeyAnswer::Key` holds the PEM).
     pub(crate) classify: fn(u16, Option<u64>, &[u8]) -> KeyAnswer,
     /// Whether a PEM read back from KV is still a usable certificate.
@@ -59,9 +60,17 @@ pub(crate) struct CertHost {
 /// AWS SNS: `SigningCertURL` on an SNS host.
 pub(crate) const SNS: CertHost = CertHost {
     sender: "SNS",
-    allowed: sns::cert_url,
-    classify: sns::classify_certificate,
-    usable: |pem| sns::certificate_key(pem).is_ok(),
+    allowed: |_, body, origin| sns::cert_url(body, origin),
+    classify: x509::classify_certificate,
+    usable: |pem| x509::certificate_key(pem).is_ok(),
+};
+
+/// PayPal: `PAYPAL-CERT-URL` on a PayPal API host.
+pub(crate) const PAYPAL: CertHost = CertHost {
+    sender: "PayPal",
+    allowed: |headers, _, origin| paypal::cert_url(headers, origin),
+    classify: x509::classify_certificate,
+    usable: |pem| x509::certificate_key(pem).is_ok(),
 };
 
 thread_local! {
@@ -78,12 +87,13 @@ pub(crate) async fn certificate(
     host: &CertHost,
     route: &Route,
     emulator_origin: Option<&str>,
+    headers: &Headers,
     body: &[u8],
     rec: &mut Record<'_>,
 ) -> Result<Secret, Reply> {
     let sender = host.sender;
     // (1) Only a URL on the sender's host is ever fetched.
-    let Some(url) = (host.allowed)(body, emulator_origin) else {
+    let Some(url) = (host.allowed)(headers, body, emulator_origin) else {
         let detail = format!(
             "the {sender} certificate URL is missing or not on {sender}'s host (https only): not fetched{}",
             if emulator_origin.is_some() { " (this route accepts only its emulator origin)" } else { "" }

@@ -12,6 +12,7 @@ mod delivery;
 mod flow_answers;
 mod handshake_senders;
 mod inbound;
+mod paypal;
 mod routing;
 mod sender_sdks;
 mod senders;

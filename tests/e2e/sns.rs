@@ -34,7 +34,7 @@ async fn sns_cert_host_failure_is_502_then_notifications_are_forwarded_byte_exac
     let m = message(&emulator, SnsKind::Notification, SNS_DEMO_TOPIC, r#"{"order":42}"#);
 
     // The certificate host answers 503, then 500: 502 each time, nothing forwarded.
-    emulator.inject_sns_cert_faults(vec![503, 500]);
+    emulator.inject_cert_faults(vec![503, 500]);
     for _ in 0..2 {
         let a = post(&worker, "sns", &m, m.body.clone()).await;
         assert_eq!(a.status, 502, "{}\n{}", a.text, worker.log_tail());

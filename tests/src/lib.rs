@@ -389,6 +389,20 @@ flow_url_binding = "FLOW_ANY"
 provider = "aws-sns"
 flow_url_binding = "FLOW_ANY"
 
+# PayPal: certificates at the emulator, the webhook id `flowgate send paypal` signs for.
+[vars.FLOWGATE.routes.paypal]
+provider = "paypal"
+paypal_webhook_id = "FLOWGATEDEMOWEBHOOK1"
+paypal_emulator_origin = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
+# PayPal, another webhook (its id is not the one signed).
+[vars.FLOWGATE.routes.paypal-other]
+provider = "paypal"
+paypal_webhook_id = "ANOTHERWEBHOOK2"
+paypal_emulator_origin = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
 [vars.FLOWGATE.routes.mailgun]
 provider = "mailgun"
 secret_bindings = ["SENDER_SECRET"]
@@ -1136,7 +1150,7 @@ pub mod attack {
     pub fn matrix_providers() -> Vec<&'static Provider> {
         // Plaid's keys and SNS's certificates are fetched, and Fireblocks'
         // key is RSA: none of them is a secret made from `material`.
-        providers().iter().filter(|p| !["plaid", "aws-sns", "fireblocks"].contains(&p.name)).collect()
+        providers().iter().filter(|p| !["plaid", "aws-sns", "fireblocks", "paypal"].contains(&p.name)).collect()
     }
 
     /// The route of sender `p`: `/hooks/p-<name>`.

@@ -974,7 +974,7 @@ flow_url_binding = "FLOW_URL_SINGLE"
                 verify::Scheme::SendGrid | verify::Scheme::Plaid => {
                     "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721".into()
                 }
-                verify::Scheme::Sns | verify::Scheme::Fireblocks => {
+                verify::Scheme::Sns | verify::Scheme::Fireblocks | verify::Scheme::PayPal => {
                     include_str!("../../../tests/fixtures/entra-test-key.pem").into()
                 }
                 _ => "demo-secret".into(),
@@ -983,6 +983,11 @@ flow_url_binding = "FLOW_URL_SINGLE"
             let verifying = match p.scheme() {
                 // The certificate of that key (SNS routes get it by SigningCertURL).
                 verify::Scheme::Sns => Secret::new(include_str!("../../../tests/fixtures/entra-test-cert.pem")),
+                // PayPal's route secret is the webhook id with the certificate.
+                verify::Scheme::PayPal => verify::paypal::route_key(
+                    flowgate_emulator::senders::PAYPAL_DEMO_WEBHOOK_ID,
+                    include_str!("../../../tests/fixtures/entra-test-cert.pem"),
+                ),
                 _ => send::verifying_key(p, &signing).unwrap().map_or_else(|| signing.clone(), Secret::new),
             };
             let body = send::sample_body(p, p.sample_event, now);

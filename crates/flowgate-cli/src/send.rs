@@ -29,7 +29,9 @@ pub struct SendArgs {
     /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it). AWS SNS: the RSA
     /// private key (PEM) of the emulator's test certificate (tests/fixtures/entra-test-key.pem);
     /// the Notification names its SigningCertURL at the emulator (http://127.0.0.1:8790),
-    /// which a route accepts with sns_emulator_origin = "http://127.0.0.1:8790".
+    /// which a route accepts with sns_emulator_origin = "http://127.0.0.1:8790". PayPal: the
+    /// same key; signed for webhook id FLOWGATEDEMOWEBHOOK1, the certificate named at the
+    /// emulator (paypal_emulator_origin = "http://127.0.0.1:8790").
     #[arg(long, env = "FLOWGATE_SEND_SECRET", hide_env_values = true)]
     pub secret: String,
     /// Body to send, byte for byte (default: a sample event).

@@ -330,6 +330,8 @@ pub struct Route {
     /// AWS SNS only (always set there): where certificates come from, and
     /// whether subscriptions are confirmed.
     pub sns: Option<SnsSettings>,
+    /// PayPal only (always set there): the webhook id, and the emulator.
+    pub paypal: Option<PayPalSettings>,
     /// Acknowledge at once and deliver through the queue, or forward inline.
     pub mode: DeliveryMode,
     /// Queue mode: attempts and backoff.
@@ -456,6 +458,32 @@ pub struct SnsSettings {
     pub topic_arns: Vec<String>,
 }
 
+/// How a PayPal route verifies ([`crate::verify::paypal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayPalSettings {
+    /// `paypal_webhook_id`: the webhook's id in PayPal's developer
+    /// dashboard, part of what PayPal signs (it binds a notification to
+    /// this webhook: PayPal signs every merchant's with one certificate).
+    pub webhook_id: String,
+    /// Tests only: a loopback origin (the emulator) that replaces PayPal's
+    /// hosts in `PAYPAL-CERT-URL`; with it set, PayPal's hosts are refused.
+    pub emulator_origin: Option<String>,
+}
+
+/// A loopback origin for tests (`http://127.0.0.1:PORT`), or a problem at `field`.
+fn emulator_origin(text: &str, field: &str, real: &str, p: &mut Problems) -> String {
+    let base = text.trim().trim_end_matches('/').to_owned();
+    let loopback = split_url(&base).is_ok_and(|u| is_loopback(u.host));
+    if !(base.starts_with("http://") && loopback && check_base_url(&base).is_ok()) {
+        p.add(
+            field,
+            "must be a loopback origin (the emulator, http://127.0.0.1:PORT)",
+            format!("leave it out in production: certificates are fetched only from {real}"),
+        );
+    }
+    base
+}
+
 /// Whether `arn` is an SNS topic ARN: `arn:<partition>:sns:<region>:<12
 /// digits>:<name>`, the name 1–256 of `A-Z a-z 0-9 - _` (and `.fifo`).
 fn is_topic_arn(arn: &str) -> bool {
@@ -482,18 +510,8 @@ fn validate_sns(
 ) -> Option<SnsSettings> {
     let at = |field: &str| format!("routes.{name}.{field}");
     let before = p.0.len();
-    let emulator_origin = origin.map(|text| {
-        let base = text.trim().trim_end_matches('/').to_owned();
-        let loopback = split_url(&base).is_ok_and(|u| is_loopback(u.host));
-        if !(base.starts_with("http://") && loopback && check_base_url(&base).is_ok()) {
-            p.add(
-                at("sns_emulator_origin"),
-                "must be a loopback origin (the emulator, http://127.0.0.1:PORT)",
-                "leave sns_emulator_origin out in production: certificates and SubscribeURLs are accepted only on https://sns.<region>.amazonaws.com",
-            );
-        }
-        base
-    });
+    let real = "https://sns.<region>.amazonaws.com (and SubscribeURLs only there)";
+    let emulator_origin = origin.map(|text| emulator_origin(&text, &at("sns_emulator_origin"), real, p));
     let topic_arns = topics.unwrap_or_default();
     for (i, arn) in topic_arns.iter().enumerate() {
         if !is_topic_arn(arn) {
@@ -659,6 +677,8 @@ struct RawRoute {
     sns_emulator_origin: Option<String>,
     sns_confirm_subscriptions: Option<bool>,
     sns_topic_arns: Option<Vec<String>>,
+    paypal_webhook_id: Option<String>,
+    paypal_emulator_origin: Option<String>,
     mode: Option<String>,
     max_attempts: Option<u64>,
     backoff_base_secs: Option<u64>,
@@ -847,7 +867,7 @@ const FLOW_FIELDS: [(&str, Kind); 5] = [
     ("allow_any_flow_host", Kind::Flag),
 ];
 
-const ROUTE_FIELDS: [(&str, Kind); 28] = [
+const ROUTE_FIELDS: [(&str, Kind); 30] = [
     ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
@@ -866,6 +886,8 @@ const ROUTE_FIELDS: [(&str, Kind); 28] = [
     ("sns_emulator_origin", Kind::Text),
     ("sns_confirm_subscriptions", Kind::Flag),
     ("sns_topic_arns", Kind::TextList),
+    ("paypal_webhook_id", Kind::Text),
+    ("paypal_emulator_origin", Kind::Text),
     ("secret_bindings", Kind::TextList),
     ("flow_url_binding", Kind::Text),
     ("max_body_bytes", Kind::Count),
@@ -1209,7 +1231,9 @@ fn validate_route(
     let is_plaid = provider.is_some_and(|p| p.name == "plaid");
     // SNS's certificates are fetched from SigningCertURL (an SNS host).
     let is_sns = provider.is_some_and(|p| p.name == "aws-sns");
-    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid && !is_sns {
+    // So are PayPal's, from PAYPAL-CERT-URL.
+    let is_paypal = provider.is_some_and(|p| p.name == "paypal");
+    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid && !is_sns && !is_paypal {
         p.add(
             at("secret_bindings"),
             "no signing secret",
@@ -1327,6 +1351,30 @@ fn validate_route(
         None
     };
 
+    let paypal = if is_paypal {
+        let before = p.0.len();
+        let webhook_id = r.paypal_webhook_id.unwrap_or_default();
+        if !crate::verify::paypal::is_webhook_id(&webhook_id) {
+            p.add(
+                at("paypal_webhook_id"),
+                "missing or not a PayPal webhook id (1-50 of A-Z a-z 0-9): PayPal signs it, and it binds a notification to this webhook",
+                "copy the Webhook ID from the app's webhook in PayPal's developer dashboard, e.g. paypal_webhook_id = \"9XL90610J3647323C\"",
+            );
+        }
+        let real = "https://api[-m][.sandbox].paypal.com/v1/notifications/certs/…";
+        let origin = r.paypal_emulator_origin.map(|t| emulator_origin(&t, &at("paypal_emulator_origin"), real, p));
+        (p.0.len() == before).then_some(PayPalSettings { webhook_id, emulator_origin: origin })
+    } else {
+        let fields = [
+            ("paypal_webhook_id", r.paypal_webhook_id.is_some()),
+            ("paypal_emulator_origin", r.paypal_emulator_origin.is_some()),
+        ];
+        for (field, _) in fields.iter().filter(|(_, set)| *set) {
+            p.add(at(field), "only allowed with provider = \"paypal\"", "remove it, or set provider = \"paypal\"");
+        }
+        None
+    };
+
     let mode = match r.mode.as_deref() {
         None | Some("queue") => DeliveryMode::Queue,
         Some("direct") => DeliveryMode::Direct,
@@ -1436,6 +1484,7 @@ fn validate_route(
         verify_token_binding,
         plaid,
         sns,
+        paypal,
         mode,
         retry,
         dedupe_window_secs,
@@ -2403,6 +2452,50 @@ mod tests {
         });
         assert_eq!(paths(&p), ["routes.github.sns_emulator_origin", "routes.github.sns_confirm_subscriptions"]);
         assert!(p[0].message.contains("provider = \"aws-sns\""));
+    }
+
+    fn with_paypal(f: impl FnOnce(&mut Value)) -> Result<Config, Vec<Problem>> {
+        let mut v = good();
+        v["routes"]["paypal"] = json!({ "provider": "paypal", "paypal_webhook_id": "9XL90610J3647323C", "flow_url_binding": "FLOW_URL_PP" });
+        f(&mut v["routes"]["paypal"]);
+        Config::from_json(&v)
+    }
+
+    #[test]
+    fn paypal_route_validates_with_a_webhook_id_and_no_secret_bindings() {
+        let c = with_paypal(|_| {}).unwrap();
+        let pp = c.routes["paypal"].paypal.as_ref().unwrap();
+        assert_eq!(pp, &PayPalSettings { webhook_id: "9XL90610J3647323C".to_owned(), emulator_origin: None });
+        assert_eq!(c.routes["github"].paypal, None);
+        let c = with_paypal(|r| r["paypal_emulator_origin"] = json!("http://127.0.0.1:8790")).unwrap();
+        assert_eq!(
+            c.routes["paypal"].paypal.as_ref().unwrap().emulator_origin.as_deref(),
+            Some("http://127.0.0.1:8790")
+        );
+    }
+
+    #[test]
+    fn rejects_paypal_route_without_a_valid_webhook_id() {
+        let p = with_paypal(|r| {
+            r.as_object_mut().unwrap().remove("paypal_webhook_id");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.paypal.paypal_webhook_id"]);
+        for bad in ["", "WH-123", "a b"] {
+            let p = with_paypal(|r| r["paypal_webhook_id"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.paypal.paypal_webhook_id"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_paypal_emulator_origin_off_loopback_and_settings_on_other_providers() {
+        for bad in ["https://api.paypal.com", "http://api.sandbox.paypal.com", "http://127.0.0.1:8790/v1"] {
+            let p = with_paypal(|r| r["paypal_emulator_origin"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.paypal.paypal_emulator_origin"], "{bad}");
+        }
+        let p = with(|v| v["routes"]["github"]["paypal_webhook_id"] = json!("9XL90610J3647323C"));
+        assert_eq!(paths(&p), ["routes.github.paypal_webhook_id"]);
+        assert!(p[0].message.contains("provider = \"paypal\""));
     }
 
     #[test]

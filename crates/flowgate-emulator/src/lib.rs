@@ -55,7 +55,7 @@
 //! - `faults.rs`: [`TokenFault`] and the answers of injected token faults.
 //! - `flow_faults.rs`: [`FlowFault`], [`FlowBehaviour`], the trigger's error codes.
 //! - `plaid.rs`: Plaid's `/webhook_verification_key/get` and [`PlaidFault`].
-//! - `sns.rs`: AWS SNS's signing certificate and `ConfirmSubscription`.
+//! - `sns.rs`: AWS SNS's signing certificate and `ConfirmSubscription`; PayPal's certificate.
 //! - `config.rs`: [`EmulatorConfig`], the TOML form and the demo directory.
 //! - `state.rs`: [`State`] shared by the handlers; [`FlowRun`], [`Stats`],
 //!   [`Rejection`].
@@ -133,6 +133,7 @@ pub fn app(state: Arc<State>) -> Router {
     Router::new()
         .route("/", get(sns::root))
         .route("/sns/{file}", get(sns::certificate))
+        .route("/v1/notifications/certs/{id}", get(sns::paypal_certificate))
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/{tenant}/oauth2/token", post(entra::token_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(entra::keys))
@@ -330,8 +331,8 @@ impl Emulator {
 
     /// Appends HTTP statuses to the SNS certificate endpoint's queue; each
     /// certificate request takes the next one before it is processed (`sns.rs`).
-    pub fn inject_sns_cert_faults(&self, statuses: Vec<u16>) {
-        self.state.inject_sns_cert_faults(statuses);
+    pub fn inject_cert_faults(&self, statuses: Vec<u16>) {
+        self.state.inject_cert_faults(statuses);
     }
 
     /// Turns a configured flow on or off, suspends or deletes it, from now on.

@@ -9,7 +9,7 @@ use anyhow::bail;
 use crate::samples;
 use flowgate_core::{
     verify::{
-        body_fields, contentful, discord, dropbox_sign, fireblocks, jwt_hs256, plaid,
+        body_fields, contentful, discord, dropbox_sign, fireblocks, jwt_hs256, paypal, plaid,
         scheme::{Field, TimestampUnit},
         sendgrid,
         shared_secret::{self, HeaderSecret},
@@ -435,6 +435,31 @@ pub const SNS_DEMO_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:flowgate-de
 /// default address (a route accepts it with `sns_emulator_origin`).
 pub const SNS_DEMO_ORIGIN: &str = "http://127.0.0.1:8790";
 
+/// The webhook id `flowgate send paypal` signs for (a route's
+/// `paypal_webhook_id` must be the same).
+pub const PAYPAL_DEMO_WEBHOOK_ID: &str = "FLOWGATEDEMOWEBHOOK1";
+
+/// The headers PayPal sends with `body` for `webhook_id`, signed with
+/// `private_pem` (the key of the certificate at
+/// `{origin}/v1/notifications/certs/CERT-flowgate-test`): a fresh
+/// transmission id, the time `now`.
+///
+/// # Errors
+/// `private_pem` is not an RSA private key.
+pub fn paypal_headers(
+    private_pem: &str,
+    webhook_id: &str,
+    body: &[u8],
+    origin: &str,
+    now: u64,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let cert_url = format!("{}{}{}", origin.trim_end_matches('/'), paypal::CERT_PATH, paypal::EMULATOR_CERT_ID);
+    let time = sns_timestamp(now).replace(".000Z", "Z");
+    let id = uuid::Uuid::new_v4().to_string();
+    paypal::sign(private_pem, webhook_id, &id, &time, &cert_url, body)
+        .map_err(|why| anyhow::anyhow!("the secret {why}"))
+}
+
 /// The three SNS message types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnsKind {
@@ -659,6 +684,13 @@ pub fn sign(
             headers.extend(m.headers);
             body = m.body;
         }
+        Scheme::PayPal => {
+            // Signed with the key of the emulator's test certificate, naming
+            // it at the emulator's default address, for the demo webhook id.
+            let signed = paypal_headers(secret.expose(), PAYPAL_DEMO_WEBHOOK_ID, &body, SNS_DEMO_ORIGIN, now)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", provider.name))?;
+            headers.extend(signed);
+        }
         Scheme::StandardWebhooks => {
             let prefix = standard_webhooks_prefix(provider);
             let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
@@ -784,6 +816,10 @@ mod tests {
             }
             // The emulator's test certificate and its key.
             Scheme::Sns => (Secret::new(crate::DEMO_SNS_PRIVATE_KEY), Secret::new(crate::DEMO_CERT_PEM)),
+            Scheme::PayPal => (
+                Secret::new(crate::DEMO_SNS_PRIVATE_KEY),
+                paypal::route_key(PAYPAL_DEMO_WEBHOOK_ID, crate::DEMO_CERT_PEM),
+            ),
             Scheme::Fireblocks => {
                 let private = Secret::new(crate::DEMO_SNS_PRIVATE_KEY);
                 let public = verifying_key(p, &private).unwrap().unwrap();

@@ -10,9 +10,15 @@
 //!   answered with SNS's `ConfirmSubscriptionResponse` and counted
 //!   ([`crate::Stats::sns_confirmations`]).
 //!
-//! **Faults.** [`crate::Emulator::inject_sns_cert_faults`] queues HTTP
-//! statuses (429, 500, 503, …), served one per certificate request before
-//! it is processed.
+//!
+//! PayPal's certificate host too: `GET /v1/notifications/certs/CERT-flowgate-test`
+//! ([`paypal::EMULATOR_CERT_ID`]) serves the same certificate (what
+//! [`crate::senders::paypal_headers`] signs for), any other id 404, counted
+//! in [`crate::Stats::paypal_cert_requests`].
+//!
+//! **Faults.** [`crate::Emulator::inject_cert_faults`] queues HTTP
+//! statuses (429, 500, 503, …), served one per certificate request (SNS's
+//! or PayPal's) before it is processed.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -21,7 +27,7 @@ use axum::{
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use flowgate_core::verify::sns;
+use flowgate_core::verify::{paypal, sns};
 
 use crate::{config::DEMO_CERT_PEM, inspect, state::State};
 
@@ -32,9 +38,8 @@ pub const DEMO_SNS_PRIVATE_KEY: &str = include_str!("../../../tests/fixtures/ent
 /// `GET /sns/{file}`.
 pub(crate) async fn certificate(AxState(st): AxState<Arc<State>>, Path(file): Path<String>) -> Response {
     st.record_sns_cert_request();
-    if let Some(status) = st.next_sns_cert_fault() {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (status, "injected fault\n").into_response();
+    if let Some(fault) = fault(&st) {
+        return fault;
     }
     let served = sns::EMULATOR_CERT_PATH.strip_prefix("/sns/");
     if served == Some(file.as_str()) {
@@ -42,6 +47,27 @@ pub(crate) async fn certificate(AxState(st): AxState<Arc<State>>, Path(file): Pa
     } else {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
         (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/xml")], body).into_response()
+    }
+}
+
+/// The next queued certificate fault, if any.
+fn fault(st: &State) -> Option<Response> {
+    let status = st.next_cert_fault()?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Some((status, "injected fault\n").into_response())
+}
+
+/// `GET /v1/notifications/certs/{id}` (PayPal's certificate host).
+pub(crate) async fn paypal_certificate(AxState(st): AxState<Arc<State>>, Path(id): Path<String>) -> Response {
+    st.record_paypal_cert_request();
+    if let Some(fault) = fault(&st) {
+        return fault;
+    }
+    if id == paypal::EMULATOR_CERT_ID {
+        ([(header::CONTENT_TYPE, "application/x-pem-file")], DEMO_CERT_PEM).into_response()
+    } else {
+        let body = r#"{"name":"RESOURCE_NOT_FOUND","message":"The specified resource does not exist."}"#;
+        (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
 

@@ -162,6 +162,9 @@ pub struct Stats {
     /// Every SNS `ConfirmSubscription` GET (a `SubscribeURL` followed).
     #[serde(default)]
     pub sns_confirmations: u64,
+    /// Every GET of a PayPal certificate (`sns.rs`), faults included.
+    #[serde(default)]
+    pub paypal_cert_requests: u64,
     /// Trigger requests answered 429 because the flow's invoke limit was
     /// reached (`flow.rs`, the emulator's choice of answer).
     #[serde(default)]
@@ -212,7 +215,7 @@ struct Inner {
     /// Faults the next Plaid key requests will get, in order.
     plaid_faults: VecDeque<PlaidFault>,
     /// Statuses the next SNS certificate requests will get, in order.
-    sns_cert_faults: VecDeque<u16>,
+    cert_faults: VecDeque<u16>,
     /// Flow states set at run time (`PUT /_emulator/flows/{id}`), over the
     /// configuration's.
     flow_states: HashMap<String, FlowState>,
@@ -358,7 +361,7 @@ impl State {
         inner.flow_behaviour = FlowBehaviour::default();
         inner.behaviour_rng = None;
         inner.plaid_faults.clear();
-        inner.sns_cert_faults.clear();
+        inner.cert_faults.clear();
         inner.flow_states.clear();
         inner.flow_schemas.clear();
         inner.invocations.clear();
@@ -433,7 +436,7 @@ impl State {
         inner.token_faults.clear();
         inner.flow_faults.clear();
         inner.plaid_faults.clear();
-        inner.sns_cert_faults.clear();
+        inner.cert_faults.clear();
     }
 
     /// Appends faults to the Plaid key endpoint's queue (`plaid.rs`).
@@ -442,16 +445,20 @@ impl State {
     }
 
     /// Appends statuses to the SNS certificate endpoint's queue (`sns.rs`).
-    pub fn inject_sns_cert_faults(&self, statuses: impl IntoIterator<Item = u16>) {
-        self.lock().sns_cert_faults.extend(statuses);
+    pub fn inject_cert_faults(&self, statuses: impl IntoIterator<Item = u16>) {
+        self.lock().cert_faults.extend(statuses);
     }
 
-    pub(crate) fn next_sns_cert_fault(&self) -> Option<u16> {
-        self.lock().sns_cert_faults.pop_front()
+    pub(crate) fn next_cert_fault(&self) -> Option<u16> {
+        self.lock().cert_faults.pop_front()
     }
 
     pub(crate) fn record_sns_cert_request(&self) {
         self.lock().stats.sns_cert_requests += 1;
+    }
+
+    pub(crate) fn record_paypal_cert_request(&self) {
+        self.lock().stats.paypal_cert_requests += 1;
     }
 
     pub(crate) fn record_sns_confirmation(&self) {

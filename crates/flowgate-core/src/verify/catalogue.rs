@@ -69,6 +69,9 @@ pub enum Scheme {
     Sns,
     /// Fireblocks: RSA-SHA512 over the body, Fireblocks' published key ([`super::fireblocks`]).
     Fireblocks,
+    /// PayPal: RSA-SHA256 over `id|time|webhook id|crc32(body)`, the key in
+    /// the certificate at `PAYPAL-CERT-URL` (fetched by the Worker) ([`super::paypal`]).
+    PayPal,
 }
 
 impl Scheme {
@@ -98,6 +101,7 @@ impl Scheme {
             Scheme::Monday => Some("json event.triggerUuid".to_owned()),
             Scheme::Contentful => Some("header x-contentful-idempotency-key".to_owned()),
             Scheme::Sns => Some("json MessageId".to_owned()),
+            Scheme::PayPal => Some("json id".to_owned()),
             Scheme::Fireblocks
             | Scheme::SendGrid
             | Scheme::Figma
@@ -144,6 +148,7 @@ impl Scheme {
             Scheme::Plaid => vec!["timestamp (iat)", "body"],
             Scheme::DropboxSign => vec!["event time and type (not the body)"],
             Scheme::Sns => vec!["message id", "timestamp", "topic", "message"],
+            Scheme::PayPal => vec!["transmission id", "transmission time", "webhook id", "body (CRC32)"],
             Scheme::Fireblocks => vec!["body"],
             Scheme::Figma | Scheme::MsGraph | Scheme::Token(_) | Scheme::BasicAuth(_) | Scheme::QueryToken(_) => {
                 Vec::new()
@@ -168,7 +173,7 @@ impl Scheme {
             Scheme::Netlify | Scheme::Monday => "jwt-hs256",
             Scheme::Contentful => "contentful",
             Scheme::Plaid => "jwt-es256",
-            Scheme::Sns => "rsa-x509",
+            Scheme::Sns | Scheme::PayPal => "rsa-x509",
             Scheme::Fireblocks => "rsa-sha512",
         }
     }
@@ -1330,7 +1335,7 @@ static CATALOGUE: &[Provider] = &[
             "aws-sns",
             "Amazon SNS (HTTP/S subscription)",
             "https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html",
-            "body Signature: RSA SHA1 (SignatureVersion 1) / SHA256 (2) over the type's canonical string; secret: the PEM certificate at SigningCertURL (fetching it in the Worker, and confirming subscriptions at the edge, not built yet: confirmations are forwarded)",
+            "body Signature: RSA SHA1 (SignatureVersion 1) / SHA256 (2) over the type's canonical string, with the certificate fetched from SigningCertURL (https://sns.<region>.amazonaws.com only); subscriptions confirmed at the edge with sns_confirm_subscriptions + sns_topic_arns",
             PublishedVector,
             "Notification",
             Scheme::Sns
@@ -1346,6 +1351,18 @@ static CATALOGUE: &[Provider] = &[
             SdkStyleRoundTrip,
             "TRANSACTION_STATUS_UPDATED",
             Scheme::Fireblocks
+        )
+    },
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "paypal",
+            "PayPal (REST webhooks)",
+            "https://developer.paypal.com/api/rest/webhooks/rest/",
+            "PAYPAL-TRANSMISSION-SIG: base64 RSA-SHA256 (SHA256withRSA) of transmission id|time|webhook id|CRC32(body), with the certificate fetched from PAYPAL-CERT-URL (api[-m][.sandbox].paypal.com only); paypal_webhook_id",
+            SdkStyleRoundTrip,
+            "PAYMENT.CAPTURE.COMPLETED",
+            Scheme::PayPal
         )
     },
     // Issue 15: Hookdeck's list — senders Hookdeck verifies that flowgate

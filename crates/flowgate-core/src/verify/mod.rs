@@ -21,6 +21,7 @@ pub mod fireblocks;
 pub mod github;
 pub mod handshake;
 pub mod jwt_hs256;
+pub mod paypal;
 pub mod plaid;
 pub mod scheme;
 pub mod sendgrid;
@@ -485,6 +486,7 @@ pub fn labels(scheme: &Scheme, headers: &Headers, body: &[u8]) -> Labels {
         Scheme::Contentful => contentful::labels(headers),
         Scheme::Plaid => plaid::labels(body),
         Scheme::Sns => sns::labels(body),
+        Scheme::PayPal => paypal::labels(body),
         Scheme::Fireblocks => fireblocks::labels(body),
     }
 }
@@ -572,6 +574,7 @@ pub fn start<'a>(
         Scheme::SendGrid => return pending(sendgrid::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Plaid => return pending(plaid::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Sns => return pending(sns::verify(provider.name, secrets, inbound)?),
+        Scheme::PayPal => return pending(paypal::verify(provider.name, secrets, inbound)?),
         Scheme::Fireblocks => return pending(fireblocks::verify(provider.name, secrets, inbound)?),
         Scheme::Hmac(h) => h.verify(provider.name, tolerance_override, secrets, inbound)?,
         Scheme::StandardWebhooks => standard_webhooks::verify(provider.name, tolerance_override, secrets, inbound)?,
@@ -620,6 +623,7 @@ pub fn key_material(scheme: &Scheme, secrets: &[Secret]) -> Vec<Vec<u8>> {
             Scheme::Fireblocks => fireblocks::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Plaid
             | Scheme::Sns
+            | Scheme::PayPal
             | Scheme::Figma
             | Scheme::MsGraph
             | Scheme::Token(_)
@@ -636,6 +640,7 @@ pub fn secret_is_key(scheme: &Scheme) -> bool {
         scheme,
         Scheme::Plaid
             | Scheme::Sns
+            | Scheme::PayPal
             | Scheme::Figma
             | Scheme::MsGraph
             | Scheme::Token(_)
