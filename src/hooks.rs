@@ -340,8 +340,22 @@ async fn sns_handshake(disposition: Disposition, route: &Route, rec: &mut Record
             handshake(rec, format!("route {}: SNS subscription not confirmed: {why}", route.name));
             Some(Reply::Handshake { what: "aws-sns-subscription-pending".to_owned() })
         }
+        // A confirmation re-sent (SNS's retry, or a captured one replayed)
+        // is answered without asking SNS again: one GET per SubscribeURL
+        // per isolate.
+        Disposition::Confirm(url) if CONFIRMED.with(|c| c.borrow().contains(&url)) => {
+            handshake(rec, format!("route {}: SNS subscription confirmed already", route.name));
+            Some(Reply::Handshake { what: "aws-sns-subscription-confirmed".to_owned() })
+        }
         Disposition::Confirm(url) => match http::get(&url, SNS_CONFIRM_TIMEOUT).await {
             Ok(a) if (200..300).contains(&a.status) => {
+                CONFIRMED.with(|c| {
+                    let mut c = c.borrow_mut();
+                    if c.len() >= 64 {
+                        c.clear();
+                    }
+                    c.insert(url);
+                });
                 handshake(rec, format!("route {}: SNS subscription confirmed", route.name));
                 Some(Reply::Handshake { what: "aws-sns-subscription-confirmed".to_owned() })
             }
@@ -357,6 +371,12 @@ async fn sns_handshake(disposition: Disposition, route: &Route, rec: &mut Record
             }
         },
     }
+}
+
+thread_local! {
+    // SubscribeURLs this isolate confirmed (at most 64).
+    static CONFIRMED: std::cell::RefCell<std::collections::HashSet<String>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
 }
 
 /// Time allowed for SNS's `ConfirmSubscription`.

@@ -124,6 +124,10 @@ async fn sns_subscription_is_confirmed_only_on_the_route_that_opts_in_for_its_to
     assert_eq!(a.status, 200, "{}\n{}", a.text, worker.log_tail());
     assert_eq!(a.json["handshake"], "aws-sns-subscription-confirmed");
     assert_eq!(emulator.stats().sns_confirmations, 1);
+    // Re-sent (SNS's retry, or replayed): answered, SNS not asked again.
+    let a = post(&worker, "sns-confirm", &confirm, confirm.body.clone()).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(emulator.stats().sns_confirmations, 1);
 
     // Another account's topic: refused, not confirmed.
     let other = "arn:aws:sns:us-east-1:999999999999:attacker";
