@@ -23,6 +23,8 @@ use flowgate_core::{
     verify::{
         fetched_key,
         handshake::{self, Before},
+        paypal,
+        sns::{self, Disposition},
         verify_request_with, Handshake, HandshakeReply, Received, VerifiedRequest, VerifyError,
     },
     Headers, Secret,
@@ -41,6 +43,7 @@ use crate::{
     queue,
     reply::{Ack, Reply},
     web_crypto::WebCrypto,
+    x509_certs,
 };
 
 pub(crate) async fn handle(mut req: Request, env: &Env, ctx: &Context, route_name: &str, request_id: &str) -> Reply {
@@ -221,6 +224,29 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         }
     }
 
+    // AWS SNS: the certificate its SigningCertURL names (memory → KV → the
+    // SNS host; any other host is refused unfetched), unless pinned.
+    if let (Some(settings), true) = (&route.sns, signing.is_empty()) {
+        let origin = settings.emulator_origin.as_deref();
+        match x509_certs::certificate(&store, &x509_certs::SNS, route, origin, &headers, &body, rec).await {
+            Ok(pem) => signing.push(pem),
+            Err(reply) => return reply,
+        }
+    }
+    // PayPal: the certificate at PAYPAL-CERT-URL (a PayPal API host only),
+    // unless pinned; each certificate goes with the route's webhook id,
+    // which PayPal signs too.
+    if let Some(settings) = &route.paypal {
+        if signing.is_empty() {
+            let origin = settings.emulator_origin.as_deref();
+            match x509_certs::certificate(&store, &x509_certs::PAYPAL, route, origin, &headers, &body, rec).await {
+                Ok(pem) => signing.push(pem),
+                Err(reply) => return reply,
+            }
+        }
+        signing = signing.iter().map(|pem| paypal::route_key(&settings.webhook_id, pem.expose())).collect();
+    }
+
     // (4) Signature over the raw bytes; the body moves into the result.
     // Asymmetric signatures are checked by Web Crypto (`web_crypto.rs`).
     let received_at = now_millis() / 1000;
@@ -255,6 +281,13 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
         return ack.apply(Reply::HandshakeReply(reply));
     }
 
+    // SNS's confirmations are answered here (and only Notifications go on).
+    if let Some(settings) = &route.sns {
+        if let Some(reply) = sns_handshake(sns::disposition(&verified.view(), settings), route, rec).await {
+            return reply;
+        }
+    }
+
     // (6) Rules: which flows get the event (none: acknowledged and dropped).
     let content_type = headers.get("content-type");
     let view = EventView { event_type: verified.event_type(), headers: &headers, content_type, body: verified.body() };
@@ -281,6 +314,76 @@ async fn run(req: &mut Request, env: &Env, ctx: &Context, route_name: &str, rec:
     let reply = accept_and_deliver(env, ctx, &config, route, &targets, verified, &headers, received_at, rec).await;
     ack.apply(reply)
 }
+
+/// A verified SNS message that is not forwarded: another topic's (403), a
+/// subscription confirmed (one GET of its SubscribeURL) or left pending, an
+/// unsubscription. `None` for a Notification. The SubscribeURL's token is a
+/// capability (it confirms the subscription): never logged.
+async fn sns_handshake(disposition: Disposition, route: &Route, rec: &mut Record<'_>) -> Option<Reply> {
+    let handshake = |rec: &mut Record<'_>, message: String| {
+        rec.outcome = "handshake";
+        rec.message = Some(message);
+    };
+    match disposition {
+        Disposition::Forward => None,
+        Disposition::OtherTopic => {
+            rec.outcome = "sns_topic_refused";
+            rec.message = Some(format!(
+                "route {}: a message of a topic not in sns_topic_arns (SNS signs every account's topics): not forwarded",
+                route.name
+            ));
+            Some(Reply::HandshakeRefused { status: 403 })
+        }
+        Disposition::Unsubscribed => {
+            handshake(rec, format!("route {}: SNS unsubscribed this endpoint; not forwarded", route.name));
+            Some(Reply::Handshake { what: "aws-sns-unsubscribe".to_owned() })
+        }
+        Disposition::LeaveUnconfirmed(why) => {
+            rec.level = "warn";
+            handshake(rec, format!("route {}: SNS subscription not confirmed: {why}", route.name));
+            Some(Reply::Handshake { what: "aws-sns-subscription-pending".to_owned() })
+        }
+        // A confirmation re-sent (SNS's retry, or a captured one replayed)
+        // is answered without asking SNS again: one GET per SubscribeURL
+        // per isolate.
+        Disposition::Confirm(url) if CONFIRMED.with(|c| c.borrow().contains(&url)) => {
+            handshake(rec, format!("route {}: SNS subscription confirmed already", route.name));
+            Some(Reply::Handshake { what: "aws-sns-subscription-confirmed".to_owned() })
+        }
+        Disposition::Confirm(url) => match http::get(&url, SNS_CONFIRM_TIMEOUT).await {
+            Ok(a) if (200..300).contains(&a.status) => {
+                CONFIRMED.with(|c| {
+                    let mut c = c.borrow_mut();
+                    if c.len() >= 64 {
+                        c.clear();
+                    }
+                    c.insert(url);
+                });
+                handshake(rec, format!("route {}: SNS subscription confirmed", route.name));
+                Some(Reply::Handshake { what: "aws-sns-subscription-confirmed".to_owned() })
+            }
+            // 503: SNS resends the confirmation (its delivery policy).
+            failed => {
+                rec.outcome = "sns_confirm_failed";
+                let why = match failed {
+                    Ok(a) => format!("answered {}", a.status),
+                    Err(e) => e.describe(),
+                };
+                rec.message = Some(format!("route {}: confirming the SNS subscription failed: SNS {why}", route.name));
+                Some(Reply::Unavailable { what: "sns-subscribe" })
+            }
+        },
+    }
+}
+
+thread_local! {
+    // SubscribeURLs this isolate confirmed (at most 64).
+    static CONFIRMED: std::cell::RefCell<std::collections::HashSet<String>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// Time allowed for SNS's `ConfirmSubscription`.
+const SNS_CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// (7) Delivered: through the queue (answer now), or inline (relay the
 /// flows' answer).

@@ -86,6 +86,12 @@ pub(crate) async fn post(
     send(Method::Post, url, headers, Some(body), timeout, keep_header).await
 }
 
+/// GETs `url`, waiting at most `timeout` (SNS's certificates and
+/// `SubscribeURL`).
+pub(crate) async fn get(url: &str, timeout: Duration) -> Result<Answer, Failure> {
+    send(Method::Get, url, &[], None, timeout, "content-type").await
+}
+
 /// Sends `method` to `url` with `headers` and `body` (none for a GET),
 /// waiting at most `timeout`; as [`post`].
 pub(crate) async fn send(

@@ -33,6 +33,7 @@ mod pacer;
 mod queue;
 mod reply;
 mod web_crypto;
+mod x509_certs;
 
 pub use ledger::RouteLedger;
 pub use pacer::FlowPacer;

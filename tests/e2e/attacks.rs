@@ -217,6 +217,10 @@ fn signature_headers(p: &Provider) -> Vec<String> {
             vec![contentful::SIGNATURE_HEADER, contentful::SIGNED_HEADERS_HEADER, contentful::TIMESTAMP_HEADER]
         }
         Scheme::Fireblocks => vec![flowgate_core::verify::fireblocks::SIGNATURE_HEADER],
+        Scheme::PayPal => {
+            use flowgate_core::verify::paypal;
+            vec![paypal::SIG_HEADER, paypal::ID_HEADER, paypal::TIME_HEADER, paypal::ALGO_HEADER]
+        }
         Scheme::Ebay => vec!["x-ebay-signature"],
         Scheme::Circle => vec!["x-circle-signature", "x-circle-key-id"],
         Scheme::Mailgun

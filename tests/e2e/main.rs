@@ -14,9 +14,11 @@ mod flow_answers;
 mod handshake_senders;
 mod inbound;
 mod pacing;
+mod paypal;
 mod routing;
 mod sender_sdks;
 mod senders;
+mod sns;
 mod tokens;
 
 use std::sync::OnceLock;

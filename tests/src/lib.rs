@@ -411,6 +411,40 @@ plaid_secret_binding = "PLAID_SECRET_WRONG"
 plaid_environment = "@EMULATOR_BASE_URL@"
 flow_url_binding = "FLOW_ANY"
 
+# AWS SNS: certificates and SubscribeURLs at the emulator (its origin stands
+# in for https://sns.<region>.amazonaws.com), confirmations not confirmed.
+[vars.FLOWGATE.routes.sns]
+provider = "aws-sns"
+sns_emulator_origin = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
+# AWS SNS, confirming subscriptions of its one topic.
+[vars.FLOWGATE.routes.sns-confirm]
+provider = "aws-sns"
+sns_emulator_origin = "@EMULATOR_BASE_URL@"
+sns_confirm_subscriptions = true
+sns_topic_arns = ["arn:aws:sns:us-east-1:123456789012:flowgate-demo"]
+flow_url_binding = "FLOW_ANY"
+
+# AWS SNS as deployed: only https://sns.<region>.amazonaws.com certificates.
+[vars.FLOWGATE.routes.sns-production]
+provider = "aws-sns"
+flow_url_binding = "FLOW_ANY"
+
+# PayPal: certificates at the emulator, the webhook id `flowgate send paypal` signs for.
+[vars.FLOWGATE.routes.paypal]
+provider = "paypal"
+paypal_webhook_id = "FLOWGATEDEMOWEBHOOK1"
+paypal_emulator_origin = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
+# PayPal, another webhook (its id is not the one signed).
+[vars.FLOWGATE.routes.paypal-other]
+provider = "paypal"
+paypal_webhook_id = "ANOTHERWEBHOOK2"
+paypal_emulator_origin = "@EMULATOR_BASE_URL@"
+flow_url_binding = "FLOW_ANY"
+
 [vars.FLOWGATE.routes.mailgun]
 provider = "mailgun"
 secret_bindings = ["SENDER_SECRET"]
@@ -1176,9 +1210,12 @@ pub mod attack {
     /// come from the emulator's key endpoint, not from a route secret).
     pub fn matrix_providers() -> Vec<&'static Provider> {
         // Plaid's keys and SNS's certificates are fetched, and Fireblocks'
-        // and Wix's keys are RSA: none of them is a secret made from `material`.
-                // eBay's and Circle's keys are fetched by id too (`fetched_keys.rs`).
-        providers().iter().filter(|p| !["plaid", "aws-sns", "fireblocks", "wix", "ebay", "circle"].contains(&p.name)).collect()
+        // and Wix's keys are RSA: none of them is a secret made from `material`;
+        // eBay's and Circle's keys are fetched by id too (`fetched_keys.rs`), PayPal's certificate by URL.
+        providers()
+            .iter()
+            .filter(|p| !["plaid", "aws-sns", "fireblocks", "wix", "ebay", "circle", "paypal"].contains(&p.name))
+            .collect()
     }
 
     /// The route of sender `p`: `/hooks/p-<name>`.

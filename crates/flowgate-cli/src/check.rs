@@ -455,10 +455,14 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
                             flowgate_core::verify::adyen::decode_key(&secret).map(|_| ()),
                             "paste the HMAC key (64 hex digits) of the webhook in Adyen's Customer Area",
                         ),
-                        // The certificate is pinned (fetching it by URL is not built yet).
+                        // A pinned certificate (without secret_bindings it is fetched by URL).
                         Scheme::Sns => (
                             flowgate_core::verify::sns::certificate_key(secret.expose()).map(|_| ()),
-                            "paste the PEM certificate at the messages' SigningCertURL (https://sns.<region>.amazonaws.com/….pem)",
+                            "paste the PEM certificate at the messages' SigningCertURL (https://sns.<region>.amazonaws.com/….pem), or leave secret_bindings out: it is fetched",
+                        ),
+                        Scheme::PayPal => (
+                            flowgate_core::verify::x509::certificate_key(secret.expose()).map(|_| ()),
+                            "paste the PEM certificate at the notifications' PAYPAL-CERT-URL, or leave secret_bindings out: it is fetched",
                         ),
                         Scheme::BasicAuth(_) => (
                             shared_secret::check_basic_secret(&secret),

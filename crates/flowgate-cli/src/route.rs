@@ -975,7 +975,7 @@ flow_url_binding = "FLOW_URL_SINGLE"
                     "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721".into()
                 }
                 verify::Scheme::Adyen => "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056".into(),
-                verify::Scheme::Sns | verify::Scheme::Fireblocks | verify::Scheme::Wix => {
+                verify::Scheme::Sns | verify::Scheme::Fireblocks | verify::Scheme::Wix | verify::Scheme::PayPal => {
                     include_str!("../../../tests/fixtures/entra-test-key.pem").into()
                 }
                 _ => "demo-secret".into(),
@@ -984,6 +984,11 @@ flow_url_binding = "FLOW_URL_SINGLE"
             let verifying = match p.scheme() {
                 // The certificate of that key (SNS routes get it by SigningCertURL).
                 verify::Scheme::Sns => Secret::new(include_str!("../../../tests/fixtures/entra-test-cert.pem")),
+                // PayPal's route secret is the webhook id with the certificate.
+                verify::Scheme::PayPal => verify::paypal::route_key(
+                    flowgate_emulator::senders::PAYPAL_DEMO_WEBHOOK_ID,
+                    include_str!("../../../tests/fixtures/entra-test-cert.pem"),
+                ),
                 _ => send::verifying_key(p, &signing).unwrap().map_or_else(|| signing.clone(), Secret::new),
             };
             let body = send::sample_body(p, p.sample_event, now);

@@ -29,6 +29,12 @@ pub struct SendArgs {
     /// `flowgate-test-plaid-kid`, as Plaid's key endpoint returns it). eBay and Circle
     /// sign with a P-256 key too (kid/key id the emulator's test key's; the emulator
     /// serves the public key: its demo keys are DEMO_EBAY_PRIVATE_KEY / DEMO_CIRCLE_PRIVATE_KEY).
+    /// AWS SNS: the RSA
+    /// private key (PEM) of the emulator's test certificate (tests/fixtures/entra-test-key.pem);
+    /// the Notification names its SigningCertURL at the emulator (http://127.0.0.1:8790),
+    /// which a route accepts with sns_emulator_origin = "http://127.0.0.1:8790". PayPal: the
+    /// same key; signed for webhook id FLOWGATEDEMOWEBHOOK1, the certificate named at the
+    /// emulator (paypal_emulator_origin = "http://127.0.0.1:8790").
     ///
     /// Fireblocks and Wix sign with an RSA private key: give its PEM here (a value
     /// starting with `-----BEGIN` is taken as the secret, not as a flag), and `send`

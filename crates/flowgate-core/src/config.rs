@@ -338,6 +338,11 @@ pub struct Route {
     pub ebay: Option<EbaySettings>,
     /// Circle only: where and with which API key its keys are fetched.
     pub circle: Option<CircleSettings>,
+    /// AWS SNS only (always set there): where certificates come from, and
+    /// whether subscriptions are confirmed.
+    pub sns: Option<SnsSettings>,
+    /// PayPal only (always set there): the webhook id, and the emulator.
+    pub paypal: Option<PayPalSettings>,
     /// Acknowledge at once and deliver through the queue, or forward inline.
     pub mode: DeliveryMode,
     /// Queue mode: attempts and backoff.
@@ -468,6 +473,99 @@ pub struct CircleSettings {
     pub api_key_binding: String,
     /// `https://api.circle.com`, or a loopback base (the emulator).
     pub base_url: String,
+}
+
+/// How an AWS SNS route treats SNS's certificates and handshakes
+/// ([`crate::verify::sns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnsSettings {
+    /// Tests only: a loopback origin (`http://127.0.0.1:PORT`, the emulator)
+    /// that replaces `https://sns.<region>.amazonaws.com` in `SigningCertURL`
+    /// and `SubscribeURL`; with it set, real SNS hosts are refused. `None` in
+    /// production: certificates come only from SNS hosts over https.
+    pub emulator_origin: Option<String>,
+    /// Confirm a verified `SubscriptionConfirmation` by GETting its
+    /// `SubscribeURL` (`sns_confirm_subscriptions`); only with
+    /// [`SnsSettings::topic_arns`].
+    pub confirm_subscriptions: bool,
+    /// `sns_topic_arns`: when not empty, only messages of these topics are
+    /// accepted (every type); required to confirm subscriptions.
+    pub topic_arns: Vec<String>,
+}
+
+/// How a PayPal route verifies ([`crate::verify::paypal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayPalSettings {
+    /// `paypal_webhook_id`: the webhook's id in PayPal's developer
+    /// dashboard, part of what PayPal signs (it binds a notification to
+    /// this webhook: PayPal signs every merchant's with one certificate).
+    pub webhook_id: String,
+    /// Tests only: a loopback origin (the emulator) that replaces PayPal's
+    /// hosts in `PAYPAL-CERT-URL`; with it set, PayPal's hosts are refused.
+    pub emulator_origin: Option<String>,
+}
+
+/// A loopback origin for tests (`http://127.0.0.1:PORT`), or a problem at `field`.
+fn emulator_origin(text: &str, field: &str, real: &str, p: &mut Problems) -> String {
+    let base = text.trim().trim_end_matches('/').to_owned();
+    let loopback = split_url(&base).is_ok_and(|u| is_loopback(u.host));
+    if !(base.starts_with("http://") && loopback && check_base_url(&base).is_ok()) {
+        p.add(
+            field,
+            "must be a loopback origin (the emulator, http://127.0.0.1:PORT)",
+            format!("leave it out in production: certificates are fetched only from {real}"),
+        );
+    }
+    base
+}
+
+/// Whether `arn` is an SNS topic ARN: `arn:<partition>:sns:<region>:<12
+/// digits>:<name>`, the name 1–256 of `A-Z a-z 0-9 - _` (and `.fifo`).
+fn is_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [arn_, partition, service, region, account, name] = parts[..] else { return false };
+    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    arn_ == "arn"
+        && word(partition)
+        && service == "sns"
+        && word(region)
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (1..=256).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// An SNS route's settings; `None` (with problems added) when one is wrong.
+fn validate_sns(
+    name: &str,
+    origin: Option<String>,
+    confirm: Option<bool>,
+    topics: Option<Vec<String>>,
+    p: &mut Problems,
+) -> Option<SnsSettings> {
+    let at = |field: &str| format!("routes.{name}.{field}");
+    let before = p.0.len();
+    let real = "https://sns.<region>.amazonaws.com (and SubscribeURLs only there)";
+    let emulator_origin = origin.map(|text| emulator_origin(&text, &at("sns_emulator_origin"), real, p));
+    let topic_arns = topics.unwrap_or_default();
+    for (i, arn) in topic_arns.iter().enumerate() {
+        if !is_topic_arn(arn) {
+            p.add(
+                format!("routes.{name}.sns_topic_arns[{i}]"),
+                "is not an SNS topic ARN",
+                "write the topic's full ARN, e.g. \"arn:aws:sns:us-east-1:123456789012:orders\" (no wildcards)",
+            );
+        }
+    }
+    let confirm_subscriptions = confirm == Some(true);
+    if confirm_subscriptions && topic_arns.is_empty() {
+        p.add(
+            at("sns_topic_arns"),
+            "missing: with sns_confirm_subscriptions, any AWS account could subscribe this route to its own topic (SNS signs that confirmation too) and then send it notifications",
+            "list the topics this route is for: sns_topic_arns = [\"arn:aws:sns:<region>:<account>:<topic>\"]",
+        );
+    }
+    (p.0.len() == before).then_some(SnsSettings { emulator_origin, confirm_subscriptions, topic_arns })
 }
 
 /// What a flow receives.
@@ -621,6 +719,11 @@ struct RawRoute {
     ebay_environment: Option<String>,
     circle_api_key_binding: Option<String>,
     circle_environment: Option<String>,
+    sns_emulator_origin: Option<String>,
+    sns_confirm_subscriptions: Option<bool>,
+    sns_topic_arns: Option<Vec<String>>,
+    paypal_webhook_id: Option<String>,
+    paypal_emulator_origin: Option<String>,
     mode: Option<String>,
     max_attempts: Option<u64>,
     backoff_base_secs: Option<u64>,
@@ -826,7 +929,7 @@ const FLOW_FIELDS: [(&str, Kind); 7] = [
     ("max_concurrency", Kind::Count),
 ];
 
-const ROUTE_FIELDS: [(&str, Kind); 32] = [
+const ROUTE_FIELDS: [(&str, Kind); 37] = [
     ("lost_after_secs", Kind::Count),
     ("mode", Kind::Text),
     ("max_attempts", Kind::Count),
@@ -847,6 +950,11 @@ const ROUTE_FIELDS: [(&str, Kind); 32] = [
     ("ebay_environment", Kind::Text),
     ("circle_api_key_binding", Kind::Text),
     ("circle_environment", Kind::Text),
+    ("sns_emulator_origin", Kind::Text),
+    ("sns_confirm_subscriptions", Kind::Flag),
+    ("sns_topic_arns", Kind::TextList),
+    ("paypal_webhook_id", Kind::Text),
+    ("paypal_emulator_origin", Kind::Text),
     ("secret_bindings", Kind::TextList),
     ("flow_url_binding", Kind::Text),
     ("max_body_bytes", Kind::Count),
@@ -1227,7 +1335,18 @@ fn validate_route(
     let is_plaid = provider.is_some_and(|p| p.name == "plaid");
     let is_ebay = provider.is_some_and(|p| p.name == "ebay");
     let is_circle = provider.is_some_and(|p| p.name == "circle");
-    if secret_bindings.is_empty() && !secret_from_handshake && !is_plaid && !is_ebay && !is_circle {
+    // SNS's certificates are fetched from SigningCertURL (an SNS host).
+    let is_sns = provider.is_some_and(|p| p.name == "aws-sns");
+    // So are PayPal's, from PAYPAL-CERT-URL.
+    let is_paypal = provider.is_some_and(|p| p.name == "paypal");
+    if secret_bindings.is_empty()
+        && !secret_from_handshake
+        && !is_plaid
+        && !is_ebay
+        && !is_circle
+        && !is_sns
+        && !is_paypal
+    {
         p.add(
             at("secret_bindings"),
             "no signing secret",
@@ -1380,6 +1499,44 @@ fn validate_route(
         None
     };
 
+    let sns = if is_sns {
+        validate_sns(name, r.sns_emulator_origin, r.sns_confirm_subscriptions, r.sns_topic_arns, p)
+    } else {
+        let sns_fields = [
+            ("sns_emulator_origin", r.sns_emulator_origin.is_some()),
+            ("sns_confirm_subscriptions", r.sns_confirm_subscriptions.is_some()),
+            ("sns_topic_arns", r.sns_topic_arns.is_some()),
+        ];
+        for (field, _) in sns_fields.iter().filter(|(_, set)| *set) {
+            p.add(at(field), "only allowed with provider = \"aws-sns\"", "remove it, or set provider = \"aws-sns\"");
+        }
+        None
+    };
+
+    let paypal = if is_paypal {
+        let before = p.0.len();
+        let webhook_id = r.paypal_webhook_id.unwrap_or_default();
+        if !crate::verify::paypal::is_webhook_id(&webhook_id) {
+            p.add(
+                at("paypal_webhook_id"),
+                "missing or not a PayPal webhook id (1-50 of A-Z a-z 0-9): PayPal signs it, and it binds a notification to this webhook",
+                "copy the Webhook ID from the app's webhook in PayPal's developer dashboard, e.g. paypal_webhook_id = \"9XL90610J3647323C\"",
+            );
+        }
+        let real = "https://api[-m][.sandbox].paypal.com/v1/notifications/certs/…";
+        let origin = r.paypal_emulator_origin.map(|t| emulator_origin(&t, &at("paypal_emulator_origin"), real, p));
+        (p.0.len() == before).then_some(PayPalSettings { webhook_id, emulator_origin: origin })
+    } else {
+        let fields = [
+            ("paypal_webhook_id", r.paypal_webhook_id.is_some()),
+            ("paypal_emulator_origin", r.paypal_emulator_origin.is_some()),
+        ];
+        for (field, _) in fields.iter().filter(|(_, set)| *set) {
+            p.add(at(field), "only allowed with provider = \"paypal\"", "remove it, or set provider = \"paypal\"");
+        }
+        None
+    };
+
     let mode = match r.mode.as_deref() {
         None | Some("queue") => DeliveryMode::Queue,
         Some("direct") => DeliveryMode::Direct,
@@ -1492,6 +1649,8 @@ fn validate_route(
         plaid,
         ebay,
         circle,
+        sns,
+        paypal,
         mode,
         retry,
         dedupe_window_secs,
@@ -2495,6 +2654,128 @@ mod tests {
         });
         assert_eq!(paths(&p), ["routes.github.plaid_secret_binding", "routes.github.plaid_environment"]);
         assert!(p[0].message.contains("provider = \"plaid\""));
+    }
+
+    fn with_sns(f: impl FnOnce(&mut Value)) -> Result<Config, Vec<Problem>> {
+        let mut v = good();
+        v["routes"]["sns"] = json!({ "provider": "aws-sns", "flow_url_binding": "FLOW_URL_SNS" });
+        f(&mut v["routes"]["sns"]);
+        Config::from_json(&v)
+    }
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:orders";
+
+    #[test]
+    fn sns_route_validates_without_secret_bindings_and_fetches_from_sns_hosts() {
+        let c = with_sns(|_| {}).unwrap();
+        let sns = c.routes["sns"].sns.as_ref().unwrap();
+        assert_eq!(sns, &SnsSettings { emulator_origin: None, confirm_subscriptions: false, topic_arns: vec![] });
+        assert_eq!(c.routes["github"].sns, None);
+        let c = with_sns(|r| {
+            r["sns_emulator_origin"] = json!("http://127.0.0.1:8790/");
+            r["sns_confirm_subscriptions"] = json!(true);
+            r["sns_topic_arns"] = json!([TOPIC, "arn:aws-cn:sns:cn-north-1:123456789012:x.fifo"]);
+        })
+        .unwrap();
+        let sns = c.routes["sns"].sns.as_ref().unwrap();
+        assert_eq!(sns.emulator_origin.as_deref(), Some("http://127.0.0.1:8790"));
+        assert!(sns.confirm_subscriptions);
+        assert_eq!(sns.topic_arns.len(), 2);
+        // A pinned certificate is allowed too.
+        assert!(with_sns(|r| r["secret_bindings"] = json!(["SNS_CERT"])).is_ok());
+    }
+
+    #[test]
+    fn rejects_sns_emulator_origin_off_loopback() {
+        for bad in [
+            "https://sns.us-east-1.amazonaws.com",
+            "https://evil.example",
+            "http://sns.us-east-1.amazonaws.com",
+            "http://127.0.0.1:8790/sns",
+            "http://localhost:80@evil.example",
+            "production",
+        ] {
+            let p = with_sns(|r| r["sns_emulator_origin"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.sns.sns_emulator_origin"], "{bad}");
+            assert!(p[0].message.contains("loopback"), "{}", p[0].message);
+        }
+    }
+
+    #[test]
+    fn rejects_sns_subscription_confirmation_without_a_topic_allow_list() {
+        let p = with_sns(|r| r["sns_confirm_subscriptions"] = json!(true)).unwrap_err();
+        assert_eq!(paths(&p), ["routes.sns.sns_topic_arns"]);
+        assert!(p[0].message.contains("any AWS account"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn rejects_malformed_sns_topic_arns() {
+        for bad in [
+            "",
+            "orders",
+            "arn:aws:sqs:us-east-1:123456789012:orders",
+            "arn:aws:sns:us-east-1:1234:orders",
+            "arn:aws:sns:us-east-1:123456789012:",
+            "arn:aws:sns:us-east-1:123456789012:a b",
+            "arn:aws:sns:*:123456789012:orders",
+        ] {
+            let p = with_sns(|r| r["sns_topic_arns"] = json!([bad])).unwrap_err();
+            assert_eq!(paths(&p), ["routes.sns.sns_topic_arns[0]"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_sns_settings_on_other_providers() {
+        let p = with(|v| {
+            v["routes"]["github"]["sns_confirm_subscriptions"] = json!(true);
+            v["routes"]["github"]["sns_emulator_origin"] = json!("http://127.0.0.1:8790");
+        });
+        assert_eq!(paths(&p), ["routes.github.sns_emulator_origin", "routes.github.sns_confirm_subscriptions"]);
+        assert!(p[0].message.contains("provider = \"aws-sns\""));
+    }
+
+    fn with_paypal(f: impl FnOnce(&mut Value)) -> Result<Config, Vec<Problem>> {
+        let mut v = good();
+        v["routes"]["paypal"] = json!({ "provider": "paypal", "paypal_webhook_id": "9XL90610J3647323C", "flow_url_binding": "FLOW_URL_PP" });
+        f(&mut v["routes"]["paypal"]);
+        Config::from_json(&v)
+    }
+
+    #[test]
+    fn paypal_route_validates_with_a_webhook_id_and_no_secret_bindings() {
+        let c = with_paypal(|_| {}).unwrap();
+        let pp = c.routes["paypal"].paypal.as_ref().unwrap();
+        assert_eq!(pp, &PayPalSettings { webhook_id: "9XL90610J3647323C".to_owned(), emulator_origin: None });
+        assert_eq!(c.routes["github"].paypal, None);
+        let c = with_paypal(|r| r["paypal_emulator_origin"] = json!("http://127.0.0.1:8790")).unwrap();
+        assert_eq!(
+            c.routes["paypal"].paypal.as_ref().unwrap().emulator_origin.as_deref(),
+            Some("http://127.0.0.1:8790")
+        );
+    }
+
+    #[test]
+    fn rejects_paypal_route_without_a_valid_webhook_id() {
+        let p = with_paypal(|r| {
+            r.as_object_mut().unwrap().remove("paypal_webhook_id");
+        })
+        .unwrap_err();
+        assert_eq!(paths(&p), ["routes.paypal.paypal_webhook_id"]);
+        for bad in ["", "WH-123", "a b"] {
+            let p = with_paypal(|r| r["paypal_webhook_id"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.paypal.paypal_webhook_id"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_paypal_emulator_origin_off_loopback_and_settings_on_other_providers() {
+        for bad in ["https://api.paypal.com", "http://api.sandbox.paypal.com", "http://127.0.0.1:8790/v1"] {
+            let p = with_paypal(|r| r["paypal_emulator_origin"] = json!(bad)).unwrap_err();
+            assert_eq!(paths(&p), ["routes.paypal.paypal_emulator_origin"], "{bad}");
+        }
+        let p = with(|v| v["routes"]["github"]["paypal_webhook_id"] = json!("9XL90610J3647323C"));
+        assert_eq!(paths(&p), ["routes.github.paypal_webhook_id"]);
+        assert!(p[0].message.contains("provider = \"paypal\""));
     }
 
     #[test]

@@ -318,6 +318,15 @@ pub(crate) async fn index(AxState(st): AxState<Arc<State>>, headers: axum::http:
         flowgate_core::verify::circle::TEST_KEY_ID
     ));
     s.push_str(&format!(
+        "\nAWS SNS (sns_emulator_origin = \"{base}\") and PayPal (paypal_emulator_origin = \"{base}\"):\n\
+         \x20 GET  {base}{}   the certificate of tests/fixtures/entra-test-key.pem\n\
+         \x20 GET  {base}/?Action=ConfirmSubscription&TopicArn=…&Token=…   SNS's ConfirmSubscription\n\
+         \x20 GET  {base}{}{}   the same certificate, as PayPal's certificate host\n",
+        flowgate_core::verify::sns::EMULATOR_CERT_PATH,
+        flowgate_core::verify::paypal::CERT_PATH,
+        flowgate_core::verify::paypal::EMULATOR_CERT_ID,
+    ));
+    s.push_str(&format!(
         "\nInspection and control:\n\
          \x20 GET    {base}/_emulator/runs     accepted runs (body as base64, and as text when UTF-8)\n\
          \x20        ?delivery=D (x-flowgate-delivery)  ?flowgate_id=I (x-flowgate-id)  ?bodies=false (no bodies)\n\

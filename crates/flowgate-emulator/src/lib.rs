@@ -57,6 +57,7 @@
 //! - `faults.rs`: [`TokenFault`] and the answers of injected token faults.
 //! - `flow_faults.rs`: [`FlowFault`], [`FlowBehaviour`], the trigger's error codes.
 //! - `plaid.rs`: Plaid's `/webhook_verification_key/get` and [`PlaidFault`].
+//! - `sns.rs`: AWS SNS's signing certificate and `ConfirmSubscription`; PayPal's certificate.
 //! - `config.rs`: [`EmulatorConfig`], the TOML form and the demo directory.
 //! - `state.rs`: [`State`] shared by the handlers; [`FlowRun`], [`Stats`],
 //!   [`Rejection`].
@@ -85,6 +86,7 @@ mod key_hosts;
 mod plaid;
 mod samples;
 pub mod senders;
+mod sns;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -117,6 +119,7 @@ pub use self::{
     flow_faults::{FlowBehaviour, FlowFault, FlowFaultAction, FLOW_FAULT_STATUSES, TRIGGER_ERRORS},
     key_hosts::DEMO_EBAY_APP_TOKEN,
     plaid::PlaidFault,
+    sns::DEMO_SNS_PRIVATE_KEY,
     state::{FlowRun, Rejection, RunsSummary, State, Stats, MAX_TRIGGER_BODY_BYTES},
     tls::TlsIdentity,
     types::{ATTEMPT_HEADER, DELIVERY_HEADER, FLOWGATE_ID_HEADER},
@@ -133,7 +136,9 @@ pub fn app(state: Arc<State>) -> Router {
     // trigger enforces its own limit (§4: 100 MB, plus headroom).
     let body_limit = state.max_body_bytes().saturating_add(1);
     Router::new()
-        .route("/", get(inspect::index))
+        .route("/", get(sns::root))
+        .route("/sns/{file}", get(sns::certificate))
+        .route("/v1/notifications/certs/{id}", get(sns::paypal_certificate))
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/{tenant}/oauth2/token", post(entra::token_v1))
         .route("/{tenant}/discovery/v2.0/keys", get(entra::keys))
@@ -330,6 +335,12 @@ impl Emulator {
     /// takes the next one before it is processed (`plaid.rs`).
     pub fn inject_plaid_faults(&self, faults: Vec<PlaidFault>) {
         self.state.inject_plaid_faults(faults);
+    }
+
+    /// Appends HTTP statuses to the SNS certificate endpoint's queue; each
+    /// certificate request takes the next one before it is processed (`sns.rs`).
+    pub fn inject_cert_faults(&self, statuses: Vec<u16>) {
+        self.state.inject_cert_faults(statuses);
     }
 
     /// Turns a configured flow on or off, suspends or deletes it, from now on.

@@ -13,6 +13,13 @@ pub(crate) fn shaped(provider: &str, event: &str, id: &str, now: u64) -> Option<
     let iso = crate::senders::rfc3339(now);
     let short = &id[4..16];
     Some(match provider {
+        // PayPal's REST webhook event (its docs' PAYMENT.CAPTURE.COMPLETED shape).
+        "paypal" => json!({
+            "id": format!("WH-{}", &id[4..21].to_ascii_uppercase()), "event_version": "1.0",
+            "create_time": format!("{}Z", crate::types::format_utc(now).replace(' ', "T")), "resource_type": "capture", "resource_version": "2.0",
+            "event_type": event, "summary": "Payment completed for $ 42.0 USD",
+            "resource": {"id": "42311647XV020574X", "status": "COMPLETED", "amount": {"currency_code": "USD", "value": "42.00"}},
+        }),
         "github" | "github-sha1" => json!({
             "ref": "refs/heads/main",
             "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",

@@ -9,7 +9,7 @@ use anyhow::bail;
 use crate::samples;
 use flowgate_core::{
     verify::{
-        adyen, body_fields, circle, contentful, discord, dropbox_sign, ebay, fireblocks, jwt_hs256, plaid,
+        adyen, body_fields, circle, contentful, discord, dropbox_sign, ebay, fireblocks, jwt_hs256, paypal, plaid,
         scheme::{Field, TimestampUnit},
         sendgrid,
         shared_secret::{self, HeaderSecret},
@@ -483,6 +483,113 @@ fn sns_timestamp(now: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+/// The topic of `flowgate send aws-sns`'s notifications.
+pub const SNS_DEMO_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:flowgate-demo";
+/// Where `flowgate send aws-sns` says the certificate is: the emulator's
+/// default address (a route accepts it with `sns_emulator_origin`).
+pub const SNS_DEMO_ORIGIN: &str = "http://127.0.0.1:8790";
+
+/// The webhook id `flowgate send paypal` signs for (a route's
+/// `paypal_webhook_id` must be the same).
+pub const PAYPAL_DEMO_WEBHOOK_ID: &str = "FLOWGATEDEMOWEBHOOK1";
+
+/// The headers PayPal sends with `body` for `webhook_id`, signed with
+/// `private_pem` (the key of the certificate at
+/// `{origin}/v1/notifications/certs/CERT-flowgate-test`): a fresh
+/// transmission id, the time `now`.
+///
+/// # Errors
+/// `private_pem` is not an RSA private key.
+pub fn paypal_headers(
+    private_pem: &str,
+    webhook_id: &str,
+    body: &[u8],
+    origin: &str,
+    now: u64,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let cert_url = format!("{}{}{}", origin.trim_end_matches('/'), paypal::CERT_PATH, paypal::EMULATOR_CERT_ID);
+    let time = sns_timestamp(now).replace(".000Z", "Z");
+    let id = uuid::Uuid::new_v4().to_string();
+    paypal::sign(private_pem, webhook_id, &id, &time, &cert_url, body)
+        .map_err(|why| anyhow::anyhow!("the secret {why}"))
+}
+
+/// The three SNS message types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnsKind {
+    /// `Notification`.
+    Notification,
+    /// `SubscriptionConfirmation`.
+    SubscriptionConfirmation,
+    /// `UnsubscribeConfirmation`.
+    UnsubscribeConfirmation,
+}
+
+impl SnsKind {
+    /// The `Type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnsKind::Notification => "Notification",
+            SnsKind::SubscriptionConfirmation => "SubscriptionConfirmation",
+            SnsKind::UnsubscribeConfirmation => "UnsubscribeConfirmation",
+        }
+    }
+}
+
+/// An SNS message as SNS POSTs it to an HTTP(S) subscription
+/// (<https://docs.aws.amazon.com/sns/latest/dg/http-header.html>): the JSON
+/// document with `SignatureVersion` 2, signed with `private_pem` (the key of
+/// the certificate at `{origin}/sns/…pem`), `SubscribeURL`/`UnsubscribeURL`
+/// under `origin` (in place of `https://sns.<region>.amazonaws.com`), and
+/// SNS's headers: `x-amz-sns-message-type`, `-message-id`, `-topic-arn`
+/// (and `-subscription-arn` on notifications), `text/plain` content type.
+///
+/// # Errors
+/// `private_pem` is not an RSA private key.
+pub fn sns_message(
+    private_pem: &str,
+    kind: SnsKind,
+    topic: &str,
+    message: &str,
+    origin: &str,
+    now: u64,
+) -> anyhow::Result<SignedRequest> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let token = hex::encode(uuid::Uuid::new_v4().as_bytes()).repeat(4);
+    let origin = origin.trim_end_matches('/');
+    let subscription = format!("{topic}:{}", uuid::Uuid::new_v4());
+    let mut m = serde_json::Map::new();
+    m.insert("Type".to_owned(), kind.as_str().into());
+    m.insert("MessageId".to_owned(), id.clone().into());
+    if kind != SnsKind::Notification {
+        m.insert("Token".to_owned(), token.clone().into());
+    }
+    m.insert("TopicArn".to_owned(), topic.into());
+    m.insert("Message".to_owned(), message.into());
+    if kind != SnsKind::Notification {
+        let url = format!("{origin}/?Action=ConfirmSubscription&TopicArn={topic}&Token={token}");
+        m.insert("SubscribeURL".to_owned(), url.into());
+    }
+    m.insert("Timestamp".to_owned(), sns_timestamp(now).into());
+    m.insert("SigningCertURL".to_owned(), format!("{origin}{}", sns::EMULATOR_CERT_PATH).into());
+    if kind == SnsKind::Notification {
+        let url = format!("{origin}/?Action=Unsubscribe&SubscriptionArn={subscription}");
+        m.insert("UnsubscribeURL".to_owned(), url.into());
+    }
+    sns::sign(private_pem, &mut m, 2).map_err(|why| anyhow::anyhow!("the secret {why}"))?;
+    let mut headers = vec![
+        ("content-type".to_owned(), "text/plain; charset=UTF-8".to_owned()),
+        (sns::TYPE_HEADER.to_owned(), kind.as_str().to_owned()),
+        ("x-amz-sns-message-id".to_owned(), id),
+        ("x-amz-sns-topic-arn".to_owned(), topic.to_owned()),
+    ];
+    if kind == SnsKind::Notification {
+        headers.push(("x-amz-sns-subscription-arn".to_owned(), subscription));
+    }
+    headers.push(("user-agent".to_owned(), "Amazon Simple Notification Service Agent".to_owned()));
+    Ok(SignedRequest { headers, body: serde_json::Value::Object(m).to_string().into_bytes(), query: None })
+}
+
 /// The public key that verifies what `send` signs with `secret`, for the
 /// senders whose route secret is a public key.
 ///
@@ -646,19 +753,22 @@ pub fn sign(
         }
         Scheme::Sns => {
             // An SNS Notification carrying the sample as its Message, signed
-            // with the key of the emulator's test certificate.
-            let base = "http://127.0.0.1:8790";
-            let mut m = serde_json::Map::new();
-            m.insert("Type".to_owned(), "Notification".into());
-            m.insert("MessageId".to_owned(), delivery.clone().into());
-            m.insert("TopicArn".to_owned(), "arn:aws:sns:us-east-1:123456789012:flowgate-demo".into());
-            m.insert("Message".to_owned(), String::from_utf8_lossy(&body).into_owned().into());
-            m.insert("Timestamp".to_owned(), sns_timestamp(now).into());
-            m.insert("SigningCertURL".to_owned(), format!("{base}{}", sns::EMULATOR_CERT_PATH).into());
-            sns::sign(secret.expose(), &mut m, 2).map_err(key_error(provider))?;
-            headers.push((sns::TYPE_HEADER.to_owned(), "Notification".to_owned()));
-            headers.push(("x-amz-sns-message-id".to_owned(), delivery.clone()));
-            body = serde_json::Value::Object(m).to_string().into_bytes();
+            // with the key of the emulator's test certificate, naming it at
+            // the emulator's default address.
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let m = sns_message(secret.expose(), SnsKind::Notification, SNS_DEMO_TOPIC, &text, SNS_DEMO_ORIGIN, now)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", provider.name))?;
+            // SNS sends its JSON as text/plain.
+            headers.clear();
+            headers.extend(m.headers);
+            body = m.body;
+        }
+        Scheme::PayPal => {
+            // Signed with the key of the emulator's test certificate, naming
+            // it at the emulator's default address, for the demo webhook id.
+            let signed = paypal_headers(secret.expose(), PAYPAL_DEMO_WEBHOOK_ID, &body, SNS_DEMO_ORIGIN, now)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", provider.name))?;
+            headers.extend(signed);
         }
         Scheme::StandardWebhooks => {
             let prefix = standard_webhooks_prefix(provider);
@@ -796,6 +906,10 @@ mod tests {
                 (private, Secret::new(public))
             }
             Scheme::Sns => (Secret::new(RSA_PRIVATE), Secret::new(crate::DEMO_CERT_PEM)),
+            Scheme::PayPal => (
+                Secret::new(crate::DEMO_SNS_PRIVATE_KEY),
+                paypal::route_key(PAYPAL_DEMO_WEBHOOK_ID, crate::DEMO_CERT_PEM),
+            ),
             Scheme::BasicAuth(_) => same("demo-user:demo-password"),
             Scheme::Contentful => same("demo-contentful-signing-secret-demo-contentful-signing-secret-64"),
             Scheme::Adyen => same("44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"),

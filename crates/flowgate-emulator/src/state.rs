@@ -174,6 +174,15 @@ pub struct Stats {
     /// Queued eBay and Circle key-endpoint faults served.
     #[serde(default)]
     pub key_host_faults_served: u64,
+    /// Every GET of an SNS certificate (`sns.rs`), faults included.
+    #[serde(default)]
+    pub sns_cert_requests: u64,
+    /// Every SNS `ConfirmSubscription` GET (a `SubscribeURL` followed).
+    #[serde(default)]
+    pub sns_confirmations: u64,
+    /// Every GET of a PayPal certificate (`sns.rs`), faults included.
+    #[serde(default)]
+    pub paypal_cert_requests: u64,
     /// Trigger requests answered 429 because the flow's invoke limit was
     /// reached (`flow.rs`, the emulator's choice of answer).
     #[serde(default)]
@@ -227,6 +236,8 @@ struct Inner {
     ebay_faults: VecDeque<PlaidFault>,
     /// Faults the next Circle key requests will get, in order.
     circle_faults: VecDeque<PlaidFault>,
+    /// Statuses the next SNS certificate requests will get, in order.
+    cert_faults: VecDeque<u16>,
     /// Flow states set at run time (`PUT /_emulator/flows/{id}`), over the
     /// configuration's.
     flow_states: HashMap<String, FlowState>,
@@ -374,6 +385,7 @@ impl State {
         inner.plaid_faults.clear();
         inner.ebay_faults.clear();
         inner.circle_faults.clear();
+        inner.cert_faults.clear();
         inner.flow_states.clear();
         inner.flow_schemas.clear();
         inner.invocations.clear();
@@ -485,11 +497,33 @@ impl State {
         inner.plaid_faults.clear();
         inner.ebay_faults.clear();
         inner.circle_faults.clear();
+        inner.cert_faults.clear();
     }
 
     /// Appends faults to the Plaid key endpoint's queue (`plaid.rs`).
     pub fn inject_plaid_faults(&self, faults: impl IntoIterator<Item = PlaidFault>) {
         self.lock().plaid_faults.extend(faults);
+    }
+
+    /// Appends statuses to the SNS certificate endpoint's queue (`sns.rs`).
+    pub fn inject_cert_faults(&self, statuses: impl IntoIterator<Item = u16>) {
+        self.lock().cert_faults.extend(statuses);
+    }
+
+    pub(crate) fn next_cert_fault(&self) -> Option<u16> {
+        self.lock().cert_faults.pop_front()
+    }
+
+    pub(crate) fn record_sns_cert_request(&self) {
+        self.lock().stats.sns_cert_requests += 1;
+    }
+
+    pub(crate) fn record_paypal_cert_request(&self) {
+        self.lock().stats.paypal_cert_requests += 1;
+    }
+
+    pub(crate) fn record_sns_confirmation(&self) {
+        self.lock().stats.sns_confirmations += 1;
     }
 
     /// The Plaid faults not served yet, in order.

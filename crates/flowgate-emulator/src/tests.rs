@@ -2520,3 +2520,86 @@ async fn ebay_and_circle_key_hosts_answer_what_cores_sources_ask_and_core_reads_
         (2, 3, 4, 1)
     );
 }
+
+// ---- AWS SNS: the certificate and ConfirmSubscription ----
+
+#[tokio::test]
+async fn sns_messages_verify_with_the_served_certificate_and_subscriptions_are_confirmed() {
+    use flowgate_core::{
+        verify::{find_provider, sns, verify, Inbound},
+        Headers, Secret,
+    };
+
+    use crate::senders::{sns_message, SnsKind, SNS_DEMO_TOPIC};
+    let st = demo_state();
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+
+    // The certificate at EMULATOR_CERT_PATH verifies what sns_message signs.
+    let r = send(&st, get(sns::EMULATOR_CERT_PATH)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let pem = String::from_utf8(r.body.to_vec()).unwrap();
+    assert!(sns::certificate_key(&pem).is_ok());
+    let p = find_provider("aws-sns").unwrap();
+    let h = Headers::new();
+    for kind in [SnsKind::Notification, SnsKind::SubscriptionConfirmation, SnsKind::UnsubscribeConfirmation] {
+        let m =
+            sns_message(crate::DEMO_SNS_PRIVATE_KEY, kind, SNS_DEMO_TOPIC, "hi", "http://127.0.0.1:8790", now_unix())
+                .unwrap();
+        let v = verify(p, &p.scheme(), None, &[Secret::new(pem.clone())], Inbound::post(&h, &m.body, now_unix()));
+        assert_eq!(v.unwrap().event_type(), Some(kind.as_str()));
+        let header = |name: &str| m.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(header("x-amz-sns-message-type"), Some(kind.as_str()));
+        assert_eq!(header("x-amz-sns-topic-arn"), Some(SNS_DEMO_TOPIC));
+        assert!(header("x-amz-sns-message-id").is_some());
+        let url = sns::cert_url(&m.body, Some("http://127.0.0.1:8790")).unwrap();
+        assert!(url.ends_with(sns::EMULATOR_CERT_PATH));
+    }
+
+    // Another certificate: 404, as S3 answers; injected faults first.
+    assert_eq!(send(&st, get("/sns/SimpleNotificationService-other.pem")).await.status, StatusCode::NOT_FOUND);
+    st.inject_cert_faults([503]);
+    assert_eq!(send(&st, get(sns::EMULATOR_CERT_PATH)).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(send(&st, get(sns::EMULATOR_CERT_PATH)).await.status, StatusCode::OK);
+    assert_eq!(st.stats().sns_cert_requests, 4);
+
+    // ConfirmSubscription is counted; `/` without it is the index.
+    let r = send(&st, get("/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:t&Token=ab")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&r.body).contains("<SubscriptionArn>arn:aws:sns:us-east-1:123456789012:t:"));
+    assert_eq!(st.stats().sns_confirmations, 1);
+    let r = send(&st, get("/")).await;
+    assert!(String::from_utf8_lossy(&r.body).starts_with("flowgate emulator"));
+    assert_eq!(st.stats().sns_confirmations, 1);
+}
+
+#[tokio::test]
+async fn paypal_notifications_verify_with_the_served_certificate() {
+    use flowgate_core::{
+        verify::{find_provider, paypal, verify, Inbound},
+        Headers,
+    };
+
+    use crate::senders::{paypal_headers, PAYPAL_DEMO_WEBHOOK_ID};
+    let st = demo_state();
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+    let r = send(&st, get("/v1/notifications/certs/CERT-flowgate-test")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let pem = String::from_utf8(r.body.to_vec()).unwrap();
+    let body = br#"{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED"}"#;
+    let signed =
+        paypal_headers(crate::DEMO_SNS_PRIVATE_KEY, PAYPAL_DEMO_WEBHOOK_ID, body, "http://127.0.0.1:8790", now_unix())
+            .unwrap();
+    let h: Headers = signed.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    assert!(paypal::cert_url(&h, Some("http://127.0.0.1:8790")).unwrap().ends_with("/CERT-flowgate-test"));
+    let p = find_provider("paypal").unwrap();
+    let key = paypal::route_key(PAYPAL_DEMO_WEBHOOK_ID, &pem);
+    let v = verify(p, &p.scheme(), None, &[key], Inbound::post(&h, body, now_unix())).unwrap();
+    assert_eq!((v.event_type(), v.delivery_id()), (Some("PAYMENT.CAPTURE.COMPLETED"), Some("WH-1")));
+    assert_eq!(send(&st, get("/v1/notifications/certs/CERT-other")).await.status, StatusCode::NOT_FOUND);
+    st.inject_cert_faults([500]);
+    assert_eq!(
+        send(&st, get("/v1/notifications/certs/CERT-flowgate-test")).await.status,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(st.stats().paypal_cert_requests, 3);
+}

@@ -239,6 +239,11 @@ fn setting(u: &mut Unstructured<'_>, section: &str) -> Result<(&'static str, Val
                 "plaid_client_id_binding",
                 "plaid_secret_binding",
                 "plaid_environment",
+                "sns_emulator_origin",
+                "sns_confirm_subscriptions",
+                "sns_topic_arns",
+                "paypal_webhook_id",
+                "paypal_emulator_origin",
                 "mode",
                 "max_attempts",
                 "backoff_base_secs",
@@ -258,6 +263,8 @@ fn setting(u: &mut Unstructured<'_>, section: &str) -> Result<(&'static str, Val
                     "stripe",
                     "custom",
                     "plaid",
+                    "aws-sns",
+                    "paypal",
                     "meta",
                     "asana",
                     "gitlab",
@@ -274,6 +281,18 @@ fn setting(u: &mut Unstructured<'_>, section: &str) -> Result<(&'static str, Val
                 "plaid_environment" => {
                     Value::from(*u.choose(&["production", "sandbox", "http://127.0.0.1:9", "https://evil.example"])?)
                 }
+                "sns_emulator_origin" | "paypal_emulator_origin" => Value::from(*u.choose(&[
+                    "http://127.0.0.1:9",
+                    "https://sns.us-east-1.amazonaws.com",
+                    "https://evil.example",
+                ])?),
+                "sns_confirm_subscriptions" => Value::from(u.arbitrary::<bool>()?),
+                "sns_topic_arns" => match u.int_in_range(0..=2u8)? {
+                    0 => json!([]),
+                    1 => json!(["arn:aws:sns:us-east-1:123456789012:orders"]),
+                    _ => json!(["arn:aws:sns:*:1:x"]),
+                },
+                "paypal_webhook_id" => Value::from(*u.choose(&["9XL90610J3647323C", "", "WH-1"])?),
                 "mode" => Value::from(*u.choose(&["queue", "direct", "later"])?),
                 "dedupe" => Value::from(u.arbitrary::<bool>()?),
                 "payload" => Value::from(*u.choose(&["raw", "envelope", "xml"])?),

@@ -80,6 +80,9 @@ pub enum Scheme {
     /// Circle: ECDSA P-256 / SHA-256 over the body, the key fetched by
     /// `X-Circle-Key-Id` with the API key ([`super::circle`]).
     Circle,
+    /// PayPal: RSA-SHA256 over `id|time|webhook id|crc32(body)`, the key in
+    /// the certificate at `PAYPAL-CERT-URL` (fetched by the Worker) ([`super::paypal`]).
+    PayPal,
 }
 
 impl Scheme {
@@ -112,6 +115,7 @@ impl Scheme {
             Scheme::Adyen => Some("json pspReference:eventCode:success (one item)".to_owned()),
             Scheme::Ebay => Some("json notification.notificationId".to_owned()),
             Scheme::Circle => Some("json notificationId".to_owned()),
+            Scheme::PayPal => Some("json id".to_owned()),
             Scheme::Fireblocks
             | Scheme::Wix
             | Scheme::SendGrid
@@ -161,6 +165,7 @@ impl Scheme {
             Scheme::Sns => vec!["message id", "timestamp", "topic", "message"],
             Scheme::Fireblocks | Scheme::Wix | Scheme::Ebay | Scheme::Circle => vec!["body"],
             Scheme::Adyen => vec!["each item's references, amount, event code and success (not the whole body)"],
+            Scheme::PayPal => vec!["transmission id", "transmission time", "webhook id", "body (CRC32)"],
             Scheme::Figma | Scheme::MsGraph | Scheme::Token(_) | Scheme::BasicAuth(_) | Scheme::QueryToken(_) => {
                 Vec::new()
             }
@@ -184,7 +189,7 @@ impl Scheme {
             Scheme::Netlify | Scheme::Monday => "jwt-hs256",
             Scheme::Contentful => "contentful",
             Scheme::Plaid => "jwt-es256",
-            Scheme::Sns => "rsa-x509",
+            Scheme::Sns | Scheme::PayPal => "rsa-x509",
             Scheme::Fireblocks => "rsa-sha512",
             Scheme::Adyen => "hmac-in-body",
             Scheme::Wix => "jwt-rs256",
@@ -1363,7 +1368,7 @@ static CATALOGUE: &[Provider] = &[
             "aws-sns",
             "Amazon SNS (HTTP/S subscription)",
             "https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html",
-            "body Signature: RSA SHA1 (SignatureVersion 1) / SHA256 (2) over the type's canonical string; secret: the PEM certificate at SigningCertURL (fetching it in the Worker, and confirming subscriptions at the edge, not built yet: confirmations are forwarded)",
+            "body Signature: RSA SHA1 (SignatureVersion 1) / SHA256 (2) over the type's canonical string, with the certificate fetched from SigningCertURL (https://sns.<region>.amazonaws.com only); subscriptions confirmed at the edge with sns_confirm_subscriptions + sns_topic_arns",
             PublishedVector,
             "Notification",
             Scheme::Sns
@@ -1456,6 +1461,18 @@ static CATALOGUE: &[Provider] = &[
             SdkStyleRoundTrip,
             "transactions.inbound",
             Scheme::Circle
+        )
+    },
+    Provider {
+        docs_read: "2026-12-02",
+        ..provider!(
+            "paypal",
+            "PayPal (REST webhooks)",
+            "https://developer.paypal.com/api/rest/webhooks/rest/",
+            "PAYPAL-TRANSMISSION-SIG: base64 RSA-SHA256 (SHA256withRSA) of transmission id|time|webhook id|CRC32(body), with the certificate fetched from PAYPAL-CERT-URL (api[-m][.sandbox].paypal.com only); paypal_webhook_id",
+            SdkStyleRoundTrip,
+            "PAYMENT.CAPTURE.COMPLETED",
+            Scheme::PayPal
         )
     },
     // Issue 15: Hookdeck's list — senders Hookdeck verifies that flowgate

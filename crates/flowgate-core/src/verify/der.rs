@@ -164,6 +164,14 @@ pub(crate) fn unarmor(text: &str) -> String {
     text.lines().filter(|l| !l.trim_start().starts_with("-----")).flat_map(|l| l.split_whitespace()).collect()
 }
 
+/// The cache key (KV and memory) of a certificate fetched from `url`
+/// (`x509/v1/<hex SHA-256 of the URL>`): fixed length whatever the URL, and
+/// two URLs never share an entry.
+pub fn certificate_cache_key(url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("x509/v1/{}", hex::encode(Sha256::digest(url.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use base64::{engine::general_purpose::STANDARD, Engine};

@@ -15,6 +15,7 @@ pub mod circle;
 pub mod contentful;
 pub mod custom;
 mod der;
+pub use der::certificate_cache_key;
 pub mod discord;
 pub mod dropbox_sign;
 pub mod ebay;
@@ -24,6 +25,7 @@ pub mod fireblocks;
 pub mod github;
 pub mod handshake;
 pub mod jwt_hs256;
+pub mod paypal;
 pub mod plaid;
 pub mod scheme;
 pub mod sendgrid;
@@ -34,6 +36,7 @@ pub mod telnyx;
 mod time;
 pub mod twilio;
 pub mod wix;
+pub mod x509;
 
 use std::borrow::Cow;
 
@@ -509,6 +512,7 @@ pub fn labels(scheme: &Scheme, headers: &Headers, body: &[u8]) -> Labels {
         Scheme::Contentful => contentful::labels(headers),
         Scheme::Plaid => plaid::labels(body),
         Scheme::Sns => sns::labels(body),
+        Scheme::PayPal => paypal::labels(body),
         Scheme::Fireblocks => fireblocks::labels(body),
         Scheme::Adyen => adyen::labels(body),
         Scheme::Wix => wix::labels(body),
@@ -600,6 +604,7 @@ pub fn start<'a>(
         Scheme::SendGrid => return pending(sendgrid::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Plaid => return pending(plaid::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Sns => return pending(sns::verify(provider.name, secrets, inbound)?),
+        Scheme::PayPal => return pending(paypal::verify(provider.name, secrets, inbound)?),
         Scheme::Fireblocks => return pending(fireblocks::verify(provider.name, secrets, inbound)?),
         Scheme::Wix => return pending(wix::verify(provider.name, tolerance_override, secrets, inbound)?),
         Scheme::Adyen => adyen::verify(provider.name, secrets, inbound)?,
@@ -657,6 +662,7 @@ pub fn key_material(scheme: &Scheme, secrets: &[Secret]) -> Vec<Vec<u8>> {
             Scheme::Circle => sendgrid::decode_public_key(s).ok().map(|k| k.bytes().to_vec()),
             Scheme::Plaid
             | Scheme::Sns
+            | Scheme::PayPal
             | Scheme::Figma
             | Scheme::MsGraph
             | Scheme::Token(_)
@@ -673,6 +679,7 @@ pub fn secret_is_key(scheme: &Scheme) -> bool {
         scheme,
         Scheme::Plaid
             | Scheme::Sns
+            | Scheme::PayPal
             | Scheme::Figma
             | Scheme::MsGraph
             | Scheme::Token(_)

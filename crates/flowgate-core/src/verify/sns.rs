@@ -12,21 +12,24 @@
 //!
 //! The key is in the X.509 certificate at `SigningCertURL`, which must be an
 //! `https://sns.<region>.amazonaws.com[.cn]/….pem` URL (AWS's own validators,
-//! e.g. aws-sdk-java-v2's `SnsHostProvider`, accept exactly that host shape);
-//! the certificate's PEM text is the route's secret here. **Not built yet:**
-//! the Worker fetching it by URL ([`cert_url`] and [`classify_certificate`]
-//! are the core's half, for the Plaid key machinery), so today an SNS route
-//! lists the certificate PEM in `secret_bindings` (a pinned certificate:
-//! SNS rotates it, and the route must then be updated).
-//! Nothing else of the certificate is checked: its host is the trust anchor,
-//! as in AWS's validators. Fetch rules (negative cache, budget, 502) are the
-//! Plaid key rules ([`super::plaid::keys`]); [`classify_certificate`] reads
-//! the answer.
+//! e.g. aws-sdk-java-v2's `SnsHostProvider`, accept exactly that host shape).
+//! The Worker fetches it ([`cert_url`] decides whether it may, before any
+//! fetch; [`classify_certificate`] reads the answer; `src/x509_certs.rs`
+//! caches it, with the Plaid key rules of [`super::plaid::keys`]: negative
+//! cache, fetch budget, 502 when the host fails). A route may instead pin
+//! certificates in `secret_bindings` (SNS rotates them; the route must then
+//! be updated). Nothing else of the certificate is checked: its host is the
+//! trust anchor, as in AWS's validators. In tests the route's
+//! `sns_emulator_origin` (loopback only) replaces the SNS host.
 //!
-//! A `SubscriptionConfirmation` is confirmed by GETting its `SubscribeURL`,
-//! which must be on an SNS host ([`subscribe_url`]); the Worker does not do
-//! that yet (no route opt-in exists): it forwards the confirmation to the
-//! flow like any verified message, and the flow (or the operator) confirms.
+//! After verification, [`disposition`]: a `Notification` is forwarded; an
+//! `UnsubscribeConfirmation` is answered, not forwarded; a
+//! `SubscriptionConfirmation` is confirmed by GETting its `SubscribeURL`
+//! ([`subscribe_url`]: an SNS host) only on a route with
+//! `sns_confirm_subscriptions = true` and `sns_topic_arns` naming its topic —
+//! SNS signs any AWS account's confirmations with the same certificates, so
+//! without the allow-list anyone could subscribe the route to their topic.
+//! Otherwise it is answered 200 and left pending (the log says what to do).
 //!
 //! Event type: `Type`. Delivery id: `MessageId` (SNS keeps it across its
 //! retries). SNS checks no timestamp window in its validators; flowgate
@@ -37,17 +40,13 @@ use serde_json::Value;
 
 use super::{
     asymmetric::{Algorithm, Candidate, KeyOrigin, Pending, PublicKey},
-    decode_keys,
-    der::{self, unarmor, SpkiKey},
-    plaid::keys::KeyAnswer,
-    Inbound, Labels, Proof, Verified, VerifyError,
+    decode_keys, x509, Inbound, Labels, Proof, Verified, VerifyError,
 };
-use crate::secret::Secret;
+use crate::{config::SnsSettings, secret::Secret};
 
 /// The header SNS names the message type in (also in the body's `Type`).
 pub const TYPE_HEADER: &str = "x-amz-sns-message-type";
-/// The longest certificate accepted (SNS's are about 2 KB of PEM).
-pub const MAX_CERT_BYTES: usize = 16 * 1024;
+pub use super::x509::{certificate_key, classify_certificate, MAX_CERT_BYTES};
 
 const NOTIFICATION_KEYS: [&str; 6] = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"];
 const CONFIRMATION_KEYS: [&str; 7] = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"];
@@ -68,18 +67,8 @@ fn is_sns_host(host: &str) -> bool {
 
 /// The path-and-query of `url` when it is on an SNS host over https (or,
 /// with `base` set — the emulator, in tests — under that loopback base).
-/// No user info, no port, no fragment.
 fn sns_path<'u>(url: &'u str, base: Option<&str>) -> Option<&'u str> {
-    if url.contains(['#', '@', '\\']) || url.bytes().any(|b| b <= b' ') {
-        return None;
-    }
-    if let Some(base) = base {
-        let rest = url.strip_prefix(base.trim_end_matches('/'))?;
-        return rest.starts_with('/').then_some(rest);
-    }
-    let rest = url.strip_prefix("https://")?;
-    let (host, path) = rest.split_at(rest.find('/')?);
-    is_sns_host(host).then_some(path)
+    x509::allowed_path(url, base, is_sns_host)
 }
 
 /// The message's `SigningCertURL`, when it is one flowgate may fetch: an
@@ -108,35 +97,67 @@ pub fn subscribe_url(v: &Verified<'_>, base: Option<&str>) -> Option<String> {
     query.split('&').any(|p| p == "Action=ConfirmSubscription").then(|| url.to_owned())
 }
 
-/// The RSA key (DER SubjectPublicKeyInfo) of a PEM certificate.
-///
-/// # Errors
-/// A fixed reason when it is not a PEM X.509 certificate with an RSA key.
-pub fn certificate_key(pem: &str) -> Result<Vec<u8>, &'static str> {
-    if !pem.contains("-----BEGIN CERTIFICATE-----") || pem.len() > MAX_CERT_BYTES {
-        return Err("is not a PEM certificate");
-    }
-    let der = STANDARD.decode(unarmor(pem)).map_err(|_| "is not a PEM certificate")?;
-    let spki = der::certificate_spki(&der).ok_or("is not an X.509 certificate")?;
-    match der::spki(spki) {
-        Some(SpkiKey::Rsa) => Ok(spki.to_vec()),
-        _ => Err("does not hold an RSA key"),
-    }
+/// The message's `TopicArn`.
+pub fn topic_arn(body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get("TopicArn")?.as_str().map(str::to_owned)
 }
 
-/// What an answer to the `SigningCertURL` fetch means: 200 with an RSA
-/// certificate is the key; 403 or 404 (what S3-backed SNS hosts answer for
-/// a certificate that does not exist) is a forged URL, remembered as such;
-/// 429 holds fetches back; anything else is 502.
-pub fn classify_certificate(status: u16, retry_after: Option<u64>, body: &[u8]) -> KeyAnswer {
-    match status {
-        200 => match std::str::from_utf8(body).ok().filter(|pem| certificate_key(pem).is_ok()) {
-            Some(pem) => KeyAnswer::Key(pem.to_owned()),
-            None => KeyAnswer::Unavailable { reason: "200 without an RSA certificate".to_owned() },
-        },
-        403 | 404 => KeyAnswer::UnknownKid { code: status.to_string() },
-        429 => KeyAnswer::Throttled { retry_after_secs: retry_after },
-        other => KeyAnswer::Unavailable { reason: other.to_string() },
+/// What the Worker does with a verified SNS message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// A `Notification`: forwarded byte-exact (deduplicated on `MessageId`).
+    Forward,
+    /// A `SubscriptionConfirmation` to confirm: GET this `SubscribeURL`.
+    Confirm(String),
+    /// A `SubscriptionConfirmation` left unconfirmed, answered 200; why, for
+    /// the operator's log.
+    LeaveUnconfirmed(&'static str),
+    /// An `UnsubscribeConfirmation`: answered 200, not forwarded.
+    Unsubscribed,
+    /// The message's `TopicArn` is not in the route's `sns_topic_arns`:
+    /// refused (403), nothing forwarded or fetched.
+    OtherTopic,
+}
+
+/// What to do with a verified SNS message on a route with `settings`.
+///
+/// A topic allow-list applies to every message type: SNS signs messages of
+/// every AWS account's topics with the same certificates, so a valid
+/// signature only says "SNS sent this", not "your topic sent this".
+/// Confirmation needs the opt-in and an allow-list (config validation
+/// refuses the opt-in without one), a `SubscribeURL` on an SNS host asking
+/// `Action=ConfirmSubscription` for the message's own topic.
+pub fn disposition(v: &Verified<'_>, settings: &SnsSettings) -> Disposition {
+    let topic = topic_arn(v.body());
+    if !settings.topic_arns.is_empty() && !topic.as_ref().is_some_and(|t| settings.topic_arns.contains(t)) {
+        return Disposition::OtherTopic;
+    }
+    match v.event_type() {
+        Some("SubscriptionConfirmation") => {
+            if !settings.confirm_subscriptions || settings.topic_arns.is_empty() {
+                return Disposition::LeaveUnconfirmed(
+                    "sns_confirm_subscriptions is off: the subscription stays pending; confirm it in the AWS console (or set sns_confirm_subscriptions = true with sns_topic_arns on this route and have SNS resend the confirmation)",
+                );
+            }
+            let Some(url) = subscribe_url(v, settings.emulator_origin.as_deref()) else {
+                return Disposition::LeaveUnconfirmed(
+                    "the SubscribeURL is not an SNS ConfirmSubscription URL: not fetched, subscription not confirmed",
+                );
+            };
+            let own_topic = topic.is_some_and(|t| {
+                url.split_once('?').is_some_and(|(_, q)| q.split('&').any(|p| p.strip_prefix("TopicArn=") == Some(&t)))
+            });
+            if own_topic {
+                Disposition::Confirm(url)
+            } else {
+                Disposition::LeaveUnconfirmed(
+                    "the SubscribeURL names another topic than the message: not fetched, subscription not confirmed",
+                )
+            }
+        }
+        Some("UnsubscribeConfirmation") => Disposition::Unsubscribed,
+        _ => Disposition::Forward,
     }
 }
 
@@ -197,8 +218,8 @@ pub(super) fn verify<'a>(
     Ok(Pending::new(provider, message, sig, candidates, KeyOrigin::Sender, then))
 }
 
-/// The emulator's stand-in `SigningCertURL` (`flowgate emulate` serves the
-/// test certificate there; a route reaches it with `sns_cert_base`).
+/// The emulator's stand-in `SigningCertURL` path (`flowgate emulate` serves
+/// the test certificate there; a route reaches it with `sns_emulator_origin`).
 pub const EMULATOR_CERT_PATH: &str = "/sns/SimpleNotificationService-flowgate-test.pem";
 
 /// Signs an SNS message as SNS does (`SignatureVersion` 2, RSA SHA-256 over
@@ -327,6 +348,9 @@ mod tests {
     #[test]
     fn the_der_walk_finds_the_same_key_as_x509_cert() {
         use x509_cert::der::{Decode, Encode};
+
+        use crate::verify::der::unarmor;
+
         for pem in [CERT, include_str!("../../../../tests/fixtures/entra-test-cert.pem")] {
             let der = STANDARD.decode(unarmor(pem)).unwrap();
             let cert = x509_cert::Certificate::from_der(&der).unwrap();
@@ -374,6 +398,35 @@ mod tests {
     }
 
     #[test]
+    fn messages_are_forwarded_confirmed_or_answered_by_type_and_topic() {
+        let topic = "arn:aws:sns:us-west-2:131990247566:dongie-standard-topic";
+        let off = SnsSettings { emulator_origin: None, confirm_subscriptions: false, topic_arns: vec![] };
+        let on = SnsSettings { confirm_subscriptions: true, topic_arns: vec![topic.to_owned()], ..off.clone() };
+        let other =
+            SnsSettings { topic_arns: vec!["arn:aws:sns:us-west-2:131990247566:other".to_owned()], ..on.clone() };
+        let (sub, note, unsub) =
+            (run(SUBSCRIBE, CERT).unwrap(), run(NOTIFY_V2, CERT).unwrap(), run(UNSUBSCRIBE_V2, CERT).unwrap());
+        assert_eq!(disposition(&note, &off), Disposition::Forward);
+        assert_eq!(disposition(&note, &on), Disposition::Forward);
+        assert_eq!(disposition(&unsub, &off), Disposition::Unsubscribed);
+        assert!(matches!(disposition(&sub, &off), Disposition::LeaveUnconfirmed(_)));
+        match disposition(&sub, &on) {
+            Disposition::Confirm(url) => assert!(url.starts_with("https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-west-2:131990247566:dongie-standard-topic&Token=")),
+            d => panic!("{d:?}"),
+        }
+        // Another topic's messages, of every type, are refused.
+        for v in [&sub, &note, &unsub] {
+            assert_eq!(disposition(v, &other), Disposition::OtherTopic);
+        }
+        // An opt-in without an allow-list (which validation refuses) confirms nothing.
+        let no_list = SnsSettings { topic_arns: vec![], ..on.clone() };
+        assert!(matches!(disposition(&sub, &no_list), Disposition::LeaveUnconfirmed(_)));
+        // With the emulator's origin, a real SNS SubscribeURL is not fetched.
+        let emulated = SnsSettings { emulator_origin: Some("http://127.0.0.1:8790".to_owned()), ..on };
+        assert!(matches!(disposition(&sub, &emulated), Disposition::LeaveUnconfirmed(_)));
+    }
+
+    #[test]
     fn round_trip_signed_as_sns_signs_both_versions() {
         let key = include_str!("../../../../tests/fixtures/entra-test-key.pem");
         let cert = include_str!("../../../../tests/fixtures/entra-test-cert.pem");
@@ -389,6 +442,7 @@ mod tests {
 
     #[test]
     fn certificate_answers_are_classified() {
+        use crate::verify::plaid::keys::KeyAnswer;
         assert_eq!(classify_certificate(200, None, CERT.as_bytes()), KeyAnswer::Key(CERT.to_owned()));
         assert!(matches!(classify_certificate(200, None, b"<html>"), KeyAnswer::Unavailable { .. }));
         assert!(classify_certificate(404, None, b"").is_forged());
