@@ -188,12 +188,6 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
         }
     }
 
-    // (0) One pacer call per flow: deliveries over the flow's rate or
-    // concurrency, or to a paused flow, go back to the queue until their turn.
-    if let Some(config) = &config {
-        pace(&env, config, &mut jobs).await;
-    }
-
     // (1) One ledger call per route: each message judged before any attempt.
     // (A batch seldom spans many routes: one call after the other.)
     let mut routes: Vec<String> =
@@ -210,6 +204,13 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
                 j.next = Some(Next::Retry { delay_secs: 5, reason: format!("route ledger unavailable: {e}") });
             }),
         }
+    }
+
+    // (1b) One pacer call per flow, for the deliveries the ledger let through:
+    // those over the flow's rate or concurrency, or to a paused flow, go back
+    // to the queue until their turn (the ledger is told, and keeps a copy).
+    if let Some(config) = &config {
+        pace(&env, config, &mut jobs).await;
     }
 
     // (2) The attempts. Small messages together; messages whose body is in
@@ -340,17 +341,7 @@ impl Work<'_> {
     async fn judged(&self, job: &Job, verdict: Verdict) -> (Next, Option<Outcome>) {
         let Some(m) = &job.message else { return (Next::Retry { delay_secs: 30, reason: String::new() }, None) };
         let started = now_millis();
-        let mut rec = Record {
-            level: "info",
-            request_id: &m.id,
-            route: &m.route,
-            delivery_id: m.delivery_id.clone(),
-            event_type: m.event_type.clone(),
-            attempt: Some(job.attempt),
-            flow: Some(m.flow.clone()),
-            body_bytes: usize::try_from(m.body.len()).unwrap_or(usize::MAX),
-            ..Record::default()
-        };
+        let mut rec = delivery_record(m, job.attempt);
         let (next, outcome) = match verdict {
             Verdict::Skip(why) => {
                 let (outcome, message) = match why {
@@ -436,8 +427,14 @@ impl Work<'_> {
             }
         };
         reported.set(Some(match &outcome {
-            AttemptOutcome::Answered { status: 429 | 503, retry_after, .. } => {
+            // Throttling pauses the flow: a 429, or a 503 that says for how
+            // long. A 503 without Retry-After is a flow that is down: each
+            // delivery backs off on its own and ends in dead letters as before.
+            AttemptOutcome::Answered { status: 429, retry_after, .. } => {
                 Reported::Throttled { retry_after: *retry_after }
+            }
+            AttemptOutcome::Answered { status: 503, retry_after: Some(secs), .. } => {
+                Reported::Throttled { retry_after: Some(*secs) }
             }
             _ => Reported::Done,
         }));
@@ -508,23 +505,33 @@ fn log_attempt(rec: &mut Record<'_>, next: &Next) {
     }
 }
 
-/// Asks each flow's pacer about the batch's deliveries to it. A delivery
-/// that must wait is sent again with a delay and this message acknowledged
-/// (a Queues retry would count as an attempt); if that send fails, the
-/// message is retried after the same delay.
+/// The log line of one message's handling, before its outcome is known.
+fn delivery_record(m: &QueuedDelivery, attempt: u32) -> Record<'_> {
+    Record {
+        level: "info",
+        request_id: &m.id,
+        route: &m.route,
+        delivery_id: m.delivery_id.clone(),
+        event_type: m.event_type.clone(),
+        attempt: Some(attempt),
+        flow: Some(m.flow.clone()),
+        body_bytes: usize::try_from(m.body.len()).unwrap_or(usize::MAX),
+        ..Record::default()
+    }
+}
+
+/// Asks each flow's pacer about the batch's deliveries to it that the
+/// ledger judged due for an attempt.
 async fn pace(env: &Env, config: &Config, jobs: &mut [Job]) {
-    let mut flows: Vec<String> = jobs
-        .iter()
-        .filter(|j| j.next.is_none() && j.give_up.is_none())
-        .filter_map(|j| j.message.as_ref().map(|m| m.flow.clone()))
-        .collect();
+    let to_attempt =
+        |j: &Job| j.next.is_none() && j.give_up.is_none() && matches!(j.verdict, Some(Verdict::Attempt { .. }));
+    let mut flows: Vec<String> =
+        jobs.iter().filter(|j| to_attempt(j)).filter_map(|j| j.message.as_ref().map(|m| m.flow.clone())).collect();
     flows.sort();
     flows.dedup();
     for flow_name in &flows {
         let Some(flow) = config.flows.get(flow_name) else { continue };
-        let mine = |j: &Job| {
-            j.next.is_none() && j.give_up.is_none() && j.message.as_ref().is_some_and(|m| &m.flow == flow_name)
-        };
+        let mine = |j: &Job| to_attempt(j) && j.message.as_ref().is_some_and(|m| &m.flow == flow_name);
         let asking: Vec<Asking> = jobs
             .iter()
             .filter(|j| mine(j))
@@ -563,11 +570,50 @@ async fn pace(env: &Env, config: &Config, jobs: &mut [Job]) {
         for job in jobs.iter_mut().filter(|j| mine(j)) {
             match grants.next() {
                 Some(Grant::Now { lease }) => job.lease = Some(lease),
-                Some(Grant::Later { wait_secs, why }) => job.next = Some(defer(env, job, wait_secs, why).await),
+                Some(Grant::Later { wait_secs, why }) => hold(env, config, job, wait_secs, why).await,
                 None => {}
             }
         }
     }
+}
+
+/// Holds `job`'s delivery back for `wait_secs`, as the pacer said. The
+/// ledger is told it is retrying (not attempted, with a copy kept as for
+/// any retry, so a lost message is recovered). A wait for the flow's rate or
+/// concurrency is not an attempt: the message is sent again with a delay and
+/// this one acknowledged (a Queues retry would count as one). A wait for a
+/// paused flow is one — the flow is failing — so that a flow down for good
+/// still ends in dead letters after `max_attempts`: the message is retried,
+/// and its last attempt is made whatever the breaker says.
+async fn hold(env: &Env, config: &Config, job: &mut Job, wait_secs: u32, why: Hold) {
+    let Some(m) = &job.message else { return };
+    let route = config.routes.get(&m.route);
+    let max_attempts = route.map_or(1, |r| r.retry.max_attempts);
+    let paused = matches!(why, Hold::Paused | Hold::Probing);
+    if paused && job.attempt >= max_attempts {
+        return;
+    }
+    let Some(Verdict::Attempt { keeps_copy, .. }) = job.verdict.take() else { return };
+    let reason = format!("{}; next attempt in {wait_secs} s", why.describe());
+    let now = i64::try_from(now_millis() / 1000).unwrap_or(0);
+    let next_at = now + i64::from(wait_secs);
+    let lost_after = route.map_or(DEFAULT_LOST_AFTER_SECS, |r| r.lost_after_secs);
+    job.settlement = Some(Outcome::Retrying {
+        status: None,
+        reason: reason.clone(),
+        next_at,
+        due: next_at + i64::try_from(lost_after).unwrap_or(900).max(60),
+        message: (!keeps_copy).then(|| job.json.clone()),
+    });
+    job.next = Some(if paused {
+        let mut rec = delivery_record(m, job.attempt);
+        rec.outcome = "paced";
+        rec.message = Some(reason.clone());
+        log::emit(&rec);
+        Next::Retry { delay_secs: wait_secs, reason }
+    } else {
+        defer(env, job, wait_secs, why).await
+    });
 }
 
 /// Sends `job`'s delivery again to wait `wait_secs` (the pacer's turn).
@@ -584,18 +630,9 @@ async fn defer(env: &Env, job: &Job, wait_secs: u32, why: Hold) -> Next {
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
-    let rec = Record {
-        level: "info",
-        request_id: &m.id,
-        route: &m.route,
-        delivery_id: m.delivery_id.clone(),
-        event_type: m.event_type.clone(),
-        attempt: Some(job.attempt),
-        flow: Some(m.flow.clone()),
-        outcome: "paced",
-        message: Some(format!("{}; next attempt in {wait_secs} s", why.describe())),
-        ..Record::default()
-    };
+    let mut rec = delivery_record(m, job.attempt);
+    rec.outcome = "paced";
+    rec.message = Some(format!("{}; next attempt in {wait_secs} s", why.describe()));
     log::emit(&rec);
     match sent {
         // This message is done with: acknowledged, its copy waits.
