@@ -580,16 +580,18 @@ async fn pace(env: &Env, config: &Config, jobs: &mut [Job]) {
 /// Holds `job`'s delivery back for `wait_secs`, as the pacer said. The
 /// ledger is told it is retrying (not attempted, with a copy kept as for
 /// any retry, so a lost message is recovered). A wait for the flow's rate or
-/// concurrency is not an attempt: the message is sent again with a delay and
-/// this one acknowledged (a Queues retry would count as one). A wait for a
-/// paused flow is one — the flow is failing — so that a flow down for good
+/// concurrency, or for the probe after a pause, is not an attempt: the
+/// message is sent again with a delay and this one acknowledged (a Queues
+/// retry would count as one). A wait for a paused flow is one — the flow is failing — so that a flow down for good
 /// still ends in dead letters after `max_attempts`: the message is retried,
 /// and its last attempt is made whatever the breaker says.
 async fn hold(env: &Env, config: &Config, job: &mut Job, wait_secs: u32, why: Hold) {
     let Some(m) = &job.message else { return };
     let route = config.routes.get(&m.route);
     let max_attempts = route.map_or(1, |r| r.retry.max_attempts);
-    let paused = matches!(why, Hold::Paused | Hold::Probing);
+    // Only a pause is the flow failing; waiting for the probe after it (which
+    // may take the flow's whole timeout) is like waiting for concurrency.
+    let paused = matches!(why, Hold::Paused);
     if paused && job.attempt >= max_attempts {
         return;
     }
