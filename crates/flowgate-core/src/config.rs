@@ -630,6 +630,8 @@ pub struct Config {
     pub flows: BTreeMap<String, Flow>,
     /// Further Entra credentials (another tenant, another app registration), by name.
     pub credentials: BTreeMap<String, EntraConfig>,
+    /// Where failure alerts go (`[vars.FLOWGATE.alerts]`); `None`: no alerts.
+    pub alerts: Option<crate::alerts::AlertsConfig>,
 }
 
 impl Route {
@@ -660,6 +662,16 @@ struct RawConfig {
     flows: BTreeMap<String, RawFlow>,
     #[serde(default)]
     credentials: BTreeMap<String, RawEntra>,
+    alerts: Option<RawAlerts>,
+    #[serde(flatten)]
+    unknown: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawAlerts {
+    url_binding: Option<String>,
+    format: Option<String>,
+    window_secs: Option<u64>,
     #[serde(flatten)]
     unknown: BTreeMap<String, Value>,
 }
@@ -881,15 +893,50 @@ impl Config {
             }
         }
 
+        let alerts = raw.alerts.map(|a| validate_alerts(a, &mut p));
         match entra {
-            Some(entra) if p.0.is_empty() => Ok(Config { entra, routes, flows, credentials }),
+            Some(entra) if p.0.is_empty() => Ok(Config { entra, routes, flows, credentials, alerts }),
             _ => Err(p.0),
         }
     }
 }
 
 /// The top-level tables of `[vars.FLOWGATE]`.
-const TOP_LEVEL: [&str; 4] = ["entra", "routes", "flows", "credentials"];
+const TOP_LEVEL: [&str; 5] = ["entra", "routes", "flows", "credentials", "alerts"];
+
+const ALERTS_FIELDS: [(&str, Kind); 3] =
+    [("url_binding", Kind::Text), ("format", Kind::Text), ("window_secs", Kind::Count)];
+
+/// `[vars.FLOWGATE.alerts]`: the destination and the rate limit's window.
+fn validate_alerts(a: RawAlerts, p: &mut Problems) -> crate::alerts::AlertsConfig {
+    use crate::alerts::{AlertsConfig, Format, DEFAULT_WINDOW_SECS, MAX_WINDOW_SECS, MIN_WINDOW_SECS};
+    p.unknown_keys("alerts.", &a.unknown, &ALERTS_FIELDS.map(|(name, _)| name));
+    let url_binding = a.url_binding.unwrap_or_default();
+    check_binding(p, "alerts.url_binding", &url_binding, "ALERT_WEBHOOK_URL");
+    let format = match a.format.as_deref() {
+        None => {
+            p.add(
+                "alerts.format",
+                "missing",
+                format!("set format to one of: {} (a Teams workflow webhook, a Slack incoming webhook, or the alert as JSON)", Format::NAMES.join(", ")),
+            );
+            Format::Json
+        }
+        Some(f) => Format::parse(f).unwrap_or_else(|| {
+            p.add("alerts.format", format!("unknown format \"{f}\""), format!("use one of: {}", Format::NAMES.join(", ")));
+            Format::Json
+        }),
+    };
+    let window_secs = a.window_secs.unwrap_or(DEFAULT_WINDOW_SECS);
+    if !(MIN_WINDOW_SECS..=MAX_WINDOW_SECS).contains(&window_secs) {
+        p.add(
+            "alerts.window_secs",
+            "out of range",
+            format!("use {MIN_WINDOW_SECS} to {MAX_WINDOW_SECS} seconds (default {DEFAULT_WINDOW_SECS}: one alert per kind and route or flow per 10 minutes)"),
+        );
+    }
+    AlertsConfig { url_binding, format, window_secs }
+}
 
 /// How route, flow and credential names may be written.
 const NAME_RULE: &str = "must be 1-64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit";
@@ -1014,6 +1061,11 @@ fn type_problems(value: &Value) -> Vec<Problem> {
     match top.get("entra") {
         Some(Value::Object(e)) => check_entra(&mut p, "entra", e),
         Some(_) => p.add("entra", "must be a table", "write it as [vars.FLOWGATE.entra]"),
+        None => {}
+    }
+    match top.get("alerts") {
+        Some(Value::Object(a)) => check_fields(&mut p, "alerts.", a, &ALERTS_FIELDS),
+        Some(_) => p.add("alerts", "must be a table", "write it as [vars.FLOWGATE.alerts]"),
         None => {}
     }
     // `routes`, `flows` and `credentials` are tables of named tables.
@@ -2429,6 +2481,39 @@ mod tests {
             ]
         );
         assert!(p[2].fix.contains("flowgate providers"));
+    }
+
+    #[test]
+    fn alerts_validate_with_the_default_window() {
+        let mut v = good();
+        v["alerts"] = json!({"url_binding": "ALERT_WEBHOOK_URL", "format": "teams"});
+        let a = Config::from_json(&v).unwrap().alerts.unwrap();
+        assert_eq!(a.url_binding, "ALERT_WEBHOOK_URL");
+        assert_eq!(a.format, crate::alerts::Format::Teams);
+        assert_eq!(a.window_secs, crate::alerts::DEFAULT_WINDOW_SECS);
+        assert_eq!(Config::from_json(&good()).unwrap().alerts, None);
+    }
+
+    #[test]
+    fn alerts_reject_a_missing_or_pasted_url_binding_a_bad_format_window_and_unknown_keys() {
+        let p = with(|v| v["alerts"] = json!({"format": "json"}));
+        assert_eq!(paths(&p), ["alerts.url_binding"]);
+        let p = with(|v| v["alerts"] = json!({"url_binding": "https://example.webhook.office.com/x", "format": "json"}));
+        assert_eq!(paths(&p), ["alerts.url_binding"]);
+        assert!(!p[0].to_string().contains("example.webhook"), "the value is never echoed: {}", p[0]);
+        let p = with(|v| v["alerts"] = json!({"url_binding": "A", "format": "discord"}));
+        assert_eq!(paths(&p), ["alerts.format"]);
+        assert!(p[0].fix.contains("teams, slack, json"), "{}", p[0]);
+        let p = with(|v| v["alerts"] = json!({"url_binding": "A"}));
+        assert_eq!(paths(&p), ["alerts.format"]);
+        let p = with(|v| v["alerts"] = json!({"url_binding": "A", "format": "json", "window_secs": 1}));
+        assert_eq!(paths(&p), ["alerts.window_secs"]);
+        let p = with(|v| v["alerts"] = json!({"url_binding": "A", "format": "json", "flow": "x"}));
+        assert_eq!(paths(&p), ["alerts.flow"]);
+        let p = with(|v| v["alerts"] = json!({"url_binding": "A", "format": "json", "window_secs": "10m"}));
+        assert_eq!(paths(&p), ["alerts.window_secs"]);
+        let p = with(|v| v["alerts"] = json!("A"));
+        assert_eq!(paths(&p), ["alerts"]);
     }
 
     #[test]

@@ -17,11 +17,13 @@
 //! - [`pacing`]: a flow's `max_rate`, `max_concurrency` and circuit breaker.
 //! - [`rules`]: edge routing, which of a route's flows get an event.
 //! - [`envelope`]: the `envelope` payload shape and its JSON Schema.
+//! - [`alerts`]: failure alerts, their formats and their rate limit.
 //! - [`admin`]: the admin API's documents (Worker, CLI and console share them).
 //! - [`secret`], [`clock`], [`headers`]: small shared types.
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod alerts;
 pub mod clock;
 pub mod config;
 pub mod delivery;

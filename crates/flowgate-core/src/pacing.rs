@@ -217,6 +217,14 @@ pub struct Report {
     pub attempts: Vec<(u64, Reported)>,
 }
 
+/// The pacer's answer to a [`Report`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAnswer {
+    /// The pause this report started, if it started one.
+    #[serde(default)]
+    pub pause_started: Option<PauseState>,
+}
+
 /// The flow's pause, as the admin API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseState {
@@ -338,8 +346,11 @@ impl Pacer {
         at
     }
 
-    /// Records how granted attempts went, at `now_ms`.
-    pub fn report(&mut self, report: &Report, now_ms: i64) {
+    /// Records how granted attempts went, at `now_ms`. Returns the pause
+    /// when this report started one (the flow was not paused at `now_ms`):
+    /// the moment a `flow_paused` alert is due, once per pause.
+    pub fn report(&mut self, report: &Report, now_ms: i64) -> Option<PauseState> {
+        let paused_before = self.pause.is_some_and(|p| p.paused_until_ms > now_ms);
         for (lease, how) in &report.attempts {
             let Some(i) = self.leases.iter().position(|l| l.lease == *lease) else { continue };
             let held = self.leases.swap_remove(i);
@@ -364,6 +375,7 @@ impl Pacer {
                 }
             }
         }
+        self.pause.filter(|p| !paused_before && p.paused_until_ms > now_ms)
     }
 }
 
@@ -519,6 +531,21 @@ mod tests {
         p.report(&Report { attempts: vec![(probe[0], Reported::Done)] }, 6_500);
         assert_eq!(p.pause().strikes, 0, "closed");
         assert_eq!(leases(&p.ask(&req(limits, &["d", "e", "f"]), 6_600)).len(), 3);
+    }
+
+    #[test]
+    fn a_report_says_when_it_started_a_pause_and_only_then() {
+        let limits = Limits::default();
+        let mut p = Pacer::default();
+        let l = leases(&p.ask(&req(limits, &["a", "b", "c"]), 0));
+        let throttled = |lease| Report { attempts: vec![(lease, Reported::Throttled { retry_after: Some(5) })] };
+        assert_eq!(p.report(&throttled(l[0]), 1_000), Some(PauseState { paused_until_ms: 6_000, strikes: 1 }));
+        // Another attempt of the same batch answered 429 too: the same pause, no second start.
+        assert_eq!(p.report(&throttled(l[1]), 1_200), None);
+        assert_eq!(p.report(&Report { attempts: vec![(l[2], Reported::Done)] }, 1_300), None);
+        // After the pause ran out, the probe's 429 starts a new one.
+        let probe = leases(&p.ask(&req(limits, &["d"]), 7_000));
+        assert_eq!(p.report(&throttled(probe[0]), 7_100).map(|s| s.strikes), Some(3));
     }
 
     #[test]
