@@ -332,6 +332,8 @@ pub(crate) async fn index(AxState(st): AxState<Arc<State>>, headers: axum::http:
          \x20        ?delivery=D (x-flowgate-delivery)  ?flowgate_id=I (x-flowgate-id)  ?bodies=false (no bodies)\n\
          \x20 GET    {base}/_emulator/runs/summary   {{\"runs\", \"by_flowgate_id\", \"duplicates\", \"without_flowgate_id\"}}\n\
          \x20 GET    {base}/_emulator/stats    counters and rejections\n\
+         \x20 POST   {base}/alerts/sink        a generic alert destination (Teams/Slack/JSON bodies recorded)\n\
+         \x20 GET    {base}/_emulator/alerts   what the alert sink received (DELETE clears it)\n\
          \x20 POST   {base}/_emulator/revoke   treat every token issued so far as expired\n\
          \x20 POST   {base}/_emulator/reset    clear runs, counters, queued faults and the flow behaviour\n\
          \x20 POST   {base}/_emulator/faults   append faults, served one per request, in order:\n\

@@ -47,6 +47,8 @@
 //!   `GET|POST|DELETE /_emulator/faults`,
 //!   `GET|PUT|DELETE /_emulator/flow-behaviour`,
 //!   `GET /_emulator/flows`, `PUT /_emulator/flows/{id}`
+//! - `POST /alerts/sink` (a generic alert destination), `GET|DELETE
+//!   /_emulator/alerts` (what it received): `alerts.rs`
 //!
 //! Modules, leaves first (no cycles: `types` imports no other module):
 //! - `types.rs`: [`EntraError`](types::EntraError), `RequestOrigin`, clock and
@@ -72,6 +74,7 @@
 //! - `tests.rs`: HTTP-level tests (`oneshot` and real servers, HTTP and HTTPS).
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod assertion;
 mod command;
 mod config;
@@ -105,6 +108,7 @@ use axum::{
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use self::{
+    alerts::{ReceivedAlert, SINK_PATH as ALERT_SINK_PATH},
     assertion::JWT_BEARER as CLIENT_ASSERTION_TYPE,
     command::{run, EmulateArgs},
     config::{
@@ -157,6 +161,8 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/identity/v1/oauth2/token", post(key_hosts::ebay_token))
         .route("/commerce/notification/v1/public_key/{kid}", get(key_hosts::ebay_key))
         .route("/v2/notifications/publicKey/{id}", get(key_hosts::circle_key))
+        .route(alerts::SINK_PATH, post(alerts::sink))
+        .route("/_emulator/alerts", get(alerts::list).delete(alerts::clear))
         .route("/_emulator/runs", get(inspect::runs))
         .route("/_emulator/runs/summary", get(inspect::runs_summary))
         .route("/_emulator/stats", get(inspect::stats))
@@ -270,6 +276,17 @@ impl Emulator {
     /// Accepted runs, in order.
     pub fn runs(&self) -> Vec<FlowRun> {
         self.state.runs()
+    }
+
+    /// The alert sink's URL (`POST /alerts/sink`): a destination for
+    /// flowgate's `[vars.FLOWGATE.alerts]`.
+    pub fn alert_sink_url(&self) -> String {
+        format!("{}{}", self.base_url, alerts::SINK_PATH)
+    }
+
+    /// What the alert sink received, oldest first.
+    pub fn alerts(&self) -> Vec<ReceivedAlert> {
+        self.state.alerts()
     }
 
     /// Counters.

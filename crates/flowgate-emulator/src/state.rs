@@ -246,6 +246,8 @@ struct Inner {
     /// Per flow, the times (Unix ms) of the trigger requests counted against
     /// its invoke limit, oldest first.
     invocations: HashMap<String, VecDeque<u64>>,
+    /// What the alert sink received (`alerts.rs`).
+    alerts: Vec<crate::alerts::ReceivedAlert>,
 }
 
 /// A trigger's Request Body JSON Schema, compiled.
@@ -356,6 +358,19 @@ impl State {
         self.lock().runs.clone()
     }
 
+    /// What the alert sink received, oldest first.
+    pub fn alerts(&self) -> Vec<crate::alerts::ReceivedAlert> {
+        self.lock().alerts.clone()
+    }
+
+    pub(crate) fn record_alert(&self, alert: crate::alerts::ReceivedAlert) {
+        self.lock().alerts.push(alert);
+    }
+
+    pub(crate) fn clear_alerts(&self) {
+        self.lock().alerts.clear();
+    }
+
     /// Current counters.
     pub fn stats(&self) -> Stats {
         self.lock().stats.clone()
@@ -389,6 +404,7 @@ impl State {
         inner.flow_states.clear();
         inner.flow_schemas.clear();
         inner.invocations.clear();
+        inner.alerts.clear();
     }
 
     /// Accepted runs whose recorded headers match the filters (`None`: any),

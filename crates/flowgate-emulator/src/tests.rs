@@ -2603,3 +2603,26 @@ async fn paypal_notifications_verify_with_the_served_certificate() {
     );
     assert_eq!(st.stats().paypal_cert_requests, 3);
 }
+
+#[tokio::test]
+async fn the_alert_sink_records_what_it_is_sent_and_lists_it_until_cleared() {
+    let st = demo_state();
+    let post = Request::post(crate::alerts::SINK_PATH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"kind":"dead_lettered","route":"q"}"#))
+        .unwrap();
+    assert_eq!(send(&st, post).await.status, StatusCode::OK);
+    let not_json = Request::post(crate::alerts::SINK_PATH).body(Body::from("plain")).unwrap();
+    assert_eq!(send(&st, not_json).await.status, StatusCode::OK);
+    let list = send(&st, Request::get("/_emulator/alerts").body(Body::empty()).unwrap()).await.json();
+    let alerts = list["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[0]["body"]["kind"], "dead_lettered");
+    assert_eq!(alerts[0]["content_type"], "application/json");
+    assert_eq!(alerts[1]["body"], Value::Null);
+    assert_eq!(alerts[1]["text"], "plain");
+    assert_eq!(st.alerts().len(), 2);
+    let del = send(&st, Request::delete("/_emulator/alerts").body(Body::empty()).unwrap()).await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT);
+    assert!(st.alerts().is_empty());
+}
