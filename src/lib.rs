@@ -10,13 +10,15 @@
 //!   operator's API ([`admin`]).
 //! - `GET /console` — the web console, from Workers Static Assets ([`console`]).
 //! - the `queue` handler — queued deliveries ([`queue`]); the route ledger
-//!   Durable Object ([`ledger`]).
+//!   Durable Object ([`ledger`]), the flow pacer ([`pacer`]) and failure
+//!   alerts with their rate-limit Durable Object ([`alerts`]).
 //!
 //! This crate is glue only: request/response, `Env`, KV, `fetch` and status
 //! mapping. Every decision is made in `flowgate-core`.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod alerts;
 mod bindings;
 mod console;
 mod dead_letters;
@@ -35,6 +37,7 @@ mod reply;
 mod web_crypto;
 mod x509_certs;
 
+pub use alerts::AlertGate;
 pub use ledger::RouteLedger;
 pub use pacer::FlowPacer;
 

@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 
-use flowgate_core::pacing::{PaceAnswer, PaceRequest, Pacer, PauseState, Report};
+use flowgate_core::pacing::{PaceAnswer, PaceRequest, Pacer, PauseState, Report, ReportAnswer};
 use serde::{de::DeserializeOwned, Serialize};
 use worker::{
     durable_object, wasm_bindgen, DurableObject, Env, Method, Request, RequestInit, Response, Result, State, Stub,
@@ -53,8 +53,8 @@ impl DurableObject for FlowPacer {
             let answer = match op.trim_start_matches('/') {
                 PaceRequest::OP => serde_json::to_string(&pacer.ask(&serde_json::from_str(&body)?, now))?,
                 Report::OP => {
-                    pacer.report(&serde_json::from_str(&body)?, now);
-                    "{}".to_owned()
+                    let pause_started = pacer.report(&serde_json::from_str(&body)?, now);
+                    serde_json::to_string(&ReportAnswer { pause_started })?
                 }
                 _ => return Response::error("no such pacer operation", 404),
             };
@@ -89,10 +89,9 @@ impl FlowPacerClient {
         self.call(PaceRequest::OP, req).await
     }
 
-    /// How the granted attempts went.
-    pub(crate) async fn report(&self, report: &Report) -> Result<()> {
-        let _: serde_json::Value = self.call(Report::OP, report).await?;
-        Ok(())
+    /// How the granted attempts went; the answer says whether they started a pause.
+    pub(crate) async fn report(&self, report: &Report) -> Result<ReportAnswer> {
+        self.call(Report::OP, report).await
     }
 
     async fn call<T: Serialize, R: DeserializeOwned>(&self, op: &str, req: &T) -> Result<R> {

@@ -4,9 +4,13 @@
 //! batch (an `Err` from a queue handler would abort the isolate,
 //! workers-platform.md §1).
 
-use std::{cell::Cell, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+};
 
 use flowgate_core::{
+    alerts::Alert,
     config::{Config, Flow, DEFAULT_LOST_AFTER_SECS},
     delivery::{
         decide, payload_key, push_history, AttemptOutcome, AttemptRecord, BodyRef, Next, QueuedDelivery,
@@ -25,7 +29,7 @@ use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 use worker::{worker_sys, Context, Env};
 
 use crate::{
-    bindings,
+    alerts, bindings,
     dead_letters::{self, DeadLetter},
     deliver::{self, Attempt},
     ledger::{self, Ledger},
@@ -216,7 +220,7 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
     // (2) The attempts. Small messages together; messages whose body is in
     // R2 (up to max_body_bytes each) one at a time, so a batch of large
     // bodies never holds more than one of them in the isolate's memory.
-    let work = Work { env: &env, ctx: &ctx, config: config.as_ref() };
+    let work = Work { env: &env, ctx: &ctx, config: config.as_ref(), alerts: RefCell::new(Vec::new()) };
     let (large, small): (Vec<&mut Job>, Vec<&mut Job>) = jobs
         .iter_mut()
         .filter(|j| j.next.is_none())
@@ -226,8 +230,9 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
         work.process(job).await;
     }
 
+    let mut raised = work.alerts.take();
     // The pacers learn how their granted attempts went (a 429/503 pauses the flow).
-    report_pacing(&env, &jobs).await;
+    raised.extend(report_pacing(&env, &jobs).await);
 
     // (3) One ledger call per route: the outcomes. Recorded before the
     // messages are acknowledged; if the ledger cannot be reached they stay
@@ -240,6 +245,11 @@ async fn consume(batch: worker_sys::MessageBatch, env: Env, ctx: Context) {
         // would be acknowledged when the handler returns.
         let next = job.next.clone().unwrap_or(Next::Retry { delay_secs: 30, reason: String::new() });
         settle(&job.raw, &next);
+    }
+    // (4) Alerts, once every message is settled: a slow or failing alert
+    // destination never holds a delivery back.
+    if let Some(config) = &config {
+        alerts::raise(&env, config, raised).await;
     }
 }
 
@@ -327,6 +337,8 @@ struct Work<'a> {
     env: &'a Env,
     ctx: &'a Context,
     config: Option<&'a Rc<Config>>,
+    /// The batch's alerts, raised after its messages are settled.
+    alerts: RefCell<Vec<Alert>>,
 }
 
 impl Work<'_> {
@@ -463,7 +475,12 @@ impl Work<'_> {
                 let record =
                     AttemptRecord { at: u64::try_from(now).unwrap_or(0), attempt, status, reason: reason.clone() };
                 push_history(&mut history, record);
-                dead_letter(self.env, m, attempt, history, &reason).await
+                let next = dead_letter(self.env, m, attempt, history, &reason).await;
+                if matches!(next, Next::Dead { .. }) {
+                    let at = u64::try_from(now).unwrap_or(0);
+                    self.alerts.borrow_mut().push(Alert::dead_lettered(&m.route, &m.flow, &m.id, &reason, at));
+                }
+                next
             }
             other => other,
         };
@@ -647,8 +664,10 @@ async fn defer(env: &Env, job: &Job, wait_secs: u32, why: Hold) -> Next {
 
 /// Tells each flow's pacer how its granted attempts went; a lease granted
 /// for a delivery that was not attempted (a duplicate, already delivered, …)
-/// gives its slot back.
-async fn report_pacing(env: &Env, jobs: &[Job]) {
+/// gives its slot back. Returns a `flow_paused` alert for each pause the
+/// reports started.
+async fn report_pacing(env: &Env, jobs: &[Job]) -> Vec<Alert> {
+    let mut raised = Vec::new();
     let mut by_flow: Vec<(&str, Vec<(u64, Reported)>)> = Vec::new();
     for job in jobs {
         let (Some(lease), Some(m)) = (job.lease, &job.message) else { continue };
@@ -663,12 +682,36 @@ async fn report_pacing(env: &Env, jobs: &[Job]) {
             Ok(p) => p.report(&Report { attempts }).await.map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        if let Err(e) = result {
-            // Its leases run out on their own; a pause it should have
-            // started is started by the next 429.
-            log::warn("pacer_unavailable", &format!("flow {flow}: outcomes not reported ({e})"));
+        match result {
+            Ok(answer) => {
+                if let Some(pause) = answer.pause_started {
+                    raised.push(paused_alert(jobs, flow, pause.paused_until_ms));
+                }
+            }
+            Err(e) => {
+                // Its leases run out on their own; a pause it should have
+                // started is started by the next 429.
+                log::warn("pacer_unavailable", &format!("flow {flow}: outcomes not reported ({e})"));
+            }
         }
     }
+    raised
+}
+
+/// The `flow_paused` alert of `flow`: the status and `Retry-After` of the
+/// batch's first throttled answer from it.
+fn paused_alert(jobs: &[Job], flow: &str, paused_until_ms: i64) -> Alert {
+    let throttled = jobs.iter().find_map(|j| {
+        let Some(Reported::Throttled { retry_after }) = j.reported.get() else { return None };
+        j.message.as_ref().filter(|m| m.flow == flow)?;
+        let status = match &j.settlement {
+            Some(Outcome::Retrying { status, .. } | Outcome::Dead { status, .. }) => *status,
+            _ => None,
+        };
+        Some((status, retry_after))
+    });
+    let (status, retry_after) = throttled.unwrap_or((None, None));
+    Alert::flow_paused(flow, status, retry_after, paused_until_ms, now_millis() / 1000)
 }
 
 /// Acknowledges or retries the message as decided.

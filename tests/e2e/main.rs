@@ -3,6 +3,7 @@
 //! asserted on what the emulator received. Run by `make test` (which builds
 //! the Worker first); not part of a bare `cargo test`.
 
+mod alerts;
 mod attacks;
 mod attacks_bounded;
 mod clients;

@@ -644,6 +644,10 @@ class_name = "RouteLedger"
 name = "FLOW_PACER"
 class_name = "FlowPacer"
 
+[[durable_objects.bindings]]
+name = "ALERT_GATE"
+class_name = "AlertGate"
+
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["RouteLedger"]
@@ -651,6 +655,10 @@ new_sqlite_classes = ["RouteLedger"]
 [[migrations]]
 tag = "v2"
 new_sqlite_classes = ["FlowPacer"]
+
+[[migrations]]
+tag = "v3"
+new_sqlite_classes = ["AlertGate"]
 "#;
 
 /// Adds `mode = "direct"` to every route table of `toml` that does not set

@@ -126,6 +126,7 @@ fn check(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>, platform: b
     };
     if platform {
         check_platform_bindings(&doc, scope, &prefix, &config, &mut report);
+        check_alert_gate(&doc, scope, &prefix, &config, &mut report);
     }
     check_pacing(&config, &prefix, &mut report);
     if let Some(text) = dev_vars {
@@ -133,6 +134,36 @@ fn check(toml_text: &str, env: Option<&str>, dev_vars: Option<&str>, platform: b
     }
     report.routes = config.routes.values().map(|r| route_summary(&config, r)).collect();
     report
+}
+
+/// With `[vars.FLOWGATE.alerts]`, the alert gate Durable Object (the
+/// rate limit across isolates) must be bound and migrated: without it every
+/// failure would be sent.
+fn check_alert_gate(doc: &toml::Value, scope: &toml::Value, prefix: &str, config: &Config, report: &mut Report) {
+    if config.alerts.is_none() {
+        return;
+    }
+    let bound =
+        scope.get("durable_objects").and_then(|d| d.get("bindings")).and_then(toml::Value::as_array).is_some_and(|b| {
+            b.iter().any(|d| {
+                d.get("name").and_then(toml::Value::as_str) == Some("ALERT_GATE")
+                    && d.get("class_name").and_then(toml::Value::as_str) == Some("AlertGate")
+            })
+        });
+    let migrated = doc.get("migrations").and_then(toml::Value::as_array).is_some_and(|m| {
+        m.iter().any(|t| {
+            t.get("new_sqlite_classes")
+                .and_then(toml::Value::as_array)
+                .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("AlertGate")))
+        })
+    });
+    if !bound || !migrated {
+        report.errors.push(problem(
+            &format!("{prefix}durable_objects.bindings"),
+            "[vars.FLOWGATE.alerts] is set, and no alert gate (Durable Object ALERT_GATE, class AlertGate) rate-limits the alerts: every failure would be sent",
+            format!("add [[{prefix}durable_objects.bindings]] name = \"ALERT_GATE\", class_name = \"AlertGate\" and [[migrations]] tag = \"v3\", new_sqlite_classes = [\"AlertGate\"] (README.md, Deploying)"),
+        ));
+    }
 }
 
 /// Power Automate's invoke limits per 5 minutes (entra-power-automate.md §4).
@@ -515,6 +546,11 @@ fn check_dev_vars(config: &Config, vars: &BTreeMap<String, String>, report: &mut
             }
         }
     }
+    if let Some(alerts) = &config.alerts {
+        if !vars.contains_key(&alerts.url_binding) {
+            report.errors.push(missing(&alerts.url_binding));
+        }
+    }
     // Every flow's trigger URL: the flows table and single-flow routes.
     for flow in config.flows.values() {
         match vars.get(&flow.url_binding) {
@@ -832,6 +868,24 @@ tenant = "common"
         let direct = GOOD_VARS.replace("flow_url_binding = \"FLOW\"", "flow_url_binding = \"FLOW\"\nmode = \"direct\"");
         let r = check_text(&direct, None, None);
         assert_eq!(paths(&r.errors), ["durable_objects.bindings", "migrations"]);
+    }
+
+    #[test]
+    fn alerts_need_their_gate_and_their_url_secret() {
+        let alerts = "[vars.FLOWGATE.alerts]\nurl_binding = \"ALERT_URL\"\nformat = \"teams\"\n";
+        let gate = "[[durable_objects.bindings]]\nname = \"ALERT_GATE\"\nclass_name = \"AlertGate\"\n[[migrations]]\ntag = \"v3\"\nnew_sqlite_classes = [\"AlertGate\"]\n";
+        let vars = format!("{VARS}ALERT_URL=https://example.invalid/hook\n");
+        let with = GOOD_VARS.replace("[env.production", &format!("{alerts}[env.production"));
+        let r = check_text(&format!("{with}{PLATFORM}{gate}"), None, Some(&vars));
+        assert!(r.errors.is_empty() && r.warnings.is_empty(), "{:?} {:?}", r.errors, r.warnings);
+        let r = check_text(&format!("{with}{PLATFORM}"), None, Some(&vars));
+        assert_eq!(paths(&r.errors), ["durable_objects.bindings"]);
+        assert!(r.errors[0].message.contains("ALERT_GATE"), "{}", r.errors[0]);
+        let r = check_text(&format!("{with}{PLATFORM}{gate}"), None, Some(VARS));
+        assert_eq!(paths(&r.errors), [".dev.vars.ALERT_URL"]);
+        let bad = with.replace("format = \"teams\"", "format = \"email\"");
+        let r = check_text(&format!("{bad}{PLATFORM}{gate}"), None, Some(&vars));
+        assert_eq!(paths(&r.errors), ["vars.FLOWGATE.alerts.format"]);
     }
 
     #[test]

@@ -137,7 +137,13 @@ impl Alert {
 
     /// `flow` answered `status` (with `retry_after`) and is paused until
     /// `paused_until_ms` (Unix ms).
-    pub fn flow_paused(flow: &str, status: Option<u16>, retry_after: Option<u64>, paused_until_ms: i64, at: u64) -> Self {
+    pub fn flow_paused(
+        flow: &str,
+        status: Option<u16>,
+        retry_after: Option<u64>,
+        paused_until_ms: i64,
+        at: u64,
+    ) -> Self {
         let until = u64::try_from(paused_until_ms / 1000).unwrap_or(0);
         let answered = status.map_or_else(|| "429/503".to_owned(), |s| s.to_string());
         let retry = retry_after.map_or_else(String::new, |r| format!(" with Retry-After {r} s"));

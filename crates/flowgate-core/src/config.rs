@@ -923,7 +923,11 @@ fn validate_alerts(a: RawAlerts, p: &mut Problems) -> crate::alerts::AlertsConfi
             Format::Json
         }
         Some(f) => Format::parse(f).unwrap_or_else(|| {
-            p.add("alerts.format", format!("unknown format \"{f}\""), format!("use one of: {}", Format::NAMES.join(", ")));
+            p.add(
+                "alerts.format",
+                format!("unknown format \"{f}\""),
+                format!("use one of: {}", Format::NAMES.join(", ")),
+            );
             Format::Json
         }),
     };
@@ -2498,7 +2502,8 @@ mod tests {
     fn alerts_reject_a_missing_or_pasted_url_binding_a_bad_format_window_and_unknown_keys() {
         let p = with(|v| v["alerts"] = json!({"format": "json"}));
         assert_eq!(paths(&p), ["alerts.url_binding"]);
-        let p = with(|v| v["alerts"] = json!({"url_binding": "https://example.webhook.office.com/x", "format": "json"}));
+        let p =
+            with(|v| v["alerts"] = json!({"url_binding": "https://example.webhook.office.com/x", "format": "json"}));
         assert_eq!(paths(&p), ["alerts.url_binding"]);
         assert!(!p[0].to_string().contains("example.webhook"), "the value is never echoed: {}", p[0]);
         let p = with(|v| v["alerts"] = json!({"url_binding": "A", "format": "discord"}));
@@ -3310,7 +3315,7 @@ mod tests {
     fn unknown_top_level_keys_list_every_section() {
         let p = with(|v| v["flow"] = json!({}));
         assert_eq!(paths(&p), ["flow"]);
-        assert_eq!(p[0].fix, "remove it or use one of: entra, routes, flows, credentials");
+        assert_eq!(p[0].fix, "remove it or use one of: entra, routes, flows, credentials, alerts");
         let p = with(|v| v["routes"]["github"]["rule"] = json!([]));
         assert!(p[0].fix.contains("rules, default_flow, envelope_headers"), "{}", p[0].fix);
     }
