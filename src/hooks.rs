@@ -19,6 +19,7 @@ use flowgate_core::{
     entra::TokenError,
     forward::{flow_failure_hint, Webhook},
     ledger::{Admission, AdmitPolicy, AdmitRequest, KeepRefused, Mailbox},
+    metrics::PointKind,
     rules::{Decision, EventView},
     verify::{
         fetched_key,
@@ -40,7 +41,7 @@ use crate::{
     kv_token_store::KvTokenStore,
     ledger::{self, Ledger},
     log::{self, now_millis, Record},
-    queue,
+    metrics, queue,
     reply::{Ack, Reply},
     web_crypto::WebCrypto,
     x509_certs,
@@ -58,6 +59,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env, ctx: &Context, route_nam
         rec.level = "warn";
     }
     log::emit(&rec);
+    metrics::write(env, PointKind::Webhook, &rec);
     reply
 }
 

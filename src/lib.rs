@@ -31,6 +31,7 @@ mod http;
 mod kv_token_store;
 mod ledger;
 mod log;
+mod metrics;
 mod pacer;
 mod queue;
 mod reply;

@@ -16,10 +16,11 @@ use flowgate_core::{
         decide, payload_key, push_history, AttemptOutcome, AttemptRecord, BodyRef, Next, QueuedDelivery,
         INLINE_BODY_LIMIT, MAX_MESSAGE_BYTES, MAX_QUEUE_DELAY_SECS,
     },
-    forward::Webhook,
+    forward::{flow_failure_hint, Webhook, MISMATCHED_CLAIMS},
     ledger::{
         AdmitPolicy, BatchItem, BatchRequest, DeliveryKey, Fingerprint, Mailbox, Outcome, Settlement, Skip, Verdict,
     },
+    metrics::PointKind,
     pacing::{Asking, Grant, Hold, PaceRequest, Report, Reported},
 };
 use futures::future::join_all;
@@ -34,6 +35,7 @@ use crate::{
     deliver::{self, Attempt},
     ledger::{self, Ledger},
     log::{self, now_millis, Record},
+    metrics,
     pacer::FlowPacerClient,
 };
 
@@ -342,6 +344,11 @@ struct Work<'a> {
 }
 
 impl Work<'_> {
+    /// Keeps `alert` for after the batch is settled.
+    fn raise(&self, alert: Alert) {
+        self.alerts.borrow_mut().push(alert);
+    }
+
     /// One judged message: skipped, put off, dead-lettered or attempted.
     async fn process(&self, job: &mut Job) {
         let Some(verdict) = job.verdict.take() else { return };
@@ -353,7 +360,7 @@ impl Work<'_> {
     async fn judged(&self, job: &Job, verdict: Verdict) -> (Next, Option<Outcome>) {
         let Some(m) = &job.message else { return (Next::Retry { delay_secs: 30, reason: String::new() }, None) };
         let started = now_millis();
-        let mut rec = delivery_record(m, job.attempt);
+        let mut rec = delivery_record(self.config.map(|c| &**c), m, job.attempt);
         let (next, outcome) = match verdict {
             Verdict::Skip(why) => {
                 let (outcome, message) = match why {
@@ -399,7 +406,7 @@ impl Work<'_> {
             }
         };
         rec.duration_ms = now_millis().saturating_sub(started);
-        log::emit(&rec);
+        emit_attempt(self.env, &rec);
         (next, outcome)
     }
 
@@ -423,8 +430,12 @@ impl Work<'_> {
                 return (Next::Retry { delay_secs: route.retry.backoff(attempt, jitter()), reason }, None)
             }
         };
+        let at = now_millis() / 1000;
         let outcome = match deliver::flow_secrets(self.env, flow, config) {
-            Err(message) => AttemptOutcome::NoToken { retry_after: None, reason: message },
+            Err(message) => {
+                self.raise(Alert::token_failed(&m.route, &m.flow, None, &message, at));
+                AttemptOutcome::NoToken { retry_after: None, reason: message }
+            }
             Ok(secrets) => {
                 // The documented way back in from the queue (flowgate wrote the
                 // message after verification).
@@ -432,8 +443,19 @@ impl Work<'_> {
                 let a =
                     deliver::attempt(self.env, self.ctx, &secrets, &webhook, flow, &route.envelope, Some(attempt), rec)
                         .await;
-                if let Attempt::Accepted { run_id } = &a {
-                    rec.flow_run_id.clone_from(run_id);
+                match &a {
+                    Attempt::Accepted { run_id } => rec.flow_run_id.clone_from(run_id),
+                    Attempt::NoToken(e) => {
+                        let reason = format!("{e}: {}", e.hint());
+                        self.raise(Alert::token_failed(&m.route, &m.flow, Some(&e.code()), &reason, at));
+                    }
+                    Attempt::Refused { status: status @ (401 | 403), code: Some(code), .. }
+                        if code == MISMATCHED_CLAIMS =>
+                    {
+                        let hint = flow_failure_hint(*status, Some(code));
+                        self.raise(Alert::flow_refusing_tokens(&m.route, &m.flow, *status, code, hint, at));
+                    }
+                    _ => {}
                 }
                 a.outcome()
             }
@@ -478,7 +500,7 @@ impl Work<'_> {
                 let next = dead_letter(self.env, m, attempt, history, &reason).await;
                 if matches!(next, Next::Dead { .. }) {
                     let at = u64::try_from(now).unwrap_or(0);
-                    self.alerts.borrow_mut().push(Alert::dead_lettered(&m.route, &m.flow, &m.id, &reason, at));
+                    self.raise(Alert::dead_lettered(&m.route, &m.flow, &m.id, &reason, at));
                 }
                 next
             }
@@ -523,11 +545,12 @@ fn log_attempt(rec: &mut Record<'_>, next: &Next) {
 }
 
 /// The log line of one message's handling, before its outcome is known.
-fn delivery_record(m: &QueuedDelivery, attempt: u32) -> Record<'_> {
+fn delivery_record<'a>(config: Option<&Config>, m: &'a QueuedDelivery, attempt: u32) -> Record<'a> {
     Record {
         level: "info",
         request_id: &m.id,
         route: &m.route,
+        provider: config.and_then(|c| c.routes.get(&m.route)).map(|r| r.provider.name),
         delivery_id: m.delivery_id.clone(),
         event_type: m.event_type.clone(),
         attempt: Some(attempt),
@@ -535,6 +558,12 @@ fn delivery_record(m: &QueuedDelivery, attempt: u32) -> Record<'_> {
         body_bytes: usize::try_from(m.body.len()).unwrap_or(usize::MAX),
         ..Record::default()
     }
+}
+
+/// Logs one message's handling and writes its Analytics Engine data point.
+fn emit_attempt(env: &Env, rec: &Record<'_>) {
+    log::emit(rec);
+    metrics::write(env, PointKind::Attempt, rec);
 }
 
 /// Asks each flow's pacer about the batch's deliveries to it that the
@@ -625,18 +654,18 @@ async fn hold(env: &Env, config: &Config, job: &mut Job, wait_secs: u32, why: Ho
         message: (!keeps_copy).then(|| job.json.clone()),
     });
     job.next = Some(if paused {
-        let mut rec = delivery_record(m, job.attempt);
+        let mut rec = delivery_record(Some(config), m, job.attempt);
         rec.outcome = "paced";
         rec.message = Some(reason.clone());
-        log::emit(&rec);
+        emit_attempt(env, &rec);
         Next::Retry { delay_secs: wait_secs, reason }
     } else {
-        defer(env, job, wait_secs, why).await
+        defer(env, config, job, wait_secs, why).await
     });
 }
 
 /// Sends `job`'s delivery again to wait `wait_secs` (the pacer's turn).
-async fn defer(env: &Env, job: &Job, wait_secs: u32, why: Hold) -> Next {
+async fn defer(env: &Env, config: &Config, job: &Job, wait_secs: u32, why: Hold) -> Next {
     let Some(m) = &job.message else { return Next::Retry { delay_secs: wait_secs, reason: String::new() } };
     let mut again = m.clone();
     // The attempts made so far: this message's were all real (a wait never
@@ -649,10 +678,10 @@ async fn defer(env: &Env, job: &Job, wait_secs: u32, why: Hold) -> Next {
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
-    let mut rec = delivery_record(m, job.attempt);
+    let mut rec = delivery_record(Some(config), m, job.attempt);
     rec.outcome = "paced";
     rec.message = Some(format!("{}; next attempt in {wait_secs} s", why.describe()));
-    log::emit(&rec);
+    emit_attempt(env, &rec);
     match sent {
         // This message is done with: acknowledged, its copy waits.
         Ok(()) => Next::Delivered,

@@ -34,6 +34,12 @@ flow_url_binding = "FLOW_ANY"
 backoff_base_secs = 1
 backoff_max_secs = 1
 
+[vars.FLOWGATE.routes.q-alert-denied]
+provider = "github"
+secret_bindings = ["GH_SECRET"]
+allow_shared_secret = true
+flow_url_binding = "FLOW_SPECIFIC_OTHER"
+
 [vars.FLOWGATE.alerts]
 url_binding = "ALERT_URL"
 format = "json"
@@ -43,11 +49,19 @@ window_secs = {window_secs}
 }
 
 async fn stack(alert_url: Option<&str>) -> (Emulator, WorkerProcess) {
+    stack_with(alert_url, None).await
+}
+
+/// `client_secret`: instead of the emulator's (a wrong one makes Entra refuse every token).
+async fn stack_with(alert_url: Option<&str>, client_secret: Option<&str>) -> (Emulator, WorkerProcess) {
     let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
     let mut setup = standard_setup(&emulator);
     setup.flowgate_toml.push_str(&extra(WINDOW_SECS));
     let url = alert_url.map_or_else(|| emulator.alert_sink_url(), str::to_owned);
     setup.secrets.insert("ALERT_URL".into(), url);
+    if let Some(secret) = client_secret {
+        setup.secrets.insert("ENTRA_CLIENT_SECRET".into(), secret.into());
+    }
     let worker = WorkerProcess::start(&setup).await.unwrap();
     (emulator, worker)
 }
@@ -206,4 +220,42 @@ async fn an_unreachable_alert_destination_does_not_stop_delivery() {
     .unwrap_or_else(|e| panic!("{e}\n{}", worker.log_tail()));
     assert!(!worker.log().contains("alert-hook-path"), "the destination's URL is a secret: never logged");
     assert!(worker.log().contains("ALERT_URL"), "the failure names the binding");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_refusing_the_tokens_claims_raises_one_alert_with_the_code_and_its_fix() {
+    let (emulator, worker) = stack(None).await;
+    let mut signatures = Vec::new();
+    for _ in 0..3 {
+        signatures.push(send(&worker, "q-alert-denied").await);
+    }
+    let alerts = wait_for_alerts(&emulator, &worker, "flow_refusing_tokens", 1).await;
+    let a = &alerts[0];
+    assert_eq!(a["flow"], "q-alert-denied");
+    assert_eq!(a["route"], "q-alert-denied");
+    assert_eq!(a["status"], 401);
+    assert_eq!(a["code"], "MisMatchingOAuthClaims");
+    assert!(a["hint"].as_str().unwrap().contains("Object ID"), "the fix for 'Specific users': {a}");
+    // Three refused deliveries, one alert in the window.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(alerts_of(&emulator, "flow_refusing_tokens").len(), 1, "{:?}", emulator.alerts());
+    assert!(emulator.runs().is_empty(), "the flow ran nothing");
+    assert_nothing_secret(&emulator, &signatures);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_client_secret_raises_a_token_failed_alert_naming_the_aadsts_code() {
+    let wrong = "not-the-client-secret-e2e";
+    let (emulator, worker) = stack_with(None, Some(wrong)).await;
+    let signature = send(&worker, "q-alert-throttled").await;
+    let alerts = wait_for_alerts(&emulator, &worker, "token_failed", 1).await;
+    let a = &alerts[0];
+    assert_eq!(a["flow"], "q-alert-throttled");
+    assert_eq!(a["code"], "AADSTS7000215");
+    assert!(a["hint"].as_str().unwrap().contains("Secret ID"), "Entra's fix: {a}");
+    assert_eq!(emulator.stats().flow_requests, 0, "nothing reaches the flow without a token");
+    for alert in emulator.alerts() {
+        assert!(!alert.text.contains(wrong), "the client secret in {}", alert.text);
+    }
+    assert_nothing_secret(&emulator, &[signature]);
 }

@@ -648,6 +648,12 @@ class_name = "FlowPacer"
 name = "ALERT_GATE"
 class_name = "AlertGate"
 
+# Every e2e run writes its data points (locally a no-op, but the binding is
+# real: a write that threw would fail the webhook tests).
+[[analytics_engine_datasets]]
+binding = "FLOWGATE_METRICS"
+dataset = "flowgate_e2e"
+
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["RouteLedger"]

@@ -37,6 +37,10 @@ pub enum AlertKind {
     DeadLettered,
     /// The flow pacer's breaker paused a flow after a 429 or 503.
     FlowPaused,
+    /// A flow refused flowgate's token for its claims (`MisMatchingOAuthClaims`).
+    FlowRefusingTokens,
+    /// No Entra token could be obtained for a flow (an AADSTS error, or Entra unreachable).
+    TokenFailed,
 }
 
 impl AlertKind {
@@ -45,6 +49,8 @@ impl AlertKind {
         match self {
             AlertKind::DeadLettered => "dead_lettered",
             AlertKind::FlowPaused => "flow_paused",
+            AlertKind::FlowRefusingTokens => "flow_refusing_tokens",
+            AlertKind::TokenFailed => "token_failed",
         }
     }
 
@@ -53,6 +59,8 @@ impl AlertKind {
         match self {
             AlertKind::DeadLettered => "Delivery dead-lettered",
             AlertKind::FlowPaused => "Flow paused",
+            AlertKind::FlowRefusingTokens => "Flow refusing flowgate's token",
+            AlertKind::TokenFailed => "No Entra token",
         }
     }
 }
@@ -100,9 +108,12 @@ pub struct Alert {
     /// Why it was dead-lettered (flowgate's reason; never the body).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The flow's status that paused it (429/503).
+    /// The flow's status that paused it (429/503) or refused the token (401/403).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The flow's error code (`MisMatchingOAuthClaims`) or Entra's (`AADSTS7000215`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// The flow's `Retry-After`, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -129,6 +140,7 @@ impl Alert {
             flowgate_id: Some(id.to_owned()),
             reason: Some(reason.to_owned()),
             status: None,
+            code: None,
             retry_after: None,
             paused_until: None,
             suppressed: None,
@@ -162,8 +174,51 @@ impl Alert {
             flowgate_id: None,
             reason: None,
             status,
+            code: None,
             retry_after,
             paused_until: Some(until),
+            suppressed: None,
+        }
+    }
+
+    /// `flow` (delivering for `route`) answered `status` with `code`
+    /// (`MisMatchingOAuthClaims`): it refuses the token's claims, and every
+    /// delivery to it will fail the same way until its settings or
+    /// flowgate's credential change. `hint` is the code's fix.
+    pub fn flow_refusing_tokens(route: &str, flow: &str, status: u16, code: &str, hint: &str, at: u64) -> Self {
+        Alert {
+            kind: AlertKind::FlowRefusingTokens,
+            route: Some(route.to_owned()),
+            flow: Some(flow.to_owned()),
+            at,
+            message: format!("flow {flow} refused flowgate's Entra token: HTTP {status} {code}"),
+            hint: Some(hint.to_owned()),
+            flowgate_id: None,
+            reason: None,
+            status: Some(status),
+            code: Some(code.to_owned()),
+            retry_after: None,
+            paused_until: None,
+            suppressed: None,
+        }
+    }
+
+    /// No token could be had for `flow` (delivering for `route`): `reason`
+    /// is flowgate's message, with Entra's `code` (AADSTS…) when Entra gave one.
+    pub fn token_failed(route: &str, flow: &str, code: Option<&str>, reason: &str, at: u64) -> Self {
+        Alert {
+            kind: AlertKind::TokenFailed,
+            route: Some(route.to_owned()),
+            flow: Some(flow.to_owned()),
+            at,
+            message: format!("no Entra token for flow {flow}: deliveries to it wait and are retried"),
+            hint: Some(reason.to_owned()),
+            flowgate_id: None,
+            reason: None,
+            status: None,
+            code: code.map(str::to_owned),
+            retry_after: None,
+            paused_until: None,
             suppressed: None,
         }
     }
@@ -173,7 +228,7 @@ impl Alert {
     pub fn key(&self) -> String {
         let subject = match self.kind {
             AlertKind::DeadLettered => self.route.as_deref().or(self.flow.as_deref()),
-            AlertKind::FlowPaused => self.flow.as_deref(),
+            AlertKind::FlowPaused | AlertKind::FlowRefusingTokens | AlertKind::TokenFailed => self.flow.as_deref(),
         };
         format!("{}/{}", self.kind.name(), subject.unwrap_or("-"))
     }
@@ -240,6 +295,9 @@ fn teams_card(alert: &Alert) -> Value {
     }
     if let Some(s) = alert.status {
         facts.push(json!({ "title": "Status", "value": s.to_string() }));
+    }
+    if let Some(c) = &alert.code {
+        facts.push(json!({ "title": "Error code", "value": c }));
     }
     if let Some(r) = alert.retry_after {
         facts.push(json!({ "title": "Retry-After", "value": format!("{r} s") }));
@@ -359,6 +417,39 @@ mod tests {
 
     fn req(key: &str, now: u64) -> GateRequest {
         GateRequest { key: key.to_owned(), window_secs: 600, now }
+    }
+
+    #[test]
+    fn a_flow_refusing_tokens_is_keyed_by_flow_and_carries_status_code_and_fix() {
+        let hint = crate::forward::flow_failure_hint(401, Some(crate::forward::MISMATCHED_CLAIMS));
+        let a = Alert::flow_refusing_tokens("r1", "orders", 401, crate::forward::MISMATCHED_CLAIMS, hint, AT);
+        assert_eq!(a.key(), "flow_refusing_tokens/orders");
+        let b = Alert::flow_refusing_tokens("r2", "orders", 401, crate::forward::MISMATCHED_CLAIMS, hint, AT);
+        assert_eq!(a.key(), b.key(), "two routes to one flow share its limit");
+        let v = Format::Json.body(&a);
+        assert_eq!(v["kind"], "flow_refusing_tokens");
+        assert_eq!(v["status"], 401);
+        assert_eq!(v["code"], "MisMatchingOAuthClaims");
+        assert!(v["hint"].as_str().unwrap().contains("Object ID"), "{v}");
+        let card = Format::Teams.body(&a).to_string();
+        assert!(card.contains("Error code") && card.contains("MisMatchingOAuthClaims"), "{card}");
+    }
+
+    #[test]
+    fn a_token_failure_names_entras_code_and_flowgates_fix() {
+        let a = Alert::token_failed("r1", "orders", Some("AADSTS7000215"), "invalid client secret: copy the Value", AT);
+        assert_eq!(a.key(), "token_failed/orders");
+        let v = Format::Json.body(&a);
+        assert_eq!(v["code"], "AADSTS7000215");
+        assert_eq!(v["hint"], "invalid client secret: copy the Value");
+        assert!(v["message"].as_str().unwrap().contains("orders"), "{v}");
+        let none = Alert::token_failed("r1", "orders", None, "the secret ENTRA_CLIENT_SECRET is not set", AT);
+        assert!(Format::Json.body(&none).get("code").is_none());
+        let slack = Format::Slack.body(&a)["text"].as_str().unwrap().to_owned();
+        assert!(
+            slack.starts_with("*flowgate: No Entra token*") && slack.contains("Fix: invalid client secret"),
+            "{slack}"
+        );
     }
 
     #[test]

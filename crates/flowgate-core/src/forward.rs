@@ -314,10 +314,14 @@ pub fn classify(status: u16, body: &[u8]) -> FlowOutcome {
     }
 }
 
+/// The trigger's error code for a token whose claims its "Who can trigger
+/// the flow" setting refuses (entra-power-automate.md).
+pub const MISMATCHED_CLAIMS: &str = "MisMatchingOAuthClaims";
+
 /// One line for the operator about a failed trigger call.
 pub fn flow_failure_hint(status: u16, code: Option<&str>) -> &'static str {
     match code {
-        Some("MisMatchingOAuthClaims") => "the flow refused the token's claims: request scope https://service.flow.microsoft.com//.default (double slash), use the flow's tenant, and for 'Specific users in my tenant' list the service principal's Object ID (Enterprise applications), not the client ID",
+        Some(MISMATCHED_CLAIMS) => "the flow refused the token's claims: request scope https://service.flow.microsoft.com//.default (double slash), use the flow's tenant, and for 'Specific users in my tenant' list the service principal's Object ID (Enterprise applications), not the client ID",
         Some("DirectApiAuthorizationRequired") => "the trigger wants a Bearer token but got none",
         Some("DirectApiRequestHasMoreThanOneAuthorization") => "the flow URL carries a SAS sig= and a token: set 'Who can trigger the flow' to a tenant option and copy the new URL",
         Some("WorkflowNotFound") => "no flow at this URL (deleted, or the URL is stale): copy the trigger URL again from the flow designer (it changes when the trigger's settings change), then redrive",

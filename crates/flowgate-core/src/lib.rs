@@ -32,6 +32,7 @@ pub mod envelope;
 pub mod forward;
 pub mod headers;
 pub mod ledger;
+pub mod metrics;
 pub mod pacing;
 pub mod rules;
 pub mod secret;
