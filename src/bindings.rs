@@ -46,7 +46,14 @@ fn load(env: &Env) -> Loaded {
             fix: "add [vars.FLOWGATE.entra] and [vars.FLOWGATE.routes.<name>] tables to wrangler.toml (see README.md, Configuration)".to_owned(),
         }])
     })?;
-    Config::from_json(&value).map(Rc::new).map_err(Rc::new)
+    let config = Config::from_json(&value).map_err(Rc::new)?;
+    let has_pacer = env.durable_object(crate::pacer::PACER_BINDING).is_ok();
+    let problems = config.problems_with_pacer(has_pacer, crate::pacer::PACER_BINDING);
+    if problems.is_empty() {
+        Ok(Rc::new(config))
+    } else {
+        Err(Rc::new(problems))
+    }
 }
 
 /// A secret binding's value; `None` when it is unset or blank.

@@ -215,7 +215,7 @@ fn flowgate_setup(emulator: &Emulator, bundle: &Path) -> WorkerSetup {
     let route = |name: &str, extra: &str| {
         format!(
             "\n[vars.FLOWGATE.routes.{name}]\nprovider = \"github\"\nsecret_bindings = [\"GH_SECRET\"]\n\
-             flow_url_binding = \"FLOW_ANY\"\n{extra}"
+             allow_shared_secret = true\nflow_url_binding = \"FLOW_ANY\"\n{extra}"
         )
     };
     let toml = format!(
@@ -224,7 +224,7 @@ fn flowgate_setup(emulator: &Emulator, bundle: &Path) -> WorkerSetup {
         emulator.base_url(),
         demo::TENANT_DOMAIN,
         demo::CLIENT_ID,
-        route("gh-nodedupe", "mode = \"direct\"\ndedupe = false\n"),
+        route("gh-nodedupe", "mode = \"direct\"\ndedupe = false\nreplay_guard = false\n"),
         route("gh", "mode = \"direct\"\n"),
         route("gh-queue", ""),
     );
@@ -238,6 +238,7 @@ fn flowgate_setup(emulator: &Emulator, bundle: &Path) -> WorkerSetup {
         secrets: secrets.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         persist_to: None,
         main: Some(bundle.to_path_buf()),
+        omit_bindings: Vec::new(),
     }
 }
 
@@ -275,6 +276,7 @@ fn floor_setup(emulator: &Emulator, token: &str) -> WorkerSetup {
         secrets: [("FLOW_TOKEN".to_owned(), token.to_owned())].into_iter().collect(),
         persist_to: None,
         main: Some(repo_root().join("bench/floor-worker/index.js")),
+        omit_bindings: Vec::new(),
     }
 }
 
@@ -293,6 +295,7 @@ fn peer_setup(emulator: &Emulator) -> WorkerSetup {
             .collect(),
         persist_to: None,
         main: Some(repo_root().join("bench/peer-worker/index.js")),
+        omit_bindings: Vec::new(),
     }
 }
 

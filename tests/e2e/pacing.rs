@@ -147,3 +147,35 @@ async fn a_flow_answering_429_with_retry_after_5_gets_no_attempt_from_any_delive
     assert!(worker.wait_for_log("the flow is paused").await, "held deliveries are logged as paused");
     assert!(worker.dead_letters(Some("q-breaker")).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paced_flow_without_the_pacer_binding_is_refused_as_a_configuration_problem() {
+    // A deployment that set max_rate but forgot the FLOW_PACER binding: its
+    // deliveries could never be paced, so the configuration fails closed
+    // (500 misconfigured, the sender retries) instead of queueing them for ever.
+    let emulator = start_emulator(EmulatorConfig::demo()).await.unwrap();
+    let mut setup = standard_setup(&emulator);
+    setup.flowgate_toml.push_str(PACED_ROUTES);
+    setup.omit_bindings.push("FLOW_PACER".to_owned());
+    let worker = WorkerProcess::start_even_misconfigured(&setup).await.unwrap();
+    let health = reqwest::get(worker.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 500, "/healthz says the configuration is refused");
+    let body = br#"{"n":1}"#.to_vec();
+    let headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("x-hub-signature-256".to_owned(), github::sign(&Secret::new(GITHUB_VECTOR_SECRET), &body)),
+        ("x-github-event".to_owned(), "push".to_owned()),
+        ("x-github-delivery".to_owned(), uuid::Uuid::new_v4().to_string()),
+    ];
+    let a = worker.post_hook("q-paced", &headers, body).await.unwrap();
+    assert_eq!(a.status, 500, "{}", a.text);
+    assert_eq!(a.json["error"], "misconfigured", "{}", a.text);
+    assert!(worker.wait_for_log("config_invalid").await, "{}", worker.log_tail());
+    let log = worker.log();
+    assert!(
+        log.contains("flows.q-paced") && log.contains("FLOW_PACER"),
+        "the problem names the flow and the binding: {}",
+        worker.log_tail()
+    );
+    assert!(emulator.runs().is_empty(), "nothing was forwarded");
+}

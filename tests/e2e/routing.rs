@@ -124,7 +124,8 @@ async fn stack() -> (Emulator, WorkerProcess, String) {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let setup = WorkerSetup { flowgate_toml: toml.clone(), secrets, persist_to: None, main: None };
+    let setup =
+        WorkerSetup { flowgate_toml: toml.clone(), secrets, persist_to: None, main: None, omit_bindings: Vec::new() };
     let worker = WorkerProcess::start(&setup).await.unwrap();
     (emulator, worker, toml)
 }

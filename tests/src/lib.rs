@@ -58,6 +58,9 @@ pub struct WorkerSetup {
     /// The Worker script; `None` is the built flowgate Worker, `build/index.js`
     /// (the load bench also runs a bare pass-through Worker for comparison).
     pub main: Option<PathBuf>,
+    /// Durable Object bindings (by name) left out of the generated
+    /// wrangler.toml, to test a deployment that forgot one.
+    pub omit_bindings: Vec<String>,
 }
 
 /// The standard test configuration: routes for every case the tests need,
@@ -169,7 +172,13 @@ flow_url_binding = "FLOW_URL_NOT_SET"
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    WorkerSetup { flowgate_toml: direct_mode(&flowgate_toml) + QUEUE_ROUTES, secrets, persist_to: None, main: None }
+    WorkerSetup {
+        flowgate_toml: direct_mode(&flowgate_toml) + QUEUE_ROUTES,
+        secrets,
+        persist_to: None,
+        main: None,
+        omit_bindings: Vec::new(),
+    }
 }
 
 /// Queue-mode routes (the default mode): quick retries for the tests.
@@ -667,6 +676,15 @@ tag = "v3"
 new_sqlite_classes = ["AlertGate"]
 "#;
 
+/// [`PLATFORM_BINDINGS`] without the Durable Object bindings named in `omit`.
+fn platform_bindings(omit: &[String]) -> String {
+    PLATFORM_BINDINGS
+        .split("\n\n")
+        .filter(|block| !omit.iter().any(|name| block.contains(&format!("name = \"{name}\""))))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
 /// Adds `mode = "direct"` to every route table of `toml` that does not set
 /// a mode (the tests of verification and tokens read the flow's answer in
 /// the sender's response).
@@ -765,7 +783,7 @@ id = "flowgate-e2e-token-cache"
 {flowgate}"#,
             // Another Worker script (the benchmark's floor) has no queue
             // handler or Durable Object class to bind.
-            platform = if setup.main.is_none() { PLATFORM_BINDINGS } else { "" },
+            platform = if setup.main.is_none() { platform_bindings(&setup.omit_bindings) } else { String::new() },
             // The web console's static files, as wrangler.toml serves them.
             assets = if setup.main.is_none() {
                 format!(
@@ -1450,7 +1468,7 @@ secret_bindings = ["ATK_Q_GONE"]
 flow_url_binding = "FLOW_GONE"
 max_attempts = 1
 "#;
-        WorkerSetup { flowgate_toml: toml, secrets, persist_to: None, main: None }
+        WorkerSetup { flowgate_toml: toml, secrets, persist_to: None, main: None, omit_bindings: Vec::new() }
     }
 
     /// The secret of the length-extension Worker's one route.
@@ -1489,6 +1507,12 @@ header = "X-Lx-Signature"
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        WorkerSetup { flowgate_toml: direct_mode(&toml), secrets, persist_to: None, main: None }
+        WorkerSetup {
+            flowgate_toml: direct_mode(&toml),
+            secrets,
+            persist_to: None,
+            main: None,
+            omit_bindings: Vec::new(),
+        }
     }
 }

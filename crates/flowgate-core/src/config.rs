@@ -643,6 +643,26 @@ impl Route {
 }
 
 impl Config {
+    /// The problems of this configuration on a Worker that has (or lacks,
+    /// `has_pacer = false`) the flow pacer's Durable Object binding `binding`:
+    /// a flow with `max_rate` or `max_concurrency` cannot be paced without
+    /// it, and its deliveries would wait for ever, so the configuration is
+    /// refused like any other mistake (fail closed: senders get 500 and retry).
+    pub fn problems_with_pacer(&self, has_pacer: bool, binding: &str) -> Vec<Problem> {
+        if has_pacer {
+            return Vec::new();
+        }
+        self.flows
+            .iter()
+            .filter(|(_, f)| f.limits != crate::pacing::Limits::default())
+            .map(|(name, _)| Problem {
+                path: format!("flows.{name}"),
+                message: format!("max_rate/max_concurrency are set, but the Worker has no {binding} Durable Object binding to enforce them"),
+                fix: format!("add the {binding} [[durable_objects.bindings]] block and its [[migrations]] entry (README.md, Deploying), or remove the limits"),
+            })
+            .collect()
+    }
+
     /// The Entra settings `flow` gets its token with: its named credential,
     /// else [`Config::entra`]. Each credential has its own token cache entry
     /// ([`crate::entra::cache_key`] covers authority, tenant, client and
@@ -2217,6 +2237,31 @@ mod direct_mode_tests {
         assert!(!gl.keeps_header("authorization"));
         assert!(gl.keeps_header("x-gitlab-event"));
         assert!(c.routes["gh"].keeps_header("x-hub-signature-256"));
+    }
+}
+
+#[cfg(test)]
+mod pacer_binding_tests {
+    use super::*;
+
+    #[test]
+    fn limits_without_the_pacer_binding_are_a_problem_naming_the_flow_and_the_binding() {
+        let json = serde_json::json!({
+            "entra": {"tenant": "contoso.onmicrosoft.com", "client_id": "00000000-0000-0000-0000-000000000001", "client_secret_binding": "S"},
+            "routes": {
+                "paced": {"provider": "github", "secret_bindings": ["A"], "flow_url_binding": "F1", "max_rate": "10/s"},
+                "free": {"provider": "github", "secret_bindings": ["B"], "flow_url_binding": "F2"}
+            }
+        });
+        let config = Config::from_json(&json).expect("valid");
+        assert!(config.problems_with_pacer(true, "FLOW_PACER").is_empty());
+        let problems = config.problems_with_pacer(false, "FLOW_PACER");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "flows.paced");
+        assert!(
+            problems[0].message.contains("FLOW_PACER") && problems[0].fix.contains("[[migrations]]"),
+            "{problems:?}"
+        );
     }
 }
 
