@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use flowgate_core::forward::FlowRequest;
+use flowgate_core::{forward::FlowRequest, headers::answer_fits_in_one_read};
 
 use futures::{
     future::{select, Either},
@@ -120,7 +120,20 @@ pub(crate) async fn send(
         let status = resp.status_code();
         let retry_after = resp.headers().get("retry-after").ok().flatten().and_then(|v| v.trim().parse().ok());
         let header = resp.headers().get(keep_header).ok().flatten();
-        let body = read_capped(resp.stream().ok(), MAX_ANSWER_BYTES, false).await.unwrap_or_default();
+        let h = resp.headers();
+        let one_read = answer_fits_in_one_read(
+            h.get("content-length").ok().flatten().as_deref(),
+            h.get("transfer-encoding").ok().flatten().as_deref(),
+            h.get("content-encoding").ok().flatten().as_deref(),
+            MAX_ANSWER_BYTES,
+        );
+        let body = if one_read {
+            let mut b = resp.bytes().await.unwrap_or_default();
+            b.truncate(MAX_ANSWER_BYTES);
+            b
+        } else {
+            read_capped(resp.stream().ok(), MAX_ANSWER_BYTES, false).await.unwrap_or_default()
+        };
         Ok::<_, worker::Error>(Answer { status, retry_after, header, body })
     };
     let deadline = Delay::from(timeout);
