@@ -128,7 +128,17 @@ pub(crate) async fn send(
             MAX_ANSWER_BYTES,
         );
         let body = if one_read {
-            let mut b = resp.bytes().await.unwrap_or_default();
+            // `worker::Response::bytes` would still pull the stream chunk by
+            // chunk through wasm; the web_sys Response (the same stream)
+            // reads it in one `arrayBuffer()`.
+            let raw = web_sys::Response::from(resp);
+            let mut b = match raw.array_buffer() {
+                Ok(p) => worker::wasm_bindgen_futures::JsFuture::from(p)
+                    .await
+                    .map(|v| js_sys::Uint8Array::new(&v).to_vec())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
             b.truncate(MAX_ANSWER_BYTES);
             b
         } else {
