@@ -143,20 +143,8 @@ fn check_alert_gate(doc: &toml::Value, scope: &toml::Value, prefix: &str, config
     if config.alerts.is_none() {
         return;
     }
-    let bound =
-        scope.get("durable_objects").and_then(|d| d.get("bindings")).and_then(toml::Value::as_array).is_some_and(|b| {
-            b.iter().any(|d| {
-                d.get("name").and_then(toml::Value::as_str) == Some("ALERT_GATE")
-                    && d.get("class_name").and_then(toml::Value::as_str) == Some("AlertGate")
-            })
-        });
-    let migrated = doc.get("migrations").and_then(toml::Value::as_array).is_some_and(|m| {
-        m.iter().any(|t| {
-            t.get("new_sqlite_classes")
-                .and_then(toml::Value::as_array)
-                .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("AlertGate")))
-        })
-    });
+    let bound = binds_durable_object(scope, "ALERT_GATE", "AlertGate");
+    let migrated = migrates_sqlite_class(doc, "AlertGate");
     if !bound || !migrated {
         report.errors.push(problem(
             &format!("{prefix}durable_objects.bindings"),
@@ -164,6 +152,28 @@ fn check_alert_gate(doc: &toml::Value, scope: &toml::Value, prefix: &str, config
             format!("add [[{prefix}durable_objects.bindings]] name = \"ALERT_GATE\", class_name = \"AlertGate\" and [[migrations]] tag = \"v3\", new_sqlite_classes = [\"AlertGate\"] (README.md, Deploying)"),
         ));
     }
+}
+
+/// Whether `scope` binds a Durable Object named `name` of class `class`.
+fn binds_durable_object(scope: &toml::Value, name: &str, class: &str) -> bool {
+    let dos = scope.get("durable_objects").and_then(|d| d.get("bindings")).and_then(toml::Value::as_array);
+    dos.is_some_and(|b| {
+        b.iter().any(|d| {
+            d.get("name").and_then(toml::Value::as_str) == Some(name)
+                && d.get("class_name").and_then(toml::Value::as_str) == Some(class)
+        })
+    })
+}
+
+/// Whether a top-level `[[migrations]]` entry creates `class` with SQLite storage.
+fn migrates_sqlite_class(doc: &toml::Value, class: &str) -> bool {
+    doc.get("migrations").and_then(toml::Value::as_array).is_some_and(|m| {
+        m.iter().any(|t| {
+            t.get("new_sqlite_classes")
+                .and_then(toml::Value::as_array)
+                .is_some_and(|c| c.iter().any(|v| v.as_str() == Some(class)))
+        })
+    })
 }
 
 /// Power Automate's invoke limits per 5 minutes (entra-power-automate.md §4).
@@ -224,12 +234,7 @@ fn check_pacing(config: &Config, prefix: &str, report: &mut Report) {
 fn check_platform_bindings(doc: &toml::Value, scope: &toml::Value, prefix: &str, config: &Config, report: &mut Report) {
     let tables = |key: &str| scope.get(key).and_then(toml::Value::as_array).cloned().unwrap_or_default();
     let text = |t: &toml::Value, key: &str| t.get(key).and_then(toml::Value::as_str).map(str::to_owned);
-    let dos = scope.get("durable_objects").and_then(|d| d.get("bindings")).and_then(toml::Value::as_array);
-    let ledger = dos.is_some_and(|b| {
-        b.iter().any(|d| {
-            text(d, "name").as_deref() == Some("LEDGER") && text(d, "class_name").as_deref() == Some("RouteLedger")
-        })
-    });
+    let ledger = binds_durable_object(scope, "LEDGER", "RouteLedger");
     if !ledger {
         report.errors.push(problem(
             &format!("{prefix}durable_objects.bindings"),
@@ -237,13 +242,7 @@ fn check_platform_bindings(doc: &toml::Value, scope: &toml::Value, prefix: &str,
             format!("add [[{prefix}durable_objects.bindings]] name = \"LEDGER\", class_name = \"RouteLedger\" (README.md, Deploying)"),
         ));
     }
-    let migrated = doc.get("migrations").and_then(toml::Value::as_array).is_some_and(|m| {
-        m.iter().any(|t| {
-            t.get("new_sqlite_classes")
-                .and_then(toml::Value::as_array)
-                .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("RouteLedger")))
-        })
-    });
+    let migrated = migrates_sqlite_class(doc, "RouteLedger");
     if !migrated {
         report.errors.push(problem(
             "migrations",
@@ -254,18 +253,8 @@ fn check_platform_bindings(doc: &toml::Value, scope: &toml::Value, prefix: &str,
     let queued: Vec<&Route> =
         config.routes.values().filter(|r| r.mode == flowgate_core::config::DeliveryMode::Queue).collect();
     let Some(first) = queued.first() else { return };
-    let pacer = dos.is_some_and(|b| {
-        b.iter().any(|d| {
-            text(d, "name").as_deref() == Some("FLOW_PACER") && text(d, "class_name").as_deref() == Some("FlowPacer")
-        })
-    });
-    let pacer_migrated = doc.get("migrations").and_then(toml::Value::as_array).is_some_and(|m| {
-        m.iter().any(|t| {
-            t.get("new_sqlite_classes")
-                .and_then(toml::Value::as_array)
-                .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("FlowPacer")))
-        })
-    });
+    let pacer = binds_durable_object(scope, "FLOW_PACER", "FlowPacer");
+    let pacer_migrated = migrates_sqlite_class(doc, "FlowPacer");
     if !pacer || !pacer_migrated {
         let paced = config.flows.values().find(|f| f.limits != flowgate_core::pacing::Limits::default());
         let fix = format!("add [[{prefix}durable_objects.bindings]] name = \"FLOW_PACER\", class_name = \"FlowPacer\" and [[migrations]] tag = \"v2\", new_sqlite_classes = [\"FlowPacer\"] (README.md, Deploying)");
